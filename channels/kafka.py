@@ -1,0 +1,243 @@
+"""Everything Crossview does with Kafka, in one module; the rest of the code sees small ports.
+
+- topics are created explicitly, with their partitions and infinite retention (no auto-create);
+- the producer is idempotent with acks=all and keys every record by its subject (the person id);
+- the consumer never auto-commits: the projector keeps its offsets in PostgreSQL with its writes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import NewTopic
+from kafka.consumer.subscription_state import ConsumerRebalanceListener
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from schemas.envelope import CloudEvent, WireRecord, to_binary
+
+log = logging.getLogger(__name__)
+
+INFINITE_RETENTION = {"retention.ms": "-1", "retention.bytes": "-1", "cleanup.policy": "delete"}
+
+
+class BrokerUnavailable(RuntimeError):
+    """The broker did not acknowledge in time: nothing may be reported as accepted."""
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where an acknowledged record landed: what a client may later wait for."""
+
+    topic: str
+    partition: int
+    offset: int
+
+    def __str__(self) -> str:
+        return f"{self.topic}:{self.partition}:{self.offset}"
+
+
+def ensure_topics(bootstrap: str, partitions_by_topic: dict[str, int], timeout_s: float = 30) -> None:
+    """Create the topics that do not exist yet, and wait until the broker serves all of them."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="crossview-admin")
+    try:
+        existing = set(admin.list_topics())
+        missing = [
+            NewTopic(name, num_partitions=count, replication_factor=1, topic_configs=INFINITE_RETENTION)
+            for name, count in partitions_by_topic.items()
+            if name not in existing
+        ]
+        if missing:
+            with contextlib.suppress(TopicAlreadyExistsError):  # another process created it first
+                admin.create_topics(missing, timeout_ms=int(timeout_s * 1000))
+        deadline = time.monotonic() + timeout_s
+        while not set(partitions_by_topic) <= set(admin.list_topics()):
+            if time.monotonic() > deadline:
+                raise BrokerUnavailable(f"topics {sorted(partitions_by_topic)} not served after {timeout_s}s")
+            time.sleep(0.2)
+    finally:
+        admin.close()
+
+
+class KafkaPublisher:
+    """Publishes CloudEvents in binary mode; returns only once the broker acknowledged them."""
+
+    def __init__(self, bootstrap: str, ack_timeout_s: float = 10, **tuning) -> None:
+        self._ack_timeout_s = ack_timeout_s
+        self._producer = KafkaProducer(
+            bootstrap_servers=bootstrap,
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=tuning.pop("linger_ms", 5),
+            batch_size=tuning.pop("batch_size", 256 * 1024),
+            compression_type=tuning.pop("compression_type", None),
+            max_block_ms=int(ack_timeout_s * 1000),
+            request_timeout_ms=int(ack_timeout_s * 1000),
+            delivery_timeout_ms=int(ack_timeout_s * 1000) + 1000,
+            **tuning,
+        )
+
+    def publish(self, topic: str, events: Sequence[CloudEvent]) -> list[Position]:
+        """Send all ``events`` and wait for every acknowledgement; BrokerUnavailable if any is missing."""
+        try:
+            futures = []
+            for event in events:
+                key, value, headers = to_binary(event)
+                futures.append(self._producer.send(topic, key=key, value=value, headers=headers))
+            self._producer.flush(timeout=self._ack_timeout_s)
+            return [self._position(future.get(timeout=self._ack_timeout_s)) for future in futures]
+        except KafkaError as error:
+            raise BrokerUnavailable(f"Kafka did not acknowledge: {error}") from error
+
+    def send_raw(self, topic: str, key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]]):
+        """Queue one record as it is (tests and the dead-letter sink); returns the send future."""
+        return self._producer.send(topic, key=key, value=value, headers=headers)
+
+    def flush(self) -> None:
+        try:
+            self._producer.flush(timeout=self._ack_timeout_s)
+        except KafkaError as error:
+            raise BrokerUnavailable(f"Kafka did not acknowledge: {error}") from error
+
+    def close(self) -> None:
+        self._producer.close(timeout=self._ack_timeout_s)
+
+    @staticmethod
+    def _position(metadata) -> Position:
+        return Position(metadata.topic, metadata.partition, metadata.offset)
+
+
+class KafkaDeadLetters:
+    """Writes undecodable or inapplicable records to the dead-letter topic, with the reason."""
+
+    def __init__(self, publisher: KafkaPublisher, topic: str) -> None:
+        self._publisher = publisher
+        self._topic = topic
+        self._pending = []
+
+    def send(self, record: WireRecord, reason: str) -> None:
+        origin = {"topic": record.topic, "partition": record.partition, "offset": record.offset}
+        headers = list(record.headers) + [
+            ("dlq_reason", reason.encode()),
+            ("dlq_origin", json.dumps(origin).encode()),
+        ]
+        self._pending.append(self._publisher.send_raw(self._topic, record.key, record.value, headers))
+
+    def flush(self) -> None:
+        """Block until every dead letter is acknowledged (before the offsets move past them)."""
+        pending, self._pending = self._pending, []
+        self._publisher.flush()
+        for future in pending:
+            if future.failed():
+                raise BrokerUnavailable(f"dead letter not acknowledged: {future.exception}")
+
+
+def _wire(message) -> WireRecord:
+    return WireRecord(
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        key=message.key,
+        value=message.value,
+        headers=tuple(message.headers or ()),
+    )
+
+
+class KafkaSource:
+    """A consumer-group member that never commits to Kafka; the caller seeks and keeps offsets.
+
+    ``on_assigned(partitions)`` must return the offset to start each partition from;
+    ``on_revoked(partitions)`` is told which partitions this member no longer owns.
+    """
+
+    def __init__(
+        self,
+        bootstrap: str,
+        group_id: str,
+        topics: Iterable[str],
+        on_assigned: Callable[[list[tuple[str, int]]], dict[tuple[str, int], int]],
+        on_revoked: Callable[[list[tuple[str, int]]], None],
+        max_records: int = 5000,
+        **tuning,
+    ) -> None:
+        self._max_records = max_records
+        self._consumer = KafkaConsumer(
+            bootstrap_servers=bootstrap,
+            group_id=group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=max_records,
+            fetch_max_bytes=tuning.pop("fetch_max_bytes", 64 * 1024 * 1024),
+            max_partition_fetch_bytes=tuning.pop("max_partition_fetch_bytes", 8 * 1024 * 1024),
+            session_timeout_ms=tuning.pop("session_timeout_ms", 10_000),
+            heartbeat_interval_ms=tuning.pop("heartbeat_interval_ms", 2_000),
+            **tuning,
+        )
+        consumer = self._consumer
+
+        class _Listener(ConsumerRebalanceListener):
+            def on_partitions_revoked(self, revoked):
+                on_revoked([(tp.topic, tp.partition) for tp in revoked])
+
+            def on_partitions_assigned(self, assigned):
+                starts = on_assigned([(tp.topic, tp.partition) for tp in assigned])
+                for (topic, partition), offset in starts.items():
+                    consumer.seek(TopicPartition(topic, partition), offset)
+
+        self._consumer.subscribe(topics=list(topics), listener=_Listener())
+
+    def poll(self, timeout_ms: int = 500) -> list[WireRecord]:
+        batches = self._consumer.poll(timeout_ms=timeout_ms, max_records=self._max_records)
+        return [_wire(message) for messages in batches.values() for message in messages]
+
+    def seek(self, starts: dict[tuple[str, int], int]) -> None:
+        for (topic, partition), offset in starts.items():
+            self._consumer.seek(TopicPartition(topic, partition), offset)
+
+    def assignment(self) -> list[tuple[str, int]]:
+        return [(tp.topic, tp.partition) for tp in self._consumer.assignment()]
+
+    def close(self) -> None:
+        self._consumer.close(autocommit=False)
+
+
+def end_offsets(bootstrap: str, topics: Iterable[str]) -> dict[tuple[str, int], int]:
+    """The next offset to be written on every partition of ``topics`` (what 'caught up' means)."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    try:
+        partitions = [
+            TopicPartition(topic, p) for topic in topics for p in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
+        return {(tp.topic, tp.partition): offset for tp, offset in consumer.end_offsets(partitions).items()}
+    finally:
+        consumer.close(autocommit=False)
+
+
+class KafkaReplay:
+    """Reads every partition of ``topics`` from given offsets with no consumer group (rebuilds, analysts)."""
+
+    def __init__(self, bootstrap: str, starts: dict[tuple[str, int], int], max_records: int = 5000) -> None:
+        self._max_records = max_records
+        self._consumer = KafkaConsumer(
+            bootstrap_servers=bootstrap,
+            enable_auto_commit=False,
+            max_poll_records=max_records,
+            fetch_max_bytes=64 * 1024 * 1024,
+            max_partition_fetch_bytes=8 * 1024 * 1024,
+        )
+        partitions = [TopicPartition(topic, partition) for topic, partition in starts]
+        self._consumer.assign(partitions)
+        for tp in partitions:
+            self._consumer.seek(tp, starts[(tp.topic, tp.partition)])
+
+    def poll(self, timeout_ms: int = 500) -> list[WireRecord]:
+        batches = self._consumer.poll(timeout_ms=timeout_ms, max_records=self._max_records)
+        return [_wire(message) for messages in batches.values() for message in messages]
+
+    def close(self) -> None:
+        self._consumer.close(autocommit=False)

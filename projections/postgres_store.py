@@ -1,0 +1,310 @@
+"""The PostgreSQL projection store.
+
+Read models live in one schema per *generation* (``<namespace>_g<N>``), with the offsets they
+reflect in the same schema, so a batch's rows and offsets commit in one transaction.
+``<namespace>_meta.active`` names the generation that queries read and the live projector writes;
+``crossview rebuild`` fills a fresh generation from offset 0 and then switches the pointer.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+
+import psycopg
+from psycopg import sql
+from psycopg_pool import ConnectionPool
+
+from projections.person_view import PersonView, TimelineEntry, view_from_json, view_to_json
+from projections.ports import GenerationChanged, Partition, StaleOffsets
+
+PROJECTION = "person_view"
+
+_GENERATION_DDL = """
+CREATE TABLE {schema}.person_view (
+    person_id text PRIMARY KEY,
+    view jsonb NOT NULL
+);
+CREATE TABLE {schema}.timeline (
+    event_id text PRIMARY KEY,
+    person_id text NOT NULL,
+    occurred_at timestamptz NOT NULL,
+    event_type text NOT NULL,
+    channel text,
+    data jsonb NOT NULL,
+    topic text NOT NULL,
+    partition integer NOT NULL,
+    kafka_offset bigint NOT NULL
+);
+CREATE INDEX ON {schema}.timeline (person_id, occurred_at DESC, event_id DESC);
+CREATE TABLE {schema}.offsets (
+    topic text NOT NULL,
+    partition integer NOT NULL,
+    next_offset bigint NOT NULL CHECK (next_offset > 0),
+    PRIMARY KEY (topic, partition)
+);
+"""
+
+_TIMELINE_COLUMNS = "event_id, person_id, occurred_at, event_type, channel, data, topic, partition, kafka_offset"
+
+
+class _PostgresTransaction:
+    def __init__(self, conn: psycopg.Connection, schema: sql.Identifier) -> None:
+        self._conn = conn
+        self._schema = schema
+
+    def _q(self, text: str) -> sql.Composed:
+        return sql.SQL(text).format(schema=self._schema)
+
+    def claim(self, entries: Sequence[TimelineEntry]) -> set[str]:
+        if not entries:
+            return set()
+        cur = self._conn.cursor()
+        cur.execute(
+            self._q("CREATE TEMP TABLE IF NOT EXISTS stage_timeline (LIKE {schema}.timeline) ON COMMIT DELETE ROWS")
+        )
+        with cur.copy(self._q(f"COPY stage_timeline ({_TIMELINE_COLUMNS}) FROM STDIN")) as copy:
+            for e in entries:
+                copy.write_row(
+                    (
+                        e.event_id,
+                        e.person_id,
+                        e.occurred_at,
+                        e.event_type,
+                        e.channel,
+                        json.dumps(e.data),
+                        e.topic,
+                        e.partition,
+                        e.offset,
+                    )
+                )
+        cur.execute(
+            self._q(
+                f"INSERT INTO {{schema}}.timeline ({_TIMELINE_COLUMNS}) SELECT DISTINCT ON (event_id) "
+                f"{_TIMELINE_COLUMNS} FROM stage_timeline ORDER BY event_id, topic, partition, kafka_offset "
+                "ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
+            )
+        )
+        return {row[0] for row in cur.fetchall()}
+
+    def views(self, person_ids: Iterable[str]) -> dict[str, PersonView]:
+        ids = list(person_ids)
+        if not ids:
+            return {}
+        rows = self._conn.execute(
+            self._q("SELECT view FROM {schema}.person_view WHERE person_id = ANY(%s)"), (ids,)
+        ).fetchall()
+        return {view.person_id: view for view in (view_from_json(row[0]) for row in rows)}
+
+    def save_views(self, views: Iterable[PersonView]) -> None:
+        views = list(views)
+        if not views:
+            return
+        cur = self._conn.cursor()
+        cur.execute("CREATE TEMP TABLE IF NOT EXISTS stage_view (person_id text, view jsonb) ON COMMIT DELETE ROWS")
+        with cur.copy("COPY stage_view (person_id, view) FROM STDIN") as copy:
+            for view in views:
+                copy.write_row((view.person_id, json.dumps(view_to_json(view))))
+        cur.execute(
+            self._q(
+                "INSERT INTO {schema}.person_view (person_id, view) SELECT person_id, view FROM stage_view "
+                "ON CONFLICT (person_id) DO UPDATE SET view = excluded.view"
+            )
+        )
+
+    def advance(self, new: Mapping[Partition, int], expected: Mapping[Partition, int]) -> None:
+        cur = self._conn.cursor()
+        for (topic, partition), offset in sorted(new.items()):
+            start = expected[(topic, partition)]
+            if offset <= start:
+                raise StaleOffsets(f"{topic}:{partition}: offset {offset} does not move forward from {start}")
+            if start == 0:
+                cur.execute(
+                    self._q(
+                        "INSERT INTO {schema}.offsets (topic, partition, next_offset) VALUES (%s, %s, %s) "
+                        "ON CONFLICT DO NOTHING"
+                    ),
+                    (topic, partition, offset),
+                )
+            else:
+                cur.execute(
+                    self._q(
+                        "UPDATE {schema}.offsets SET next_offset = %s "
+                        "WHERE topic = %s AND partition = %s AND next_offset = %s"
+                    ),
+                    (offset, topic, partition, start),
+                )
+            if cur.rowcount != 1:
+                raise StaleOffsets(f"{topic}:{partition}: another projector moved past offset {start}")
+
+
+class PostgresStore:
+    """Reads and writes one generation; with ``follow_active`` it always targets the active one."""
+
+    def __init__(self, pool: ConnectionPool, namespace: str, generation: int | None = None) -> None:
+        self._pool = pool
+        self._namespace = namespace
+        self._meta = sql.Identifier(f"{namespace}_meta")
+        self.follow_active = generation is None
+        self.install()
+        self.generation = generation if generation is not None else self.active_generation()
+
+    # --- generations ------------------------------------------------------------------------
+
+    def _schema(self, generation: int) -> sql.Identifier:
+        return sql.Identifier(f"{self._namespace}_g{generation}")
+
+    def install(self) -> None:
+        """Create the meta tables and generation 1 if this namespace is new (safe to race)."""
+        with self._pool.connection() as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self._namespace,))
+            conn.execute(
+                sql.SQL(
+                    "CREATE SCHEMA IF NOT EXISTS {meta};"
+                    "CREATE TABLE IF NOT EXISTS {meta}.generations (generation integer PRIMARY KEY, "
+                    " created_at timestamptz NOT NULL DEFAULT now(), activated_at timestamptz);"
+                    "CREATE TABLE IF NOT EXISTS {meta}.active (projection text PRIMARY KEY, generation integer NOT NULL)"
+                ).format(meta=self._meta)
+            )
+            if (
+                conn.execute(
+                    sql.SQL("SELECT 1 FROM {meta}.active WHERE projection = %s").format(meta=self._meta), (PROJECTION,)
+                ).fetchone()
+                is None
+            ):
+                self._create_generation(conn, 1)
+                conn.execute(sql.SQL("INSERT INTO {meta}.active VALUES (%s, 1)").format(meta=self._meta), (PROJECTION,))
+                conn.execute(
+                    sql.SQL("UPDATE {meta}.generations SET activated_at = now() WHERE generation = 1").format(
+                        meta=self._meta
+                    )
+                )
+
+    def _create_generation(self, conn: psycopg.Connection, generation: int) -> None:
+        schema = self._schema(generation)
+        conn.execute(sql.SQL("CREATE SCHEMA {schema}").format(schema=schema))
+        conn.execute(sql.SQL(_GENERATION_DDL).format(schema=schema))
+        conn.execute(
+            sql.SQL("INSERT INTO {meta}.generations (generation) VALUES (%s)").format(meta=self._meta), (generation,)
+        )
+
+    def active_generation(self) -> int:
+        with self._pool.connection() as conn:
+            row = conn.execute(
+                sql.SQL("SELECT generation FROM {meta}.active WHERE projection = %s").format(meta=self._meta),
+                (PROJECTION,),
+            ).fetchone()
+        return row[0]
+
+    def new_generation(self) -> int:
+        """An empty, inactive generation for a rebuild."""
+        with self._pool.connection() as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self._namespace,))
+            latest = conn.execute(
+                sql.SQL("SELECT max(generation) FROM {meta}.generations").format(meta=self._meta)
+            ).fetchone()[0]
+            self._create_generation(conn, latest + 1)
+            return latest + 1
+
+    def activate(self, generation: int) -> int:
+        """Point queries and the live projector at ``generation``; drop the one before the previous."""
+        with self._pool.connection() as conn, conn.transaction():
+            previous = conn.execute(
+                sql.SQL("SELECT generation FROM {meta}.active WHERE projection = %s FOR UPDATE").format(
+                    meta=self._meta
+                ),
+                (PROJECTION,),
+            ).fetchone()[0]
+            conn.execute(
+                sql.SQL("UPDATE {meta}.active SET generation = %s WHERE projection = %s").format(meta=self._meta),
+                (generation, PROJECTION),
+            )
+            conn.execute(
+                sql.SQL("UPDATE {meta}.generations SET activated_at = now() WHERE generation = %s").format(
+                    meta=self._meta
+                ),
+                (generation,),
+            )
+            # The previous generation stays one round, so a query that read the old pointer still finishes.
+            stale = conn.execute(
+                sql.SQL(
+                    "SELECT generation FROM {meta}.generations WHERE generation < %s AND generation NOT IN (%s, %s)"
+                ).format(meta=self._meta),
+                (generation, previous, generation),
+            ).fetchall()
+            for (old,) in stale:
+                conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {schema} CASCADE").format(schema=self._schema(old)))
+                conn.execute(
+                    sql.SQL("DELETE FROM {meta}.generations WHERE generation = %s").format(meta=self._meta), (old,)
+                )
+        return previous
+
+    # --- the projector's side ---------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[_PostgresTransaction]:
+        with self._pool.connection() as conn, conn.transaction():
+            if self.follow_active:
+                # FOR SHARE holds off a rebuild's switch until this batch is committed.
+                active = conn.execute(
+                    sql.SQL("SELECT generation FROM {meta}.active WHERE projection = %s FOR SHARE").format(
+                        meta=self._meta
+                    ),
+                    (PROJECTION,),
+                ).fetchone()[0]
+                if active != self.generation:
+                    self.generation = active
+                    raise GenerationChanged(f"active generation is now {active}")
+            yield _PostgresTransaction(conn, self._schema(self.generation))
+
+    def offsets(self, partitions: Iterable[Partition]) -> dict[Partition, int]:
+        stored = self._all_offsets(self.generation)
+        return {p: stored.get(p, 0) for p in partitions}
+
+    def _all_offsets(self, generation: int) -> dict[Partition, int]:
+        with self._pool.connection() as conn:
+            rows = conn.execute(
+                sql.SQL("SELECT topic, partition, next_offset FROM {schema}.offsets").format(
+                    schema=self._schema(generation)
+                )
+            ).fetchall()
+        return {(topic, partition): offset for topic, partition, offset in rows}
+
+    # --- queries (always the active generation) ---------------------------------------------
+
+    def _read_schema(self) -> sql.Identifier:
+        return self._schema(self.active_generation() if self.follow_active else self.generation)
+
+    def position(self) -> dict[Partition, int]:
+        return self._all_offsets(self.active_generation() if self.follow_active else self.generation)
+
+    def person(self, person_id: str) -> PersonView | None:
+        with self._pool.connection() as conn:
+            row = conn.execute(
+                sql.SQL("SELECT view FROM {schema}.person_view WHERE person_id = %s").format(
+                    schema=self._read_schema()
+                ),
+                (person_id,),
+            ).fetchone()
+        return view_from_json(row[0]) if row else None
+
+    def timeline(self, person_id: str, limit: int, before: tuple[datetime, str] | None = None) -> list[TimelineEntry]:
+        where = "person_id = %s" + (" AND (occurred_at, event_id) < (%s, %s)" if before else "")
+        params = (person_id, *before) if before else (person_id,)
+        with self._pool.connection() as conn:
+            rows = conn.execute(
+                sql.SQL(
+                    f"SELECT person_id, event_id, event_type, channel, occurred_at, data, topic, partition, kafka_offset "
+                    f"FROM {{schema}}.timeline WHERE {where} ORDER BY occurred_at DESC, event_id DESC LIMIT %s"
+                ).format(schema=self._read_schema()),
+                (*params, limit),
+            ).fetchall()
+        return [TimelineEntry(*row) for row in rows]
+
+
+def open_pool(database_url: str, max_size: int = 8) -> ConnectionPool:
+    pool = ConnectionPool(database_url, min_size=1, max_size=max_size, open=False, kwargs={"autocommit": True})
+    pool.open(wait=True, timeout=15)
+    return pool

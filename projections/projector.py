@@ -1,0 +1,119 @@
+"""The projector: Kafka batches in, read-model rows and offsets out, in one transaction.
+
+Exactly-once effect comes from three rules: the offsets are stored with the rows they produced;
+a member seeks to those stored offsets whenever it is given partitions; and a commit only moves
+an offset from where this member started (a member that lost a partition cannot overwrite newer
+work). Duplicated events (a producer's retry) are dropped by event id inside the same transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from projections.facts import Fact, UndecodableRecord, decode
+from projections.person_view import concerns_person, fold, timeline_entry
+from projections.ports import DeadLetterSink, GenerationChanged, Partition, ProjectionStore, StaleOffsets
+from schemas.envelope import WireRecord
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class BatchOutcome:
+    records: int = 0
+    applied: int = 0
+    duplicates: int = 0
+    dead_lettered: int = 0
+
+
+class RecordSource(Protocol):
+    def poll(self, timeout_ms: int = 500) -> list[WireRecord]: ...
+
+    def seek(self, starts: dict[Partition, int]) -> None: ...
+
+
+class Projector:
+    def __init__(self, store: ProjectionStore, dead_letters: DeadLetterSink) -> None:
+        self._store = store
+        self._dead_letters = dead_letters
+        self._positions: dict[Partition, int] = {}  # next offset per owned partition, as stored
+        self.totals = BatchOutcome()
+
+    # --- partition ownership (called on every rebalance) -------------------------------------
+
+    def assign(self, partitions: Iterable[Partition]) -> dict[Partition, int]:
+        """Own ``partitions`` from their stored offsets; returns where to seek."""
+        starts = self._store.offsets(list(partitions))
+        self._positions = dict(starts)
+        log.info("assigned %s", {f"{t}:{p}": o for (t, p), o in sorted(starts.items())})
+        return starts
+
+    def revoke(self, partitions: Iterable[Partition]) -> None:
+        for partition in partitions:
+            self._positions.pop(partition, None)
+
+    def positions(self) -> dict[Partition, int]:
+        return dict(self._positions)
+
+    # --- one batch ------------------------------------------------------------------------------
+
+    def process(self, records: Sequence[WireRecord]) -> BatchOutcome:
+        outcome = BatchOutcome(records=len(records))
+        new_offsets: dict[Partition, int] = {}
+        facts: list[Fact] = []
+        dead: list[tuple[WireRecord, str]] = []
+        for record in records:
+            partition = (record.topic, record.partition)
+            start = self._positions.get(partition)
+            if start is None or record.offset < start:
+                continue  # not ours any more, or already applied before a re-seek
+            new_offsets[partition] = max(new_offsets.get(partition, start), record.offset + 1)
+            try:
+                facts.append(decode(record))
+            except UndecodableRecord as error:
+                dead.append((record, str(error)))
+        if not new_offsets:
+            return outcome
+
+        if dead:  # written and acknowledged before the offsets move past them
+            for record, reason in dead:
+                self._dead_letters.send(record, reason)
+            self._dead_letters.flush()
+            outcome.dead_lettered = len(dead)
+
+        person_facts = [fact for fact in facts if concerns_person(fact)]
+        with self._store.transaction() as tx:
+            fresh_ids = tx.claim([timeline_entry(fact) for fact in person_facts])
+            fresh, seen = [], set()
+            for fact in person_facts:
+                if fact.event_id in fresh_ids and fact.event_id not in seen:
+                    seen.add(fact.event_id)
+                    fresh.append(fact)
+            views = tx.views({fact.subject for fact in fresh})
+            tx.save_views(fold(fresh, views).values())
+            tx.advance(new_offsets, {p: self._positions[p] for p in new_offsets})
+        self._positions.update(new_offsets)
+        outcome.applied = len(fresh)
+        outcome.duplicates = len(person_facts) - len(fresh)
+        self._add(outcome)
+        return outcome
+
+    def _add(self, outcome: BatchOutcome) -> None:
+        for name in ("records", "applied", "duplicates", "dead_lettered"):
+            setattr(self.totals, name, getattr(self.totals, name) + getattr(outcome, name))
+
+    # --- the loop ---------------------------------------------------------------------------
+
+    def run(self, source: RecordSource, stop: threading.Event, poll_timeout_ms: int = 500) -> None:
+        """Poll and project until ``stop`` is set; recover from fencing by re-seeking to stored offsets."""
+        while not stop.is_set():
+            records = source.poll(poll_timeout_ms)
+            try:
+                self.process(records)
+            except (StaleOffsets, GenerationChanged) as reason:
+                log.warning("batch not committed (%s); resuming from the stored offsets", reason)
+                source.seek(self.assign(list(self._positions)))

@@ -1,0 +1,102 @@
+"""The CloudEvents 1.0 envelope every Crossview event travels in.
+
+Structured mode (one JSON document) at HTTP edges; binary mode on Kafka, where the
+attributes ride in ``ce_*`` headers, the key is the subject (the person id) so one
+person's events keep their order, and the value is the event data as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+
+CONTENT_TYPE = "application/json"
+
+
+class CloudEvent(BaseModel):
+    """A CloudEvents 1.0 event in structured mode; ``subject`` is the id of the person it concerns."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    specversion: Literal["1.0"] = "1.0"
+    id: str = Field(min_length=1, max_length=200, description="Unique per source; a retry keeps the id.")
+    source: str = Field(min_length=1, max_length=500, description="Who produced it, as a URI reference.")
+    type: str = Field(
+        min_length=1, max_length=200, description="Versioned event type, e.g. crossview.interaction.sms.v1"
+    )
+    subject: str = Field(min_length=1, max_length=200, description="The id of the person (or organisation) concerned.")
+    time: AwareDatetime = Field(description="When it happened, with a time zone.")
+    datacontenttype: Literal["application/json"] = CONTENT_TYPE
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class WireRecord:
+    """One Kafka record as read or written: the binary-mode form of a CloudEvent."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes], ...]
+
+
+class EnvelopeError(ValueError):
+    """A Kafka record that is not a well-formed binary-mode CloudEvent."""
+
+
+_REQUIRED_HEADERS = ("ce_specversion", "ce_id", "ce_source", "ce_type", "ce_subject", "ce_time")
+
+
+def to_binary(event: CloudEvent) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
+    """Key, value and headers of the Kafka record carrying ``event``."""
+    headers = [
+        ("ce_specversion", event.specversion.encode()),
+        ("ce_id", event.id.encode()),
+        ("ce_source", event.source.encode()),
+        ("ce_type", event.type.encode()),
+        ("ce_subject", event.subject.encode()),
+        ("ce_time", event.time.isoformat().encode()),
+        ("content-type", event.datacontenttype.encode()),
+    ]
+    value = json.dumps(event.data, separators=(",", ":"), ensure_ascii=False).encode()
+    return event.subject.encode(), value, headers
+
+
+def from_binary(record: WireRecord) -> CloudEvent:
+    """The CloudEvent a Kafka record carries, or EnvelopeError saying what is wrong."""
+    headers: dict[str, str] = {}
+    try:
+        for name, raw in record.headers:
+            headers[name] = raw.decode() if raw is not None else ""
+    except UnicodeDecodeError as error:
+        raise EnvelopeError(f"header is not UTF-8: {error}") from error
+    missing = [name for name in _REQUIRED_HEADERS if name not in headers]
+    if missing:
+        raise EnvelopeError(f"missing CloudEvents header(s): {', '.join(missing)}")
+    if record.value is None:
+        raise EnvelopeError("record has no value (event data)")
+    try:
+        data = json.loads(record.value)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise EnvelopeError(f"event data is not JSON: {error}") from error
+    if not isinstance(data, dict):
+        raise EnvelopeError("event data must be a JSON object")
+    try:
+        return CloudEvent(
+            specversion=headers["ce_specversion"],
+            id=headers["ce_id"],
+            source=headers["ce_source"],
+            type=headers["ce_type"],
+            subject=headers["ce_subject"],
+            time=datetime.fromisoformat(headers["ce_time"]),
+            datacontenttype=headers.get("content-type", CONTENT_TYPE),
+            data=data,
+        )
+    except (ValueError, ValidationError) as error:
+        raise EnvelopeError(f"invalid CloudEvents attribute: {error}") from error

@@ -1,0 +1,203 @@
+"""Wire contracts of every Crossview event type.
+
+The type name carries the version (``crossview.<entity>.<fact>.v1``): the log is replayed
+for years, so a change that old events could not satisfy is a new type, never an edit
+(``make schemas-check`` enforces it against the released snapshot).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from schemas.envelope import CloudEvent
+
+INTERACTIONS = "interactions"  # written by channel adapters
+DOMAIN = "domain"  # written only by the relay from the event store
+
+Channel = Literal["sms", "email", "web", "call"]
+Direction = Literal["inbound", "outbound"]
+
+
+class EventData(BaseModel):
+    """Base of our own event payloads: frozen, and strict about unknown fields."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    event_type: ClassVar[str]
+    stream: ClassVar[str]
+
+
+# --- domain events (relayed from the event store) -------------------------------------------
+
+
+class PersonRegistered(EventData):
+    """A person was identified for the first time; the subject is their id."""
+
+    event_type: ClassVar[str] = "crossview.person.registered.v1"
+    stream: ClassVar[str] = DOMAIN
+
+    given_name: str = Field(min_length=1, max_length=200)
+    family_name: str = Field(min_length=1, max_length=200)
+
+
+class OrganisationRegistered(EventData):
+    """An organisation joined the referential; the subject is its id."""
+
+    event_type: ClassVar[str] = "crossview.organisation.registered.v1"
+    stream: ClassVar[str] = DOMAIN
+
+    name: str = Field(min_length=1, max_length=300)
+    kind: Literal["company", "association", "public_body"]
+    relationship: Literal["client", "prospect", "prescriber"]
+
+
+class FunctionAssigned(EventData):
+    """The person (subject) took a function at an organisation."""
+
+    event_type: ClassVar[str] = "crossview.function.assigned.v1"
+    stream: ClassVar[str] = DOMAIN
+
+    function_id: str = Field(min_length=1, max_length=200)
+    organisation_id: str = Field(min_length=1, max_length=200)
+    title_code: str = Field(min_length=1, max_length=100)
+    entered_on: date
+    exits_on: date | None = None
+
+
+class FunctionEnded(EventData):
+    """One of the person's functions ended; it stays in their professional history."""
+
+    event_type: ClassVar[str] = "crossview.function.ended.v1"
+    stream: ClassVar[str] = DOMAIN
+
+    function_id: str = Field(min_length=1, max_length=200)
+    exited_on: date
+
+
+class FunctionsReprioritised(EventData):
+    """The person's functions were put in a new priority order, first = main function."""
+
+    event_type: ClassVar[str] = "crossview.function.reprioritised.v1"
+    stream: ClassVar[str] = DOMAIN
+
+    function_ids: list[str] = Field(min_length=1)
+
+
+class AttributeSet(EventData):
+    """An attribute was set on the person, or on one of their functions when ``function_id`` is given."""
+
+    event_type: ClassVar[str] = "crossview.attribute.set.v1"
+    stream: ClassVar[str] = DOMAIN
+
+    name: str = Field(min_length=1, max_length=100)
+    value: str | None = Field(max_length=2000)
+    function_id: str | None = None
+
+
+# --- interactions (facts published by channel adapters) -------------------------------------
+
+
+class Interaction(EventData):
+    """What every channel interaction says: who, which way, through which provider."""
+
+    stream: ClassVar[str] = INTERACTIONS
+    channel: ClassVar[Channel]
+
+    direction: Direction
+    provider: str = Field(min_length=1, max_length=100)
+    provider_id: str = Field(min_length=1, max_length=200, description="The provider's own id of the message or call.")
+    status: str = Field(min_length=1, max_length=50)
+    function_id: str | None = None
+    campaign: str | None = Field(default=None, max_length=200)
+
+
+class SmsInteraction(Interaction):
+    event_type: ClassVar[str] = "crossview.interaction.sms.v1"
+    channel: ClassVar[Channel] = "sms"
+
+    from_number: str = Field(min_length=1, max_length=40)
+    to_number: str = Field(min_length=1, max_length=40)
+    body: str = Field(default="", max_length=10_000)
+
+
+class EmailInteraction(Interaction):
+    event_type: ClassVar[str] = "crossview.interaction.email.v1"
+    channel: ClassVar[Channel] = "email"
+
+    address: str = Field(min_length=3, max_length=320)
+    subject_line: str | None = Field(default=None, max_length=1000)
+    url: str | None = Field(default=None, max_length=2000, description="The link clicked, for click events.")
+
+
+class WebInteraction(Interaction):
+    event_type: ClassVar[str] = "crossview.interaction.web.v1"
+    channel: ClassVar[Channel] = "web"
+
+    action: Literal["page", "track", "identify", "group", "alias", "screen"]
+    name: str | None = Field(default=None, max_length=500)
+    url: str | None = Field(default=None, max_length=2000)
+    properties: dict[str, Any] = Field(default_factory=dict)
+
+
+class CallInteraction(Interaction):
+    event_type: ClassVar[str] = "crossview.interaction.call.v1"
+    channel: ClassVar[Channel] = "call"
+
+    from_number: str = Field(min_length=1, max_length=40)
+    to_number: str = Field(min_length=1, max_length=40)
+    duration_seconds: int | None = Field(default=None, ge=0)
+    outcome: str | None = Field(default=None, max_length=100)
+    notes: str | None = Field(default=None, max_length=10_000)
+
+
+EVENT_TYPES: dict[str, type[EventData]] = {
+    model.event_type: model
+    for model in (
+        PersonRegistered,
+        OrganisationRegistered,
+        FunctionAssigned,
+        FunctionEnded,
+        FunctionsReprioritised,
+        AttributeSet,
+        SmsInteraction,
+        EmailInteraction,
+        WebInteraction,
+        CallInteraction,
+    )
+}
+
+
+class UnknownEventType(ValueError):
+    """The event's type is not one this version of Crossview knows."""
+
+
+class InvalidEventData(ValueError):
+    """The event's data does not satisfy the schema of its type; ``errors`` name each field."""
+
+    def __init__(self, message: str, errors: list[tuple[str, str]]) -> None:
+        super().__init__(message)
+        self.errors = errors
+
+
+def parse_data(event: CloudEvent) -> EventData:
+    """The typed payload of ``event``; UnknownEventType or InvalidEventData otherwise."""
+    model = EVENT_TYPES.get(event.type)
+    if model is None:
+        raise UnknownEventType(f"unknown event type {event.type!r}")
+    try:
+        return model.model_validate(event.data)
+    except ValidationError as error:
+        errors = [(".".join(map(str, e["loc"])), e["msg"]) for e in error.errors()]
+        summary = "; ".join(f"{field or 'data'}: {message}" for field, message in errors)
+        raise InvalidEventData(f"{event.type}: {summary}", errors) from error
+
+
+def stream_of(event_type: str) -> str:
+    """Which topic family an event type belongs to (interactions or domain)."""
+    model = EVENT_TYPES.get(event_type)
+    if model is None:
+        raise UnknownEventType(f"unknown event type {event_type!r}")
+    return model.stream

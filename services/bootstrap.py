@@ -1,0 +1,176 @@
+"""The composition root: builds Crossview from Settings, on the embedded default or the real services."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from channels.kafka import (
+    KafkaDeadLetters,
+    KafkaPublisher,
+    KafkaReplay,
+    KafkaSource,
+    Position,
+    end_offsets,
+    ensure_topics,
+)
+from channels.memory import MemoryDeadLetters, MemoryLog
+from projections.memory_store import MemoryStore
+from projections.ports import ProjectionStore
+from projections.postgres_store import PostgresStore, open_pool
+from projections.projector import Projector
+from projections.rebuild import catch_up
+from schemas.envelope import CloudEvent
+from schemas.events import stream_of
+from services.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class Publisher(Protocol):
+    """What both Kafka and the embedded log offer: publish to a topic, return acknowledged positions."""
+
+    def publish(self, topic: str, events: Sequence[CloudEvent]) -> list[Position]: ...
+
+
+@dataclass
+class Ingest:
+    """Routes each event to the topic of its stream, keeping the order of the caller's list."""
+
+    publisher: Publisher
+    settings: Settings
+
+    def publish(self, events: Sequence[CloudEvent]) -> list[Position]:
+        by_topic: dict[str, list[int]] = {}
+        for index, event in enumerate(events):
+            by_topic.setdefault(self.settings.topic(stream_of(event.type)), []).append(index)
+        positions: list[Position | None] = [None] * len(events)
+        for topic, indexes in by_topic.items():
+            for index, position in zip(
+                indexes, self.publisher.publish(topic, [events[i] for i in indexes]), strict=True
+            ):
+                positions[index] = position
+        return positions  # type: ignore[return-value]
+
+
+@dataclass
+class Application:
+    settings: Settings
+    store: ProjectionStore
+    ingest: Ingest
+    mode: str
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def close(self) -> None:
+        for close in reversed(self.closers):
+            close()
+
+
+def embedded(settings: Settings, with_demo: bool = True) -> Application:
+    """No external service: an in-memory log feeding the same projector and folds synchronously."""
+    from services.demo_data import seed_scenario
+
+    store = MemoryStore()
+    projector = Projector(store, MemoryDeadLetters())
+    memory_log = MemoryLog(settings.partitions, on_append=projector.process)
+    projector.assign([p for topic in settings.event_topics for p in memory_log.partitions_of(topic)])
+    app = Application(settings, store, Ingest(memory_log, settings), mode="embedded")
+    if with_demo:
+        app.ingest.publish(seed_scenario())
+    return app
+
+
+def production(settings: Settings) -> Application:
+    """Kafka for ingest, PostgreSQL read models for queries."""
+    ensure_topics(settings.kafka_bootstrap, _topics(settings))
+    pool = open_pool(settings.database_url)
+    publisher = KafkaPublisher(settings.kafka_bootstrap, ack_timeout_s=settings.ack_timeout_s)
+    app = Application(settings, PostgresStore(pool, settings.namespace), Ingest(publisher, settings), mode="kafka")
+    app.closers += [pool.close, publisher.close]
+    return app
+
+
+def _topics(settings: Settings) -> dict[str, int]:
+    return {topic: settings.partitions for topic in [*settings.event_topics, settings.dead_letter_topic]}
+
+
+def create_topics(settings: Settings) -> dict[str, int]:
+    topics = _topics(settings)
+    ensure_topics(settings.kafka_bootstrap, topics)
+    return topics
+
+
+def run_projector(settings: Settings, stop: threading.Event, report_every_s: float = 10) -> Projector:
+    """The live projector: a consumer-group member writing the active generation until ``stop``."""
+    ensure_topics(settings.kafka_bootstrap, _topics(settings))
+    pool = open_pool(settings.database_url, max_size=2)
+    dead_publisher = KafkaPublisher(settings.kafka_bootstrap, ack_timeout_s=settings.ack_timeout_s)
+    projector = Projector(
+        PostgresStore(pool, settings.namespace), KafkaDeadLetters(dead_publisher, settings.dead_letter_topic)
+    )
+    source = KafkaSource(
+        settings.kafka_bootstrap,
+        settings.projector_group,
+        settings.event_topics,
+        on_assigned=projector.assign,
+        on_revoked=projector.revoke,
+    )
+    reporter = threading.Thread(target=_report, args=(projector, stop, report_every_s), daemon=True)
+    reporter.start()
+    try:
+        projector.run(source, stop)
+    finally:
+        source.close()
+        dead_publisher.close()
+        pool.close()
+    return projector
+
+
+def _report(projector: Projector, stop: threading.Event, every_s: float) -> None:
+    last, last_at = 0, time.monotonic()
+    while not stop.wait(every_s):
+        now, totals = time.monotonic(), projector.totals
+        log.info(
+            "projected %d records (%.0f/s), %d applied, %d duplicates, %d dead-lettered",
+            totals.records,
+            (totals.records - last) / (now - last_at),
+            totals.applied,
+            totals.duplicates,
+            totals.dead_lettered,
+        )
+        last, last_at = totals.records, now
+
+
+def rebuild(
+    settings: Settings, progress: Callable[[int, int], None] = lambda done, total: None
+) -> tuple[int, Projector]:
+    """Replay every event into a fresh generation; switch queries and the live projector to it."""
+    ensure_topics(settings.kafka_bootstrap, _topics(settings))
+    pool = open_pool(settings.database_url, max_size=2)
+    try:
+        generation = PostgresStore(pool, settings.namespace).new_generation()
+        target = PostgresStore(pool, settings.namespace, generation=generation)
+        dead_letters = MemoryDeadLetters()  # the live projector already dead-lettered them
+        projector = Projector(target, dead_letters)
+        partitions = end_offsets(settings.kafka_bootstrap, settings.event_topics)
+        source = KafkaReplay(settings.kafka_bootstrap, projector.assign(list(partitions)))
+        try:
+            catch_up(projector, source, partitions, progress)
+            # The log kept growing while we replayed: one more round to the latest end, then switch.
+            catch_up(projector, source, end_offsets(settings.kafka_bootstrap, settings.event_topics), progress)
+        finally:
+            source.close()
+        target.activate(generation)
+        if dead_letters.letters:
+            log.warning(
+                "%d records could not be decoded during the rebuild (they are in %s)",
+                len(dead_letters.letters),
+                settings.dead_letter_topic,
+            )
+        return generation, projector
+    finally:
+        pool.close()

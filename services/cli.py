@@ -1,0 +1,169 @@
+"""`crossview` — the command line. Each command builds what it needs from Settings (environment)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+
+from services.settings import Settings
+
+EPILOG = """Settings come from the environment: CROSSVIEW_KAFKA_BOOTSTRAP (default 127.0.0.1:9092),
+CROSSVIEW_DATABASE_URL (default postgresql://crossview:crossview@127.0.0.1:5432/crossview),
+CROSSVIEW_NAMESPACE (topic and schema prefix, default crossview), CROSSVIEW_PARTITIONS (default 6).
+Start the real services with `make services`."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="crossview",
+        description="Crossview: one live view of every person, across every channel.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = commands.add_parser(
+        "demo", help="run the API on the embedded default (no Kafka, no PostgreSQL) with demo data"
+    )
+    _http_options(demo)
+    demo.add_argument("--empty", action="store_true", help="start without the demo data")
+
+    serve = commands.add_parser(
+        "serve", help="run the HTTP API on Kafka and PostgreSQL (run `crossview projector` beside it)"
+    )
+    _http_options(serve)
+
+    commands.add_parser("projector", help="run the live projector (Kafka -> PostgreSQL read models) until SIGTERM")
+    commands.add_parser("rebuild", help="replay the whole log into fresh read-model tables, then switch to them")
+    commands.add_parser("topics", help="create the topics (explicit partitions, infinite retention) if missing")
+
+    schemas = commands.add_parser("schemas", help="JSON Schemas of the event types: generate, or check compatibility")
+    schemas.add_argument(
+        "action",
+        choices=["generate", "check"],
+        help="generate: rewrite schemas/json; check: fail if they drift or break the last release",
+    )
+
+    args = parser.parse_args(argv)
+    if args.command == "schemas":
+        return _schemas(args.action)
+    try:
+        settings = Settings()
+    except Exception as error:  # a bad environment value: say which, and stop
+        print(f"crossview: invalid settings: {error}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return COMMANDS[args.command](settings, args)
+
+
+def _http_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+
+
+def _demo(settings: Settings, args: argparse.Namespace) -> int:
+    from services.bootstrap import embedded
+    from services.demo_data import FABIEN
+
+    url = f"http://{args.host}:{args.port}"
+    print(
+        f"Crossview (embedded default, demo data) on {url}\n"
+        f"  API docs:        {url}/docs\n"
+        f"  Fabien's view:   {url}/v1/persons/{FABIEN}\n"
+        f"  his timeline:    {url}/v1/persons/{FABIEN}/timeline\n"
+        "Press Ctrl+C to stop.",
+        flush=True,
+    )
+    return _serve_app(lambda: embedded(settings, with_demo=not args.empty), args)
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    from services.bootstrap import production
+
+    print(f"Crossview API on http://{args.host}:{args.port} (docs at /docs)", flush=True)
+    return _serve_app(lambda: production(settings), args)
+
+
+def _serve_app(build, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from services.api import create_app
+
+    uvicorn.run(create_app(build), host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+def _projector(settings: Settings, args: argparse.Namespace) -> int:
+    from services.bootstrap import run_projector
+
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    print(f"projector: following {', '.join(settings.event_topics)} as group {settings.projector_group}", flush=True)
+    run_projector(settings, stop)
+    return 0
+
+
+def _rebuild(settings: Settings, args: argparse.Namespace) -> int:
+    from services.bootstrap import rebuild
+
+    def progress(done: int, total: int) -> None:
+        print(f"\rrebuild: {done}/{total} records", end="", flush=True)
+
+    generation, projector = rebuild(settings, progress)
+    print(
+        f"\nrebuild: generation {generation} is now active ({projector.totals.applied} events applied, "
+        f"{projector.totals.duplicates} duplicates dropped, {projector.totals.dead_lettered} undecodable)"
+    )
+    return 0
+
+
+def _topics(settings: Settings, args: argparse.Namespace) -> int:
+    from services.bootstrap import create_topics
+
+    for topic, partitions in create_topics(settings).items():
+        print(f"{topic}: {partitions} partitions, infinite retention")
+    return 0
+
+
+def _schemas(action: str) -> int:
+    from schemas.catalogue import (
+        JSON_DIR,
+        current_schemas,
+        incompatibilities,
+        latest_release,
+        read_dir,
+        render,
+    )
+
+    current = current_schemas()
+    if action == "generate":
+        JSON_DIR.mkdir(exist_ok=True)
+        for event_type, schema in current.items():
+            (JSON_DIR / f"{event_type}.json").write_text(render(schema))
+        print(f"wrote {len(current)} schemas to {JSON_DIR}")
+        return 0
+    failures = []
+    committed = {name: render(schema) for name, schema in read_dir(JSON_DIR).items()}
+    if committed != {name: render(schema) for name, schema in current.items()}:
+        failures.append("schemas/json differs from the models: run `crossview schemas generate` and commit")
+    release = latest_release()
+    if release is not None:
+        failures += [f"breaks release {release.name}: {p}" for p in incompatibilities(read_dir(release), current)]
+    for failure in failures:
+        print(failure, file=sys.stderr)
+    if not failures:
+        print(
+            f"schemas: {len(current)} event types, up to date, compatible with release "
+            f"{release.name if release else '(none)'}"
+        )
+    return 1 if failures else 0
+
+
+COMMANDS = {"demo": _demo, "serve": _serve, "projector": _projector, "rebuild": _rebuild, "topics": _topics}
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,42 @@
+"""Every setting Crossview reads, from the environment (prefix ``CROSSVIEW_``), with safe local defaults."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from schemas.events import DOMAIN, INTERACTIONS
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CROSSVIEW_", frozen=True)
+
+    kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers, host:port[,host:port].")
+    database_url: str = Field(
+        "postgresql://crossview:crossview@127.0.0.1:5432/crossview", description="PostgreSQL URL of the read models."
+    )
+    namespace: str = Field(
+        "crossview",
+        pattern=r"^[a-z][a-z0-9_]{0,39}$",
+        description="Prefix of topic names and PostgreSQL schemas; lets several installs share one broker and database.",
+    )
+    partitions: int = Field(6, ge=1, le=1000, description="Partitions of each topic, fixed at creation.")
+    ack_timeout_s: float = Field(10, gt=0, description="How long ingest waits for the broker before answering 503.")
+    max_wait_ms: int = Field(10_000, ge=0, description="Upper bound of a query's wait_ms (read-your-writes).")
+    log_level: str = "INFO"
+
+    def topic(self, stream: str) -> str:
+        return f"{self.namespace}.{stream}"
+
+    @property
+    def event_topics(self) -> list[str]:
+        """The person-scoped topics the projector follows."""
+        return [self.topic(INTERACTIONS), self.topic(DOMAIN)]
+
+    @property
+    def dead_letter_topic(self) -> str:
+        return self.topic("deadletter")
+
+    @property
+    def projector_group(self) -> str:
+        return f"{self.namespace}.person-view"
