@@ -118,6 +118,7 @@ def run_projector(settings: Settings, stop: threading.Event, report_every_s: flo
         settings.event_topics,
         on_assigned=projector.assign,
         on_revoked=projector.revoke,
+        session_timeout_ms=settings.session_timeout_ms,
     )
     reporter = threading.Thread(target=_report, args=(projector, stop, report_every_s), daemon=True)
     reporter.start()
