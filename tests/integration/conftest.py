@@ -1,0 +1,144 @@
+"""Integration fixtures: the real broker and the real database, one namespace per test.
+
+Nothing here skips: a missing service fails the test with what to do about it.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from kafka import KafkaAdminClient
+
+from channels.kafka import KafkaPublisher, end_offsets
+from projections.postgres_store import PostgresStore, open_pool
+from services.bootstrap import create_topics, run_projector
+from services.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def services() -> Settings:
+    base = Settings()
+    host, port = base.kafka_bootstrap.split(",")[0].rsplit(":", 1)
+    if not _reachable(host, int(port)):
+        pytest.fail(f"Kafka does not answer at {base.kafka_bootstrap}: run `make services` first")
+    try:
+        psycopg.connect(base.database_url, connect_timeout=5).close()
+    except psycopg.OperationalError as error:
+        pytest.fail(f"PostgreSQL refused {base.database_url}: {error}; run `make services` first")
+    return base
+
+
+@pytest.fixture
+def settings(services: Settings) -> Iterator[Settings]:
+    """Fresh topics and schemas for this test alone; removed afterwards."""
+    namespace = f"t{uuid.uuid4().hex[:12]}"
+    settings = Settings(namespace=namespace, partitions=4, session_timeout_ms=6000)
+    create_topics(settings)
+    yield settings
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        schemas = conn.execute(
+            "SELECT nspname FROM pg_namespace WHERE nspname LIKE %s", (f"{namespace}\\_%",)
+        ).fetchall()
+        for (schema,) in schemas:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    try:
+        admin.delete_topics([*settings.event_topics, settings.dead_letter_topic])
+    finally:
+        admin.close()
+
+
+def env_of(settings: Settings) -> dict[str, str]:
+    return {
+        **os.environ,
+        "CROSSVIEW_NAMESPACE": settings.namespace,
+        "CROSSVIEW_PARTITIONS": str(settings.partitions),
+        "CROSSVIEW_SESSION_TIMEOUT_MS": str(settings.session_timeout_ms),
+        "CROSSVIEW_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+        "CROSSVIEW_DATABASE_URL": settings.database_url,
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def crossview_process(settings: Settings, *args: str, log: Path) -> subprocess.Popen:
+    """`crossview ARGS` in a child process, as an operator would run it."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "services.cli", *args],
+        env=env_of(settings),
+        cwd=ROOT,
+        stdout=log.open("a"),
+        stderr=subprocess.STDOUT,
+    )
+
+
+@pytest.fixture
+def publisher(settings: Settings) -> Iterator[KafkaPublisher]:
+    publisher = KafkaPublisher(settings.kafka_bootstrap)
+    yield publisher
+    publisher.close()
+
+
+@pytest.fixture
+def store(settings: Settings) -> Iterator[PostgresStore]:
+    pool = open_pool(settings.database_url)
+    yield PostgresStore(pool, settings.namespace)
+    pool.close()
+
+
+class ProjectorThread:
+    """The live projector in a thread of the test process (for tests that do not kill it)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.stop = threading.Event()
+        self.projector = None
+        self._thread = threading.Thread(target=self._run, args=(settings,), daemon=True)
+
+    def _run(self, settings: Settings) -> None:
+        self.projector = run_projector(settings, self.stop, report_every_s=3600)
+
+    def __enter__(self) -> ProjectorThread:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self._thread.join(timeout=30)
+
+
+def wait_until(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout_s}s waiting for {what}")
+        time.sleep(0.1)
+
+
+def caught_up(store: PostgresStore, settings: Settings) -> Callable[[], bool]:
+    """True once the active read model reflects everything written to the event topics so far."""
+
+    def check() -> bool:
+        ends = {p: o for p, o in end_offsets(settings.kafka_bootstrap, settings.event_topics).items() if o > 0}
+        position = store.position()
+        return all(position.get(p, 0) >= o for p, o in ends.items())
+
+    return check

@@ -1,0 +1,105 @@
+"""One contract, every store: the in-memory store and PostgreSQL must behave alike."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from projections.memory_store import MemoryStore
+from projections.person_view import PersonView, TimelineEntry
+from projections.ports import StaleOffsets
+
+P0, P1 = ("t.interactions", 0), ("t.interactions", 1)
+AT = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+
+
+def entry(event_id: str, minutes: int, person: str = "fabien") -> TimelineEntry:
+    return TimelineEntry(
+        person,
+        event_id,
+        "crossview.interaction.sms.v1",
+        "sms",
+        AT + timedelta(minutes=minutes),
+        {"body": event_id},
+        "t.interactions",
+        0,
+        minutes,
+    )
+
+
+@pytest.fixture(params=["memory", "postgres"])
+def any_store(request):
+    if request.param == "memory":
+        return MemoryStore()
+    return request.getfixturevalue("store")
+
+
+def test_claim_returns_only_event_ids_never_seen(any_store):
+    with any_store.transaction() as tx:
+        assert tx.claim([entry("a", 1), entry("b", 2)]) == {"a", "b"}
+        tx.advance({P0: 2}, {P0: 0})
+    with any_store.transaction() as tx:
+        assert tx.claim([entry("b", 2), entry("c", 3), entry("c", 3)]) == {"c"}
+        tx.advance({P0: 4}, {P0: 2})
+
+
+def test_offsets_only_move_from_where_the_batch_started(any_store):
+    with any_store.transaction() as tx:
+        tx.advance({P0: 5, P1: 3}, {P0: 0, P1: 0})
+    with pytest.raises(StaleOffsets), any_store.transaction() as tx:
+        tx.advance({P0: 9}, {P0: 2})
+    with pytest.raises(StaleOffsets), any_store.transaction() as tx:
+        tx.advance({P0: 5}, {P0: 5})  # not moving forward
+    assert any_store.offsets([P0, P1, ("t.domain", 0)]) == {P0: 5, P1: 3, ("t.domain", 0): 0}
+
+
+def test_a_refused_batch_leaves_nothing_behind(any_store):
+    with any_store.transaction() as tx:
+        tx.advance({P0: 5}, {P0: 0})
+    with pytest.raises(StaleOffsets), any_store.transaction() as tx:
+        tx.claim([entry("x", 1)])
+        tx.save_views([PersonView("fabien", given_name="Fabien")])
+        tx.advance({P0: 9}, {P0: 0})
+    assert any_store.person("fabien") is None
+    assert any_store.timeline("fabien", 10) == []
+    with any_store.transaction() as tx:
+        assert tx.claim([entry("x", 1)]) == {"x"}
+        tx.advance({P0: 6}, {P0: 5})
+
+
+def test_views_are_saved_and_read_back(any_store):
+    view = PersonView(
+        "fabien",
+        given_name="Fabien",
+        family_name="Bellemare",
+        registered_at=AT,
+        interactions={"sms": 2},
+        events_applied=3,
+        last_event_at=AT,
+    )
+    with any_store.transaction() as tx:
+        tx.save_views([view])
+        tx.advance({P0: 1}, {P0: 0})
+    assert any_store.person("fabien") == view
+    with any_store.transaction() as tx:
+        assert tx.views(["fabien", "nobody"]) == {"fabien": view}
+        tx.advance({P0: 2}, {P0: 1})
+    assert any_store.position() == {P0: 2}
+
+
+def test_the_timeline_pages_newest_first_without_gaps_or_repeats(any_store):
+    with any_store.transaction() as tx:
+        tx.claim([entry(f"e{i:02d}", i % 7) for i in range(20)] + [entry("other", 1, person="someone-else")])
+        tx.advance({P0: 21}, {P0: 0})
+    seen, before = [], None
+    while True:
+        page = any_store.timeline("fabien", 6, before)
+        if not page:
+            break
+        seen += page
+        before = (page[-1].occurred_at, page[-1].event_id)
+    assert len(seen) == len({e.event_id for e in seen}) == 20
+    keys = [(e.occurred_at, e.event_id) for e in seen]
+    assert keys == sorted(keys, reverse=True)
+    assert seen[0].data == {"body": seen[0].event_id}
