@@ -25,7 +25,7 @@ PROJECTION = "person_view"
 _GENERATION_DDL = """
 CREATE TABLE {schema}.person_view (
     person_id text PRIMARY KEY,
-    view jsonb NOT NULL
+    view jsonb  -- NULL: a row reserved to lock the person before their first view is written
 );
 CREATE TABLE {schema}.timeline (
     event_id text PRIMARY KEY,
@@ -74,7 +74,7 @@ class _PostgresTransaction:
                         e.occurred_at,
                         e.event_type,
                         e.channel,
-                        json.dumps(e.data),
+                        e.raw_data.decode(),
                         e.topic,
                         e.partition,
                         e.offset,
@@ -90,11 +90,24 @@ class _PostgresTransaction:
         return {row[0] for row in cur.fetchall()}
 
     def views(self, person_ids: Iterable[str]) -> dict[str, PersonView]:
-        ids = list(person_ids)
+        """The current views, locked until commit: a person's events arrive on two topics, which
+        two projectors may own, so the read-fold-write of one person must not interleave."""
+        ids = sorted(set(person_ids))
         if not ids:
             return {}
+        self._conn.execute(
+            self._q(
+                "INSERT INTO {schema}.person_view (person_id) SELECT unnest(%s::text[]) ORDER BY 1 "
+                "ON CONFLICT DO NOTHING"
+            ),
+            (ids,),
+        )
         rows = self._conn.execute(
-            self._q("SELECT view FROM {schema}.person_view WHERE person_id = ANY(%s)"), (ids,)
+            self._q(
+                "SELECT view FROM {schema}.person_view WHERE person_id = ANY(%s) AND view IS NOT NULL "
+                "ORDER BY person_id FOR UPDATE"
+            ),
+            (ids,),
         ).fetchall()
         return {view.person_id: view for view in (view_from_json(row[0]) for row in rows)}
 
@@ -283,7 +296,7 @@ class PostgresStore:
     def person(self, person_id: str) -> PersonView | None:
         with self._pool.connection() as conn:
             row = conn.execute(
-                sql.SQL("SELECT view FROM {schema}.person_view WHERE person_id = %s").format(
+                sql.SQL("SELECT view FROM {schema}.person_view WHERE person_id = %s AND view IS NOT NULL").format(
                     schema=self._read_schema()
                 ),
                 (person_id,),
@@ -296,12 +309,12 @@ class PostgresStore:
         with self._pool.connection() as conn:
             rows = conn.execute(
                 sql.SQL(
-                    f"SELECT person_id, event_id, event_type, channel, occurred_at, data, topic, partition, kafka_offset "
+                    f"SELECT person_id, event_id, event_type, channel, occurred_at, data::text, topic, partition, kafka_offset "
                     f"FROM {{schema}}.timeline WHERE {where} ORDER BY occurred_at DESC, event_id DESC LIMIT %s"
                 ).format(schema=self._read_schema()),
                 (*params, limit),
             ).fetchall()
-        return [TimelineEntry(*row) for row in rows]
+        return [TimelineEntry(*row[:5], row[5].encode(), *row[6:]) for row in rows]
 
 
 def open_pool(database_url: str, max_size: int = 8) -> ConnectionPool:

@@ -68,17 +68,42 @@ def to_binary(event: CloudEvent) -> tuple[bytes, bytes, list[tuple[str, bytes]]]
     return event.subject.encode(), value, headers
 
 
-def from_binary(record: WireRecord) -> CloudEvent:
-    """The CloudEvent a Kafka record carries, or EnvelopeError saying what is wrong."""
-    headers: dict[str, str] = {}
+@dataclass(frozen=True, slots=True)
+class Attributes:
+    """The CloudEvents attributes of a binary-mode record, checked."""
+
+    id: str
+    source: str
+    type: str
+    subject: str
+    time: datetime
+
+
+def read_attributes(record: WireRecord) -> Attributes:
+    """The checked ``ce_*`` headers of a record, or EnvelopeError saying what is wrong."""
     try:
-        for name, raw in record.headers:
-            headers[name] = raw.decode() if raw is not None else ""
-    except UnicodeDecodeError as error:
-        raise EnvelopeError(f"header is not UTF-8: {error}") from error
-    missing = [name for name in _REQUIRED_HEADERS if name not in headers]
+        headers = {name: raw.decode() for name, raw in record.headers if raw is not None}
+    except (UnicodeDecodeError, AttributeError) as error:
+        raise EnvelopeError(f"header is not UTF-8 bytes: {error}") from error
+    missing = [name for name in _REQUIRED_HEADERS if not headers.get(name)]
     if missing:
         raise EnvelopeError(f"missing CloudEvents header(s): {', '.join(missing)}")
+    if headers["ce_specversion"] != "1.0":
+        raise EnvelopeError(f"unsupported CloudEvents specversion {headers['ce_specversion']!r}")
+    if headers.get("content-type", CONTENT_TYPE) != CONTENT_TYPE:
+        raise EnvelopeError(f"unsupported content-type {headers['content-type']!r}; expected {CONTENT_TYPE}")
+    try:
+        time = datetime.fromisoformat(headers["ce_time"])
+    except ValueError as error:
+        raise EnvelopeError(f"invalid CloudEvents attribute ce_time: {error}") from error
+    if time.tzinfo is None:
+        raise EnvelopeError("invalid CloudEvents attribute ce_time: no time zone")
+    return Attributes(headers["ce_id"], headers["ce_source"], headers["ce_type"], headers["ce_subject"], time)
+
+
+def from_binary(record: WireRecord) -> CloudEvent:
+    """The CloudEvent a Kafka record carries, or EnvelopeError saying what is wrong."""
+    attributes = read_attributes(record)
     if record.value is None:
         raise EnvelopeError("record has no value (event data)")
     try:
@@ -89,14 +114,12 @@ def from_binary(record: WireRecord) -> CloudEvent:
         raise EnvelopeError("event data must be a JSON object")
     try:
         return CloudEvent(
-            specversion=headers["ce_specversion"],
-            id=headers["ce_id"],
-            source=headers["ce_source"],
-            type=headers["ce_type"],
-            subject=headers["ce_subject"],
-            time=datetime.fromisoformat(headers["ce_time"]),
-            datacontenttype=headers.get("content-type", CONTENT_TYPE),
+            id=attributes.id,
+            source=attributes.source,
+            type=attributes.type,
+            subject=attributes.subject,
+            time=attributes.time,
             data=data,
         )
-    except (ValueError, ValidationError) as error:
+    except ValidationError as error:
         raise EnvelopeError(f"invalid CloudEvents attribute: {error}") from error

@@ -7,17 +7,16 @@ from collections.abc import Iterable
 
 import pytest
 
-from projections.facts import Fact
+from projections.facts import Fact, fact_of
 from projections.person_view import PersonView, fold, view_to_json
 from schemas.envelope import CloudEvent
-from schemas.events import parse_data
 
 REQUIRE_SERVICES = bool(os.environ.get("CI") or os.environ.get("CROSSVIEW_REQUIRE_SERVICES"))
 
 
 def facts_of(events: Iterable[CloudEvent]) -> list[Fact]:
     """The events as facts, with made-up log positions (the fold does not look at them)."""
-    return [Fact(e, parse_data(e), "test", 0, i) for i, e in enumerate(events)]
+    return [fact_of(e, "test", 0, i) for i, e in enumerate(events)]
 
 
 def expected_views(events: Iterable[CloudEvent]) -> dict[str, dict]:
@@ -36,3 +35,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if REQUIRE_SERVICES and skipped and exitstatus == 0:
         reporter.write_line(f"FAILED: {skipped} test(s) skipped; CI requires every test to run", red=True)
         session.exitstatus = 1
+
+
+# The real-services fixtures serve both tests/integration and tests/e2e.
+from tests.live import publisher, services, settings, store  # noqa: E402, F401

@@ -14,7 +14,7 @@ import pytest
 from services.bootstrap import Ingest
 from services.demo_data import synthetic_interactions
 from tests.conftest import as_json, expected_views
-from tests.integration.conftest import caught_up, crossview_process, wait_until
+from tests.live import caught_up, crossview_process, wait_until
 
 pytestmark = pytest.mark.slow
 

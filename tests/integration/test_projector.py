@@ -12,7 +12,7 @@ from schemas.events import INTERACTIONS
 from services.demo_data import seed_scenario, synthetic_interactions
 from services.settings import Settings
 from tests.conftest import as_json, expected_views
-from tests.integration.conftest import ProjectorThread, caught_up, wait_until
+from tests.live import ProjectorThread, caught_up, wait_until
 
 
 def publish(publisher, settings: Settings, events) -> None:
@@ -85,6 +85,6 @@ def test_malformed_and_unknown_events_go_to_the_dead_letter_topic_and_later_even
     letters = {dict(m.headers)["ce_id"].decode(): dict(m.headers) for m in consumer}
     consumer.close()
     assert set(letters) == {"bad-1", "bad-2"}
-    assert b"not JSON" in letters["bad-1"]["dlq_reason"]
+    assert b"event data is not a JSON object" in letters["bad-1"]["dlq_reason"]
     assert b"unknown event type 'crossview.interaction.fax.v1'" in letters["bad-2"]["dlq_reason"]
     assert json.loads(letters["bad-1"]["dlq_origin"])["topic"] == topic

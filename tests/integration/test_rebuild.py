@@ -9,7 +9,7 @@ from pathlib import Path
 from services.bootstrap import Ingest
 from services.demo_data import seed_scenario, synthetic_interactions
 from tests.conftest import as_json, expected_views
-from tests.integration.conftest import ROOT, ProjectorThread, caught_up, env_of, wait_until
+from tests.live import ROOT, ProjectorThread, caught_up, env_of, wait_until
 
 
 def snapshot(store, person_ids):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -21,7 +22,7 @@ def entry(event_id: str, minutes: int, person: str = "fabien") -> TimelineEntry:
         "crossview.interaction.sms.v1",
         "sms",
         AT + timedelta(minutes=minutes),
-        {"body": event_id},
+        json.dumps({"body": event_id}).encode(),
         "t.interactions",
         0,
         minutes,

@@ -1,4 +1,4 @@
-"""Integration fixtures: the real broker and the real database, one namespace per test.
+"""Fixtures and helpers for tests on the real broker and database, one namespace per test.
 
 Nothing here skips: a missing service fails the test with what to do about it.
 """

@@ -1,0 +1,1 @@
+"""Benchmarks on the real broker and database; `make bench` runs them all (python -m bench)."""

@@ -1,0 +1,170 @@
+"""Projector throughput and memory, next to the raw limits measured in the same run.
+
+- bare consume: kafka-python reading every record of the topic, nothing else;
+- bare COPY: PostgreSQL COPY of rows the size of the timeline's, in one transaction per 5,000;
+- projector: the real live projector (decode, dedupe, fold, rows + offsets in one transaction)
+  from its first assignment until it has caught up, in a child process whose peak RSS is reported.
+ratio = projector rate / min(bare consume, bare COPY).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import resource
+import threading
+import time
+import uuid
+
+import psycopg
+from kafka import KafkaConsumer, TopicPartition
+
+from bench.common import fresh_namespace, log, write_result
+from channels.kafka import KafkaPublisher, end_offsets
+from schemas.envelope import to_binary
+from schemas.events import INTERACTIONS
+from services.bootstrap import Ingest, run_projector
+from services.demo_data import synthetic_interactions
+from services.settings import Settings
+
+EVENTS = 200_000
+PEOPLE = 20_000
+BATCH = 5_000
+
+
+def produce(settings: Settings) -> tuple[float, float]:
+    """Publish the events; returns (events/s, mean record size in bytes)."""
+    events = synthetic_interactions(people=PEOPLE, per_person=EVENTS // PEOPLE, body_bytes=70)
+    publisher = KafkaPublisher(settings.kafka_bootstrap, linger_ms=20)
+    ingest, sizes, started, chunk = Ingest(publisher, settings), 0, time.perf_counter(), []
+    for n, event in enumerate(events, 1):
+        chunk.append(event)
+        key, value, headers = to_binary(event)
+        sizes += len(key) + len(value) + sum(len(k) + len(v) for k, v in headers)
+        if len(chunk) == 10_000:
+            ingest.publish(chunk)
+            chunk = []
+            log(f"produced {n:,}/{EVENTS:,}")
+    if chunk:
+        ingest.publish(chunk)
+    rate = EVENTS / (time.perf_counter() - started)
+    publisher.close()
+    return rate, sizes / EVENTS
+
+
+def bare_consume(settings: Settings) -> float:
+    topic = settings.topic(INTERACTIONS)
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        enable_auto_commit=False,
+        max_poll_records=BATCH,
+        fetch_max_bytes=64 * 2**20,
+        max_partition_fetch_bytes=8 * 2**20,
+    )
+    partitions = [TopicPartition(topic, p) for p in range(settings.partitions)]
+    consumer.assign(partitions)
+    consumer.seek_to_beginning()
+    read, started = 0, time.perf_counter()
+    while read < EVENTS:
+        read += sum(len(records) for records in consumer.poll(timeout_ms=1000).values())
+    rate = read / (time.perf_counter() - started)
+    consumer.close()
+    return rate
+
+
+def bare_copy(settings: Settings, row_bytes: float) -> float:
+    payload = "{" + '"body": "' + "x" * int(row_bytes - 150) + '"}'
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {settings.namespace}_raw")
+        conn.execute(
+            f"CREATE TABLE {settings.namespace}_raw.rows (event_id text PRIMARY KEY, person_id text, "
+            "occurred_at timestamptz, data jsonb)"
+        )
+        started = time.perf_counter()
+        for start in range(0, EVENTS, BATCH):
+            with conn.transaction(), conn.cursor().copy(f"COPY {settings.namespace}_raw.rows FROM STDIN") as copy:
+                for n in range(start, start + BATCH):
+                    copy.write_row((str(uuid.uuid4()), f"person-{n % PEOPLE}", "2026-01-01T00:00:00Z", payload))
+        return EVENTS / (time.perf_counter() - started)
+
+
+def _project(settings: Settings, results) -> None:
+    """Child process: the live projector until caught up; reports rate and peak RSS."""
+    targets = end_offsets(settings.kafka_bootstrap, settings.event_topics)
+    stop, holder = threading.Event(), {}
+
+    def run() -> None:
+        holder["projector"] = run_projector(settings, stop, report_every_s=3600)
+
+    thread = threading.Thread(target=run)
+    started = None
+    thread.start()
+    from projections.postgres_store import PostgresStore, open_pool
+
+    pool = open_pool(settings.database_url, max_size=1)
+    store = PostgresStore(pool, settings.namespace)
+    while True:
+        position = store.position()
+        if started is None and position:
+            started = time.perf_counter()  # first batch committed: the group is formed
+            first = sum(position.values())
+        if all(position.get(p, 0) >= o for p, o in targets.items()):
+            break
+        time.sleep(0.05)
+    elapsed = time.perf_counter() - started
+    stop.set()
+    thread.join()
+    pool.close()
+    results.put(
+        {
+            "events_per_s": (EVENTS - first) / elapsed,
+            "seconds": elapsed,
+            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        }
+    )
+
+
+def project(settings: Settings) -> dict:
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    child = context.Process(target=_project, args=(settings, results))
+    child.start()
+    outcome = results.get(timeout=1800)
+    child.join()
+    return outcome
+
+
+def main() -> dict:
+    with fresh_namespace() as settings:
+        log(f"producing {EVENTS:,} events of about 500 bytes to {settings.topic(INTERACTIONS)}")
+        produce_rate, record_bytes = produce(settings)
+        log(f"produced at {produce_rate:,.0f} ev/s, {record_bytes:.0f} bytes a record")
+        consume_rate = bare_consume(settings)
+        log(f"bare consume: {consume_rate:,.0f} records/s")
+        copy_rate = bare_copy(settings, record_bytes)
+        log(f"bare COPY: {copy_rate:,.0f} rows/s")
+        log("projector: running until caught up...")
+        projector = project(settings)
+        log(f"projector: {projector['events_per_s']:,.0f} ev/s, peak RSS {projector['peak_rss_mib']:.0f} MiB")
+    limit = min(consume_rate, copy_rate)
+    result = {
+        "command": "make bench",
+        "events": EVENTS,
+        "people": PEOPLE,
+        "record_bytes": round(record_bytes),
+        "partitions": settings.partitions,
+        "raw_limits": {
+            "bare_consume_per_s": round(consume_rate),
+            "bare_copy_per_s": round(copy_rate),
+            "produce_acks_all_per_s": round(produce_rate),
+        },
+        "projector": {
+            "events_per_s": round(projector["events_per_s"]),
+            "seconds": round(projector["seconds"], 2),
+            "peak_rss_mib": round(projector["peak_rss_mib"], 1),
+        },
+        "ratio": round(projector["events_per_s"] / limit, 3),
+        "goals": {"floor_events_per_s": 10_000, "floor_ratio": 0.5, "aim_events_per_s": 30_000},
+    }
+    path = write_result("projector", result)
+    log(f"ratio {result['ratio']} -> {path}")
+    return result

@@ -1,0 +1,114 @@
+"""End to end over HTTP: the commands a user runs, as child processes, spoken to with an HTTP client."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from services.demo_data import FABIEN
+from tests.live import ROOT, crossview_process
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_http(url: str, process: subprocess.Popen, log: Path, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"the server exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(url, timeout=1).status_code < 500:
+                return
+        except httpx.TransportError:
+            time.sleep(0.2)
+    pytest.fail(f"no answer from {url} after {timeout_s}s:\n{log.read_text()[-3000:]}")
+
+
+def test_the_demo_command_serves_fabien_bellemare_with_no_service_running(tmp_path):
+    port, log = free_port(), tmp_path / "demo.log"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "services.cli", "demo", "--port", str(port)],
+        cwd=ROOT,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        env={
+            "CROSSVIEW_KAFKA_BOOTSTRAP": "127.0.0.1:1",
+            "CROSSVIEW_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/x",
+            "PATH": "/usr/bin:/bin",
+        },
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(f"{base}/v1/health", process, log)
+        view = httpx.get(f"{base}/v1/persons/{FABIEN}").json()
+        assert (view["given_name"], view["family_name"]) == ("Fabien", "Bellemare")
+        assert view["interactions"] == {"sms": 1, "email": 1, "web": 1, "call": 1}
+        assert httpx.get(f"{base}/docs").status_code == 200
+        assert f"/v1/persons/{FABIEN}" in log.read_text()  # the banner tells the user where to look
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+SMS = {
+    "source": "e2e",
+    "type": "crossview.interaction.sms.v1",
+    "time": "2026-11-23T10:00:00+00:00",
+    "data": {
+        "direction": "inbound",
+        "provider": "twilio",
+        "status": "received",
+        "from_number": "+33612345678",
+        "to_number": "+33140000000",
+        "body": "Where is my order?",
+    },
+}
+
+
+def test_an_event_posted_over_http_is_read_back_from_the_live_view_at_its_position(settings, tmp_path):
+    port, log = free_port(), tmp_path / "crossview.log"
+    projector = crossview_process(settings, "projector", log=log)
+    server = crossview_process(settings, "serve", "--port", str(port), log=log)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(f"{base}/v1/health", server, log)
+        events = [
+            {**SMS, "id": f"SM{i}", "subject": "fabien", "data": {**SMS["data"], "provider_id": f"SM{i}"}}
+            for i in range(3)
+        ]
+        answer = httpx.post(f"{base}/v1/events", json=events, timeout=15)
+        assert answer.status_code == 202, answer.text
+        last = answer.json()["positions"][-1]
+
+        view = httpx.get(f"{base}/v1/persons/fabien", params={"min_position": last, "wait_ms": 20000}, timeout=30)
+        assert view.status_code == 200, view.text
+        assert view.json()["freshness"]["caught_up"] is True
+        assert view.json()["interactions"] == {"sms": 3}
+
+        retry = httpx.post(f"{base}/v1/events", json=events[0], timeout=15)  # the provider retried
+        assert retry.status_code == 202
+        timeline = httpx.get(
+            f"{base}/v1/persons/fabien/timeline",
+            params={"min_position": retry.json()["positions"][0], "wait_ms": 20000},
+            timeout=30,
+        )
+        assert [e["event_id"] for e in timeline.json()["entries"]] == ["SM2", "SM1", "SM0"]
+
+        bad = httpx.post(f"{base}/v1/events", json={**events[0], "data": {"direction": "up"}}, timeout=15)
+        assert bad.status_code == 422 and bad.headers["content-type"] == "application/problem+json"
+        assert "body.data.provider" in {e["field"] for e in bad.json()["errors"]}
+        assert httpx.get(f"{base}/v1/persons/nobody").status_code == 404
+    finally:
+        for process in (server, projector):
+            process.terminate()
+            process.wait(timeout=30)
