@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
+from kafka.coordinator.assignors.range import RangePartitionAssignor
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from schemas.envelope import CloudEvent, WireRecord, to_binary
@@ -47,6 +48,7 @@ def ensure_topics(bootstrap: str, partitions_by_topic: dict[str, int], timeout_s
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="crossview-admin")
     try:
         existing = set(admin.list_topics())
+        _check_partition_counts(admin, {t: n for t, n in partitions_by_topic.items() if t in existing})
         missing = [
             NewTopic(name, num_partitions=count, replication_factor=1, topic_configs=INFINITE_RETENTION)
             for name, count in partitions_by_topic.items()
@@ -62,6 +64,20 @@ def ensure_topics(bootstrap: str, partitions_by_topic: dict[str, int], timeout_s
             time.sleep(0.2)
     finally:
         admin.close()
+
+
+def _check_partition_counts(admin: KafkaAdminClient, expected: dict[str, int]) -> None:
+    """Refuse to run on topics whose partition count differs from the settings: a person's events
+    must land on the same partition number of every topic (see projections/projector.py)."""
+    if not expected:
+        return
+    for description in admin.describe_topics(list(expected)):
+        name, count = description["name"], len(description["partitions"])
+        if count != expected[name]:
+            raise ValueError(
+                f"topic {name} has {count} partitions but CROSSVIEW_PARTITIONS is {expected[name]}: "
+                "set it to the topics' count (every person-scoped topic must have the same count)"
+            )
 
 
 class KafkaPublisher:
@@ -175,6 +191,8 @@ class KafkaSource:
             fetch_max_bytes=tuning.pop("fetch_max_bytes", 64 * 1024 * 1024),
             max_partition_fetch_bytes=tuning.pop("max_partition_fetch_bytes", 8 * 1024 * 1024),
             session_timeout_ms=tuning.pop("session_timeout_ms", 10_000),
+            # Range gives a member the same partition numbers on every topic: it owns its people outright.
+            partition_assignment_strategy=[RangePartitionAssignor],
             heartbeat_interval_ms=tuning.pop("heartbeat_interval_ms", 2_000),
             **tuning,
         )

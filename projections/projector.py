@@ -4,6 +4,12 @@ Exactly-once effect comes from three rules: the offsets are stored with the rows
 a member seeks to those stored offsets whenever it is given partitions; and a commit only moves
 an offset from where this member started (a member that lost a partition cannot overwrite newer
 work). Duplicated events (a producer's retry) are dropped by event id inside the same transaction.
+
+A person's events all land on the same partition *number* of every person-scoped topic (same
+key, same partition count, Kafka's default key partitioner), and the group's range assignor
+gives a member the same numbers on every topic: so a member owns its people outright, and keeps
+their views in memory between batches instead of reading them back. The cache is dropped whenever
+ownership may have changed (assignment, revocation, a fenced or failed commit).
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from projections.facts import Fact, UndecodableRecord, decode
-from projections.person_view import concerns_person, fold, timeline_entry
+from projections.person_view import PersonView, concerns_person, fold, timeline_entry
 from projections.ports import DeadLetterSink, GenerationChanged, Partition, ProjectionStore, StaleOffsets
 from schemas.envelope import WireRecord
 
@@ -30,6 +36,22 @@ class BatchOutcome:
     dead_lettered: int = 0
 
 
+class NotCoPartitioned(RuntimeError):
+    """The member was given different partition numbers on different topics."""
+
+
+def check_co_partitioned(partitions: Iterable[Partition]) -> None:
+    numbers_by_topic: dict[str, set[int]] = {}
+    for topic, number in partitions:
+        numbers_by_topic.setdefault(topic, set()).add(number)
+    distinct = {frozenset(numbers) for numbers in numbers_by_topic.values()}
+    if len(distinct) > 1:
+        raise NotCoPartitioned(
+            f"assignment {sorted(partitions)} gives different partition numbers per topic; the person-scoped "
+            "topics must have the same partition count and the group must use the range assignor"
+        )
+
+
 class RecordSource(Protocol):
     def poll(self, timeout_ms: int = 500) -> list[WireRecord]: ...
 
@@ -37,24 +59,30 @@ class RecordSource(Protocol):
 
 
 class Projector:
-    def __init__(self, store: ProjectionStore, dead_letters: DeadLetterSink) -> None:
+    def __init__(self, store: ProjectionStore, dead_letters: DeadLetterSink, max_cached_views: int = 200_000) -> None:
         self._store = store
         self._dead_letters = dead_letters
         self._positions: dict[Partition, int] = {}  # next offset per owned partition, as stored
+        self._views: dict[str, PersonView] = {}  # committed views of the people this member owns
+        self._max_cached_views = max_cached_views
         self.totals = BatchOutcome()
 
     # --- partition ownership (called on every rebalance) -------------------------------------
 
     def assign(self, partitions: Iterable[Partition]) -> dict[Partition, int]:
         """Own ``partitions`` from their stored offsets; returns where to seek."""
-        starts = self._store.offsets(list(partitions))
+        partitions = list(partitions)
+        check_co_partitioned(partitions)
+        starts = self._store.offsets(partitions)
         self._positions = dict(starts)
+        self._views.clear()
         log.info("assigned %s", {f"{t}:{p}": o for (t, p), o in sorted(starts.items())})
         return starts
 
     def revoke(self, partitions: Iterable[Partition]) -> None:
         for partition in partitions:
             self._positions.pop(partition, None)
+        self._views.clear()
 
     def positions(self) -> dict[Partition, int]:
         return dict(self._positions)
@@ -86,17 +114,27 @@ class Projector:
             outcome.dead_lettered = len(dead)
 
         person_facts = [fact for fact in facts if concerns_person(fact)]
-        with self._store.transaction() as tx:
-            fresh_ids = tx.claim([timeline_entry(fact) for fact in person_facts])
-            fresh, seen = [], set()
-            for fact in person_facts:
-                if fact.event_id in fresh_ids and fact.event_id not in seen:
-                    seen.add(fact.event_id)
-                    fresh.append(fact)
-            views = tx.views({fact.subject for fact in fresh})
-            tx.save_views(fold(fresh, views).values())
-            tx.advance(new_offsets, {p: self._positions[p] for p in new_offsets})
+        try:
+            with self._store.transaction() as tx:
+                fresh_ids = tx.claim([timeline_entry(fact) for fact in person_facts])
+                fresh, seen = [], set()
+                for fact in person_facts:
+                    if fact.event_id in fresh_ids and fact.event_id not in seen:
+                        seen.add(fact.event_id)
+                        fresh.append(fact)
+                people = {fact.subject for fact in fresh}
+                views = {pid: self._views[pid] for pid in people if pid in self._views}
+                views.update(tx.views(people - views.keys()))
+                folded = fold(fresh, views)
+                tx.save_views(folded.values())
+                tx.advance(new_offsets, {p: self._positions[p] for p in new_offsets})
+        except BaseException:
+            self._views.clear()
+            raise
         self._positions.update(new_offsets)
+        if len(self._views) + len(folded) > self._max_cached_views:
+            self._views.clear()
+        self._views.update(folded)
         outcome.applied = len(fresh)
         outcome.duplicates = len(person_facts) - len(fresh)
         self._add(outcome)

@@ -111,10 +111,15 @@ class ProjectorThread:
     def __init__(self, settings: Settings) -> None:
         self.stop = threading.Event()
         self.projector = None
+        self.error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, args=(settings,), daemon=True)
 
     def _run(self, settings: Settings) -> None:
-        self.projector = run_projector(settings, self.stop, report_every_s=3600)
+        try:
+            self.projector = run_projector(settings, self.stop, report_every_s=3600)
+        except BaseException as error:  # re-raised in the test by __exit__
+            self.error = error
+            raise
 
     def __enter__(self) -> ProjectorThread:
         self._thread.start()
@@ -123,6 +128,8 @@ class ProjectorThread:
     def __exit__(self, *exc) -> None:
         self.stop.set()
         self._thread.join(timeout=30)
+        if self.error is not None:
+            raise AssertionError("the projector thread failed") from self.error
 
 
 def wait_until(condition: Callable[[], bool], timeout_s: float, what: str) -> None:

@@ -6,6 +6,7 @@ import json
 import uuid
 from datetime import UTC, datetime
 
+import pytest
 from kafka import KafkaConsumer
 
 from schemas.events import INTERACTIONS
@@ -88,3 +89,10 @@ def test_malformed_and_unknown_events_go_to_the_dead_letter_topic_and_later_even
     assert b"event data is not a JSON object" in letters["bad-1"]["dlq_reason"]
     assert b"unknown event type 'crossview.interaction.fax.v1'" in letters["bad-2"]["dlq_reason"]
     assert json.loads(letters["bad-1"]["dlq_origin"])["topic"] == topic
+
+
+def test_topics_whose_partition_count_differs_from_the_settings_are_refused(settings):
+    from services.bootstrap import create_topics
+
+    with pytest.raises(ValueError, match="CROSSVIEW_PARTITIONS"):
+        create_topics(settings.model_copy(update={"partitions": settings.partitions + 2}))

@@ -5,7 +5,7 @@ import pytest
 from channels.memory import MemoryDeadLetters, MemoryLog
 from projections.memory_store import MemoryStore
 from projections.ports import StaleOffsets
-from projections.projector import Projector
+from projections.projector import NotCoPartitioned, Projector
 from schemas.envelope import WireRecord
 from services.demo_data import synthetic_interactions
 from tests.conftest import as_json, expected_views
@@ -85,3 +85,27 @@ def test_records_of_a_revoked_partition_are_ignored():
     projector.revoke([(TOPIC, 1)])
     projector.process(records)
     assert set(projector._store.position()) == {(TOPIC, 0)}
+
+
+def test_a_member_given_different_partition_numbers_per_topic_refuses_to_project():
+    projector, _ = new_projector()
+    with pytest.raises(NotCoPartitioned, match="range assignor"):
+        projector.assign([("t.interactions", 0), ("t.domain", 1)])
+    projector.assign([("t.interactions", 0), ("t.domain", 0), ("t.interactions", 2), ("t.domain", 2)])
+
+
+def test_views_kept_in_memory_are_dropped_when_a_commit_is_refused():
+    events = list(synthetic_interactions(people=2, per_person=4))
+    records, partitions = projected(events, partitions=1)
+    store = MemoryStore()
+    member, _ = new_projector(store)
+    member.assign(partitions)
+    member.process(records[:4])
+    intruder, _ = new_projector(store)  # took the partition over and moved on
+    intruder.assign(partitions)
+    intruder.process(records[4:6])
+    with pytest.raises(StaleOffsets):
+        member.process(records[4:])
+    member.assign(partitions)  # what the run loop does after a refusal
+    member.process(records[6:])
+    assert as_json({p: store.person(p) for p in expected_views(events)}) == expected_views(events)
