@@ -20,8 +20,11 @@ kafka_fetch() {
   command -v mvn >/dev/null || { say "mvn is missing: install Maven (apt-get install maven)"; exit 1; }
   say "fetching the Kafka broker jars with mvn (once; about 60 MB)..."
   rm -rf "$KAFKA_DIR/libs"
-  mvn -q -B -Dstyle.color=never -f "$ROOT/infra/kafka/pom.xml" dependency:copy-dependencies \
-    -DincludeScope=runtime -DoutputDirectory="$KAFKA_DIR/libs"
+  mkdir -p "$KAFKA_DIR"
+  if ! mvn -B -f "$ROOT/infra/kafka/pom.xml" dependency:copy-dependencies \
+      -DincludeScope=runtime -DoutputDirectory="$KAFKA_DIR/libs" >"$KAFKA_DIR/mvn.log" 2>&1; then
+    say "mvn could not fetch the broker; last lines of $KAFKA_DIR/mvn.log:"; tail -20 "$KAFKA_DIR/mvn.log"; exit 1
+  fi
   touch "$KAFKA_DIR/libs/.complete"
 }
 
