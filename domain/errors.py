@@ -1,0 +1,41 @@
+"""Named errors of the domain: each says which rule a command broke."""
+
+
+class DomainError(Exception):
+    """A command broke a business rule (the API answers 409)."""
+
+
+class NotFoundError(DomainError):
+    """A referenced person, organisation, function or title does not exist (the API answers 404)."""
+
+
+class ExitBeforeEntryError(DomainError):
+    pass
+
+
+class DuplicateActiveFunctionError(DomainError):
+    pass
+
+
+class UnknownFunctionError(NotFoundError):
+    pass
+
+
+class NotAPermutationError(DomainError):
+    pass
+
+
+class FunctionAlreadyEndedError(DomainError):
+    pass
+
+
+class UnknownTitleError(NotFoundError):
+    pass
+
+
+class RetiredTitleError(DomainError):
+    pass
+
+
+class AttributeLevelError(DomainError):
+    """The attribute is set at a level the ownership policy does not give it."""

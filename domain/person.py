@@ -1,0 +1,130 @@
+"""A person, identified once, holding several dated, reorderable functions at several organisations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.errors import (
+    DuplicateActiveFunctionError,
+    ExitBeforeEntryError,
+    FunctionAlreadyEndedError,
+    NotAPermutationError,
+    UnknownFunctionError,
+)
+
+
+@dataclass(frozen=True)
+class Function:
+    """A role held at an organisation, from ``entered_on`` to ``exits_on`` (inclusive), or open-ended."""
+
+    function_id: str
+    organisation_id: str
+    title_code: str
+    entered_on: date
+    exits_on: date | None = None
+
+    def is_active_on(self, day: date) -> bool:
+        return self.entered_on <= day and (self.exits_on is None or day <= self.exits_on)
+
+    def overlaps(self, entered_on: date, exits_on: date | None) -> bool:
+        return (self.exits_on is None or entered_on <= self.exits_on) and (
+            exits_on is None or self.entered_on <= exits_on
+        )
+
+
+class Person(Aggregate):
+    @event("Registered")
+    def __init__(self, given_name: str, family_name: str) -> None:
+        self.given_name = given_name
+        self.family_name = family_name
+        self.attributes: dict[str, str | None] = {}
+        self.function_attributes: dict[str, dict[str, str | None]] = {}
+        self.functions: dict[str, Function] = {}
+        self.priority: list[str] = []  # function ids, first = highest priority
+
+    # --- commands -------------------------------------------------------------------------
+
+    def assign_function(
+        self, function_id: str, organisation_id: str, title_code: str, entered_on: date, exits_on: date | None = None
+    ) -> None:
+        self.check_dates(entered_on, exits_on)
+        self.check_not_duplicate(organisation_id, title_code, entered_on, exits_on)
+        self._assign(function_id, organisation_id, title_code, entered_on, exits_on)
+
+    def end_function(self, function_id: str, exited_on: date) -> None:
+        function = self.function(function_id)
+        if function.exits_on is not None and function.exits_on <= exited_on:
+            raise FunctionAlreadyEndedError(f"function {function_id} already ends on {function.exits_on}")
+        self.check_dates(function.entered_on, exited_on)
+        self._end(function_id, exited_on)
+
+    def reprioritise_functions(self, function_ids: list[str]) -> None:
+        if sorted(function_ids) != sorted(self.priority) or len(set(function_ids)) != len(function_ids):
+            raise NotAPermutationError(
+                f"the new order must list each of the person's functions once: {sorted(self.priority)}"
+            )
+        self._reprioritise(list(function_ids))
+
+    def set_attribute(self, name: str, value: str | None, function_id: str | None = None) -> None:
+        if function_id is not None:
+            self.function(function_id)
+        self._set_attribute(name, value, function_id)
+
+    # --- guards ---------------------------------------------------------------------------
+
+    def function(self, function_id: str) -> Function:
+        try:
+            return self.functions[function_id]
+        except KeyError:
+            raise UnknownFunctionError(f"person {self.id} has no function {function_id!r}") from None
+
+    @staticmethod
+    def check_dates(entered_on: date, exits_on: date | None) -> None:
+        if exits_on is not None and exits_on < entered_on:
+            raise ExitBeforeEntryError(f"exit date {exits_on} is before entry date {entered_on}")
+
+    def check_not_duplicate(
+        self, organisation_id: str, title_code: str, entered_on: date, exits_on: date | None
+    ) -> None:
+        for function in self.functions.values():
+            if (
+                function.organisation_id == organisation_id
+                and function.title_code == title_code
+                and function.overlaps(entered_on, exits_on)
+            ):
+                raise DuplicateActiveFunctionError(
+                    f"{title_code} at organisation {organisation_id} is already held over that period "
+                    f"(function {function.function_id})"
+                )
+
+    # --- events ---------------------------------------------------------------------------
+
+    @event("FunctionAssigned")
+    def _assign(
+        self, function_id: str, organisation_id: str, title_code: str, entered_on: date, exits_on: date | None
+    ) -> None:
+        self.functions[function_id] = Function(function_id, organisation_id, title_code, entered_on, exits_on)
+        # Chronological by default: the new function goes after every function that started no later.
+        position = sum(1 for f in self.priority if self.functions[f].entered_on <= entered_on)
+        self.priority.insert(position, function_id)
+
+    @event("FunctionEnded")
+    def _end(self, function_id: str, exited_on: date) -> None:
+        function = self.functions[function_id]
+        self.functions[function_id] = Function(
+            function.function_id, function.organisation_id, function.title_code, function.entered_on, exited_on
+        )
+
+    @event("FunctionsReprioritised")
+    def _reprioritise(self, function_ids: list[str]) -> None:
+        self.priority = function_ids
+
+    @event("AttributeSet")
+    def _set_attribute(self, name: str, value: str | None, function_id: str | None) -> None:
+        if function_id is None:
+            self.attributes[name] = value
+        else:
+            self.function_attributes.setdefault(function_id, {})[name] = value

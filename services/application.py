@@ -1,0 +1,135 @@
+"""The write side: use cases over the eventsourcing aggregates. Each loads, acts and saves.
+
+The event store is PostgreSQL in production (eventsourcing.postgres) and in memory for the
+embedded default; the relay (services/relay.py) carries what is stored to Kafka.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Any, TypeVar
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import JSONTranscoder, Transcoding
+
+from domain.errors import NotFoundError
+from domain.organisation import Kind, Organisation, Relationship
+from domain.person import Person
+from domain.referential import AttributePolicy, Level, TitleReferential
+
+A = TypeVar("A", bound=Aggregate)
+
+
+class DateAsISO(Transcoding):
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
+class Crossview(Application):
+    """People, organisations, function titles and the attribute policy: every command with invariants."""
+
+    name = "crossview"
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+
+    # --- people ---------------------------------------------------------------------------
+
+    def register_person(self, given_name: str, family_name: str) -> uuid.UUID:
+        person = Person(given_name, family_name)
+        self.save(person)
+        return person.id
+
+    def assign_function(
+        self,
+        person_id: uuid.UUID,
+        organisation_id: uuid.UUID,
+        title_code: str,
+        entered_on: date,
+        exits_on: date | None = None,
+    ) -> str:
+        person = self._get(Person, person_id)
+        self._get(Organisation, organisation_id)
+        self._titles().check_assignable(title_code)
+        function_id = str(uuid.uuid4())
+        person.assign_function(function_id, str(organisation_id), title_code, entered_on, exits_on)
+        self.save(person)
+        return function_id
+
+    def end_function(self, person_id: uuid.UUID, function_id: str, exited_on: date) -> None:
+        person = self._get(Person, person_id)
+        person.end_function(function_id, exited_on)
+        self.save(person)
+
+    def reprioritise_functions(self, person_id: uuid.UUID, function_ids: list[str]) -> None:
+        person = self._get(Person, person_id)
+        person.reprioritise_functions(function_ids)
+        self.save(person)
+
+    def set_attribute(self, person_id: uuid.UUID, name: str, value: str | None, function_id: str | None = None) -> None:
+        person = self._get(Person, person_id)
+        self._policy().check_level(name, on_function=function_id is not None)
+        person.set_attribute(name, value, function_id)
+        self.save(person)
+
+    # --- organisations and referentials ------------------------------------------------------
+
+    def register_organisation(self, name: str, kind: Kind, relationship: Relationship) -> uuid.UUID:
+        organisation = Organisation(name, kind, relationship)
+        self.save(organisation)
+        return organisation.id
+
+    def change_relationship(self, organisation_id: uuid.UUID, relationship: Relationship, since: date) -> None:
+        organisation = self._get(Organisation, organisation_id)
+        organisation.change_relationship(relationship, since)
+        self.save(organisation)
+
+    def define_title(self, code: str, label: str) -> None:
+        titles = self._titles()
+        titles.define_title(code, label)
+        self.save(titles)
+
+    def retire_title(self, code: str) -> None:
+        titles = self._titles()
+        titles.retire_title(code)
+        self.save(titles)
+
+    def set_attribute_level(self, attribute: str, level: Level) -> None:
+        policy = self._policy()
+        policy.set_level(attribute, level)
+        self.save(policy)
+
+    def attribute_levels(self) -> dict[str, str]:
+        return dict(self._policy().levels)
+
+    # --- loading ----------------------------------------------------------------------------
+
+    def _get(self, kind: type[A], aggregate_id: Any) -> A:
+        try:
+            aggregate = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            aggregate = None
+        if not isinstance(aggregate, kind):
+            raise NotFoundError(f"no {kind.__name__.lower()} {aggregate_id}")
+        return aggregate
+
+    def _titles(self) -> TitleReferential:
+        return self._singleton(TitleReferential)
+
+    def _policy(self) -> AttributePolicy:
+        return self._singleton(AttributePolicy)
+
+    def _singleton(self, kind: type[A]) -> A:
+        try:
+            return self.repository.get(kind.create_id())
+        except AggregateNotFoundError:
+            return kind()
