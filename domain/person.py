@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 
@@ -33,6 +34,12 @@ class Function:
         return (self.exits_on is None or entered_on <= self.exits_on) and (
             exits_on is None or self.entered_on <= exits_on
         )
+
+
+def insert_chronologically(priority: list[str], entered: Mapping[str, date], function_id: str, on: date) -> list[str]:
+    """The default order: a new function goes after every function that started no later."""
+    position = sum(1 for f in priority if entered[f] <= on)
+    return [*priority[:position], function_id, *priority[position:]]
 
 
 class Person(Aggregate):
@@ -106,10 +113,9 @@ class Person(Aggregate):
     def _assign(
         self, function_id: str, organisation_id: str, title_code: str, entered_on: date, exits_on: date | None
     ) -> None:
+        entered = {f: self.functions[f].entered_on for f in self.priority}
+        self.priority = insert_chronologically(self.priority, entered, function_id, entered_on)
         self.functions[function_id] = Function(function_id, organisation_id, title_code, entered_on, exits_on)
-        # Chronological by default: the new function goes after every function that started no later.
-        position = sum(1 for f in self.priority if self.functions[f].entered_on <= entered_on)
-        self.priority.insert(position, function_id)
 
     @event("FunctionEnded")
     def _end(self, function_id: str, exited_on: date) -> None:

@@ -6,10 +6,13 @@ import threading
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any
 
+from projections.directory import Criteria, References
 from projections.person_view import PersonView, TimelineEntry
 from projections.ports import Partition, StaleOffsets
+from projections.reference_view import ORGANISATION, TITLES, Key
 
 
 class _MemoryTransaction:
@@ -17,6 +20,7 @@ class _MemoryTransaction:
         self._store = store
         self.entries: dict[str, TimelineEntry] = {}
         self.saved: dict[str, PersonView] = {}
+        self.saved_references: dict[Key, dict[str, Any]] = {}
         self.offsets: dict[Partition, int] = {}
 
     def claim(self, entries: Sequence[TimelineEntry]) -> set[str]:
@@ -27,14 +31,18 @@ class _MemoryTransaction:
         return set(new)
 
     def views(self, person_ids: Iterable[str]) -> dict[str, PersonView]:
-        return {
-            pid: self.saved.get(pid) or self._store._views[pid]
-            for pid in person_ids
-            if pid in self.saved or pid in self._store._views
-        }
+        known = {**self._store._views, **self.saved}
+        return {pid: known[pid] for pid in person_ids if pid in known}
 
-    def save_views(self, views: Iterable[PersonView]) -> None:
+    def save_views(self, views: Iterable[PersonView], profile_changed: Iterable[str] = ()) -> None:
         self.saved.update((view.person_id, view) for view in views)
+
+    def references(self, keys: Iterable[Key]) -> dict[Key, dict[str, Any]]:
+        known = {**self._store._references, **self.saved_references}
+        return {key: known[key] for key in keys if key in known}
+
+    def save_references(self, documents: Mapping[Key, dict[str, Any]]) -> None:
+        self.saved_references.update(documents)
 
     def advance(self, new: Mapping[Partition, int], expected: Mapping[Partition, int]) -> None:
         for partition, offset in new.items():
@@ -50,6 +58,7 @@ class MemoryStore:
         self._views: dict[str, PersonView] = {}
         self._entries: dict[str, TimelineEntry] = {}
         self._by_person: dict[str, list[TimelineEntry]] = defaultdict(list)
+        self._references: dict[Key, dict[str, Any]] = {}
         self._offsets: dict[Partition, int] = {}
 
     @contextmanager
@@ -61,6 +70,7 @@ class MemoryStore:
             for entry in tx.entries.values():
                 self._by_person[entry.person_id].append(entry)
             self._views.update(tx.saved)
+            self._references.update(tx.saved_references)
             self._offsets.update(tx.offsets)
 
     def offsets(self, partitions: Iterable[Partition]) -> dict[Partition, int]:
@@ -75,6 +85,10 @@ class MemoryStore:
         with self._lock:
             return self._views.get(person_id)
 
+    def persons(self, person_ids: Iterable[str]) -> dict[str, PersonView]:
+        with self._lock:
+            return {pid: self._views[pid] for pid in person_ids if pid in self._views}
+
     def timeline(self, person_id: str, limit: int, before: tuple[datetime, str] | None = None) -> list[TimelineEntry]:
         with self._lock:
             entries = sorted(
@@ -83,3 +97,40 @@ class MemoryStore:
         if before is not None:
             entries = [e for e in entries if (e.occurred_at, e.event_id) < before]
         return entries[:limit]
+
+    # --- directory queries: every view is a candidate; directory.py decides ----------------------
+
+    def _all_references(self) -> References:
+        with self._lock:
+            organisations = {i: doc for (kind, i), doc in self._references.items() if kind == ORGANISATION}
+            titles = self._references.get((TITLES, TITLES), {}).get("titles", {})
+        return References(organisations, titles)
+
+    def reference_data(self, organisation_ids: Iterable[str]) -> References:
+        return self._all_references()
+
+    def search_candidates(self, query: str, day: date, limit: int) -> tuple[list[PersonView], References]:
+        with self._lock:
+            views = list(self._views.values())
+        return views, self._all_references()
+
+    def people_of(self, organisation_id: str, day: date, include_past: bool) -> list[PersonView]:
+        with self._lock:
+            views = list(self._views.values())
+        return [
+            v
+            for v in views
+            if any(
+                f.organisation_id == organisation_id and (include_past or f.is_active_on(day))
+                for f in v.functions.values()
+            )
+        ]
+
+    def targeting_candidates(self, criteria: Criteria, day: date) -> tuple[list[PersonView], References]:
+        with self._lock:
+            views = [v for v in self._views.values() if v.functions]
+        return views, self._all_references()
+
+    def organisation(self, organisation_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            return self._references.get((ORGANISATION, organisation_id))

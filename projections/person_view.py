@@ -1,7 +1,8 @@
 """The person view and timeline read model: pure folds, no I/O.
 
-``apply`` is commutative over distinct events (counters add up, the latest interaction is the
-maximum by time then id, the registration is the earliest), so the view is the same whatever the
+Interactions fold commutatively (counters add up, the latest interaction is the maximum by time
+then id, the registration is the earliest); domain events (functions, attributes) come from one
+partition of one topic, in the order they were stored. So the view is the same whatever the
 batching and whatever the interleaving of the interactions and domain topics.
 """
 
@@ -10,9 +11,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
+from domain.person import insert_chronologically
 from projections.facts import Fact
 from schemas.events import (
     AttributeSet,
@@ -37,6 +39,18 @@ class LastInteraction:
 
 
 @dataclass(frozen=True)
+class FunctionView:
+    function_id: str
+    organisation_id: str
+    title_code: str
+    entered_on: date
+    exits_on: date | None = None
+
+    def is_active_on(self, day: date) -> bool:
+        return self.entered_on <= day and (self.exits_on is None or day <= self.exits_on)
+
+
+@dataclass(frozen=True)
 class PersonView:
     person_id: str
     given_name: str | None = None
@@ -46,6 +60,15 @@ class PersonView:
     events_applied: int = 0
     last_interaction: LastInteraction | None = None
     last_event_at: datetime | None = None
+    attributes: Mapping[str, str | None] = field(default_factory=dict)  # carried by the person
+    functions: Mapping[str, FunctionView] = field(default_factory=dict)
+    priority: tuple[str, ...] = ()  # function ids, highest priority first
+    function_attributes: Mapping[str, Mapping[str, str | None]] = field(default_factory=dict)
+    function_interactions: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+
+    def active_functions(self, day: date) -> list[FunctionView]:
+        """Active functions in priority order: the first is the main function."""
+        return [self.functions[f] for f in self.priority if self.functions[f].is_active_on(day)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +90,11 @@ class TimelineEntry:
 
 def concerns_person(fact: Fact) -> bool:
     return isinstance(fact.data, PERSON_SCOPED)
+
+
+def changes_profile(fact: Fact) -> bool:
+    """Whether the fact can change what search and rosters index (name, functions, attributes)."""
+    return not isinstance(fact.data, Interaction)
 
 
 def apply(view: PersonView | None, fact: Fact) -> PersonView:
@@ -92,6 +120,7 @@ def _fold_person(view: PersonView, facts: list[Fact]) -> PersonView:
     latest = view.last_interaction
     registration = (view.registered_at, view.given_name, view.family_name)
     last_event_at = view.last_event_at
+    profile = None  # copied on the first domain event only: interactions leave it untouched
     for fact in facts:
         at, data = fact.time, fact.data
         if last_event_at is None or at > last_event_at:
@@ -100,10 +129,18 @@ def _fold_person(view: PersonView, facts: list[Fact]) -> PersonView:
             counts[data.channel] = counts.get(data.channel, 0) + 1
             if latest is None or (at, fact.event_id) > (latest.at, latest.event_id):
                 latest = LastInteraction(fact.event_id, data.channel, data.direction, data.status, data.provider, at)
+            if data.function_id is not None:
+                profile = profile or _Profile.of(view)
+                per_function = profile.function_interactions.setdefault(data.function_id, {})
+                per_function[data.channel] = per_function.get(data.channel, 0) + 1
         elif isinstance(data, PersonRegistered):
             candidate = (at, data.given_name, data.family_name)
             if registration[0] is None or candidate < registration:
                 registration = candidate
+        else:
+            profile = profile or _Profile.of(view)
+            profile.apply(data)
+    profile = profile or _Profile.of(view, copy=False)
     return PersonView(
         person_id=view.person_id,
         given_name=registration[1],
@@ -113,10 +150,72 @@ def _fold_person(view: PersonView, facts: list[Fact]) -> PersonView:
         events_applied=view.events_applied + len(facts),
         last_interaction=latest,
         last_event_at=last_event_at,
+        attributes=profile.attributes,
+        functions=profile.functions,
+        priority=tuple(profile.priority),
+        function_attributes=profile.function_attributes,
+        function_interactions=profile.function_interactions,
     )
 
 
+@dataclass
+class _Profile:
+    """The mutable working copy of a person's functions and attributes during one fold."""
+
+    attributes: dict[str, str | None]
+    functions: dict[str, FunctionView]
+    priority: list[str]
+    function_attributes: dict[str, dict[str, str | None]]
+    function_interactions: dict[str, dict[str, int]]
+
+    @classmethod
+    def of(cls, view: PersonView, copy: bool = True) -> _Profile:
+        if not copy:
+            return cls(
+                view.attributes,
+                view.functions,
+                view.priority,
+                view.function_attributes,  # type: ignore[arg-type]
+                view.function_interactions,
+            )
+        return cls(
+            dict(view.attributes),
+            dict(view.functions),
+            list(view.priority),
+            {f: dict(a) for f, a in view.function_attributes.items()},
+            {f: dict(c) for f, c in view.function_interactions.items()},
+        )
+
+    def apply(self, data: Any) -> None:
+        if isinstance(data, FunctionAssigned):
+            if data.function_id not in self.functions:
+                entered = {f: self.functions[f].entered_on for f in self.priority}
+                self.priority = insert_chronologically(self.priority, entered, data.function_id, data.entered_on)
+            self.functions[data.function_id] = FunctionView(
+                data.function_id, data.organisation_id, data.title_code, data.entered_on, data.exits_on
+            )
+        elif isinstance(data, FunctionEnded) and data.function_id in self.functions:
+            function = self.functions[data.function_id]
+            self.functions[data.function_id] = FunctionView(
+                function.function_id,
+                function.organisation_id,
+                function.title_code,
+                function.entered_on,
+                data.exited_on,
+            )
+        elif isinstance(data, FunctionsReprioritised):
+            self.priority = [f for f in data.function_ids if f in self.functions]
+        elif isinstance(data, AttributeSet):
+            target = (
+                self.attributes
+                if data.function_id is None
+                else self.function_attributes.setdefault(data.function_id, {})
+            )
+            target[data.name] = data.value
+
+
 def timeline_entry(fact: Fact) -> TimelineEntry:
+    """The fact as a row of its subject's timeline (a person's, or an organisation's)."""
     data = fact.data
     return TimelineEntry(
         person_id=fact.subject,
@@ -155,19 +254,53 @@ def view_to_json(view: PersonView) -> dict[str, Any]:
             "at": last.at.isoformat(),
         },
         "last_event_at": _iso(view.last_event_at),
+        "attributes": dict(view.attributes),
+        "functions": {
+            f.function_id: {
+                "organisation_id": f.organisation_id,
+                "title_code": f.title_code,
+                "entered_on": f.entered_on.isoformat(),
+                "exits_on": _iso(f.exits_on),
+            }
+            for f in view.functions.values()
+        },
+        "priority": list(view.priority),
+        "function_attributes": {f: dict(a) for f, a in view.function_attributes.items()},
+        "function_interactions": {f: dict(c) for f, c in view.function_interactions.items()},
     }
 
 
-def _iso(moment: datetime | None) -> str | None:
+def _iso(moment: date | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
 def view_from_json(raw: Mapping[str, Any]) -> PersonView:
-    raw = dict(raw)
-    for key in ("registered_at", "last_event_at"):
-        raw[key] = datetime.fromisoformat(raw[key]) if raw.get(key) else None
-    if raw.get("last_interaction"):
-        last = dict(raw["last_interaction"])
-        last["at"] = datetime.fromisoformat(last["at"])
-        raw["last_interaction"] = LastInteraction(**last)
-    return PersonView(**raw)
+    last = raw.get("last_interaction")
+    return PersonView(
+        person_id=raw["person_id"],
+        given_name=raw.get("given_name"),
+        family_name=raw.get("family_name"),
+        registered_at=_datetime(raw.get("registered_at")),
+        interactions=raw.get("interactions", {}),
+        events_applied=raw.get("events_applied", 0),
+        last_interaction=None if not last else LastInteraction(**{**last, "at": datetime.fromisoformat(last["at"])}),
+        last_event_at=_datetime(raw.get("last_event_at")),
+        attributes=raw.get("attributes", {}),
+        functions={
+            function_id: FunctionView(
+                function_id,
+                f["organisation_id"],
+                f["title_code"],
+                date.fromisoformat(f["entered_on"]),
+                date.fromisoformat(f["exits_on"]) if f.get("exits_on") else None,
+            )
+            for function_id, f in raw.get("functions", {}).items()
+        },
+        priority=tuple(raw.get("priority", ())),
+        function_attributes=raw.get("function_attributes", {}),
+        function_interactions=raw.get("function_interactions", {}),
+    )
+
+
+def _datetime(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from datetime import datetime
-from typing import Protocol
+from datetime import date, datetime
+from typing import Any, Protocol
 
+from projections.directory import Criteria, References
 from projections.person_view import PersonView, TimelineEntry
+from projections.reference_view import Key as ReferenceKey
 from schemas.envelope import WireRecord
 
 Partition = tuple[str, int]  # (topic, partition)
@@ -28,7 +30,13 @@ class ProjectionTransaction(Protocol):
 
     def views(self, person_ids: Iterable[str]) -> dict[str, PersonView]: ...
 
-    def save_views(self, views: Iterable[PersonView]) -> None: ...
+    def save_views(self, views: Iterable[PersonView], profile_changed: Iterable[str] = ()) -> None:
+        """Store the views; ``profile_changed`` names the people whose functions, attributes or name
+        changed, whose search and roster entries must be rewritten."""
+
+    def references(self, keys: Iterable[ReferenceKey]) -> dict[ReferenceKey, dict[str, Any]]: ...
+
+    def save_references(self, documents: Mapping[ReferenceKey, dict[str, Any]]) -> None: ...
 
     def advance(self, new: Mapping[Partition, int], expected: Mapping[Partition, int]) -> None:
         """Move each partition's offset from ``expected`` to ``new``; StaleOffsets if it is elsewhere."""
@@ -47,6 +55,22 @@ class ProjectionStore(Protocol):
         """Every partition's next offset: the point in the log the read model reflects."""
 
     def person(self, person_id: str) -> PersonView | None: ...
+
+    def persons(self, person_ids: Iterable[str]) -> dict[str, PersonView]: ...
+
+    def reference_data(self, organisation_ids: Iterable[str]) -> References:
+        """The given organisations and every function title."""
+
+    def search_candidates(self, query: str, day: date, limit: int) -> tuple[list[PersonView], References]:
+        """People who may match ``query`` (a superset of directory.matches), with their references."""
+
+    def people_of(self, organisation_id: str, day: date, include_past: bool) -> list[PersonView]:
+        """People with a function at the organisation: active on ``day``, or ever if include_past."""
+
+    def targeting_candidates(self, criteria: Criteria, day: date) -> tuple[list[PersonView], References]:
+        """People with at least one function that may meet ``criteria``, with their references."""
+
+    def organisation(self, organisation_id: str) -> dict[str, Any] | None: ...
 
     def timeline(self, person_id: str, limit: int, before: tuple[datetime, str] | None = None) -> list[TimelineEntry]:
         """Newest first; ``before`` is the (occurred_at, event_id) of the last entry of the previous page."""

@@ -11,14 +11,18 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
+from projections.directory import Criteria, References
 from projections.person_view import PersonView, TimelineEntry, view_from_json, view_to_json
 from projections.ports import GenerationChanged, Partition, StaleOffsets
+from projections.reference_view import ORGANISATION, TITLES
 
 PROJECTION = "person_view"
 
@@ -39,6 +43,28 @@ CREATE TABLE {schema}.timeline (
     kafka_offset bigint NOT NULL
 );
 CREATE INDEX ON {schema}.timeline (person_id, occurred_at DESC, event_id DESC);
+CREATE TABLE {schema}.reference (
+    kind text NOT NULL,
+    id text NOT NULL,
+    view jsonb NOT NULL,
+    PRIMARY KEY (kind, id)
+);
+CREATE TABLE {schema}.person_search (
+    person_id text PRIMARY KEY,
+    text text NOT NULL  -- lower-cased names and person-level attribute values
+);
+CREATE TABLE {schema}.person_function (
+    person_id text NOT NULL,
+    function_id text NOT NULL,
+    organisation_id text NOT NULL,
+    title_code text NOT NULL,
+    entered_on date NOT NULL,
+    exits_on date,
+    contacts text NOT NULL,  -- lower-cased function-level attribute values
+    PRIMARY KEY (person_id, function_id)
+);
+CREATE INDEX ON {schema}.person_function (organisation_id);
+CREATE INDEX ON {schema}.person_function (title_code);
 CREATE TABLE {schema}.offsets (
     topic text NOT NULL,
     partition integer NOT NULL,
@@ -111,7 +137,7 @@ class _PostgresTransaction:
         ).fetchall()
         return {view.person_id: view for view in (view_from_json(row[0]) for row in rows)}
 
-    def save_views(self, views: Iterable[PersonView]) -> None:
+    def save_views(self, views: Iterable[PersonView], profile_changed: Iterable[str] = ()) -> None:
         views = list(views)
         if not views:
             return
@@ -125,6 +151,71 @@ class _PostgresTransaction:
                 "INSERT INTO {schema}.person_view (person_id, view) SELECT person_id, view FROM stage_view "
                 "ON CONFLICT (person_id) DO UPDATE SET view = excluded.view"
             )
+        )
+        changed = set(profile_changed)
+        if changed:
+            self._reindex([view for view in views if view.person_id in changed])
+
+    def _reindex(self, views: list[PersonView]) -> None:
+        """Rewrite the search and roster rows of people whose profile changed."""
+        ids = [view.person_id for view in views]
+        cur = self._conn.cursor()
+        cur.execute(self._q("DELETE FROM {schema}.person_function WHERE person_id = ANY(%s)"), (ids,))
+        with cur.copy(
+            self._q(
+                "COPY {schema}.person_function (person_id, function_id, organisation_id, title_code, entered_on, "
+                "exits_on, contacts) FROM STDIN"
+            )
+        ) as copy:
+            for view in views:
+                for f in view.functions.values():
+                    contacts = " ".join(v for v in view.function_attributes.get(f.function_id, {}).values() if v)
+                    copy.write_row(
+                        (
+                            view.person_id,
+                            f.function_id,
+                            f.organisation_id,
+                            f.title_code,
+                            f.entered_on,
+                            f.exits_on,
+                            contacts.lower(),
+                        )
+                    )
+        cur.executemany(
+            self._q(
+                "INSERT INTO {schema}.person_search (person_id, text) VALUES (%s, %s) "
+                "ON CONFLICT (person_id) DO UPDATE SET text = excluded.text"
+            ),
+            [
+                (
+                    v.person_id,
+                    " ".join(
+                        [v.given_name or "", v.family_name or "", *(a for a in v.attributes.values() if a)]
+                    ).lower(),
+                )
+                for v in views
+            ],
+        )
+
+    def references(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+        keys = list(keys)
+        if not keys:
+            return {}
+        rows = self._conn.execute(
+            self._q(
+                "SELECT kind, id, view FROM {schema}.reference WHERE (kind, id) IN (SELECT * FROM unnest(%s::text[], %s::text[]))"
+            ),
+            ([k for k, _ in keys], [i for _, i in keys]),
+        ).fetchall()
+        return {(kind, ident): view for kind, ident, view in rows}
+
+    def save_references(self, documents: Mapping[tuple[str, str], dict[str, Any]]) -> None:
+        self._conn.cursor().executemany(
+            self._q(
+                "INSERT INTO {schema}.reference (kind, id, view) VALUES (%s, %s, %s) "
+                "ON CONFLICT (kind, id) DO UPDATE SET view = excluded.view"
+            ),
+            [(kind, ident, Jsonb(view)) for (kind, ident), view in documents.items()],
         )
 
     def advance(self, new: Mapping[Partition, int], expected: Mapping[Partition, int]) -> None:
@@ -315,6 +406,133 @@ class PostgresStore:
                 (*params, limit),
             ).fetchall()
         return [TimelineEntry(*row[:5], row[5].encode(), *row[6:]) for row in rows]
+
+    def persons(self, person_ids: Iterable[str]) -> dict[str, PersonView]:
+        ids = list(person_ids)
+        with self._pool.connection() as conn:
+            rows = conn.execute(
+                sql.SQL("SELECT view FROM {schema}.person_view WHERE person_id = ANY(%s)").format(
+                    schema=self._read_schema()
+                ),
+                (ids,),
+            ).fetchall()
+        return {view.person_id: view for view in (view_from_json(row[0]) for row in rows)}
+
+    def reference_data(self, organisation_ids: Iterable[str]) -> References:
+        ids = list(set(organisation_ids))
+        with self._pool.connection() as conn:
+            rows = conn.execute(
+                sql.SQL(
+                    "SELECT kind, id, view FROM {schema}.reference WHERE (kind = %s AND id = ANY(%s)) OR kind = %s"
+                ).format(schema=self._read_schema()),
+                (ORGANISATION, ids, TITLES),
+            ).fetchall()
+        organisations = {ident: view for kind, ident, view in rows if kind == ORGANISATION}
+        titles = next((view.get("titles", {}) for kind, _, view in rows if kind == TITLES), {})
+        return References(organisations, titles)
+
+    def _views_with_references(
+        self, conn: psycopg.Connection, person_ids: list[str]
+    ) -> tuple[list[PersonView], References]:
+        rows = conn.execute(
+            sql.SQL("SELECT view FROM {schema}.person_view WHERE person_id = ANY(%s)").format(
+                schema=self._read_schema()
+            ),
+            (person_ids,),
+        ).fetchall()
+        views = [view_from_json(row[0]) for row in rows]
+        return views, self.reference_data(f.organisation_id for v in views for f in v.functions.values())
+
+    def search_candidates(self, query: str, day: date, limit: int) -> tuple[list[PersonView], References]:
+        words = query.lower().split()
+        patterns = [f"%{_escape_like(word)}%" for word in words] or ["%"]
+        schema = self._read_schema()
+        with self._pool.connection() as conn:
+            titles = self.reference_data(()).titles
+            title_codes = [
+                code
+                for code, t in titles.items()
+                if any(word in code.lower() or word in (t.get("label") or "").lower() for word in words)
+            ]
+            organisation_ids = [
+                row[0]
+                for row in conn.execute(
+                    sql.SQL(
+                        "SELECT id FROM {schema}.reference WHERE kind = %s AND lower(view->>'name') LIKE ANY(%s)"
+                    ).format(schema=schema),
+                    (ORGANISATION, patterns),
+                ).fetchall()
+            ]
+            ids = [
+                row[0]
+                for row in conn.execute(
+                    sql.SQL(
+                        "SELECT person_id FROM {schema}.person_search WHERE text LIKE ANY(%(p)s) "
+                        "UNION SELECT person_id FROM {schema}.person_function "
+                        "WHERE entered_on <= %(day)s AND (exits_on IS NULL OR exits_on >= %(day)s) "
+                        "AND (organisation_id = ANY(%(orgs)s) OR title_code = ANY(%(titles)s) OR contacts LIKE ANY(%(p)s)) "
+                        "LIMIT %(cap)s"
+                    ).format(schema=schema),
+                    {"p": patterns, "day": day, "orgs": organisation_ids, "titles": title_codes, "cap": limit * 20},
+                ).fetchall()
+            ]
+            return self._views_with_references(conn, ids)
+
+    def people_of(self, organisation_id: str, day: date, include_past: bool) -> list[PersonView]:
+        active = "" if include_past else "AND entered_on <= %(day)s AND (exits_on IS NULL OR exits_on >= %(day)s)"
+        with self._pool.connection() as conn:
+            ids = [
+                row[0]
+                for row in conn.execute(
+                    sql.SQL(
+                        f"SELECT DISTINCT person_id FROM {{schema}}.person_function WHERE organisation_id = %(org)s {active}"
+                    ).format(schema=self._read_schema()),
+                    {"org": organisation_id, "day": day},
+                ).fetchall()
+            ]
+        return list(self.persons(ids).values())
+
+    def targeting_candidates(self, criteria: Criteria, day: date) -> tuple[list[PersonView], References]:
+        conditions, params = [], {"day": day}
+        if criteria.active_only:
+            conditions.append("pf.entered_on <= %(day)s AND (pf.exits_on IS NULL OR pf.exits_on >= %(day)s)")
+        if criteria.title_codes is not None:
+            conditions.append("pf.title_code = ANY(%(titles)s)")
+            params["titles"] = list(criteria.title_codes)
+        if criteria.organisation_ids is not None:
+            conditions.append("pf.organisation_id = ANY(%(orgs)s)")
+            params["orgs"] = list(criteria.organisation_ids)
+        join = ""
+        if criteria.relationships is not None:
+            join = "JOIN {schema}.reference r ON r.kind = 'organisation' AND r.id = pf.organisation_id"
+            conditions.append("r.view->>'relationship' = ANY(%(relationships)s)")
+            params["relationships"] = list(criteria.relationships)
+        where = " AND ".join(conditions) or "TRUE"
+        with self._pool.connection() as conn:
+            ids = [
+                row[0]
+                for row in conn.execute(
+                    sql.SQL(
+                        f"SELECT DISTINCT pf.person_id FROM {{schema}}.person_function pf {join} WHERE {where}"
+                    ).format(schema=self._read_schema()),
+                    params,
+                ).fetchall()
+            ]
+            return self._views_with_references(conn, ids)
+
+    def organisation(self, organisation_id: str) -> dict[str, Any] | None:
+        with self._pool.connection() as conn:
+            row = conn.execute(
+                sql.SQL("SELECT view FROM {schema}.reference WHERE kind = %s AND id = %s").format(
+                    schema=self._read_schema()
+                ),
+                (ORGANISATION, organisation_id),
+            ).fetchone()
+        return row[0] if row else None
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def open_pool(database_url: str, max_size: int = 8) -> ConnectionPool:

@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from projections.facts import Fact, UndecodableRecord, decode
-from projections.person_view import PersonView, concerns_person, fold, timeline_entry
+from projections.person_view import PersonView, changes_profile, concerns_person, fold, timeline_entry
 from projections.ports import DeadLetterSink, GenerationChanged, Partition, ProjectionStore, StaleOffsets
+from projections.reference_view import concerns_reference, fold_references, key_of
 from schemas.envelope import WireRecord
 
 log = logging.getLogger(__name__)
@@ -113,20 +114,25 @@ class Projector:
             self._dead_letters.flush()
             outcome.dead_lettered = len(dead)
 
-        person_facts = [fact for fact in facts if concerns_person(fact)]
+        known = [fact for fact in facts if concerns_person(fact) or concerns_reference(fact)]
         try:
             with self._store.transaction() as tx:
-                fresh_ids = tx.claim([timeline_entry(fact) for fact in person_facts])
+                fresh_ids = tx.claim([timeline_entry(fact) for fact in known])
                 fresh, seen = [], set()
-                for fact in person_facts:
+                for fact in known:
                     if fact.event_id in fresh_ids and fact.event_id not in seen:
                         seen.add(fact.event_id)
                         fresh.append(fact)
-                people = {fact.subject for fact in fresh}
+                person_facts = [fact for fact in fresh if concerns_person(fact)]
+                people = {fact.subject for fact in person_facts}
                 views = {pid: self._views[pid] for pid in people if pid in self._views}
                 views.update(tx.views(people - views.keys()))
-                folded = fold(fresh, views)
-                tx.save_views(folded.values())
+                folded = fold(person_facts, views)
+                tx.save_views(folded.values(), {f.subject for f in person_facts if changes_profile(f)})
+                reference_facts = [fact for fact in fresh if concerns_reference(fact)]
+                if reference_facts:
+                    keys = {key_of(fact) for fact in reference_facts}
+                    tx.save_references(fold_references(reference_facts, tx.references(keys)))
                 tx.advance(new_offsets, {p: self._positions[p] for p in new_offsets})
         except BaseException:
             self._views.clear()
@@ -136,7 +142,7 @@ class Projector:
             self._views.clear()
         self._views.update(folded)
         outcome.applied = len(fresh)
-        outcome.duplicates = len(person_facts) - len(fresh)
+        outcome.duplicates = len(known) - len(fresh)
         self._add(outcome)
         return outcome
 

@@ -54,6 +54,45 @@ class OrganisationRegistered(EventData):
     relationship: Literal["client", "prospect", "prescriber"]
 
 
+class OrganisationRelationshipChanged(EventData):
+    """The organisation (subject) became a client, a prospect or a prescriber of ours."""
+
+    event_type: ClassVar[str] = "crossview.organisation.relationship-changed.v1"
+    stream: ClassVar[str] = DOMAIN
+
+    relationship: Literal["client", "prospect", "prescriber"]
+    since: date
+
+
+class TitleDefined(EventData):
+    """A function title was added to the referential (or relabelled, or brought back)."""
+
+    event_type: ClassVar[str] = "crossview.title.defined.v1"
+    stream: ClassVar[str] = DOMAIN
+
+    code: str = Field(min_length=1, max_length=100)
+    label: str = Field(min_length=1, max_length=300)
+
+
+class TitleRetired(EventData):
+    """A function title can no longer be given; functions that have it keep it."""
+
+    event_type: ClassVar[str] = "crossview.title.retired.v1"
+    stream: ClassVar[str] = DOMAIN
+
+    code: str = Field(min_length=1, max_length=100)
+
+
+class AttributeLevelSet(EventData):
+    """An administrator decided whether an attribute is carried by the person or by each function."""
+
+    event_type: ClassVar[str] = "crossview.attribute.level-set.v1"
+    stream: ClassVar[str] = DOMAIN
+
+    attribute: str = Field(min_length=1, max_length=100)
+    level: Literal["person", "function"]
+
+
 class FunctionAssigned(EventData):
     """The person (subject) took a function at an organisation."""
 
@@ -158,6 +197,10 @@ EVENT_TYPES: dict[str, type[EventData]] = {
     for model in (
         PersonRegistered,
         OrganisationRegistered,
+        OrganisationRelationshipChanged,
+        TitleDefined,
+        TitleRetired,
+        AttributeLevelSet,
         FunctionAssigned,
         FunctionEnded,
         FunctionsReprioritised,

@@ -1,0 +1,135 @@
+"""What advisors ask of the read models — 360° view, history, search, roster, targeting — as pure
+functions of person views and reference documents. Both stores answer through these, so the
+rules live in one place; PostgreSQL only narrows the candidates first.
+
+Active-ness is always computed against the day asked about: a function whose exit date has
+passed is inactive without any new event, one whose entry date is ahead is not active yet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Literal
+
+from projections.person_view import FunctionView, PersonView
+
+
+@dataclass(frozen=True)
+class References:
+    organisations: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    titles: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def organisation(self, organisation_id: str) -> dict[str, Any]:
+        found = self.organisations.get(organisation_id) or {}
+        return {
+            "organisation_id": organisation_id,
+            "name": found.get("name"),
+            "kind": found.get("kind"),
+            "relationship": found.get("relationship"),
+        }
+
+    def title(self, code: str) -> dict[str, Any]:
+        found = self.titles.get(code) or {}
+        return {"code": code, "label": found.get("label"), "retired": bool(found.get("retired"))}
+
+    def organisations_named(self, text: str) -> set[str]:
+        return {oid for oid, org in self.organisations.items() if text in (org.get("name") or "").lower()}
+
+    def titles_matching(self, text: str) -> set[str]:
+        return {
+            code for code, t in self.titles.items() if text in code.lower() or text in (t.get("label") or "").lower()
+        }
+
+
+def function_out(view: PersonView, function: FunctionView, refs: References, day: date) -> dict[str, Any]:
+    return {
+        "function_id": function.function_id,
+        "organisation": refs.organisation(function.organisation_id),
+        "title": refs.title(function.title_code),
+        "entered_on": function.entered_on,
+        "exits_on": function.exits_on,
+        "active": function.is_active_on(day),
+        "priority": view.priority.index(function.function_id) + 1 if function.function_id in view.priority else None,
+        "attributes": dict(view.function_attributes.get(function.function_id, {})),
+        "interactions": dict(view.function_interactions.get(function.function_id, {})),
+    }
+
+
+def attributes_out(view: PersonView, day: date) -> list[dict[str, Any]]:
+    """Every current attribute, tagged with the level that carries it (functions: active ones only)."""
+    rows = [{"name": n, "value": v, "level": "person", "function_id": None} for n, v in sorted(view.attributes.items())]
+    for function in view.active_functions(day):
+        for name, value in sorted(view.function_attributes.get(function.function_id, {}).items()):
+            rows.append({"name": name, "value": value, "level": "function", "function_id": function.function_id})
+    return rows
+
+
+def history(view: PersonView, refs: References, day: date) -> list[dict[str, Any]]:
+    """The professional history: every function, active or ended, oldest first."""
+    ordered = sorted(view.functions.values(), key=lambda f: (f.entered_on, f.function_id))
+    return [function_out(view, f, refs, day) for f in ordered]
+
+
+def searchable_text(view: PersonView, refs: References, day: date) -> str:
+    parts = [view.given_name or "", view.family_name or "", f"{view.given_name} {view.family_name}"]
+    parts += [v for v in view.attributes.values() if v]
+    for function in view.active_functions(day):
+        parts.append(refs.organisation(function.organisation_id)["name"] or "")
+        parts += [function.title_code, refs.title(function.title_code)["label"] or ""]
+        parts += [v for v in view.function_attributes.get(function.function_id, {}).values() if v]
+    return "\n".join(parts).lower()
+
+
+def matches(view: PersonView, refs: References, query: str, day: date) -> bool:
+    """Whether every word of ``query`` is in the person's name, contacts or active functions."""
+    text = searchable_text(view, refs, day)
+    return all(word in text for word in query.lower().split())
+
+
+Mode = Literal["per_function", "per_person"]
+
+
+@dataclass(frozen=True)
+class Criteria:
+    title_codes: frozenset[str] | None = None
+    organisation_ids: frozenset[str] | None = None
+    relationships: frozenset[str] | None = None
+    active_only: bool = True
+
+
+def target(
+    views: Iterable[PersonView], refs: References, criteria: Criteria, mode: Mode, day: date
+) -> list[dict[str, Any]]:
+    """The population: one row per matching function, or per person keeping their highest-priority match."""
+    rows = []
+    for view in views:
+        matching = [f for f in _in_priority_order(view) if _meets(f, refs, criteria, day)]
+        if mode == "per_person":
+            matching = matching[:1]
+        rows += [
+            {
+                "person_id": view.person_id,
+                "given_name": view.given_name,
+                "family_name": view.family_name,
+                **function_out(view, f, refs, day),
+            }
+            for f in matching
+        ]
+    return sorted(rows, key=lambda r: (r["family_name"] or "", r["given_name"] or "", r["person_id"], r["priority"]))
+
+
+def _in_priority_order(view: PersonView) -> list[FunctionView]:
+    return [view.functions[f] for f in view.priority if f in view.functions]
+
+
+def _meets(function: FunctionView, refs: References, criteria: Criteria, day: date) -> bool:
+    if criteria.active_only and not function.is_active_on(day):
+        return False
+    if criteria.title_codes is not None and function.title_code not in criteria.title_codes:
+        return False
+    if criteria.organisation_ids is not None and function.organisation_id not in criteria.organisation_ids:
+        return False
+    relationship = refs.organisation(function.organisation_id)["relationship"]
+    return criteria.relationships is None or relationship in criteria.relationships

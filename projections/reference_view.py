@@ -1,0 +1,81 @@
+"""Reference read models: organisations (with their relationship to us) and the function titles.
+
+They change rarely and are read with every 360° view, search and targeting; each is a small JSON
+document per subject, folded in log order (one aggregate's events share one partition).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from projections.facts import Fact
+from schemas.events import (
+    AttributeLevelSet,
+    OrganisationRegistered,
+    OrganisationRelationshipChanged,
+    TitleDefined,
+    TitleRetired,
+)
+
+ORGANISATION, TITLES, POLICY = "organisation", "titles", "attribute-policy"
+REFERENCE_EVENTS = (
+    OrganisationRegistered,
+    OrganisationRelationshipChanged,
+    TitleDefined,
+    TitleRetired,
+    AttributeLevelSet,
+)
+
+Key = tuple[str, str]  # (kind, id)
+
+
+def concerns_reference(fact: Fact) -> bool:
+    return isinstance(fact.data, REFERENCE_EVENTS)
+
+
+def key_of(fact: Fact) -> Key:
+    data = fact.data
+    if isinstance(data, OrganisationRegistered | OrganisationRelationshipChanged):
+        return ORGANISATION, fact.subject
+    if isinstance(data, TitleDefined | TitleRetired):
+        return TITLES, TITLES
+    return POLICY, POLICY
+
+
+def fold_references(facts: Iterable[Fact], views: Mapping[Key, dict[str, Any]]) -> dict[Key, dict[str, Any]]:
+    """The reference documents after ``facts`` (new and distinct, in log order)."""
+    result = {key: dict(view) for key, view in views.items()}
+    for fact in facts:
+        key = key_of(fact)
+        result[key] = _apply(result.get(key), fact)
+    return result
+
+
+def _apply(view: dict[str, Any] | None, fact: Fact) -> dict[str, Any]:
+    data = fact.data
+    if isinstance(data, OrganisationRegistered):
+        return {
+            "organisation_id": fact.subject,
+            "name": data.name,
+            "kind": data.kind,
+            "relationship": data.relationship,
+            "relationship_history": [[None, data.relationship]],
+        }
+    if isinstance(data, OrganisationRelationshipChanged):
+        view = view or {"organisation_id": fact.subject, "name": None, "kind": None, "relationship_history": []}
+        return {
+            **view,
+            "relationship": data.relationship,
+            "relationship_history": [*view["relationship_history"], [data.since.isoformat(), data.relationship]],
+        }
+    if isinstance(data, TitleDefined | TitleRetired):
+        titles = dict((view or {}).get("titles", {}))
+        if isinstance(data, TitleDefined):
+            titles[data.code] = {"label": data.label, "retired": False}
+        elif data.code in titles:
+            titles[data.code] = {**titles[data.code], "retired": True}
+        return {"titles": titles}
+    if isinstance(data, AttributeLevelSet):
+        return {"levels": {**(view or {}).get("levels", {}), data.attribute: data.level}}
+    raise TypeError(f"not a reference event: {fact.event_type}")
