@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+import uuid
+from datetime import date, datetime
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -30,18 +31,189 @@ class LastInteractionOut(ApiModel):
     at: datetime
 
 
-class PersonViewOut(ApiModel):
-    """A person's live view: identity, interactions per channel, the latest interaction."""
+class OrganisationRef(ApiModel):
+    organisation_id: str
+    name: str | None
+    kind: str | None
+    relationship: str | None = Field(description="client, prospect or prescriber")
+
+
+class TitleRef(ApiModel):
+    code: str
+    label: str | None
+    retired: bool
+
+
+class FunctionOut(ApiModel):
+    """A function held by a person at an organisation."""
+
+    function_id: str
+    organisation: OrganisationRef
+    title: TitleRef
+    entered_on: date
+    exits_on: date | None
+    active: bool = Field(description="Active on the day the answer is for (as_of).")
+    priority: int | None = Field(description="1 = the person's highest priority (main function when active).")
+    attributes: dict[str, str | None] = Field(description="Attributes carried by this function.")
+    interactions: dict[str, int] = Field(description="Interactions attributed to this function, per channel.")
+
+
+class AttributeOut(ApiModel):
+    name: str
+    value: str | None
+    level: Literal["person", "function"]
+    function_id: str | None
+
+
+class LinkedPerson(ApiModel):
+    person_id: str
+    given_name: str | None
+    family_name: str | None
+    titles: list[TitleRef]
+
+
+class OrganisationLinks(ApiModel):
+    organisation: OrganisationRef
+    people: list[LinkedPerson]
+
+
+class Person360Out(ApiModel):
+    """The 360° view of a person on a day: identity, attributes tagged by level, active functions in
+    priority order (main function first), interactions per function and across all of them, and the
+    other people of the same organisations."""
 
     person_id: str
     given_name: str | None
     family_name: str | None
     registered_at: datetime | None
-    interactions: dict[str, int] = Field(description="Number of interactions per channel (sms, email, web, call).")
+    as_of: date
+    main_function: FunctionOut | None
+    functions: list[FunctionOut] = Field(description="Active functions, highest priority first.")
+    attributes: list[AttributeOut]
+    interactions: dict[str, int] = Field(description="Interactions per channel, across all functions.")
     events_applied: int
     last_interaction: LastInteractionOut | None
     last_event_at: datetime | None
+    links: list[OrganisationLinks]
     freshness: Freshness
+
+
+class HistoryOut(ApiModel):
+    """The professional history: every function, active or ended, oldest first."""
+
+    person_id: str
+    as_of: date
+    functions: list[FunctionOut]
+    freshness: Freshness
+
+
+class SearchResult(ApiModel):
+    person_id: str
+    given_name: str | None
+    family_name: str | None
+    main_function: FunctionOut | None
+    functions: list[FunctionOut] = Field(description="Active functions only.")
+
+
+class SearchOut(ApiModel):
+    query: str
+    as_of: date
+    results: list[SearchResult]
+    freshness: Freshness
+
+
+class RosterRow(ApiModel):
+    person_id: str
+    given_name: str | None
+    family_name: str | None
+    function: FunctionOut
+
+
+class RosterOut(ApiModel):
+    organisation: OrganisationRef
+    as_of: date
+    people: list[RosterRow]
+    freshness: Freshness
+
+
+class TargetingRequest(ApiModel):
+    """Criteria over functions; all given criteria must hold (omit one to not filter on it)."""
+
+    title_codes: list[str] | None = None
+    organisation_ids: list[str] | None = None
+    relationships: list[Literal["client", "prospect", "prescriber"]] | None = None
+    active_only: bool = True
+    mode: Literal["per_function", "per_person"] = Field(
+        "per_person",
+        description="per_function: one row per matching function; per_person: one row per person, with their "
+        "highest-priority matching function.",
+    )
+    as_of: date | None = Field(None, description="The day functions are judged active on (default: today).")
+
+
+class TargetingOut(ApiModel):
+    mode: str
+    as_of: date
+    count: int
+    rows: list[RosterRow]
+    freshness: Freshness
+
+
+# --- commands -------------------------------------------------------------------------------
+
+
+class PersonIn(ApiModel):
+    given_name: str = Field(min_length=1, max_length=200)
+    family_name: str = Field(min_length=1, max_length=200)
+
+
+class FunctionIn(ApiModel):
+    organisation_id: uuid.UUID
+    title_code: str = Field(min_length=1, max_length=100)
+    entered_on: date
+    exits_on: date | None = None
+
+
+class FunctionEndIn(ApiModel):
+    exited_on: date
+
+
+class FunctionOrderIn(ApiModel):
+    function_ids: list[str] = Field(min_length=1, description="Every function of the person, highest priority first.")
+
+
+class AttributeIn(ApiModel):
+    value: str | None = Field(max_length=2000)
+    function_id: str | None = Field(None, description="Give it when the policy puts the attribute on functions.")
+
+
+class OrganisationIn(ApiModel):
+    name: str = Field(min_length=1, max_length=300)
+    kind: Literal["company", "association", "public_body"]
+    relationship: Literal["client", "prospect", "prescriber"]
+
+
+class RelationshipIn(ApiModel):
+    relationship: Literal["client", "prospect", "prescriber"]
+    since: date
+
+
+class TitleIn(ApiModel):
+    label: str = Field(min_length=1, max_length=300)
+
+
+class LevelIn(ApiModel):
+    level: Literal["person", "function"]
+
+
+class CommandOut(ApiModel):
+    """A command's events are stored; ``positions`` say where they landed in the log."""
+
+    id: str | None = Field(description="The id created by the command, if any.")
+    positions: list[str] = Field(description="topic:partition:offset of each event: give the last as min_position.")
+    relayed: bool = Field(
+        description="False when the relay had not carried the events to Kafka in time; they are stored and will be."
+    )
 
 
 class TimelineEntryOut(ApiModel):

@@ -7,7 +7,11 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypeVar
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
 
 from channels.kafka import (
     KafkaDeadLetters,
@@ -26,7 +30,13 @@ from projections.projector import Projector
 from projections.rebuild import catch_up
 from schemas.envelope import CloudEvent
 from schemas.events import stream_of
+from services.application import Crossview
+from services.demo_data import DemoIds, seed_demo
+from services.relay import MemoryRelayPositions, Relay, last_notification_id
+from services.relay_positions import PostgresRelayPositions
 from services.settings import Settings
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -58,12 +68,31 @@ class Ingest:
 
 
 @dataclass
+class Commands:
+    """Runs a use case, then tells where its events landed on Kafka once the relay carried them."""
+
+    app: Crossview
+    relay: Relay
+    wait_s: float
+
+    def run(self, use_case: Callable[[Crossview], T]) -> tuple[T, list[Position] | None]:
+        before = last_notification_id(self.app)
+        result = use_case(self.app)
+        after = last_notification_id(self.app)
+        if after == before:
+            return result, []
+        return result, self.relay.positions_of(before + 1, after, self.wait_s)
+
+
+@dataclass
 class Application:
     settings: Settings
     store: ProjectionStore
     ingest: Ingest
+    commands: Commands
     mode: str
     closers: list[Callable[[], None]] = field(default_factory=list)
+    demo: DemoIds | None = None
 
     def close(self) -> None:
         for close in reversed(self.closers):
@@ -71,27 +100,105 @@ class Application:
 
 
 def embedded(settings: Settings, with_demo: bool = True) -> Application:
-    """No external service: an in-memory log feeding the same projector and folds synchronously."""
-    from services.demo_data import seed_scenario
-
+    """No external service: in-memory event store and log, the relay and projector run synchronously."""
     store = MemoryStore()
     projector = Projector(store, MemoryDeadLetters())
     memory_log = MemoryLog(settings.partitions, on_append=projector.process)
     projector.assign([p for topic in settings.event_topics for p in memory_log.partitions_of(topic)])
-    app = Application(settings, store, Ingest(memory_log, settings), mode="embedded")
+    ingest = Ingest(memory_log, settings)
+    crossview = Crossview(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    relay = Relay(crossview, ingest.publish, MemoryRelayPositions())
+    commands = _SynchronousCommands(crossview, relay, wait_s=0)
+    app = Application(settings, store, ingest, commands, mode="embedded")
     if with_demo:
-        app.ingest.publish(seed_scenario())
+        app.demo = seed_demo(crossview, ingest.publish)
+        commands.relay_all()
     return app
 
 
-def production(settings: Settings) -> Application:
-    """Kafka for ingest, PostgreSQL read models for queries."""
+class _SynchronousCommands(Commands):
+    """The embedded default relays inside the command, so a command's events are in the view at once."""
+
+    def run(self, use_case: Callable[[Crossview], T]) -> tuple[T, list[Position] | None]:
+        before = last_notification_id(self.app)
+        result = use_case(self.app)
+        self.relay_all()
+        return result, self.relay.positions_of(before + 1, last_notification_id(self.app), 0)
+
+    def relay_all(self) -> None:
+        while self.relay.relay_once():
+            pass
+
+
+def production(settings: Settings, relay_in_process: bool = True) -> Application:
+    """Kafka for ingest and domain events, PostgreSQL for the event store and the read models.
+
+    The relay runs in this process whenever it can take the namespace's relay lock; another
+    process holding it (a second API, or `crossview relay`) is as good."""
     ensure_topics(settings.kafka_bootstrap, _topics(settings))
     pool = open_pool(settings.database_url)
     publisher = KafkaPublisher(settings.kafka_bootstrap, ack_timeout_s=settings.ack_timeout_s)
-    app = Application(settings, PostgresStore(pool, settings.namespace), Ingest(publisher, settings), mode="kafka")
-    app.closers += [pool.close, publisher.close]
+    ingest = Ingest(publisher, settings)
+    crossview = event_store(settings)
+    positions = PostgresRelayPositions(pool, settings.namespace)
+    relay = Relay(crossview, ingest.publish, positions)
+    app = Application(
+        settings,
+        PostgresStore(pool, settings.namespace),
+        ingest,
+        Commands(crossview, relay, wait_s=settings.ack_timeout_s),
+        mode="kafka",
+    )
+    if relay_in_process:
+        stop = threading.Event()
+        thread = threading.Thread(
+            target=relay.run,
+            args=(stop,),
+            kwargs={"lock": lambda: positions.hold_lock(settings.database_url)},
+            name="relay",
+            daemon=True,
+        )
+        thread.start()
+        app.closers += [lambda: (stop.set(), thread.join(timeout=10)), positions.release]
+    app.closers += [pool.close, publisher.close, crossview.close]
     return app
+
+
+def event_store(settings: Settings) -> Crossview:
+    """The application on PostgreSQL: its events in the schema ``<namespace>_events``."""
+    info = conninfo_to_dict(settings.database_url)
+    schema = f"{settings.namespace}_events"
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+    return Crossview(
+        env={
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": str(info.get("dbname", "")),
+            "POSTGRES_HOST": str(info.get("host", "127.0.0.1")),
+            "POSTGRES_PORT": str(info.get("port", "5432")),
+            "POSTGRES_USER": str(info.get("user", "")),
+            "POSTGRES_PASSWORD": str(info.get("password", "")),
+            "POSTGRES_SCHEMA": schema,
+        }
+    )
+
+
+def run_relay(settings: Settings, stop: threading.Event) -> None:
+    """`crossview relay`: the relay alone, for deployments that keep it apart from the API."""
+    ensure_topics(settings.kafka_bootstrap, _topics(settings))
+    pool = open_pool(settings.database_url, max_size=2)
+    publisher = KafkaPublisher(settings.kafka_bootstrap, ack_timeout_s=settings.ack_timeout_s)
+    crossview = event_store(settings)
+    positions = PostgresRelayPositions(pool, settings.namespace)
+    try:
+        Relay(crossview, Ingest(publisher, settings).publish, positions).run(
+            stop, lock=lambda: positions.hold_lock(settings.database_url)
+        )
+    finally:
+        positions.release()
+        publisher.close()
+        crossview.close()
+        pool.close()
 
 
 def _topics(settings: Settings) -> dict[str, int]:

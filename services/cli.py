@@ -37,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     _http_options(serve)
 
     commands.add_parser("projector", help="run the live projector (Kafka -> PostgreSQL read models) until SIGTERM")
+    commands.add_parser(
+        "relay", help="carry stored domain events to Kafka (also runs inside `serve`; one is active at a time)"
+    )
     commands.add_parser("rebuild", help="replay the whole log into fresh read-model tables, then switch to them")
     commands.add_parser("topics", help="create the topics (explicit partitions, infinite retention) if missing")
 
@@ -66,14 +69,12 @@ def _http_options(parser: argparse.ArgumentParser) -> None:
 
 def _demo(settings: Settings, args: argparse.Namespace) -> int:
     from services.bootstrap import embedded
-    from services.demo_data import FABIEN
 
     url = f"http://{args.host}:{args.port}"
     print(
         f"Crossview (embedded default, demo data) on {url}\n"
-        f"  API docs:        {url}/docs\n"
-        f"  Fabien's view:   {url}/v1/persons/{FABIEN}\n"
-        f"  his timeline:    {url}/v1/persons/{FABIEN}/timeline\n"
+        f"  API docs:          {url}/docs\n"
+        f"  find Fabien:       {url}/v1/search?q=Bellemare  (then /v1/persons/<person_id>, /history, /timeline)\n"
         "Press Ctrl+C to stop.",
         flush=True,
     )
@@ -104,6 +105,17 @@ def _projector(settings: Settings, args: argparse.Namespace) -> int:
         signal.signal(sig, lambda *_: stop.set())
     print(f"projector: following {', '.join(settings.event_topics)} as group {settings.projector_group}", flush=True)
     run_projector(settings, stop)
+    return 0
+
+
+def _relay(settings: Settings, args: argparse.Namespace) -> int:
+    from services.bootstrap import run_relay
+
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    print(f"relay: stored domain events -> {settings.topic('domain')}", flush=True)
+    run_relay(settings, stop)
     return 0
 
 
@@ -163,7 +175,14 @@ def _schemas(action: str) -> int:
     return 1 if failures else 0
 
 
-COMMANDS = {"demo": _demo, "serve": _serve, "projector": _projector, "rebuild": _rebuild, "topics": _topics}
+COMMANDS = {
+    "demo": _demo,
+    "serve": _serve,
+    "projector": _projector,
+    "relay": _relay,
+    "rebuild": _rebuild,
+    "topics": _topics,
+}
 
 if __name__ == "__main__":
     sys.exit(main())

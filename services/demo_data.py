@@ -4,24 +4,33 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
+from channels.kafka import Position
 from schemas.envelope import CloudEvent
 from schemas.events import (
     CallInteraction,
     EmailInteraction,
     EventData,
-    FunctionAssigned,
-    FunctionEnded,
-    OrganisationRegistered,
-    PersonRegistered,
     SmsInteraction,
     WebInteraction,
 )
+from services.application import Crossview
 
 DEMO_NAMESPACE = uuid.UUID("6f1c7d4e-8a55-4b0e-9a43-1c2f0e7d5b10")
-FABIEN = str(uuid.uuid5(DEMO_NAMESPACE, "person:fabien.bellemare"))
+
+TITLES = {
+    "MANAGING_DIRECTOR": "Managing director",
+    "BOARD_MEMBER": "Board member",
+    "TREASURER": "Treasurer",
+    "FINANCE_DIRECTOR": "Finance director",
+    "CIO": "Chief information officer",
+    "HEAD_OF_ASSOCIATION": "Head of association",
+    "MAYOR": "Mayor",
+    "SALES_DIRECTOR": "Sales director",
+}
 
 
 def event(subject: str, data: EventData, at: datetime, key: str, source: str = "crossview/demo") -> CloudEvent:
@@ -36,56 +45,48 @@ def event(subject: str, data: EventData, at: datetime, key: str, source: str = "
     )
 
 
-def seed_scenario(now: datetime | None = None) -> list[CloudEvent]:
-    """Fabien Bellemare, his functions at four organisations, and interactions on every channel."""
-    now = now or datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
-    orgs = {
-        "fabulous-garden": ("Fabulous Garden", "company", "client"),
-        "social-networks": ("Social Networks", "company", "prospect"),
-        "croissance-plus": ("Croissance+", "association", "prescriber"),
-        "delta-telecom": ("Delta Telecom", "company", "client"),
+@dataclass(frozen=True)
+class DemoIds:
+    fabien: str
+    organisations: dict[str, str]  # slug -> id
+    functions: dict[str, str]  # slug of the organisation -> Fabien's function id there
+
+
+def seed_demo(app: Crossview, publish: Callable[[list[CloudEvent]], object]) -> DemoIds:
+    """The seed's scenario through the real commands: Fabien Bellemare, managing director of Fabulous
+    Garden (client), board member of Social Networks (prospect), treasurer of the association
+    Croissance+ (prescriber), formerly finance director of Delta Telecom; and his interactions,
+    given to ``publish`` as channel adapters would send them."""
+    for code, label in TITLES.items():
+        app.define_title(code, label)
+    organisations = {
+        "fabulous-garden": app.register_organisation("Fabulous Garden", "company", "client"),
+        "social-networks": app.register_organisation("Social Networks", "company", "prospect"),
+        "croissance-plus": app.register_organisation("Croissance+", "association", "prescriber"),
+        "delta-telecom": app.register_organisation("Delta Telecom", "company", "client"),
     }
-    events = []
-    t = now - timedelta(days=400)
-    for slug, (name, kind, relationship) in orgs.items():
-        org_id = str(uuid.uuid5(DEMO_NAMESPACE, f"organisation:{slug}"))
-        events.append(
-            event(
-                org_id,
-                OrganisationRegistered(name=name, kind=kind, relationship=relationship),
-                t,
-                f"organisation-registered:{slug}",
-            )
-        )
-    events.append(event(FABIEN, PersonRegistered(given_name="Fabien", family_name="Bellemare"), t, "fabien:registered"))
-    functions = [
-        ("delta-telecom", "FINANCE_DIRECTOR", date(2015, 3, 1)),
-        ("fabulous-garden", "MANAGING_DIRECTOR", date(2021, 1, 4)),
-        ("social-networks", "BOARD_MEMBER", date(2023, 6, 1)),
-        ("croissance-plus", "TREASURER", date(2024, 9, 15)),
-    ]
-    for i, (slug, title, entered) in enumerate(functions):
-        events.append(
-            event(
-                FABIEN,
-                FunctionAssigned(
-                    function_id=f"fn-{slug}",
-                    organisation_id=str(uuid.uuid5(DEMO_NAMESPACE, f"organisation:{slug}")),
-                    title_code=title,
-                    entered_on=entered,
-                ),
-                t + timedelta(minutes=i + 1),
-                f"fabien:function:{slug}",
-            )
-        )
-    events.append(
-        event(
-            FABIEN,
-            FunctionEnded(function_id="fn-delta-telecom", exited_on=date(2020, 12, 31)),
-            t + timedelta(minutes=10),
-            "fabien:function-ended:delta-telecom",
-        )
-    )
+    fabien = app.register_person("Fabien", "Bellemare")
+    functions = {
+        slug: app.assign_function(fabien, organisations[slug], title, entered)
+        for slug, title, entered in [
+            ("delta-telecom", "FINANCE_DIRECTOR", date(2015, 3, 1)),
+            ("fabulous-garden", "MANAGING_DIRECTOR", date(2021, 1, 4)),
+            ("social-networks", "BOARD_MEMBER", date(2023, 6, 1)),
+            ("croissance-plus", "TREASURER", date(2024, 9, 15)),
+        ]
+    }
+    app.end_function(fabien, functions["delta-telecom"], date(2020, 12, 31))
+    app.set_attribute(fabien, "mobile_phone", "+33612345678")
+    app.set_attribute(fabien, "email", "fabien@fabulous-garden.example", functions["fabulous-garden"])
+    app.set_attribute(fabien, "email", "tresorier@croissance-plus.example", functions["croissance-plus"])
+    colleague = app.register_person("Claire", "Dubois")
+    app.assign_function(colleague, organisations["fabulous-garden"], "SALES_DIRECTOR", date(2022, 2, 1))
+    publish(interactions_of(str(fabien), functions))
+    return DemoIds(str(fabien), {k: str(v) for k, v in organisations.items()}, functions)
+
+
+def interactions_of(fabien: str, functions: dict[str, str], now: datetime | None = None) -> list[CloudEvent]:
+    now = now or datetime.now(UTC)
     mobile, office = "+33612345678", "+33140000000"
     interactions = [
         SmsInteraction(
@@ -106,7 +107,7 @@ def seed_scenario(now: datetime | None = None) -> list[CloudEvent]:
             address="fabien@fabulous-garden.example",
             subject_line="Your spring offer",
             campaign="spring-promo",
-            function_id="fn-fabulous-garden",
+            function_id=functions["fabulous-garden"],
         ),
         WebInteraction(
             direction="inbound",
@@ -129,9 +130,28 @@ def seed_scenario(now: datetime | None = None) -> list[CloudEvent]:
             notes="Asked about delivery times; suggested the irrigation add-on.",
         ),
     ]
-    for i, data in enumerate(interactions):
-        events.append(event(FABIEN, data, now + timedelta(minutes=5 * i), f"fabien:interaction:{i}"))
-    return events
+    return [
+        event(fabien, data, now + timedelta(minutes=5 * i), f"{fabien}:interaction:{i}")
+        for i, data in enumerate(interactions)
+    ]
+
+
+def seed_scenario() -> tuple[list[CloudEvent], DemoIds]:
+    """The scenario's events as the relay and the adapters would publish them (for projector tests)."""
+    from services.relay import MemoryRelayPositions, Relay
+
+    app = Crossview(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    events: list[CloudEvent] = []
+
+    def collect(batch: list[CloudEvent]) -> list[Position]:
+        events.extend(batch)
+        return [Position("memory", 0, len(events) - len(batch) + i) for i in range(len(batch))]
+
+    ids = seed_demo(app, collect)
+    relay = Relay(app, collect, MemoryRelayPositions())
+    while relay.relay_once():
+        pass
+    return events, ids
 
 
 def synthetic_interactions(

@@ -123,7 +123,7 @@ class Relay:
     def relay_once(self) -> int:
         """Publish the next notifications; returns how many were read."""
         start = self._positions.load() + 1
-        notifications = self._app.notification_log.select(start=start, limit=self._batch)
+        notifications = self._app.recorder.select_notifications(start=start, limit=self._batch)
         if not notifications:
             return 0
         pending = []

@@ -11,7 +11,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from services.demo_data import FABIEN
 from tests.live import ROOT, crossview_process
 
 
@@ -50,11 +49,13 @@ def test_the_demo_command_serves_fabien_bellemare_with_no_service_running(tmp_pa
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for_http(f"{base}/v1/health", process, log)
-        view = httpx.get(f"{base}/v1/persons/{FABIEN}").json()
+        found = httpx.get(f"{base}/v1/search", params={"q": "bellemare"}).json()["results"]
+        assert [r["main_function"]["organisation"]["name"] for r in found] == ["Fabulous Garden"]
+        view = httpx.get(f"{base}/v1/persons/{found[0]['person_id']}").json()
         assert (view["given_name"], view["family_name"]) == ("Fabien", "Bellemare")
         assert view["interactions"] == {"sms": 1, "email": 1, "web": 1, "call": 1}
         assert httpx.get(f"{base}/docs").status_code == 200
-        assert f"/v1/persons/{FABIEN}" in log.read_text()  # the banner tells the user where to look
+        assert "/v1/search?q=Bellemare" in log.read_text()  # the banner tells the user where to look
     finally:
         process.terminate()
         process.wait(timeout=30)

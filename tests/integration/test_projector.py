@@ -23,14 +23,14 @@ def publish(publisher, settings: Settings, events) -> None:
 
 
 def test_n_events_produced_are_reflected_exactly_per_person_and_in_order(settings, publisher, store):
-    events = list(synthetic_interactions(people=40, per_person=25)) + seed_scenario()
+    events = list(synthetic_interactions(people=40, per_person=25)) + seed_scenario()[0]
     publish(publisher, settings, events)
     with ProjectorThread(settings):
         wait_until(caught_up(store, settings), 60, "the projector to catch up")
     expected = expected_views(events)
     assert as_json({p: store.person(p) for p in expected}) == expected
     for person_id in expected:
-        produced = [e.id for e in events if e.subject == person_id]
+        produced = [e.id for e in sorted(events, key=lambda e: (e.time, e.id)) if e.subject == person_id]
         timeline = store.timeline(person_id, limit=1000)
         assert [entry.event_id for entry in reversed(timeline)] == produced
 

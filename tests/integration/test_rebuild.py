@@ -19,7 +19,7 @@ def snapshot(store, person_ids):
 def test_rebuild_produces_the_same_view_as_the_live_projection_and_the_live_projector_follows(
     settings, publisher, store
 ):
-    first = list(synthetic_interactions(people=30, per_person=20, seed=21)) + seed_scenario()
+    first = list(synthetic_interactions(people=30, per_person=20, seed=21)) + seed_scenario()[0]
     later = list(synthetic_interactions(people=30, per_person=5, seed=22))
     ingest = Ingest(publisher, settings)
     ingest.publish(first)

@@ -1,0 +1,247 @@
+"""Queries for advisors and analysts. They read only read models, and say what they reflect."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import date, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from projections.directory import Criteria, References, attributes_out, function_out, history, matches, target
+from projections.person_view import PersonView, TimelineEntry
+from schemas.api import (
+    FunctionOut,
+    HistoryOut,
+    LastInteractionOut,
+    LinkedPerson,
+    OrganisationLinks,
+    OrganisationRef,
+    Person360Out,
+    Problem,
+    RosterOut,
+    RosterRow,
+    SearchOut,
+    SearchResult,
+    TargetingOut,
+    TargetingRequest,
+    TimelineEntryOut,
+    TimelineOut,
+    TitleRef,
+)
+from services.http import App, AsOf, Fresh, ProblemError, today
+
+router = APIRouter()
+NOT_FOUND = {404: {"model": Problem}}
+
+
+def _person(crossview, person_id: str) -> PersonView:
+    view = crossview.store.person(person_id)
+    if view is None:
+        raise ProblemError(404, "Person not found", f"no person {person_id!r} in the read model")
+    return view
+
+
+def _functions(view: PersonView, refs: References, day: date, active_only: bool = True) -> list[FunctionOut]:
+    chosen = view.active_functions(day) if active_only else [view.functions[f] for f in view.priority]
+    return [FunctionOut(**function_out(view, f, refs, day)) for f in chosen]
+
+
+@router.get("/v1/persons/{person_id}", response_model=Person360Out, tags=["persons"], responses=NOT_FOUND)
+def person_360(crossview: App, person_id: str, freshness: Fresh, day: AsOf) -> Person360Out:
+    """The 360° view of a person: their active functions in priority order (the first is the main
+    function), attributes tagged person- or function-level, interactions per function and in all,
+    and the other people of the organisations where they hold an active function."""
+    view = _person(crossview, person_id)
+    active = view.active_functions(day)
+    organisation_ids = [f.organisation_id for f in active]
+    colleagues = {
+        oid: [v for v in crossview.store.people_of(oid, day, include_past=False) if v.person_id != person_id]
+        for oid in dict.fromkeys(organisation_ids)
+    }
+    refs = crossview.store.reference_data(organisation_ids)
+    functions = _functions(view, refs, day)
+    last = view.last_interaction
+    return Person360Out(
+        person_id=view.person_id,
+        given_name=view.given_name,
+        family_name=view.family_name,
+        registered_at=view.registered_at,
+        as_of=day,
+        main_function=functions[0] if functions else None,
+        functions=functions,
+        attributes=attributes_out(view, day),
+        interactions=dict(view.interactions),
+        events_applied=view.events_applied,
+        last_interaction=LastInteractionOut(**last.__dict__) if last else None,
+        last_event_at=view.last_event_at,
+        links=[
+            OrganisationLinks(
+                organisation=OrganisationRef(**refs.organisation(oid)),
+                people=[
+                    LinkedPerson(
+                        person_id=v.person_id,
+                        given_name=v.given_name,
+                        family_name=v.family_name,
+                        titles=[
+                            TitleRef(**refs.title(f.title_code))
+                            for f in v.active_functions(day)
+                            if f.organisation_id == oid
+                        ],
+                    )
+                    for v in sorted(people, key=lambda v: (v.family_name or "", v.given_name or ""))[:50]
+                ],
+            )
+            for oid, people in colleagues.items()
+        ],
+        freshness=freshness,
+    )
+
+
+@router.get("/v1/persons/{person_id}/history", response_model=HistoryOut, tags=["persons"], responses=NOT_FOUND)
+def professional_history(crossview: App, person_id: str, freshness: Fresh, day: AsOf) -> HistoryOut:
+    """Every function the person held or holds, ended ones included, oldest first."""
+    view = _person(crossview, person_id)
+    refs = crossview.store.reference_data(f.organisation_id for f in view.functions.values())
+    return HistoryOut(
+        person_id=person_id,
+        as_of=day,
+        functions=[FunctionOut(**f) for f in history(view, refs, day)],
+        freshness=freshness,
+    )
+
+
+@router.get("/v1/persons/{person_id}/timeline", response_model=TimelineOut, tags=["persons"], responses=NOT_FOUND)
+def timeline(
+    crossview: App,
+    person_id: str,
+    freshness: Fresh,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    before: Annotated[str | None, Query(description="The next_page cursor of the previous page.")] = None,
+) -> TimelineOut:
+    """Everything that happened to the person, on every channel, newest first, paged."""
+    _person(crossview, person_id)
+    entries = crossview.store.timeline(person_id, limit + 1, _decode_cursor(before) if before else None)
+    page, more = entries[:limit], len(entries) > limit
+    return TimelineOut(
+        person_id=person_id,
+        entries=[_entry_out(e) for e in page],
+        next_page=_encode_cursor(page[-1]) if more else None,
+        freshness=freshness,
+    )
+
+
+@router.get("/v1/search", response_model=SearchOut, tags=["directory"])
+def search(
+    crossview: App,
+    freshness: Fresh,
+    day: AsOf,
+    q: Annotated[
+        str, Query(min_length=1, max_length=200, description="Words of a name, organisation, title, email or phone.")
+    ],
+    limit: Annotated[int, Query(ge=1, le=200)] = 20,
+) -> SearchOut:
+    """People whose name, contacts or active functions contain every word of q; ended functions never match."""
+    candidates, refs = crossview.store.search_candidates(q, day, limit)
+    found = sorted(
+        (v for v in candidates if matches(v, refs, q, day)),
+        key=lambda v: (v.family_name or "", v.given_name or "", v.person_id),
+    )[:limit]
+    results = []
+    for view in found:
+        functions = _functions(view, refs, day)
+        results.append(
+            SearchResult(
+                person_id=view.person_id,
+                given_name=view.given_name,
+                family_name=view.family_name,
+                main_function=functions[0] if functions else None,
+                functions=functions,
+            )
+        )
+    return SearchOut(query=q, as_of=day, results=results, freshness=freshness)
+
+
+@router.get(
+    "/v1/organisations/{organisation_id}/people", response_model=RosterOut, tags=["directory"], responses=NOT_FOUND
+)
+def roster(
+    crossview: App,
+    organisation_id: str,
+    freshness: Fresh,
+    day: AsOf,
+    include_past: Annotated[bool, Query(description="Also people whose function there has ended.")] = False,
+) -> RosterOut:
+    """The organisation's people by function: current ones, and past ones on request."""
+    if crossview.store.organisation(organisation_id) is None:
+        raise ProblemError(404, "Organisation not found", f"no organisation {organisation_id!r} in the read model")
+    refs = crossview.store.reference_data([organisation_id])
+    rows = []
+    for view in crossview.store.people_of(organisation_id, day, include_past):
+        for function in view.functions.values():
+            if function.organisation_id == organisation_id and (include_past or function.is_active_on(day)):
+                rows.append(
+                    RosterRow(
+                        person_id=view.person_id,
+                        given_name=view.given_name,
+                        family_name=view.family_name,
+                        function=FunctionOut(**function_out(view, function, refs, day)),
+                    )
+                )
+    rows.sort(key=lambda r: (not r.function.active, r.function.title.code, r.family_name or "", r.given_name or ""))
+    return RosterOut(
+        organisation=OrganisationRef(**refs.organisation(organisation_id)), as_of=day, people=rows, freshness=freshness
+    )
+
+
+@router.post("/v1/targetings", response_model=TargetingOut, tags=["directory"])
+def targeting(crossview: App, request: TargetingRequest, freshness: Fresh) -> TargetingOut:
+    """The population a selection reaches: one row per matching function, or one per person keeping
+    their highest-priority matching function (reordering a person's functions changes which)."""
+    day = request.as_of or today()
+    criteria = Criteria(
+        title_codes=frozenset(request.title_codes) if request.title_codes is not None else None,
+        organisation_ids=frozenset(request.organisation_ids) if request.organisation_ids is not None else None,
+        relationships=frozenset(request.relationships) if request.relationships is not None else None,
+        active_only=request.active_only,
+    )
+    views, refs = crossview.store.targeting_candidates(criteria, day)
+    rows = [
+        RosterRow(
+            person_id=r.pop("person_id"),
+            given_name=r.pop("given_name"),
+            family_name=r.pop("family_name"),
+            function=FunctionOut(**r),
+        )
+        for r in target(views, refs, criteria, request.mode, day)
+    ]
+    return TargetingOut(mode=request.mode, as_of=day, count=len(rows), rows=rows, freshness=freshness)
+
+
+def _entry_out(entry: TimelineEntry) -> TimelineEntryOut:
+    return TimelineEntryOut(
+        event_id=entry.event_id,
+        event_type=entry.event_type,
+        channel=entry.channel,
+        occurred_at=entry.occurred_at,
+        data=entry.data,
+        position=f"{entry.topic}:{entry.partition}:{entry.offset}",
+    )
+
+
+def _encode_cursor(entry: TimelineEntry) -> str:
+    return base64.urlsafe_b64encode(json.dumps([entry.occurred_at.isoformat(), entry.event_id]).encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        at, event_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        return datetime.fromisoformat(at), str(event_id)
+    except (ValueError, TypeError) as error:
+        raise ProblemError(
+            422,
+            "Invalid cursor",
+            "before must be a next_page value from a previous answer",
+            [{"field": "query.before", "message": str(error)}],
+        ) from error
