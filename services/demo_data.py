@@ -11,10 +11,17 @@ from datetime import UTC, date, datetime, timedelta
 from channels.kafka import Position
 from schemas.envelope import CloudEvent
 from schemas.events import (
+    AttributeSet,
     CallInteraction,
     EmailInteraction,
     EventData,
+    FunctionAssigned,
+    FunctionEnded,
+    FunctionsReprioritised,
+    OrganisationRegistered,
+    PersonRegistered,
     SmsInteraction,
+    TitleDefined,
     WebInteraction,
 )
 from services.application import Crossview
@@ -209,3 +216,76 @@ def synthetic_interactions(
                     notes=filler or None,
                 )
             yield event(person_id, data, at, key, source="crossview/synthetic")
+
+
+def synthetic_people(people: int, seed: int = 3, organisations: int | None = None) -> Iterator[CloudEvent]:
+    """N people with realistic function mixes, as the relay would publish them: one to four
+    functions each at organisations of every kind and relationship, a quarter of them ended, a few
+    starting in the future, emails per function, a mobile per person, some reordered by hand."""
+    rng = random.Random(seed)
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    referential = str(uuid.uuid5(DEMO_NAMESPACE, f"synthetic:{seed}:titles"))
+    for code, label in TITLES.items():
+        yield event(referential, TitleDefined(code=code, label=label), at, f"synthetic:{seed}:title:{code}")
+    org_ids = []
+    for n in range(organisations or max(3, people // 5)):
+        org_id = str(uuid.uuid5(DEMO_NAMESPACE, f"synthetic:{seed}:org:{n}"))
+        org_ids.append(org_id)
+        kind = rng.choice(["company", "company", "association", "public_body"])
+        relationship = rng.choice(["client", "prospect", "prescriber"])
+        yield event(
+            org_id,
+            OrganisationRegistered(name=f"{rng.choice(_ORG_WORDS)} {n}", kind=kind, relationship=relationship),
+            at,
+            f"synthetic:{seed}:org:{n}",
+        )
+    titles = list(TITLES)
+    for n in range(people):
+        person_id = str(uuid.uuid5(DEMO_NAMESPACE, f"synthetic:{seed}:person:{n}"))
+        key = f"synthetic:{seed}:person:{n}"
+        yield event(
+            person_id,
+            PersonRegistered(given_name=rng.choice(_GIVEN), family_name=f"{rng.choice(_FAMILY)}{n}"),
+            at,
+            f"{key}:registered",
+        )
+        yield event(person_id, AttributeSet(name="mobile_phone", value=f"+336{n:08d}"), at, f"{key}:mobile")
+        functions = []
+        for k in range(rng.choice([1, 1, 2, 2, 3, 4])):
+            function_id = f"{person_id}:{k}"
+            entered = date(2010 + rng.randrange(16), 1 + rng.randrange(12), 1)
+            if rng.random() < 0.05:
+                entered = date(2027, 1, 1)  # not started yet
+            yield event(
+                person_id,
+                FunctionAssigned(
+                    function_id=function_id,
+                    organisation_id=rng.choice(org_ids),
+                    title_code=titles[(n + k) % len(titles)],
+                    entered_on=entered,
+                ),
+                at,
+                f"{key}:function:{k}",
+            )
+            yield event(
+                person_id,
+                AttributeSet(name="email", value=f"p{n}.f{k}@example.org", function_id=function_id),
+                at,
+                f"{key}:email:{k}",
+            )
+            if rng.random() < 0.25:
+                yield event(
+                    person_id,
+                    FunctionEnded(function_id=function_id, exited_on=date(2026, 1 + rng.randrange(12), 28)),
+                    at,
+                    f"{key}:ended:{k}",
+                )
+            functions.append(function_id)
+        if len(functions) > 1 and rng.random() < 0.3:
+            rng.shuffle(functions)
+            yield event(person_id, FunctionsReprioritised(function_ids=functions), at, f"{key}:reorder")
+
+
+_ORG_WORDS = ["Garden", "Telecom", "Networks", "Bakery", "Transport", "Energy", "Association", "Town of", "Clinic"]
+_GIVEN = ["Fabien", "Claire", "Amine", "Sophie", "Louis", "Nadia", "Hugo", "Emma", "Karim", "Léa"]
+_FAMILY = ["Martin", "Bernard", "Dubois", "Thomas", "Robert", "Petit", "Durand", "Leroy", "Moreau", "Simon"]
