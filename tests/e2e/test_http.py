@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from tests.live import ROOT, crossview_process
+from tests.scenario import Scenario
 
 
 def free_port() -> int:
@@ -109,6 +110,49 @@ def test_an_event_posted_over_http_is_read_back_from_the_live_view_at_its_positi
         assert bad.status_code == 422 and bad.headers["content-type"] == "application/problem+json"
         assert "body.data.provider" in {e["field"] for e in bad.json()["errors"]}
         assert httpx.get(f"{base}/v1/persons/nobody").status_code == 404
+    finally:
+        for process in (server, projector):
+            process.terminate()
+            process.wait(timeout=30)
+
+
+def test_the_seed_scenario_over_http_reorder_makes_treasurer_main_and_changes_targeting(settings, tmp_path):
+    port, log = free_port(), tmp_path / "crossview.log"
+    projector = crossview_process(settings, "projector", log=log)
+    server = crossview_process(settings, "serve", "--port", str(port), log=log)
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/v1/health", server, log)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            scenario = Scenario(client)
+            ids = scenario.build()
+            fabien, fn = ids["fabien"], ids["fn"]
+            as_of = {"as_of": "2026-11-23"}
+            view = scenario.read("get", f"/v1/persons/{fabien}", params=as_of)
+            assert view["main_function"]["title"]["code"] == "MANAGING_DIRECTOR"
+            assert [f["organisation"]["name"] for f in view["functions"]] == [
+                "Fabulous Garden",
+                "Social Networks",
+                "Croissance+",
+            ]
+            history = scenario.read("get", f"/v1/persons/{fabien}/history", params=as_of)
+            assert (history["functions"][0]["organisation"]["name"], history["functions"][0]["active"]) == (
+                "Delta Telecom",
+                False,
+            )
+            selection = {"title_codes": ["TREASURER", "MANAGING_DIRECTOR"], "mode": "per_person", **as_of}
+            before = scenario.read("post", "/v1/targetings", json=selection)
+            assert [r["function"]["title"]["code"] for r in before["rows"]] == ["MANAGING_DIRECTOR"]
+
+            # The drag and drop: Treasurer first.
+            order = [fn["Croissance+"], fn["Fabulous Garden"], fn["Social Networks"], fn["Delta Telecom"]]
+            scenario.command("put", f"/v1/persons/{fabien}/functions/order", {"function_ids": order})
+            view = scenario.read("get", f"/v1/persons/{fabien}", params=as_of)
+            assert view["main_function"]["title"]["code"] == "TREASURER"
+            after = scenario.read("post", "/v1/targetings", json=selection)
+            assert [r["function"]["title"]["code"] for r in after["rows"]] == ["TREASURER"]
+            found = scenario.read("get", "/v1/search", params={"q": "croissance", **as_of})
+            assert [r["person_id"] for r in found["results"]] == [fabien]
+            assert not scenario.read("get", "/v1/search", params={"q": "delta telecom", **as_of})["results"]
     finally:
         for process in (server, projector):
             process.terminate()

@@ -6,6 +6,7 @@ from fastapi.testclient import TestClient
 from services.api import create_app
 from services.bootstrap import embedded
 from services.settings import Settings
+from tests.scenario import Scenario
 
 AS_OF = {"as_of": "2026-11-23"}
 
@@ -27,37 +28,7 @@ def created(client, url, body):
 
 @pytest.fixture
 def scenario(client):
-    for code, label in [
-        ("MANAGING_DIRECTOR", "Managing director"),
-        ("BOARD_MEMBER", "Board member"),
-        ("TREASURER", "Treasurer"),
-        ("FINANCE_DIRECTOR", "Finance director"),
-    ]:
-        ok(client.put(f"/v1/titles/{code}", json={"label": label}))
-    org = {
-        name: created(client, "/v1/organisations", {"name": name, "kind": kind, "relationship": rel})
-        for name, kind, rel in [
-            ("Fabulous Garden", "company", "client"),
-            ("Social Networks", "company", "prospect"),
-            ("Croissance+", "association", "prescriber"),
-            ("Delta Telecom", "company", "client"),
-        ]
-    }
-    fabien = created(client, "/v1/persons", {"given_name": "Fabien", "family_name": "Bellemare"})
-    fn = {}
-    for name, title, entered in [
-        ("Delta Telecom", "FINANCE_DIRECTOR", "2015-03-01"),
-        ("Fabulous Garden", "MANAGING_DIRECTOR", "2021-01-04"),
-        ("Social Networks", "BOARD_MEMBER", "2023-06-01"),
-        ("Croissance+", "TREASURER", "2024-09-15"),
-    ]:
-        fn[name] = created(
-            client,
-            f"/v1/persons/{fabien}/functions",
-            {"organisation_id": org[name], "title_code": title, "entered_on": entered},
-        )
-    ok(client.post(f"/v1/persons/{fabien}/functions/{fn['Delta Telecom']}/end", json={"exited_on": "2020-12-31"}))
-    return {"org": org, "fabien": fabien, "fn": fn}
+    return Scenario(client).build()
 
 
 def test_the_seed_scenario_built_by_commands_shows_in_the_360_view(client, scenario):
