@@ -1,3 +1,10 @@
-from bench import projector
+"""`make bench`: every benchmark, or the ones named (python -m bench query)."""
 
-projector.main()
+import sys
+
+from bench import projector, query
+
+BENCHMARKS = {"projector": projector.main, "query": query.main}
+
+for name in sys.argv[1:] or BENCHMARKS:
+    BENCHMARKS[name]()

@@ -43,6 +43,27 @@ class References:
         }
 
 
+@dataclass(frozen=True)
+class Colleague:
+    """Someone holding an active function at an organisation: a link of the 360° view."""
+
+    organisation_id: str
+    person_id: str
+    given_name: str | None
+    family_name: str | None
+    title_code: str
+
+
+def colleagues_of(views: Iterable[PersonView], organisation_ids: Iterable[str], day: date) -> list[Colleague]:
+    wanted = set(organisation_ids)
+    return [
+        Colleague(f.organisation_id, v.person_id, v.given_name, v.family_name, f.title_code)
+        for v in views
+        for f in v.active_functions(day)
+        if f.organisation_id in wanted
+    ]
+
+
 def function_out(view: PersonView, function: FunctionView, refs: References, day: date) -> dict[str, Any]:
     return {
         "function_id": function.function_id,

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any
 
-from projections.directory import Criteria, References
+from projections.directory import Colleague, Criteria, References, colleagues_of
 from projections.person_view import PersonView, TimelineEntry
 from projections.ports import Partition, StaleOffsets
 from projections.reference_view import ORGANISATION, TITLES, Key
@@ -125,6 +125,11 @@ class MemoryStore:
                 for f in v.functions.values()
             )
         ]
+
+    def colleagues(self, organisation_ids: Iterable[str], day: date) -> list[Colleague]:
+        with self._lock:
+            views = list(self._views.values())
+        return colleagues_of(views, organisation_ids, day)
 
     def targeting_candidates(self, criteria: Criteria, day: date) -> tuple[list[PersonView], References]:
         with self._lock:

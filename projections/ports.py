@@ -7,7 +7,7 @@ from contextlib import AbstractContextManager
 from datetime import date, datetime
 from typing import Any, Protocol
 
-from projections.directory import Criteria, References
+from projections.directory import Colleague, Criteria, References
 from projections.person_view import PersonView, TimelineEntry
 from projections.reference_view import Key as ReferenceKey
 from schemas.envelope import WireRecord
@@ -66,6 +66,9 @@ class ProjectionStore(Protocol):
 
     def people_of(self, organisation_id: str, day: date, include_past: bool) -> list[PersonView]:
         """People with a function at the organisation: active on ``day``, or ever if include_past."""
+
+    def colleagues(self, organisation_ids: Iterable[str], day: date) -> list[Colleague]:
+        """Everyone with a function active on ``day`` at any of the organisations."""
 
     def targeting_candidates(self, criteria: Criteria, day: date) -> tuple[list[PersonView], References]:
         """People with at least one function that may meet ``criteria``, with their references."""

@@ -9,6 +9,7 @@ reflect in the same schema, so a batch's rows and offsets commit in one transact
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -19,7 +20,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
-from projections.directory import Criteria, References
+from projections.directory import Colleague, Criteria, References
 from projections.person_view import PersonView, TimelineEntry, view_from_json, view_to_json
 from projections.ports import GenerationChanged, Partition, StaleOffsets
 from projections.reference_view import ORGANISATION, TITLES
@@ -252,6 +253,8 @@ class PostgresStore:
         self._namespace = namespace
         self._meta = sql.Identifier(f"{namespace}_meta")
         self.follow_active = generation is None
+        self._read_generation_at = float("-inf")
+        self._read_generation_cached = 0
         self.install()
         self.generation = generation if generation is not None else self.active_generation()
 
@@ -378,119 +381,110 @@ class PostgresStore:
 
     # --- queries (always the active generation) ---------------------------------------------
 
+    def _read_generation(self) -> int:
+        """The generation queries read. Looked up at most once a second: after a rebuild's switch the
+        previous generation is kept one more round, so a query that still reads it finishes."""
+        if not self.follow_active:
+            return self.generation
+        now = time.monotonic()
+        if now - self._read_generation_at > 1.0:
+            self._read_generation_cached = self.active_generation()
+            self._read_generation_at = now
+        return self._read_generation_cached
+
     def _read_schema(self) -> sql.Identifier:
-        return self._schema(self.active_generation() if self.follow_active else self.generation)
+        return self._schema(self._read_generation())
 
     def position(self) -> dict[Partition, int]:
-        return self._all_offsets(self.active_generation() if self.follow_active else self.generation)
+        return self._all_offsets(self._read_generation())
+
+    def _rows(self, statement: str, params: Any = None) -> list[tuple]:
+        """Run one query on the generation queries read. The schema is resolved before a connection
+        is taken, so a request never holds one connection while waiting for another."""
+        query = sql.SQL(statement).format(schema=self._read_schema())
+        with self._pool.connection() as conn:
+            return conn.execute(query, params).fetchall()
 
     def person(self, person_id: str) -> PersonView | None:
-        with self._pool.connection() as conn:
-            row = conn.execute(
-                sql.SQL("SELECT view FROM {schema}.person_view WHERE person_id = %s AND view IS NOT NULL").format(
-                    schema=self._read_schema()
-                ),
-                (person_id,),
-            ).fetchone()
-        return view_from_json(row[0]) if row else None
+        rows = self._rows("SELECT view FROM {schema}.person_view WHERE person_id = %s", (person_id,))
+        return view_from_json(rows[0][0]) if rows else None
 
     def timeline(self, person_id: str, limit: int, before: tuple[datetime, str] | None = None) -> list[TimelineEntry]:
         where = "person_id = %s" + (" AND (occurred_at, event_id) < (%s, %s)" if before else "")
         params = (person_id, *before) if before else (person_id,)
-        with self._pool.connection() as conn:
-            rows = conn.execute(
-                sql.SQL(
-                    f"SELECT person_id, event_id, event_type, channel, occurred_at, data::text, topic, partition, kafka_offset "
-                    f"FROM {{schema}}.timeline WHERE {where} ORDER BY occurred_at DESC, event_id DESC LIMIT %s"
-                ).format(schema=self._read_schema()),
-                (*params, limit),
-            ).fetchall()
+        rows = self._rows(
+            "SELECT person_id, event_id, event_type, channel, occurred_at, data::text, topic, partition, kafka_offset "
+            f"FROM {{schema}}.timeline WHERE {where} ORDER BY occurred_at DESC, event_id DESC LIMIT %s",
+            (*params, limit),
+        )
         return [TimelineEntry(*row[:5], row[5].encode(), *row[6:]) for row in rows]
 
     def persons(self, person_ids: Iterable[str]) -> dict[str, PersonView]:
-        ids = list(person_ids)
-        with self._pool.connection() as conn:
-            rows = conn.execute(
-                sql.SQL("SELECT view FROM {schema}.person_view WHERE person_id = ANY(%s)").format(
-                    schema=self._read_schema()
-                ),
-                (ids,),
-            ).fetchall()
+        rows = self._rows("SELECT view FROM {schema}.person_view WHERE person_id = ANY(%s)", (list(person_ids),))
         return {view.person_id: view for view in (view_from_json(row[0]) for row in rows)}
 
     def reference_data(self, organisation_ids: Iterable[str]) -> References:
-        ids = list(set(organisation_ids))
-        with self._pool.connection() as conn:
-            rows = conn.execute(
-                sql.SQL(
-                    "SELECT kind, id, view FROM {schema}.reference WHERE (kind = %s AND id = ANY(%s)) OR kind = %s"
-                ).format(schema=self._read_schema()),
-                (ORGANISATION, ids, TITLES),
-            ).fetchall()
+        rows = self._rows(
+            "SELECT kind, id, view FROM {schema}.reference WHERE (kind = %s AND id = ANY(%s)) OR kind = %s",
+            (ORGANISATION, list(set(organisation_ids)), TITLES),
+        )
         organisations = {ident: view for kind, ident, view in rows if kind == ORGANISATION}
         titles = next((view.get("titles", {}) for kind, _, view in rows if kind == TITLES), {})
         return References(organisations, titles)
 
-    def _views_with_references(
-        self, conn: psycopg.Connection, person_ids: list[str]
-    ) -> tuple[list[PersonView], References]:
-        rows = conn.execute(
-            sql.SQL("SELECT view FROM {schema}.person_view WHERE person_id = ANY(%s)").format(
-                schema=self._read_schema()
-            ),
-            (person_ids,),
-        ).fetchall()
-        views = [view_from_json(row[0]) for row in rows]
+    def _views_with_references(self, person_ids: list[str]) -> tuple[list[PersonView], References]:
+        views = list(self.persons(person_ids).values())
         return views, self.reference_data(f.organisation_id for v in views for f in v.functions.values())
 
     def search_candidates(self, query: str, day: date, limit: int) -> tuple[list[PersonView], References]:
         words = query.lower().split()
         patterns = [f"%{_escape_like(word)}%" for word in words] or ["%"]
-        schema = self._read_schema()
-        with self._pool.connection() as conn:
-            titles = self.reference_data(()).titles
-            title_codes = [
-                code
-                for code, t in titles.items()
-                if any(word in code.lower() or word in (t.get("label") or "").lower() for word in words)
-            ]
-            organisation_ids = [
-                row[0]
-                for row in conn.execute(
-                    sql.SQL(
-                        "SELECT id FROM {schema}.reference WHERE kind = %s AND lower(view->>'name') LIKE ANY(%s)"
-                    ).format(schema=schema),
-                    (ORGANISATION, patterns),
-                ).fetchall()
-            ]
-            ids = [
-                row[0]
-                for row in conn.execute(
-                    sql.SQL(
-                        "SELECT person_id FROM {schema}.person_search WHERE text LIKE ANY(%(p)s) "
-                        "UNION SELECT person_id FROM {schema}.person_function "
-                        "WHERE entered_on <= %(day)s AND (exits_on IS NULL OR exits_on >= %(day)s) "
-                        "AND (organisation_id = ANY(%(orgs)s) OR title_code = ANY(%(titles)s) OR contacts LIKE ANY(%(p)s)) "
-                        "LIMIT %(cap)s"
-                    ).format(schema=schema),
-                    {"p": patterns, "day": day, "orgs": organisation_ids, "titles": title_codes, "cap": limit * 20},
-                ).fetchall()
-            ]
-            return self._views_with_references(conn, ids)
+        titles = self.reference_data(()).titles
+        title_codes = [
+            code
+            for code, t in titles.items()
+            if any(word in code.lower() or word in (t.get("label") or "").lower() for word in words)
+        ]
+        organisation_ids = [
+            row[0]
+            for row in self._rows(
+                "SELECT id FROM {schema}.reference WHERE kind = %s AND lower(view->>'name') LIKE ANY(%s)",
+                (ORGANISATION, patterns),
+            )
+        ]
+        ids = [
+            row[0]
+            for row in self._rows(
+                "SELECT person_id FROM {schema}.person_search WHERE text LIKE ANY(%(p)s) "
+                "UNION SELECT person_id FROM {schema}.person_function "
+                "WHERE entered_on <= %(day)s AND (exits_on IS NULL OR exits_on >= %(day)s) "
+                "AND (organisation_id = ANY(%(orgs)s) OR title_code = ANY(%(titles)s) OR contacts LIKE ANY(%(p)s)) "
+                "LIMIT %(cap)s",
+                {"p": patterns, "day": day, "orgs": organisation_ids, "titles": title_codes, "cap": limit * 20},
+            )
+        ]
+        return self._views_with_references(ids)
 
     def people_of(self, organisation_id: str, day: date, include_past: bool) -> list[PersonView]:
         active = "" if include_past else "AND entered_on <= %(day)s AND (exits_on IS NULL OR exits_on >= %(day)s)"
-        with self._pool.connection() as conn:
-            ids = [
-                row[0]
-                for row in conn.execute(
-                    sql.SQL(
-                        f"SELECT DISTINCT person_id FROM {{schema}}.person_function WHERE organisation_id = %(org)s {active}"
-                    ).format(schema=self._read_schema()),
-                    {"org": organisation_id, "day": day},
-                ).fetchall()
-            ]
+        ids = [
+            row[0]
+            for row in self._rows(
+                f"SELECT DISTINCT person_id FROM {{schema}}.person_function WHERE organisation_id = %(org)s {active}",
+                {"org": organisation_id, "day": day},
+            )
+        ]
         return list(self.persons(ids).values())
+
+    def colleagues(self, organisation_ids: Iterable[str], day: date) -> list[Colleague]:
+        rows = self._rows(
+            "SELECT pf.organisation_id, pf.person_id, pv.view->>'given_name', pv.view->>'family_name', pf.title_code "
+            "FROM {schema}.person_function pf JOIN {schema}.person_view pv USING (person_id) "
+            "WHERE pf.organisation_id = ANY(%(orgs)s) AND pf.entered_on <= %(day)s "
+            "AND (pf.exits_on IS NULL OR pf.exits_on >= %(day)s)",
+            {"orgs": list(organisation_ids), "day": day},
+        )
+        return [Colleague(*row) for row in rows]
 
     def targeting_candidates(self, criteria: Criteria, day: date) -> tuple[list[PersonView], References]:
         conditions, params = [], {"day": day}
@@ -508,27 +502,19 @@ class PostgresStore:
             conditions.append("r.view->>'relationship' = ANY(%(relationships)s)")
             params["relationships"] = list(criteria.relationships)
         where = " AND ".join(conditions) or "TRUE"
-        with self._pool.connection() as conn:
-            ids = [
-                row[0]
-                for row in conn.execute(
-                    sql.SQL(
-                        f"SELECT DISTINCT pf.person_id FROM {{schema}}.person_function pf {join} WHERE {where}"
-                    ).format(schema=self._read_schema()),
-                    params,
-                ).fetchall()
-            ]
-            return self._views_with_references(conn, ids)
+        ids = [
+            row[0]
+            for row in self._rows(
+                f"SELECT DISTINCT pf.person_id FROM {{schema}}.person_function pf {join} WHERE {where}", params
+            )
+        ]
+        return self._views_with_references(ids)
 
     def organisation(self, organisation_id: str) -> dict[str, Any] | None:
-        with self._pool.connection() as conn:
-            row = conn.execute(
-                sql.SQL("SELECT view FROM {schema}.reference WHERE kind = %s AND id = %s").format(
-                    schema=self._read_schema()
-                ),
-                (ORGANISATION, organisation_id),
-            ).fetchone()
-        return row[0] if row else None
+        rows = self._rows(
+            "SELECT view FROM {schema}.reference WHERE kind = %s AND id = %s", (ORGANISATION, organisation_id)
+        )
+        return rows[0][0] if rows else None
 
 
 def _escape_like(text: str) -> str:

@@ -149,7 +149,8 @@ def production(settings: Settings, relay_in_process: bool = True) -> Application
         Commands(crossview, relay, wait_s=settings.ack_timeout_s),
         mode="kafka",
     )
-    if relay_in_process:
+    app.closers += [pool.close, publisher.close, crossview.close]
+    if relay_in_process:  # closers run last-in first-out: the relay stops before what it uses closes
         stop = threading.Event()
         thread = threading.Thread(
             target=relay.run,
@@ -159,8 +160,7 @@ def production(settings: Settings, relay_in_process: bool = True) -> Application
             daemon=True,
         )
         thread.start()
-        app.closers += [lambda: (stop.set(), thread.join(timeout=10)), positions.release]
-    app.closers += [pool.close, publisher.close, crossview.close]
+        app.closers += [positions.release, lambda: (stop.set(), thread.join(timeout=10))]
     return app
 
 

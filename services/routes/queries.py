@@ -54,13 +54,16 @@ def person_360(crossview: App, person_id: str, freshness: Fresh, day: AsOf) -> P
     function), attributes tagged person- or function-level, interactions per function and in all,
     and the other people of the organisations where they hold an active function."""
     view = _person(crossview, person_id)
-    active = view.active_functions(day)
-    organisation_ids = [f.organisation_id for f in active]
-    colleagues = {
-        oid: [v for v in crossview.store.people_of(oid, day, include_past=False) if v.person_id != person_id]
-        for oid in dict.fromkeys(organisation_ids)
-    }
+    organisation_ids = list(dict.fromkeys(f.organisation_id for f in view.active_functions(day)))
     refs = crossview.store.reference_data(organisation_ids)
+    titles_by_colleague: dict[str, dict[tuple, list[TitleRef]]] = {oid: {} for oid in organisation_ids}
+    for c in sorted(
+        crossview.store.colleagues(organisation_ids, day),
+        key=lambda c: (c.family_name or "", c.given_name or "", c.person_id, c.title_code),
+    ):
+        if c.person_id != person_id:
+            who = (c.person_id, c.given_name, c.family_name)
+            titles_by_colleague[c.organisation_id].setdefault(who, []).append(TitleRef(**refs.title(c.title_code)))
     functions = _functions(view, refs, day)
     last = view.last_interaction
     return Person360Out(
@@ -80,20 +83,11 @@ def person_360(crossview: App, person_id: str, freshness: Fresh, day: AsOf) -> P
             OrganisationLinks(
                 organisation=OrganisationRef(**refs.organisation(oid)),
                 people=[
-                    LinkedPerson(
-                        person_id=v.person_id,
-                        given_name=v.given_name,
-                        family_name=v.family_name,
-                        titles=[
-                            TitleRef(**refs.title(f.title_code))
-                            for f in v.active_functions(day)
-                            if f.organisation_id == oid
-                        ],
-                    )
-                    for v in sorted(people, key=lambda v: (v.family_name or "", v.given_name or ""))[:50]
+                    LinkedPerson(person_id=p, given_name=g, family_name=f, titles=t)
+                    for (p, g, f), t in list(people.items())[:50]
                 ],
             )
-            for oid, people in colleagues.items()
+            for oid, people in titles_by_colleague.items()
         ],
         freshness=freshness,
     )
@@ -245,3 +239,18 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
             "before must be a next_page value from a previous answer",
             [{"field": "query.before", "message": str(error)}],
         ) from error
+
+
+@router.get("/v1/organisations/{organisation_id}", tags=["directory"], responses=NOT_FOUND)
+def organisation(crossview: App, organisation_id: str) -> dict:
+    """The organisation, its relationship with us, and how that relationship changed over time."""
+    found = crossview.store.organisation(organisation_id)
+    if found is None:
+        raise ProblemError(404, "Organisation not found", f"no organisation {organisation_id!r} in the read model")
+    return found
+
+
+@router.get("/v1/titles", tags=["administration"])
+def titles(crossview: App) -> dict:
+    """The referential of function titles: code, label, and whether it is retired."""
+    return {"titles": dict(crossview.store.reference_data(()).titles)}

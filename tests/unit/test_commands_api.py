@@ -173,3 +173,11 @@ def test_the_attribute_policy_is_an_administrators_decision(client, scenario):
     ok(client.put("/v1/attribute-policy/email", json={"level": "person"}))
     ok(client.put(f"/v1/persons/{scenario['fabien']}/attributes/email", json={"value": "fabien@example.org"}))
     assert ok(client.get("/v1/attribute-policy"))["email"] == "person"
+
+
+def test_the_referential_and_organisations_are_readable(client, scenario):
+    titles = ok(client.get("/v1/titles"))["titles"]
+    assert titles["TREASURER"] == {"label": "Treasurer", "retired": False}
+    garden = ok(client.get(f"/v1/organisations/{scenario['org']['Fabulous Garden']}"))
+    assert (garden["name"], garden["kind"], garden["relationship"]) == ("Fabulous Garden", "company", "client")
+    assert client.get("/v1/organisations/nobody").status_code == 404
