@@ -92,21 +92,43 @@ async def _api_load(base: str, people: list[str]) -> tuple[list[float], float]:
     return latencies, REQUESTS / (time.perf_counter() - started)
 
 
-def api(settings: Settings, people: list[str]) -> dict:
-    env = {**os.environ, "CROSSVIEW_NAMESPACE": settings.namespace, "CROSSVIEW_PARTITIONS": str(settings.partitions)}
+class LiveProjection:
+    """`crossview projector` and a trickle of interactions, running through both measurements."""
+
+    def __init__(self, settings: Settings, logs) -> None:
+        self.settings, self.logs = settings, logs
+        self.stop = threading.Event()
+
+    def __enter__(self) -> LiveProjection:
+        self.projector = subprocess.Popen(
+            [sys.executable, "-m", "services.cli", "projector"],
+            env=_env(self.settings),
+            stdout=self.logs,
+            stderr=subprocess.STDOUT,
+        )
+        self.trickle = threading.Thread(target=_trickle, args=(self.settings, self.stop), daemon=True)
+        self.trickle.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self.trickle.join(timeout=30)
+        self.projector.terminate()
+        self.projector.wait(timeout=30)
+
+
+def _env(settings: Settings) -> dict[str, str]:
+    return {**os.environ, "CROSSVIEW_NAMESPACE": settings.namespace, "CROSSVIEW_PARTITIONS": str(settings.partitions)}
+
+
+def api(settings: Settings, people: list[str], logs) -> dict:
     port = 18000 + random.randrange(1000)
-    logs = open(ROOT / "bench" / "results" / "query-processes.log", "w")  # noqa: SIM115 - closed below
     server = subprocess.Popen(
         [sys.executable, "-m", "services.cli", "serve", "--port", str(port)],
-        env=env,
+        env=_env(settings),
         stdout=logs,
         stderr=subprocess.STDOUT,
     )
-    projector = subprocess.Popen(
-        [sys.executable, "-m", "services.cli", "projector"], env=env, stdout=logs, stderr=subprocess.STDOUT
-    )
-    stop = threading.Event()
-    trickle = threading.Thread(target=_trickle, args=(settings, people, stop), daemon=True)
     try:
         base = f"http://127.0.0.1:{port}"
         for _ in range(120):
@@ -115,19 +137,15 @@ def api(settings: Settings, people: list[str]) -> dict:
                     break
             except httpx.TransportError:
                 time.sleep(0.5)
-        trickle.start()
         asyncio.run(_api_load(base, people[:200]))  # warm-up
         latencies, rate = asyncio.run(_api_load(base, people))
     finally:
-        stop.set()
-        for process in (server, projector):
-            process.terminate()
-            process.wait(timeout=30)
-        logs.close()
+        server.terminate()
+        server.wait(timeout=30)
     return _summary(latencies, rate)
 
 
-def _trickle(settings: Settings, people: list[str], stop: threading.Event) -> None:
+def _trickle(settings: Settings, stop: threading.Event) -> None:
     """A few interactions a second while the queries run: the projector is live, not idle."""
     publisher = KafkaPublisher(settings.kafka_bootstrap)
     ingest = Ingest(publisher, settings)
@@ -199,11 +217,12 @@ def main() -> dict:
     with fresh_namespace() as settings:
         log(f"filling PostgreSQL with {PEOPLE:,} synthetic people through the projector...")
         people = fill(settings)
-        log("bare psycopg: the 360° view's statements, 16 threads...")
-        raw = bare(settings, people)
-        log(f"  p50 {raw['p50_ms']} ms, p99 {raw['p99_ms']} ms, {raw['requests_per_s']} req/s")
-        log("API: GET /v1/persons/{id}, 16 concurrent clients, projector running...")
-        served = api(settings, people)
+        with open(ROOT / "bench" / "results" / "query-processes.log", "w") as logs, LiveProjection(settings, logs):
+            log("bare psycopg: the 360° view's statements, 16 threads, projector running...")
+            raw = bare(settings, people)
+            log(f"  p50 {raw['p50_ms']} ms, p99 {raw['p99_ms']} ms, {raw['requests_per_s']} req/s")
+            log("API: GET /v1/persons/{id}, 16 concurrent clients, projector running...")
+            served = api(settings, people, logs)
         log(f"  p50 {served['p50_ms']} ms, p99 {served['p99_ms']} ms, {served['requests_per_s']} req/s")
     result = {
         "command": "make bench",
