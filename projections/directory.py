@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
 
-from projections.person_view import FunctionView, PersonView
+from domain.person import Function
+from projections.person_view import PersonView
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ def colleagues_of(views: Iterable[PersonView], organisation_ids: Iterable[str], 
     ]
 
 
-def function_out(view: PersonView, function: FunctionView, refs: References, day: date) -> dict[str, Any]:
+def function_out(view: PersonView, function: Function, refs: References, day: date) -> dict[str, Any]:
     return {
         "function_id": function.function_id,
         "organisation": refs.organisation(function.organisation_id),
@@ -141,11 +142,11 @@ def target(
     return sorted(rows, key=lambda r: (r["family_name"] or "", r["given_name"] or "", r["person_id"], r["priority"]))
 
 
-def _in_priority_order(view: PersonView) -> list[FunctionView]:
+def _in_priority_order(view: PersonView) -> list[Function]:
     return [view.functions[f] for f in view.priority if f in view.functions]
 
 
-def _meets(function: FunctionView, refs: References, criteria: Criteria, day: date) -> bool:
+def _meets(function: Function, refs: References, criteria: Criteria, day: date) -> bool:
     if criteria.active_only and not function.is_active_on(day):
         return False
     if criteria.title_codes is not None and function.title_code not in criteria.title_codes:

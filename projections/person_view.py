@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from domain.person import insert_chronologically
+from domain.person import Function, insert_chronologically
 from projections.facts import Fact
 from schemas.events import (
     AttributeSet,
@@ -39,18 +39,6 @@ class LastInteraction:
 
 
 @dataclass(frozen=True)
-class FunctionView:
-    function_id: str
-    organisation_id: str
-    title_code: str
-    entered_on: date
-    exits_on: date | None = None
-
-    def is_active_on(self, day: date) -> bool:
-        return self.entered_on <= day and (self.exits_on is None or day <= self.exits_on)
-
-
-@dataclass(frozen=True)
 class PersonView:
     person_id: str
     given_name: str | None = None
@@ -61,12 +49,12 @@ class PersonView:
     last_interaction: LastInteraction | None = None
     last_event_at: datetime | None = None
     attributes: Mapping[str, str | None] = field(default_factory=dict)  # carried by the person
-    functions: Mapping[str, FunctionView] = field(default_factory=dict)
+    functions: Mapping[str, Function] = field(default_factory=dict)
     priority: tuple[str, ...] = ()  # function ids, highest priority first
     function_attributes: Mapping[str, Mapping[str, str | None]] = field(default_factory=dict)
     function_interactions: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
 
-    def active_functions(self, day: date) -> list[FunctionView]:
+    def active_functions(self, day: date) -> list[Function]:
         """Active functions in priority order: the first is the main function."""
         return [self.functions[f] for f in self.priority if self.functions[f].is_active_on(day)]
 
@@ -163,7 +151,7 @@ class _Profile:
     """The mutable working copy of a person's functions and attributes during one fold."""
 
     attributes: dict[str, str | None]
-    functions: dict[str, FunctionView]
+    functions: dict[str, Function]
     priority: list[str]
     function_attributes: dict[str, dict[str, str | None]]
     function_interactions: dict[str, dict[str, int]]
@@ -191,12 +179,12 @@ class _Profile:
             if data.function_id not in self.functions:
                 entered = {f: self.functions[f].entered_on for f in self.priority}
                 self.priority = insert_chronologically(self.priority, entered, data.function_id, data.entered_on)
-            self.functions[data.function_id] = FunctionView(
+            self.functions[data.function_id] = Function(
                 data.function_id, data.organisation_id, data.title_code, data.entered_on, data.exits_on
             )
         elif isinstance(data, FunctionEnded) and data.function_id in self.functions:
             function = self.functions[data.function_id]
-            self.functions[data.function_id] = FunctionView(
+            self.functions[data.function_id] = Function(
                 function.function_id,
                 function.organisation_id,
                 function.title_code,
@@ -287,7 +275,7 @@ def view_from_json(raw: Mapping[str, Any]) -> PersonView:
         last_event_at=_datetime(raw.get("last_event_at")),
         attributes=raw.get("attributes", {}),
         functions={
-            function_id: FunctionView(
+            function_id: Function(
                 function_id,
                 f["organisation_id"],
                 f["title_code"],

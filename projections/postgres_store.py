@@ -86,13 +86,32 @@ class _PostgresTransaction:
         return sql.SQL(text).format(schema=self._schema)
 
     def claim(self, entries: Sequence[TimelineEntry]) -> set[str]:
-        if not entries:
+        """Duplicates are rare (a producer's retry), so first try copying the batch straight into
+        the timeline; only when an event id is already there, sort it out through a staging table."""
+        unique = list({e.event_id: e for e in reversed(entries)}.values())[::-1]  # first occurrence wins
+        if not unique:
             return set()
+        try:
+            with self._conn.transaction():  # a savepoint: a duplicate undoes the copy, not the batch
+                self._copy_timeline(f"{{schema}}.timeline ({_TIMELINE_COLUMNS})", unique)
+            return {e.event_id for e in unique}
+        except psycopg.errors.UniqueViolation:
+            pass
         cur = self._conn.cursor()
         cur.execute(
             self._q("CREATE TEMP TABLE IF NOT EXISTS stage_timeline (LIKE {schema}.timeline) ON COMMIT DELETE ROWS")
         )
-        with cur.copy(self._q(f"COPY stage_timeline ({_TIMELINE_COLUMNS}) FROM STDIN")) as copy:
+        self._copy_timeline(f"stage_timeline ({_TIMELINE_COLUMNS})", unique)
+        cur.execute(
+            self._q(
+                f"INSERT INTO {{schema}}.timeline ({_TIMELINE_COLUMNS}) SELECT {_TIMELINE_COLUMNS} "
+                "FROM stage_timeline ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
+            )
+        )
+        return {row[0] for row in cur.fetchall()}
+
+    def _copy_timeline(self, target: str, entries: Sequence[TimelineEntry]) -> None:
+        with self._conn.cursor().copy(self._q(f"COPY {target} FROM STDIN")) as copy:
             for e in entries:
                 copy.write_row(
                     (
@@ -107,14 +126,6 @@ class _PostgresTransaction:
                         e.offset,
                     )
                 )
-        cur.execute(
-            self._q(
-                f"INSERT INTO {{schema}}.timeline ({_TIMELINE_COLUMNS}) SELECT DISTINCT ON (event_id) "
-                f"{_TIMELINE_COLUMNS} FROM stage_timeline ORDER BY event_id, topic, partition, kafka_offset "
-                "ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
-            )
-        )
-        return {row[0] for row in cur.fetchall()}
 
     def views(self, person_ids: Iterable[str]) -> dict[str, PersonView]:
         """The current views, locked until commit: a person's events arrive on two topics, which

@@ -100,23 +100,25 @@ def _serve_app(build, args: argparse.Namespace) -> int:
 def _projector(settings: Settings, args: argparse.Namespace) -> int:
     from services.bootstrap import run_projector
 
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
     print(f"projector: following {', '.join(settings.event_topics)} as group {settings.projector_group}", flush=True)
-    run_projector(settings, stop)
+    run_projector(settings, _stop_on_signal())
     return 0
 
 
 def _relay(settings: Settings, args: argparse.Namespace) -> int:
     from services.bootstrap import run_relay
 
+    print(f"relay: stored domain events -> {settings.topic('domain')}", flush=True)
+    run_relay(settings, _stop_on_signal())
+    return 0
+
+
+def _stop_on_signal() -> threading.Event:
+    """Set on SIGTERM or Ctrl+C, so a long-running command finishes its batch and stops cleanly."""
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    print(f"relay: stored domain events -> {settings.topic('domain')}", flush=True)
-    run_relay(settings, stop)
-    return 0
+    return stop
 
 
 def _rebuild(settings: Settings, args: argparse.Namespace) -> int:
