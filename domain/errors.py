@@ -39,3 +39,7 @@ class RetiredTitleError(DomainError):
 
 class AttributeLevelError(DomainError):
     """The attribute is set at a level the ownership policy does not give it."""
+
+
+class ContactPointTakenError(DomainError):
+    """The contact point belongs to another person: join the two people instead."""

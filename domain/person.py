@@ -44,9 +44,11 @@ def insert_chronologically(priority: list[str], entered: Mapping[str, date], fun
 
 class Person(Aggregate):
     @event("Registered")
-    def __init__(self, given_name: str, family_name: str) -> None:
+    def __init__(self, given_name: str | None, family_name: str | None, provisional: bool = False) -> None:
+        # A provisional person was created for an unknown contact point: no name yet, joined later.
         self.given_name = given_name
         self.family_name = family_name
+        self.provisional = provisional
         self.attributes: dict[str, str | None] = {}
         self.function_attributes: dict[str, dict[str, str | None]] = {}
         self.functions: dict[str, Function] = {}

@@ -44,6 +44,7 @@ class PersonView:
     given_name: str | None = None
     family_name: str | None = None
     registered_at: datetime | None = None
+    provisional: bool = False  # created for an unknown contact point, not yet identified
     interactions: Mapping[str, int] = field(default_factory=dict)
     events_applied: int = 0
     last_interaction: LastInteraction | None = None
@@ -106,7 +107,7 @@ def _fold_person(view: PersonView, facts: list[Fact]) -> PersonView:
     # Accumulates in locals and builds the new view once: the projector's hot loop.
     counts = dict(view.interactions)
     latest = view.last_interaction
-    registration = (view.registered_at, view.given_name, view.family_name)
+    registration = (view.registered_at, view.given_name or "", view.family_name or "", view.provisional)
     last_event_at = view.last_event_at
     profile = None  # copied on the first domain event only: interactions leave it untouched
     for fact in facts:
@@ -122,7 +123,7 @@ def _fold_person(view: PersonView, facts: list[Fact]) -> PersonView:
                 per_function = profile.function_interactions.setdefault(data.function_id, {})
                 per_function[data.channel] = per_function.get(data.channel, 0) + 1
         elif isinstance(data, PersonRegistered):
-            candidate = (at, data.given_name, data.family_name)
+            candidate = (at, data.given_name or "", data.family_name or "", data.provisional)
             if registration[0] is None or candidate < registration:
                 registration = candidate
         else:
@@ -131,9 +132,10 @@ def _fold_person(view: PersonView, facts: list[Fact]) -> PersonView:
     profile = profile or _Profile.of(view, copy=False)
     return PersonView(
         person_id=view.person_id,
-        given_name=registration[1],
-        family_name=registration[2],
+        given_name=registration[1] or None,
+        family_name=registration[2] or None,
         registered_at=registration[0],
+        provisional=registration[3],
         interactions=counts,
         events_applied=view.events_applied + len(facts),
         last_interaction=latest,
@@ -229,6 +231,7 @@ def view_to_json(view: PersonView) -> dict[str, Any]:
         "given_name": view.given_name,
         "family_name": view.family_name,
         "registered_at": _iso(view.registered_at),
+        "provisional": view.provisional,
         "interactions": dict(view.interactions),
         "events_applied": view.events_applied,
         "last_interaction": None
@@ -269,6 +272,7 @@ def view_from_json(raw: Mapping[str, Any]) -> PersonView:
         given_name=raw.get("given_name"),
         family_name=raw.get("family_name"),
         registered_at=_datetime(raw.get("registered_at")),
+        provisional=raw.get("provisional", False),
         interactions=raw.get("interactions", {}),
         events_applied=raw.get("events_applied", 0),
         last_interaction=None if not last else LastInteraction(**{**last, "at": datetime.fromisoformat(last["at"])}),

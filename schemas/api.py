@@ -86,6 +86,7 @@ class Person360Out(ApiModel):
     given_name: str | None
     family_name: str | None
     registered_at: datetime | None
+    provisional: bool = Field(description="Created for a contact point nobody had; not identified yet.")
     as_of: date
     main_function: FunctionOut | None
     functions: list[FunctionOut] = Field(description="Active functions, highest priority first.")

@@ -34,13 +34,15 @@ class EventData(BaseModel):
 
 
 class PersonRegistered(EventData):
-    """A person was identified for the first time; the subject is their id."""
+    """A person was identified for the first time; the subject is their id. A provisional person
+    was created for a contact point nobody had: no name yet."""
 
     event_type: ClassVar[str] = "crossview.person.registered.v1"
     stream: ClassVar[str] = DOMAIN
 
-    given_name: str = Field(min_length=1, max_length=200)
-    family_name: str = Field(min_length=1, max_length=200)
+    given_name: str | None = Field(default=None, min_length=1, max_length=200)
+    family_name: str | None = Field(default=None, min_length=1, max_length=200)
+    provisional: bool = False
 
 
 class OrganisationRegistered(EventData):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -14,7 +15,9 @@ from domain.errors import DomainError, NotFoundError
 from schemas.api import Problem
 from services.bootstrap import Application
 from services.http import PROBLEM, App, ProblemError, problem_response, render
-from services.routes import commands, ingest, queries
+from services.routes import commands, ingest, queries, webhooks
+
+log = logging.getLogger(__name__)
 
 
 def create_app(build: Callable[[], Application]) -> FastAPI:
@@ -23,6 +26,11 @@ def create_app(build: Callable[[], Application]) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.crossview = build()
+        if app.state.crossview.settings.insecure_skip_signatures:
+            log.warning(
+                "CROSSVIEW_INSECURE_SKIP_SIGNATURES is set: webhooks are accepted UNSIGNED. "
+                "Anyone who can reach this server can publish events. Local trials only."
+            )
         try:
             yield
         finally:
@@ -74,6 +82,6 @@ def create_app(build: Callable[[], Application]) -> FastAPI:
         """Liveness, the storage mode, and the log position the read model reflects."""
         return {"status": "ok", "mode": crossview.mode, "position": render(crossview.store.position())}
 
-    for router in (queries.router, commands.router, ingest.router):
+    for router in (queries.router, commands.router, ingest.router, webhooks.router):
         app.include_router(router)
     return app

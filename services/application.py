@@ -12,9 +12,11 @@ from typing import Any, TypeVar
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import JSONTranscoder, Transcoding
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
 
-from domain.errors import NotFoundError
+from domain.contact_point import ContactPoint, contact_point_id, normalise
+from domain.contact_point import Kind as ContactKind
+from domain.errors import ContactPointTakenError, NotFoundError
 from domain.organisation import Kind, Organisation, Relationship
 from domain.person import Person
 from domain.referential import AttributePolicy, Level, TitleReferential
@@ -80,6 +82,37 @@ class Crossview(Application):
         self._policy().check_level(name, on_function=function_id is not None)
         person.set_attribute(name, value, function_id)
         self.save(person)
+
+    # --- identity ---------------------------------------------------------------------------
+
+    def resolve_contact_point(self, kind: ContactKind, raw_address: str, default_country_code: str = "33") -> uuid.UUID:
+        """The person a contact point belongs to; a provisional person when nobody has it yet."""
+        address = normalise(kind, raw_address, default_country_code)
+        for _ in range(3):
+            try:
+                return uuid.UUID(self._get(ContactPoint, contact_point_id(kind, address)).person_id)
+            except NotFoundError:
+                person = Person(None, None, provisional=True)
+                try:
+                    self.save(person, ContactPoint(kind, address, str(person.id)))
+                    return person.id
+                except IntegrityError:
+                    continue  # someone claimed it meanwhile: read theirs
+        raise ContactPointTakenError(f"{kind} {address} is being claimed concurrently; retry")
+
+    def attach_contact_point(
+        self, person_id: uuid.UUID, kind: ContactKind, raw_address: str, default_country_code: str = "33"
+    ) -> None:
+        """Give a person a contact point; refused when another person has it (join them instead)."""
+        self._get(Person, person_id)
+        address = normalise(kind, raw_address, default_country_code)
+        try:
+            owner = self._get(ContactPoint, contact_point_id(kind, address)).person_id
+        except NotFoundError:
+            self.save(ContactPoint(kind, address, str(person_id)))
+            return
+        if owner != str(person_id):
+            raise ContactPointTakenError(f"{kind} {address} belongs to person {owner}")
 
     # --- organisations and referentials ------------------------------------------------------
 

@@ -18,6 +18,7 @@ from typing import Protocol
 from eventsourcing.domain import DomainEvent
 
 from channels.kafka import Position
+from domain.contact_point import ContactPoint
 from domain.organisation import Organisation
 from domain.person import Person
 from domain.referential import AttributePolicy, TitleReferential
@@ -46,7 +47,11 @@ def wire_data(event: DomainEvent) -> EventData | None:
     """The wire event for a stored domain event; None for bookkeeping events nobody reads."""
     match event:
         case Person.Registered():
-            return PersonRegistered(given_name=event.given_name, family_name=event.family_name)
+            return PersonRegistered(
+                given_name=event.given_name,
+                family_name=event.family_name,
+                provisional=getattr(event, "provisional", False),
+            )
         case Person.FunctionAssigned():
             return FunctionAssigned(
                 function_id=event.function_id,
@@ -71,8 +76,8 @@ def wire_data(event: DomainEvent) -> EventData | None:
             return TitleRetired(code=event.code)
         case AttributePolicy.LevelSet():
             return AttributeLevelSet(attribute=event.attribute, level=event.level)
-        case TitleReferential.Started() | AttributePolicy.Started():
-            return None
+        case TitleReferential.Started() | AttributePolicy.Started() | ContactPoint.Claimed():
+            return None  # bookkeeping of the write side: the index lives in the event store
     raise TypeError(f"no wire event for {type(event).__qualname__}: add one to services/relay.py")
 
 

@@ -28,6 +28,21 @@ class Settings(BaseSettings):
     )
     log_level: str = "INFO"
 
+    # --- channel adapters -------------------------------------------------------------------
+    twilio_auth_token: str | None = Field(None, description="Twilio auth token: verifies X-Twilio-Signature.")
+    public_base_url: str | None = Field(
+        None,
+        description="The URL providers call (e.g. https://crm.example.org), when a proxy sits in front; "
+        "signatures are computed over it.",
+    )
+    insecure_skip_signatures: bool = Field(
+        False, description="Accept unsigned webhooks, for local trials only: never in production."
+    )
+    default_country_code: str = Field(
+        "33", pattern=r"^[1-9]\d{0,2}$", description="Country calling code for phone numbers written nationally."
+    )
+    max_webhook_bytes: int = Field(1_000_000, ge=1_000, description="Larger webhook bodies are refused unread.")
+
     def topic(self, stream: str) -> str:
         return f"{self.namespace}.{stream}"
 

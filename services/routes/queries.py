@@ -71,6 +71,7 @@ def person_360(crossview: App, person_id: str, freshness: Fresh, day: AsOf) -> P
         given_name=view.given_name,
         family_name=view.family_name,
         registered_at=view.registered_at,
+        provisional=view.provisional,
         as_of=day,
         main_function=functions[0] if functions else None,
         functions=functions,

@@ -1,0 +1,75 @@
+"""Twilio: request signatures and the SMS webhooks (inbound messages and status callbacks).
+
+Twilio posts form-encoded parameters and signs ``URL + every parameter name and value, sorted by
+name`` with HMAC-SHA1 under the account's auth token (header ``X-Twilio-Signature``).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+INBOUND_STATUSES = {"received", "receiving"}
+
+
+class TwilioPayloadError(ValueError):
+    """The form is not a Twilio SMS webhook; ``field`` names what is missing or wrong."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+def signature(url: str, params: Sequence[tuple[str, str]], auth_token: str) -> str:
+    """What Twilio sends in X-Twilio-Signature for this request."""
+    # Twilio sorts by name, then value, and signs a repeated (name, value) pair once.
+    signed = url + "".join(name + value for name, value in sorted(set(params)))
+    digest = hmac.new(auth_token.encode(), signed.encode(), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode()
+
+
+def signature_is_valid(url: str, params: Sequence[tuple[str, str]], auth_token: str, received: str | None) -> bool:
+    return bool(received) and hmac.compare_digest(signature(url, params, auth_token), received)
+
+
+@dataclass(frozen=True)
+class SmsReport:
+    """One Twilio SMS webhook: an inbound message, or a status of one we sent."""
+
+    message_sid: str
+    status: str
+    direction: str  # inbound or outbound
+    from_number: str
+    to_number: str
+    body: str
+    error_code: str | None
+
+    @property
+    def customer_number(self) -> str:
+        """The person's number: the sender of an inbound message, the recipient of an outbound one."""
+        return self.from_number if self.direction == "inbound" else self.to_number
+
+
+def parse_sms(params: Sequence[tuple[str, str]]) -> SmsReport:
+    form = dict(params)
+    sid = form.get("MessageSid") or form.get("SmsSid")
+    if not sid:
+        raise TwilioPayloadError("MessageSid", "missing")
+    status = (form.get("MessageStatus") or form.get("SmsStatus") or "").lower()
+    if not status:
+        raise TwilioPayloadError("MessageStatus", "missing (neither MessageStatus nor SmsStatus)")
+    for field in ("From", "To"):
+        if not form.get(field):
+            raise TwilioPayloadError(field, "missing")
+    return SmsReport(
+        message_sid=sid,
+        status=status,
+        direction="inbound" if status in INBOUND_STATUSES else "outbound",
+        from_number=form["From"],
+        to_number=form["To"],
+        body=form.get("Body", ""),
+        error_code=form.get("ErrorCode") or None,
+    )

@@ -1,0 +1,137 @@
+"""Provider webhooks: the payloads go in exactly as the providers send them.
+
+Each request is size-checked before it is read, its signature verified on the raw body, parsed
+by the provider's pure parser, its contact point resolved to a person, and published; the answer
+is 2xx only once the broker acknowledged (503 otherwise, and the provider retries).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import UTC, datetime
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from channels.twilio import TwilioPayloadError, parse_sms, signature_is_valid
+from domain.contact_point import InvalidContactPointError
+from schemas.api import Problem
+from schemas.envelope import CloudEvent
+from schemas.events import SmsInteraction
+from services.bootstrap import Application
+from services.http import App, ProblemError
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["webhooks"])
+WEBHOOKS = uuid.UUID("9d8e6f14-3c2b-4a57-8e0d-1f6b2c3a4d5e")
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
+RESPONSES = {
+    403: {"model": Problem, "description": "Missing or wrong signature (nothing was published)"},
+    413: {"model": Problem, "description": "Body larger than CROSSVIEW_MAX_WEBHOOK_BYTES"},
+    422: {"model": Problem, "description": "Not a payload of this provider (the problem names the field)"},
+    503: {"model": Problem, "description": "Broker unavailable; the provider retries"},
+}
+
+
+async def _body(request: Request, crossview: Application) -> bytes:
+    limit = crossview.settings.max_webhook_bytes
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise ProblemError(413, "Payload too large", f"the body is larger than {limit} bytes")
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise ProblemError(413, "Payload too large", f"the body is larger than {limit} bytes")
+    return body
+
+
+def _form(body: bytes) -> list[tuple[str, str]]:
+    try:
+        return parse_qsl(body.decode("utf-8"), keep_blank_values=True)
+    except UnicodeDecodeError as error:
+        raise ProblemError(
+            422, "Invalid form", "the body is not UTF-8 form data", [{"field": "body", "message": str(error)}]
+        ) from error
+
+
+def _signed_url(request: Request, crossview: Application) -> str:
+    base = crossview.settings.public_base_url
+    if not base:
+        return str(request.url)
+    query = f"?{request.url.query}" if request.url.query else ""
+    return base.rstrip("/") + request.url.path + query
+
+
+def _check_twilio(request: Request, crossview: Application, form: list[tuple[str, str]]) -> None:
+    settings = crossview.settings
+    if settings.insecure_skip_signatures:
+        return
+    if not settings.twilio_auth_token:
+        raise ProblemError(
+            403,
+            "Twilio webhooks are not configured",
+            "set CROSSVIEW_TWILIO_AUTH_TOKEN to accept them (unsigned webhooks are refused)",
+        )
+    if not signature_is_valid(
+        _signed_url(request, crossview), form, settings.twilio_auth_token, request.headers.get("x-twilio-signature")
+    ):
+        raise ProblemError(
+            403,
+            "Invalid signature",
+            "X-Twilio-Signature does not match this request",
+            [{"field": "header.X-Twilio-Signature", "message": "missing or wrong"}],
+        )
+
+
+@router.post("/v1/ingest/twilio/sms", responses=RESPONSES, response_class=Response)
+async def twilio_sms(request: Request, crossview: App) -> Response:
+    """Twilio Programmable Messaging: inbound messages and the status callbacks of messages we sent
+    (form-encoded, signed). Answers an empty TwiML document."""
+    form = _form(await _body(request, crossview))
+    _check_twilio(request, crossview, form)
+    try:
+        report = parse_sms(form)
+    except TwilioPayloadError as error:
+        raise ProblemError(
+            422, "Not a Twilio SMS webhook", str(error), [{"field": f"form.{error.field}", "message": str(error)}]
+        ) from error
+
+    def publish() -> None:
+        settings = crossview.settings
+        try:
+            person, _ = crossview.commands.run(
+                lambda app: app.resolve_contact_point("phone", report.customer_number, settings.default_country_code)
+            )
+        except InvalidContactPointError as error:
+            field = "From" if report.direction == "inbound" else "To"
+            raise ProblemError(
+                422, "Invalid phone number", str(error), [{"field": f"form.{field}", "message": str(error)}]
+            ) from error
+        data = SmsInteraction(
+            direction=report.direction,
+            provider="twilio",
+            provider_id=report.message_sid,
+            status=report.status,
+            from_number=report.from_number,
+            to_number=report.to_number,
+            body=report.body,
+        )
+        crossview.ingest.publish(
+            [
+                CloudEvent(
+                    # A provider's retry of the same message and status is the same event.
+                    id=str(uuid.uuid5(WEBHOOKS, f"twilio:sms:{report.message_sid}:{report.status}")),
+                    source="twilio",
+                    type=data.event_type,
+                    subject=str(person),
+                    time=datetime.now(UTC),
+                    data=data.model_dump(mode="json", exclude_none=True),
+                )
+            ]
+        )
+
+    await run_in_threadpool(publish)
+    return Response(EMPTY_TWIML, media_type="text/xml")
