@@ -6,6 +6,7 @@ Nothing here skips: a missing service fails the test with what to do about it.
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -24,7 +25,7 @@ from projections.postgres_store import PostgresStore, open_pool
 from services.bootstrap import create_topics, run_projector
 from services.settings import Settings
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _reachable(host: str, port: int) -> bool:
@@ -149,3 +150,55 @@ def caught_up(store: PostgresStore, settings: Settings) -> Callable[[], bool]:
         return all(position.get(p, 0) >= o for p, o in ends.items())
 
     return check
+
+
+class SpareBroker:
+    """A second single-node Kafka on its own port and data folder, for tests that stop a broker
+    without disturbing the shared one. Uses the jars `make services` fetched."""
+
+    def __init__(self, data_dir: Path, port: int = 19092) -> None:
+        self.port, self.data_dir = port, data_dir
+        self.libs = ROOT / ".services" / "kafka" / "libs"
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def _java(self) -> list[str]:
+        return [
+            "java",
+            "-Xms256m",
+            "-Xmx512m",
+            f"-Dlog4j2.configurationFile={ROOT / 'infra/kafka/log4j2.yaml'}",
+            "-cp",
+            f"{self.libs}/*",
+        ]
+
+    def start(self) -> None:
+        properties = self.data_dir / "server.properties"
+        if not properties.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            text = (ROOT / "infra/kafka/server.properties").read_text()
+            text = text.replace("9092", str(self.port)).replace("9093", str(self.port + 1))
+            properties.write_text(text + f"\nlog.dirs={self.data_dir / 'data'}\n")
+            cluster = subprocess.run(
+                [*self._java(), "kafka.tools.StorageTool", "random-uuid"], capture_output=True, text=True, check=True
+            ).stdout.strip()
+            subprocess.run(
+                [*self._java(), "kafka.tools.StorageTool", "format", "-t", cluster, "-c", str(properties)],
+                capture_output=True,
+                check=True,
+            )
+        self.process = subprocess.Popen(
+            [*self._java(), "kafka.Kafka", str(properties)],
+            stdout=(self.data_dir / "broker.log").open("a"),
+            stderr=subprocess.STDOUT,
+        )
+        wait_until(lambda: _reachable("127.0.0.1", self.port), 60, f"the spare broker on port {self.port}")
+
+    def kill(self) -> None:
+        if self.process is not None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait()
+            self.process = None
