@@ -2,9 +2,9 @@
 
 import sys
 
-from bench import projector, query
+from bench import ingest, projector, query
 
-BENCHMARKS = {"projector": projector.main, "query": query.main}
+BENCHMARKS = {"projector": projector.main, "query": query.main, "ingest": ingest.main}
 
 for name in sys.argv[1:] or BENCHMARKS:
     BENCHMARKS[name]()

@@ -1,0 +1,172 @@
+"""Ingest throughput: the Python client and the HTTP adapters, next to a bare kafka-python send loop.
+
+- bare: a KafkaProducer (acks=all, idempotent) sending records already serialised;
+- client: channels.client.CrossviewClient.send (schema validation + CloudEvents binary mode);
+- http: POST /v1/events in batches of 500 from 4 concurrent clients, to `crossview serve`;
+- webhook: signed Twilio SMS webhooks one by one from 16 concurrent clients (identity resolution
+  in the event store included), with their latency.
+ratio = client rate / bare rate (aim: >= 0.8).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+from urllib.parse import urlencode
+
+import httpx
+from kafka import KafkaProducer
+
+from bench.common import RESULTS, fresh_namespace, log, write_result
+from channels.client import CrossviewClient
+from channels.twilio import signature
+from schemas.envelope import to_binary
+from services.demo_data import synthetic_interactions
+from services.settings import Settings
+
+EVENTS = 100_000
+WEBHOOKS = 2_000
+TOKEN = "bench-token"
+
+
+def bare(settings: Settings, records) -> float:
+    producer = KafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=5,
+        batch_size=256 * 1024,
+    )
+    started = time.perf_counter()
+    for key, value, headers in records:
+        producer.send(settings.topic("interactions"), key=key, value=value, headers=headers)
+    producer.flush()
+    rate = len(records) / (time.perf_counter() - started)
+    producer.close()
+    return rate
+
+
+def client(settings: Settings, events) -> float:
+    with CrossviewClient(settings.kafka_bootstrap, settings.namespace) as crossview:
+        started = time.perf_counter()
+        for event in events:
+            crossview.send(event)
+        crossview.flush()
+        return len(events) / (time.perf_counter() - started)
+
+
+async def _http(base: str, events) -> float:
+    batches = [events[i : i + 500] for i in range(0, len(events), 500)]
+
+    async def worker() -> None:
+        async with httpx.AsyncClient(base_url=base, timeout=60) as http:
+            while batches:
+                answer = await http.post("/v1/events", json=[e.model_dump(mode="json") for e in batches.pop()])
+                answer.raise_for_status()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(4)))
+    return len(events) / (time.perf_counter() - started)
+
+
+async def _webhooks(base: str) -> tuple[list[float], float]:
+    rng = random.Random(3)
+    url = f"{base}/v1/ingest/twilio/sms"
+    forms = []
+    for n in range(WEBHOOKS):
+        params = [
+            ("MessageSid", f"SM{n:032x}"),
+            ("SmsStatus", "received"),
+            ("From", f"+3361{rng.randrange(200):07d}"),
+            ("To", "+33140000000"),
+            ("Body", "Bonjour"),
+            ("AccountSid", "AC" + "0" * 32),
+            ("NumMedia", "0"),
+        ]
+        forms.append((urlencode(params), signature(url, params, TOKEN)))
+    latencies: list[float] = []
+
+    async def worker() -> None:
+        async with httpx.AsyncClient(timeout=60) as http:
+            while forms:
+                body, signed = forms.pop()
+                started = time.perf_counter()
+                answer = await http.post(
+                    url,
+                    content=body,
+                    headers={"content-type": "application/x-www-form-urlencoded", "x-twilio-signature": signed},
+                )
+                latencies.append(time.perf_counter() - started)
+                answer.raise_for_status()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(16)))
+    return latencies, WEBHOOKS / (time.perf_counter() - started)
+
+
+def http_adapters(settings: Settings, events) -> dict:
+    port = 19000 + random.randrange(500)
+    env = {
+        **os.environ,
+        "CROSSVIEW_NAMESPACE": settings.namespace,
+        "CROSSVIEW_PARTITIONS": str(settings.partitions),
+        "CROSSVIEW_TWILIO_AUTH_TOKEN": TOKEN,
+    }
+    with (RESULTS / "ingest-server.log").open("w") as logs:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "services.cli", "serve", "--port", str(port)],
+            env=env,
+            stdout=logs,
+            stderr=subprocess.STDOUT,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(120):
+                try:
+                    if httpx.get(f"{base}/v1/health", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.5)
+            rate = asyncio.run(_http(base, events))
+            latencies, webhook_rate = asyncio.run(_webhooks(base))
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    ordered = sorted(latencies)
+    return {
+        "canonical_batches_events_per_s": round(rate),
+        "twilio_webhooks_per_s": round(webhook_rate),
+        "twilio_webhook_p50_ms": round(statistics.median(ordered) * 1000, 2),
+        "twilio_webhook_p99_ms": round(ordered[int(len(ordered) * 0.99) - 1] * 1000, 2),
+    }
+
+
+def main() -> dict:
+    events = list(synthetic_interactions(people=10_000, per_person=EVENTS // 10_000, body_bytes=70, seed=17))
+    with fresh_namespace() as settings:
+        log(f"bare kafka-python send loop, {EVENTS:,} records, acks=all...")
+        bare_rate = bare(settings, [to_binary(e) for e in events])
+        log(f"  {bare_rate:,.0f} records/s")
+        log("Python client...")
+        client_rate = client(settings, events)
+        log(f"  {client_rate:,.0f} events/s")
+        log("HTTP: canonical batches, then signed Twilio webhooks...")
+        http = http_adapters(settings, events[:20_000])
+        log(f"  {http}")
+    result = {
+        "command": "make bench",
+        "events": EVENTS,
+        "bare_producer_per_s": round(bare_rate),
+        "client_per_s": round(client_rate),
+        "http": http,
+        "ratio": round(client_rate / bare_rate, 3),
+        "goal": {"ratio_at_least": 0.8},
+    }
+    path = write_result("ingest", result)
+    log(f"ratio (client / bare producer) {result['ratio']} -> {path}")
+    return result
