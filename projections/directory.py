@@ -119,6 +119,7 @@ class Criteria:
     organisation_ids: frozenset[str] | None = None
     relationships: frozenset[str] | None = None
     active_only: bool = True
+    channel: str | None = None  # email or sms: the row's contact point must exist and be reachable
 
 
 def target(
@@ -127,7 +128,12 @@ def target(
     """The population: one row per matching function, or per person keeping their highest-priority match."""
     rows = []
     for view in views:
-        matching = [f for f in _in_priority_order(view) if _meets(f, refs, criteria, day)]
+        matching = [
+            f
+            for f in _in_priority_order(view)
+            if _meets(f, refs, criteria, day)
+            and (criteria.channel is None or _reachable_for(view, f, criteria.channel))
+        ]
         if mode == "per_person":
             matching = matching[:1]
         rows += [
@@ -140,6 +146,21 @@ def target(
             for f in matching
         ]
     return sorted(rows, key=lambda r: (r["family_name"] or "", r["given_name"] or "", r["person_id"], r["priority"]))
+
+
+CONTACT_ATTRIBUTE = {"email": "email", "sms": "mobile_phone"}
+
+
+def contact_for(view: PersonView, function: Function, channel: str) -> str | None:
+    """The address a message for this function goes to: the function's own, else the person's."""
+    name = CONTACT_ATTRIBUTE[channel]
+    address = view.function_attributes.get(function.function_id, {}).get(name) or view.attributes.get(name)
+    return address.casefold() if address and channel == "email" else address
+
+
+def _reachable_for(view: PersonView, function: Function, channel: str) -> bool:
+    address = contact_for(view, function, channel)
+    return address is not None and view.reachable(channel, address)
 
 
 def _in_priority_order(view: PersonView) -> list[Function]:

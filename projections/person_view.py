@@ -18,11 +18,14 @@ from domain.person import Function, insert_chronologically
 from projections.facts import Fact
 from schemas.events import (
     AttributeSet,
+    CallInteraction,
+    EmailInteraction,
     FunctionAssigned,
     FunctionEnded,
     FunctionsReprioritised,
     Interaction,
     PersonRegistered,
+    SmsInteraction,
 )
 
 PERSON_SCOPED = (PersonRegistered, FunctionAssigned, FunctionEnded, FunctionsReprioritised, AttributeSet, Interaction)
@@ -54,6 +57,13 @@ class PersonView:
     priority: tuple[str, ...] = ()  # function ids, highest priority first
     function_attributes: Mapping[str, Mapping[str, str | None]] = field(default_factory=dict)
     function_interactions: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    # "channel:address" -> {channel, address, reachable, reason, since, event_id}: the latest consent
+    # or reachability change of each contact point (unsubscribe, STOP, complaint, hard bounce...).
+    reachability: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def reachable(self, channel: str, address: str) -> bool:
+        """Whether the person may be sent something on this contact point (unknown: yes)."""
+        return bool(self.reachability.get(f"{channel}:{address}", {}).get("reachable", True))
 
     def active_functions(self, day: date) -> list[Function]:
         """Active functions in priority order: the first is the main function."""
@@ -109,6 +119,7 @@ def _fold_person(view: PersonView, facts: list[Fact]) -> PersonView:
     latest = view.last_interaction
     registration = (view.registered_at, view.given_name or "", view.family_name or "", view.provisional)
     last_event_at = view.last_event_at
+    reachability = dict(view.reachability)
     profile = None  # copied on the first domain event only: interactions leave it untouched
     for fact in facts:
         at, data = fact.time, fact.data
@@ -118,6 +129,19 @@ def _fold_person(view: PersonView, facts: list[Fact]) -> PersonView:
             counts[data.channel] = counts.get(data.channel, 0) + 1
             if latest is None or (at, fact.event_id) > (latest.at, latest.event_id):
                 latest = LastInteraction(fact.event_id, data.channel, data.direction, data.status, data.provider, at)
+            change = reachability_change(data)
+            if change is not None:
+                key = f"{data.channel}:{contact_address(data)}"
+                known = reachability.get(key)
+                if known is None or (at.isoformat(), fact.event_id) > (known["since"], known["event_id"]):
+                    reachability[key] = {
+                        "channel": data.channel,
+                        "address": contact_address(data),
+                        "reachable": change[0],
+                        "reason": change[1],
+                        "since": at.isoformat(),
+                        "event_id": fact.event_id,
+                    }
             if data.function_id is not None:
                 profile = profile or _Profile.of(view)
                 per_function = profile.function_interactions.setdefault(data.function_id, {})
@@ -145,7 +169,46 @@ def _fold_person(view: PersonView, facts: list[Fact]) -> PersonView:
         priority=tuple(profile.priority),
         function_attributes=profile.function_attributes,
         function_interactions=profile.function_interactions,
+        reachability=reachability,
     )
+
+
+STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "ARRET", "ARRÊT"}
+START_WORDS = {"START", "UNSTOP", "YES"}
+EMAIL_OPT_OUTS = {
+    "unsubscribe": "unsubscribed",
+    "group_unsubscribe": "unsubscribed from a group",
+    "spamreport": "complained (spam report)",
+    "complained": "complained (spam report)",
+    "unsubscribed": "unsubscribed",
+}
+
+
+def contact_address(data: Interaction) -> str:
+    """The person's side of the interaction: the address or number that reached them or that they used."""
+    if isinstance(data, EmailInteraction):
+        return data.address.casefold()
+    if isinstance(data, SmsInteraction | CallInteraction):
+        return data.from_number if data.direction == "inbound" else data.to_number
+    return data.provider_id
+
+
+def reachability_change(data: Interaction) -> tuple[bool, str] | None:
+    """(reachable, reason) when the interaction changes what the person may be sent, else None."""
+    if isinstance(data, EmailInteraction):
+        if data.status in EMAIL_OPT_OUTS:
+            return False, EMAIL_OPT_OUTS[data.status]
+        if data.status in ("bounce", "bounced", "failed") and data.bounce_type != "blocked":
+            return False, f"hard bounce{': ' + data.reason if data.reason else ''}"
+        if data.status == "group_resubscribe":
+            return True, "resubscribed"
+    if isinstance(data, SmsInteraction) and data.direction == "inbound":
+        word = data.body.strip().split(" ")[0].upper() if data.body.strip() else ""
+        if word in STOP_WORDS:
+            return False, f"opted out by SMS ({word})"
+        if word in START_WORDS:
+            return True, f"opted in again by SMS ({word})"
+    return None
 
 
 @dataclass
@@ -258,6 +321,7 @@ def view_to_json(view: PersonView) -> dict[str, Any]:
         "priority": list(view.priority),
         "function_attributes": {f: dict(a) for f, a in view.function_attributes.items()},
         "function_interactions": {f: dict(c) for f, c in view.function_interactions.items()},
+        "reachability": {k: dict(v) for k, v in view.reachability.items()},
     }
 
 
@@ -291,6 +355,7 @@ def view_from_json(raw: Mapping[str, Any]) -> PersonView:
         priority=tuple(raw.get("priority", ())),
         function_attributes=raw.get("function_attributes", {}),
         function_interactions=raw.get("function_interactions", {}),
+        reachability=raw.get("reachability", {}),
     )
 
 

@@ -65,6 +65,16 @@ class AttributeOut(ApiModel):
     function_id: str | None
 
 
+class ReachabilityOut(ApiModel):
+    """Whether a contact point may be used, and the event that decided it (unsubscribe, STOP, bounce...)."""
+
+    channel: str
+    address: str
+    reachable: bool
+    reason: str
+    since: datetime
+
+
 class LinkedPerson(ApiModel):
     person_id: str
     given_name: str | None
@@ -95,6 +105,7 @@ class Person360Out(ApiModel):
     events_applied: int
     last_interaction: LastInteractionOut | None
     last_event_at: datetime | None
+    reachability: list[ReachabilityOut] = Field(description="Consent and reachability per contact point.")
     links: list[OrganisationLinks]
     freshness: Freshness
 
@@ -144,6 +155,11 @@ class TargetingRequest(ApiModel):
     organisation_ids: list[str] | None = None
     relationships: list[Literal["client", "prospect", "prescriber"]] | None = None
     active_only: bool = True
+    channel: Literal["email", "sms"] | None = Field(
+        None,
+        description="Keep only rows whose contact point on this channel exists and may be used (no "
+        "unsubscribe, STOP, complaint or hard bounce).",
+    )
     mode: Literal["per_function", "per_person"] = Field(
         "per_person",
         description="per_function: one row per matching function; per_person: one row per person, with their "

@@ -171,6 +171,8 @@ class EmailInteraction(Interaction):
     address: str = Field(min_length=3, max_length=320)
     subject_line: str | None = Field(default=None, max_length=1000)
     url: str | None = Field(default=None, max_length=2000, description="The link clicked, for click events.")
+    reason: str | None = Field(default=None, max_length=2000, description="Why it bounced or was dropped.")
+    bounce_type: str | None = Field(default=None, max_length=50, description="bounce (hard) or blocked (soft).")
 
 
 class WebInteraction(Interaction):

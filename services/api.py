@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from channels.kafka import BrokerUnavailable
+from domain.contact_point import InvalidContactPointError
 from domain.errors import DomainError, NotFoundError
 from schemas.api import Problem
 from services.bootstrap import Application
@@ -51,6 +52,17 @@ def create_app(build: Callable[[], Application]) -> FastAPI:
     @app.exception_handler(NotFoundError)
     async def _on_not_found(request: Request, error: NotFoundError) -> JSONResponse:
         return problem_response(Problem(status=404, title=type(error).__name__, detail=str(error)))
+
+    @app.exception_handler(InvalidContactPointError)
+    async def _on_bad_contact(request: Request, error: InvalidContactPointError) -> JSONResponse:
+        return problem_response(
+            Problem(
+                status=422,
+                title="Invalid contact point",
+                detail=str(error),
+                errors=[{"field": "body.value", "message": str(error)}],
+            )
+        )
 
     @app.exception_handler(DomainError)
     async def _on_rule(request: Request, error: DomainError) -> JSONResponse:

@@ -35,6 +35,9 @@ class DateAsISO(Transcoding):
         return date.fromisoformat(data)
 
 
+CONTACT_ATTRIBUTES: dict[str, ContactKind] = {"email": "email", "mobile_phone": "phone"}
+
+
 class Crossview(Application):
     """People, organisations, function titles and the attribute policy: every command with invariants."""
 
@@ -80,8 +83,13 @@ class Crossview(Application):
     def set_attribute(self, person_id: uuid.UUID, name: str, value: str | None, function_id: str | None = None) -> None:
         person = self._get(Person, person_id)
         self._policy().check_level(name, on_function=function_id is not None)
+        claims = []
+        kind = CONTACT_ATTRIBUTES.get(name)
+        if kind and value:  # an email or a mobile is a contact point: stored normalised, leading to this person
+            value = normalise(kind, value)
+            claims = self._claims(person_id, kind, value)
         person.set_attribute(name, value, function_id)
-        self.save(person)
+        self.save(person, *claims)
 
     # --- identity ---------------------------------------------------------------------------
 
@@ -105,14 +113,22 @@ class Crossview(Application):
     ) -> None:
         """Give a person a contact point; refused when another person has it (join them instead)."""
         self._get(Person, person_id)
+        claims = self._claims(person_id, kind, raw_address, default_country_code)
+        if claims:
+            self.save(*claims)
+
+    def _claims(
+        self, person_id: uuid.UUID, kind: ContactKind, raw_address: str, default_country_code: str = "33"
+    ) -> list[ContactPoint]:
+        """The claim to save with the command; none when the person has the contact point already."""
         address = normalise(kind, raw_address, default_country_code)
         try:
             owner = self._get(ContactPoint, contact_point_id(kind, address)).person_id
         except NotFoundError:
-            self.save(ContactPoint(kind, address, str(person_id)))
-            return
+            return [ContactPoint(kind, address, str(person_id))]
         if owner != str(person_id):
-            raise ContactPointTakenError(f"{kind} {address} belongs to person {owner}")
+            raise ContactPointTakenError(f"{kind} {address} belongs to person {owner}: join the two people")
+        return []
 
     # --- organisations and referentials ------------------------------------------------------
 

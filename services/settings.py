@@ -30,6 +30,12 @@ class Settings(BaseSettings):
 
     # --- channel adapters -------------------------------------------------------------------
     twilio_auth_token: str | None = Field(None, description="Twilio auth token: verifies X-Twilio-Signature.")
+    sendgrid_verification_key: str | None = Field(
+        None, description="SendGrid Event Webhook verification key (base64 public key from SendGrid's settings)."
+    )
+    webhook_max_age_s: int = Field(
+        600, ge=0, description="Signed webhooks whose timestamp is older than this are refused (replays); 0: no limit."
+    )
     public_base_url: str | None = Field(
         None,
         description="The URL providers call (e.g. https://crm.example.org), when a proxy sits in front; "

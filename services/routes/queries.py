@@ -20,6 +20,7 @@ from schemas.api import (
     OrganisationRef,
     Person360Out,
     Problem,
+    ReachabilityOut,
     RosterOut,
     RosterRow,
     SearchOut,
@@ -80,6 +81,16 @@ def person_360(crossview: App, person_id: str, freshness: Fresh, day: AsOf) -> P
         events_applied=view.events_applied,
         last_interaction=LastInteractionOut(**last.__dict__) if last else None,
         last_event_at=view.last_event_at,
+        reachability=[
+            ReachabilityOut(
+                channel=r["channel"],
+                address=r["address"],
+                reachable=r["reachable"],
+                reason=r["reason"],
+                since=r["since"],
+            )
+            for r in sorted(view.reachability.values(), key=lambda r: (r["channel"], r["address"]))
+        ],
         links=[
             OrganisationLinks(
                 organisation=OrganisationRef(**refs.organisation(oid)),
@@ -200,6 +211,7 @@ def targeting(crossview: App, request: TargetingRequest, freshness: Fresh) -> Ta
         organisation_ids=frozenset(request.organisation_ids) if request.organisation_ids is not None else None,
         relationships=frozenset(request.relationships) if request.relationships is not None else None,
         active_only=request.active_only,
+        channel=request.channel,
     )
     views, refs = crossview.store.targeting_candidates(criteria, day)
     rows = [

@@ -15,11 +15,12 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from channels import sendgrid
 from channels.twilio import TwilioPayloadError, parse_sms, signature_is_valid
 from domain.contact_point import InvalidContactPointError
 from schemas.api import Problem
 from schemas.envelope import CloudEvent
-from schemas.events import SmsInteraction
+from schemas.events import EmailInteraction, SmsInteraction
 from services.bootstrap import Application
 from services.http import App, ProblemError
 
@@ -135,3 +136,96 @@ async def twilio_sms(request: Request, crossview: App) -> Response:
 
     await run_in_threadpool(publish)
     return Response(EMPTY_TWIML, media_type="text/xml")
+
+
+@router.post("/v1/ingest/sendgrid", responses=RESPONSES)
+async def sendgrid_events(request: Request, crossview: App) -> dict[str, int]:
+    """SendGrid Event Webhook: a signed JSON array of email events (processed, delivered, open, click,
+    bounce, dropped, deferred, spamreport, unsubscribe, group_unsubscribe, ...). All or nothing: one
+    malformed event refuses the batch; kinds Crossview does not know yet are kept as they are."""
+    body = await _body(request, crossview)
+    settings = crossview.settings
+    if not settings.insecure_skip_signatures:
+        if not settings.sendgrid_verification_key:
+            raise ProblemError(
+                403,
+                "SendGrid webhooks are not configured",
+                "set CROSSVIEW_SENDGRID_VERIFICATION_KEY to accept them (unsigned webhooks are refused)",
+            )
+        timestamp = request.headers.get("x-twilio-email-event-webhook-timestamp")
+        if not sendgrid.signature_is_valid(
+            body,
+            request.headers.get("x-twilio-email-event-webhook-signature"),
+            timestamp,
+            settings.sendgrid_verification_key,
+        ):
+            raise ProblemError(
+                403,
+                "Invalid signature",
+                "the SendGrid signature does not match this body",
+                [{"field": "header.X-Twilio-Email-Event-Webhook-Signature", "message": "missing or wrong"}],
+            )
+        _check_fresh(settings.webhook_max_age_s, timestamp)
+    try:
+        events = sendgrid.parse_events(body)
+    except sendgrid.SendGridPayloadError as error:
+        raise ProblemError(
+            422,
+            "Not a SendGrid event batch",
+            str(error),
+            [{"field": f"body.{error.field}".rstrip("."), "message": str(error)}],
+        ) from error
+
+    def publish() -> int:
+        people: dict[str, uuid.UUID] = {}
+        cloud_events = []
+        for index, e in enumerate(events):
+            if e.address not in people:
+                try:
+                    people[e.address], _ = crossview.commands.run(
+                        lambda app, a=e.address: app.resolve_contact_point("email", a)
+                    )
+                except InvalidContactPointError as error:
+                    raise ProblemError(
+                        422,
+                        "Invalid email address",
+                        str(error),
+                        [{"field": f"body.{index}.email", "message": str(error)}],
+                    ) from error
+            data = EmailInteraction(
+                direction="outbound",
+                provider="sendgrid",
+                provider_id=e.message_id,
+                status=e.kind,
+                address=e.address,
+                url=e.url,
+                campaign=e.campaign,
+                reason=e.reason,
+                bounce_type=e.bounce_type,
+            )
+            cloud_events.append(
+                CloudEvent(
+                    id=str(uuid.uuid5(WEBHOOKS, f"sendgrid:{e.event_id}")),
+                    source="sendgrid",
+                    type=data.event_type,
+                    subject=str(people[e.address]),
+                    time=e.at,
+                    data=data.model_dump(mode="json", exclude_none=True),
+                )
+            )
+        crossview.ingest.publish(cloud_events)
+        return len(cloud_events)
+
+    return {"accepted": await run_in_threadpool(publish)}
+
+
+def _check_fresh(max_age_s: int, timestamp: str | None) -> None:
+    """A signed request replayed long after it was sent is refused: the signature covers its timestamp."""
+    if not max_age_s:
+        return
+    try:
+        age = abs(datetime.now(UTC).timestamp() - int(timestamp or ""))
+    except ValueError as error:
+        raise ProblemError(403, "Invalid timestamp", "the signed timestamp is not a number") from error
+    if age > max_age_s:
+        raise ProblemError(403, "Stale webhook", f"signed {int(age)} s ago, more than {max_age_s} s: a replay?")

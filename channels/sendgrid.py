@@ -1,0 +1,89 @@
+"""SendGrid Event Webhook: a JSON array of email events, signed with ECDSA (P-256, SHA-256).
+
+SendGrid signs ``timestamp header + raw body`` with its private key; the verification key (the
+public key, base64 DER) is shown in SendGrid's settings. Headers:
+``X-Twilio-Email-Event-Webhook-Signature`` and ``X-Twilio-Email-Event-Webhook-Timestamp``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import load_der_public_key
+
+REQUIRED = ("email", "event", "sg_event_id", "timestamp")
+
+
+class SendGridPayloadError(ValueError):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+def signature_is_valid(body: bytes, signature: str | None, timestamp: str | None, public_key_b64: str) -> bool:
+    if not signature or not timestamp:
+        return False
+    try:
+        key = load_der_public_key(base64.b64decode(public_key_b64))
+        if not isinstance(key, ec.EllipticCurvePublicKey):
+            return False
+        key.verify(base64.b64decode(signature), timestamp.encode() + body, ec.ECDSA(hashes.SHA256()))
+        return True
+    except (InvalidSignature, ValueError, binascii.Error):
+        return False
+
+
+@dataclass(frozen=True)
+class EmailEvent:
+    event_id: str
+    message_id: str
+    kind: str  # processed, delivered, open, click, bounce, dropped, spamreport, unsubscribe, ... as sent
+    address: str
+    at: datetime
+    url: str | None
+    campaign: str | None
+    reason: str | None
+    bounce_type: str | None  # "bounce" (hard) or "blocked" (soft), on bounce events
+
+
+def parse_events(body: bytes) -> list[EmailEvent]:
+    """Every event of the batch, or SendGridPayloadError naming the first bad field (all or nothing)."""
+    try:
+        payload = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise SendGridPayloadError("body", f"not JSON: {error}") from error
+    if not isinstance(payload, list) or not payload:
+        raise SendGridPayloadError("body", "a non-empty JSON array of events is expected")
+    return [_event(index, raw) for index, raw in enumerate(payload)]
+
+
+def _event(index: int, raw: Any) -> EmailEvent:
+    if not isinstance(raw, dict):
+        raise SendGridPayloadError(f"{index}", "an event must be a JSON object")
+    for field in REQUIRED:
+        if raw.get(field) in (None, ""):
+            raise SendGridPayloadError(f"{index}.{field}", "missing")
+    if not isinstance(raw["timestamp"], int | float) or isinstance(raw["timestamp"], bool):
+        raise SendGridPayloadError(f"{index}.timestamp", "seconds since the epoch expected")
+    category = raw.get("category")
+    if isinstance(category, list):
+        category = category[0] if category else None
+    return EmailEvent(
+        event_id=str(raw["sg_event_id"]),
+        message_id=str(raw.get("sg_message_id") or raw["sg_event_id"]).split(".")[0],
+        kind=str(raw["event"]),
+        address=str(raw["email"]),
+        at=datetime.fromtimestamp(raw["timestamp"], UTC),
+        url=raw.get("url") if isinstance(raw.get("url"), str) else None,
+        campaign=str(raw.get("campaign") or category) if (raw.get("campaign") or category) else None,
+        reason=str(raw["reason"]) if raw.get("reason") else None,
+        bounce_type=str(raw["type"]) if raw.get("type") else None,
+    )

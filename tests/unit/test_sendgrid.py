@@ -1,0 +1,141 @@
+"""SendGrid Event Webhook: SendGrid's own signed example, every event kind, the endpoint's refusals."""
+
+import base64
+import json
+import time
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from fastapi.testclient import TestClient
+
+from channels.sendgrid import SendGridPayloadError, parse_events, signature_is_valid
+from services.api import create_app
+from services.bootstrap import embedded
+from services.settings import Settings
+
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "sendgrid"
+VECTOR = json.loads((FIXTURES / "signed_dropped.json").read_text())
+BATCH = (FIXTURES / "batch.json").read_bytes()
+
+
+def test_sendgrids_own_signed_example_verifies_and_any_change_fails():
+    body, sig, ts, key = VECTOR["body"].encode(), VECTOR["signature"], VECTOR["timestamp"], VECTOR["public_key"]
+    assert signature_is_valid(body, sig, ts, key)
+    assert not signature_is_valid(b"payload", sig, ts, key)
+    assert not signature_is_valid(body, sig, "timestamp", key)
+    assert not signature_is_valid(body, None, ts, key)
+    assert not signature_is_valid(body, "not base64!", ts, key)
+
+
+def test_every_documented_event_kind_parses():
+    kinds = [e.kind for e in parse_events(BATCH)]
+    assert kinds == [
+        "processed",
+        "delivered",
+        "open",
+        "click",
+        "deferred",
+        "bounce",
+        "dropped",
+        "spamreport",
+        "unsubscribe",
+        "group_unsubscribe",
+        "group_resubscribe",
+    ]
+    click = parse_events(BATCH)[3]
+    assert (click.url, click.campaign, click.message_id) == (
+        "https://shop.example/irrigation",
+        "spring-promo",
+        "14c5d75ce93",
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (b"{not json", "body"),
+        (b"[]", "body"),
+        (b'{"event": "open"}', "body"),
+        (b"[1]", "0"),
+        (b'[{"event": "open", "sg_event_id": "x", "timestamp": 1}]', "0.email"),
+        (b'[{"email": "a@b.example", "event": "open", "sg_event_id": "x", "timestamp": "soon"}]', "0.timestamp"),
+    ],
+)
+def test_a_malformed_batch_is_refused_naming_the_field(body, field):
+    with pytest.raises(SendGridPayloadError) as refused:
+        parse_events(body)
+    assert refused.value.field == field
+
+
+KEY = ec.generate_private_key(ec.SECP256R1())
+PUBLIC = base64.b64encode(
+    KEY.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+).decode()
+
+
+def signed(body: bytes, timestamp: str | None = None) -> dict[str, str]:
+    timestamp = timestamp or str(int(time.time()))
+    signature = base64.b64encode(KEY.sign(timestamp.encode() + body, ec.ECDSA(hashes.SHA256()))).decode()
+    return {
+        "content-type": "application/json",
+        "x-twilio-email-event-webhook-signature": signature,
+        "x-twilio-email-event-webhook-timestamp": timestamp,
+    }
+
+
+@pytest.fixture
+def client():
+    with TestClient(create_app(lambda: embedded(Settings(sendgrid_verification_key=PUBLIC), with_demo=False))) as c:
+        yield c
+
+
+def test_a_signed_batch_lands_in_one_persons_view_with_its_consent_changes(client):
+    answer = client.post("/v1/ingest/sendgrid", content=BATCH, headers=signed(BATCH))
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"accepted": 11}
+    (view,) = client.app.state.crossview.store._views.values()
+    assert view.interactions == {"email": 11}
+    state = view.reachability["email:fabien@fabulous-garden.example"]
+    assert state["reachable"] is True and state["reason"] == "resubscribed"  # the last event of the batch
+
+
+def test_a_redelivered_batch_counts_once(client):
+    for _ in range(2):
+        assert client.post("/v1/ingest/sendgrid", content=BATCH, headers=signed(BATCH)).status_code == 200
+    (view,) = client.app.state.crossview.store._views.values()
+    assert view.interactions == {"email": 11}
+
+
+def test_bad_missing_or_stale_signatures_are_refused_and_nothing_is_published(client):
+    assert (
+        client.post(
+            "/v1/ingest/sendgrid",
+            content=BATCH,
+            headers={**signed(BATCH), "x-twilio-email-event-webhook-signature": "AAAA"},
+        ).status_code
+        == 403
+    )
+    assert (
+        client.post("/v1/ingest/sendgrid", content=BATCH, headers={"content-type": "application/json"}).status_code
+        == 403
+    )
+    stale = client.post("/v1/ingest/sendgrid", content=BATCH, headers=signed(BATCH, str(int(time.time()) - 3600)))
+    assert stale.status_code == 403 and stale.json()["title"] == "Stale webhook"
+    assert client.app.state.crossview.store.position() == {}
+
+
+def test_a_batch_with_one_bad_event_publishes_nothing(client):
+    events = json.loads(BATCH)
+    del events[4]["email"]
+    body = json.dumps(events).encode()
+    answer = client.post("/v1/ingest/sendgrid", content=body, headers=signed(body))
+    assert answer.status_code == 422 and answer.json()["errors"][0]["field"] == "body.4.email"
+    assert client.app.state.crossview.store.position() == {}
+
+
+def test_without_a_verification_key_sendgrid_is_refused():
+    with TestClient(create_app(lambda: embedded(Settings(), with_demo=False))) as closed:
+        answer = closed.post("/v1/ingest/sendgrid", content=BATCH, headers=signed(BATCH))
+        assert answer.status_code == 403 and "CROSSVIEW_SENDGRID_VERIFICATION_KEY" in answer.json()["detail"]
