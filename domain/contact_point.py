@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from dataclasses import dataclass
 from typing import Literal
 
 from eventsourcing.domain import Aggregate, event
@@ -44,15 +45,35 @@ def normalise(kind: Kind, raw: str, default_country_code: str = "33") -> str:
 
 
 class ContactPoint(Aggregate):
+    """Leads to one person and, when a function carries it (an email per function, say), to that function."""
+
     @staticmethod
-    def create_id(kind: str, address: str, person_id: str) -> uuid.UUID:
+    def create_id(kind: str, address: str, person_id: str, function_id: str | None = None) -> uuid.UUID:
         return contact_point_id(kind, address)
 
     @event("Claimed")
-    def __init__(self, kind: str, address: str, person_id: str) -> None:
+    def __init__(self, kind: str, address: str, person_id: str, function_id: str | None = None) -> None:
         self.kind = kind
         self.address = address
         self.person_id = person_id
+        self.function_id = function_id
+
+    def carry(self, function_id: str | None) -> None:
+        """Set which of the person's functions carries it (None: the person)."""
+        if function_id != self.function_id:
+            self._carried(function_id)
+
+    @event("CarrierChanged")
+    def _carried(self, function_id: str | None) -> None:
+        self.function_id = function_id
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """Where an interaction through a contact point belongs."""
+
+    person_id: uuid.UUID
+    function_id: str | None
 
 
 def contact_point_id(kind: str, address: str) -> uuid.UUID:

@@ -14,7 +14,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
 
-from domain.contact_point import ContactPoint, contact_point_id, normalise
+from domain.contact_point import ContactPoint, Resolved, contact_point_id, normalise
 from domain.contact_point import Kind as ContactKind
 from domain.errors import ContactPointTakenError, NotFoundError
 from domain.organisation import Kind, Organisation, Relationship
@@ -87,23 +87,24 @@ class Crossview(Application):
         kind = CONTACT_ATTRIBUTES.get(name)
         if kind and value:  # an email or a mobile is a contact point: stored normalised, leading to this person
             value = normalise(kind, value)
-            claims = self._claims(person_id, kind, value)
+            claims = self._claims(person_id, kind, value, function_id)
         person.set_attribute(name, value, function_id)
         self.save(person, *claims)
 
     # --- identity ---------------------------------------------------------------------------
 
-    def resolve_contact_point(self, kind: ContactKind, raw_address: str, default_country_code: str = "33") -> uuid.UUID:
-        """The person a contact point belongs to; a provisional person when nobody has it yet."""
+    def resolve_contact_point(self, kind: ContactKind, raw_address: str, default_country_code: str = "33") -> Resolved:
+        """The person (and function) a contact point leads to; a provisional person when nobody has it yet."""
         address = normalise(kind, raw_address, default_country_code)
         for _ in range(3):
             try:
-                return uuid.UUID(self._get(ContactPoint, contact_point_id(kind, address)).person_id)
+                point = self._get(ContactPoint, contact_point_id(kind, address))
+                return Resolved(uuid.UUID(point.person_id), point.function_id)
             except NotFoundError:
                 person = Person(None, None, provisional=True)
                 try:
                     self.save(person, ContactPoint(kind, address, str(person.id)))
-                    return person.id
+                    return Resolved(person.id, None)
                 except IntegrityError:
                     continue  # someone claimed it meanwhile: read theirs
         raise ContactPointTakenError(f"{kind} {address} is being claimed concurrently; retry")
@@ -113,22 +114,21 @@ class Crossview(Application):
     ) -> None:
         """Give a person a contact point; refused when another person has it (join them instead)."""
         self._get(Person, person_id)
-        claims = self._claims(person_id, kind, raw_address, default_country_code)
+        claims = self._claims(person_id, kind, normalise(kind, raw_address, default_country_code), None)
         if claims:
             self.save(*claims)
 
-    def _claims(
-        self, person_id: uuid.UUID, kind: ContactKind, raw_address: str, default_country_code: str = "33"
-    ) -> list[ContactPoint]:
-        """The claim to save with the command; none when the person has the contact point already."""
-        address = normalise(kind, raw_address, default_country_code)
+    def _claims(self, person_id: uuid.UUID, kind: ContactKind, address: str, function_id: str | None) -> list:
+        """The contact point to save with the command, claimed for the person (and function) or moved
+        between the person's own functions; nothing when already so."""
         try:
-            owner = self._get(ContactPoint, contact_point_id(kind, address)).person_id
+            point = self._get(ContactPoint, contact_point_id(kind, address))
         except NotFoundError:
-            return [ContactPoint(kind, address, str(person_id))]
-        if owner != str(person_id):
-            raise ContactPointTakenError(f"{kind} {address} belongs to person {owner}: join the two people")
-        return []
+            return [ContactPoint(kind, address, str(person_id), function_id)]
+        if point.person_id != str(person_id):
+            raise ContactPointTakenError(f"{kind} {address} belongs to person {point.person_id}: join the two people")
+        point.carry(function_id)
+        return [point]
 
     # --- organisations and referentials ------------------------------------------------------
 

@@ -76,7 +76,12 @@ def wire_data(event: DomainEvent) -> EventData | None:
             return TitleRetired(code=event.code)
         case AttributePolicy.LevelSet():
             return AttributeLevelSet(attribute=event.attribute, level=event.level)
-        case TitleReferential.Started() | AttributePolicy.Started() | ContactPoint.Claimed():
+        case (
+            TitleReferential.Started()
+            | AttributePolicy.Started()
+            | ContactPoint.Claimed()
+            | ContactPoint.CarrierChanged()
+        ):
             return None  # bookkeeping of the write side: the index lives in the event store
     raise TypeError(f"no wire event for {type(event).__qualname__}: add one to services/relay.py")
 

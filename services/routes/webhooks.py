@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from channels import sendgrid
 from channels.twilio import TwilioPayloadError, parse_sms, signature_is_valid
-from domain.contact_point import InvalidContactPointError
+from domain.contact_point import InvalidContactPointError, Resolved
 from schemas.api import Problem
 from schemas.envelope import CloudEvent
 from schemas.events import EmailInteraction, SmsInteraction
@@ -103,7 +103,7 @@ async def twilio_sms(request: Request, crossview: App) -> Response:
     def publish() -> None:
         settings = crossview.settings
         try:
-            person, _ = crossview.commands.run(
+            resolved, _ = crossview.commands.run(
                 lambda app: app.resolve_contact_point("phone", report.customer_number, settings.default_country_code)
             )
         except InvalidContactPointError as error:
@@ -119,6 +119,7 @@ async def twilio_sms(request: Request, crossview: App) -> Response:
             from_number=report.from_number,
             to_number=report.to_number,
             body=report.body,
+            function_id=resolved.function_id,
         )
         crossview.ingest.publish(
             [
@@ -127,7 +128,7 @@ async def twilio_sms(request: Request, crossview: App) -> Response:
                     id=str(uuid.uuid5(WEBHOOKS, f"twilio:sms:{report.message_sid}:{report.status}")),
                     source="twilio",
                     type=data.event_type,
-                    subject=str(person),
+                    subject=str(resolved.person_id),
                     time=datetime.now(UTC),
                     data=data.model_dump(mode="json", exclude_none=True),
                 )
@@ -177,7 +178,7 @@ async def sendgrid_events(request: Request, crossview: App) -> dict[str, int]:
         ) from error
 
     def publish() -> int:
-        people: dict[str, uuid.UUID] = {}
+        people: dict[str, Resolved] = {}
         cloud_events = []
         for index, e in enumerate(events):
             if e.address not in people:
@@ -202,13 +203,14 @@ async def sendgrid_events(request: Request, crossview: App) -> dict[str, int]:
                 campaign=e.campaign,
                 reason=e.reason,
                 bounce_type=e.bounce_type,
+                function_id=people[e.address].function_id,
             )
             cloud_events.append(
                 CloudEvent(
                     id=str(uuid.uuid5(WEBHOOKS, f"sendgrid:{e.event_id}")),
                     source="sendgrid",
                     type=data.event_type,
-                    subject=str(people[e.address]),
+                    subject=str(people[e.address].person_id),
                     time=e.at,
                     data=data.model_dump(mode="json", exclude_none=True),
                 )

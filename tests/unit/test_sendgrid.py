@@ -139,3 +139,24 @@ def test_without_a_verification_key_sendgrid_is_refused():
     with TestClient(create_app(lambda: embedded(Settings(), with_demo=False))) as closed:
         answer = closed.post("/v1/ingest/sendgrid", content=BATCH, headers=signed(BATCH))
         assert answer.status_code == 403 and "CROSSVIEW_SENDGRID_VERIFICATION_KEY" in answer.json()["detail"]
+
+
+def test_an_email_carried_by_a_function_attributes_its_events_to_that_function():
+    from tests.scenario import Scenario
+
+    settings = Settings(sendgrid_verification_key=PUBLIC)
+    with TestClient(create_app(lambda: embedded(settings, with_demo=False))) as client:
+        scenario = Scenario(client)
+        ids = scenario.build()
+        garden = ids["fn"]["Fabulous Garden"]
+        scenario.command(
+            "put",
+            f"/v1/persons/{ids['fabien']}/attributes/email",
+            {"value": "Fabien@Fabulous-Garden.example", "function_id": garden},
+        )
+        assert client.post("/v1/ingest/sendgrid", content=BATCH, headers=signed(BATCH)).status_code == 200
+        view = client.get(f"/v1/persons/{ids['fabien']}", params={"as_of": "2026-11-23"}).json()
+        assert view["interactions"] == {"email": 11}
+        by_function = {f["organisation"]["name"]: f["interactions"] for f in view["functions"]}
+        assert by_function == {"Fabulous Garden": {"email": 11}, "Social Networks": {}, "Croissance+": {}}
+        assert len(client.app.state.crossview.store._views) == 1  # no provisional person was made
