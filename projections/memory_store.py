@@ -22,6 +22,10 @@ class _MemoryTransaction:
         self.saved: dict[str, PersonView] = {}
         self.saved_references: dict[Key, dict[str, Any]] = {}
         self.offsets: dict[Partition, int] = {}
+        self.campaign_rows: set[tuple[str, str, str, str]] = set()
+
+    def record_campaign_reach(self, rows: set[tuple[str, str, str, str]]) -> None:
+        self.campaign_rows |= rows
 
     def claim(self, entries: Sequence[TimelineEntry]) -> set[str]:
         new = {
@@ -60,6 +64,7 @@ class MemoryStore:
         self._by_person: dict[str, list[TimelineEntry]] = defaultdict(list)
         self._references: dict[Key, dict[str, Any]] = {}
         self._offsets: dict[Partition, int] = {}
+        self._campaign_rows: set[tuple[str, str, str, str]] = set()
 
     @contextmanager
     def transaction(self) -> Iterator[_MemoryTransaction]:
@@ -72,6 +77,7 @@ class MemoryStore:
             self._views.update(tx.saved)
             self._references.update(tx.saved_references)
             self._offsets.update(tx.offsets)
+            self._campaign_rows |= tx.campaign_rows
 
     def offsets(self, partitions: Iterable[Partition]) -> dict[Partition, int]:
         with self._lock:
@@ -135,6 +141,14 @@ class MemoryStore:
         with self._lock:
             views = [v for v in self._views.values() if v.functions]
         return views, self._all_references()
+
+    def campaign_counts(self, campaign: str) -> dict[tuple[str, str], int]:
+        with self._lock:
+            rows = [row for row in self._campaign_rows if row[0] == campaign]
+        counts: dict[tuple[str, str], int] = defaultdict(int)
+        for _, channel, indicator, _ in rows:
+            counts[(channel, indicator)] += 1
+        return dict(counts)
 
     def organisation(self, organisation_id: str) -> dict[str, Any] | None:
         with self._lock:

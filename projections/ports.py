@@ -38,6 +38,9 @@ class ProjectionTransaction(Protocol):
 
     def save_references(self, documents: Mapping[ReferenceKey, dict[str, Any]]) -> None: ...
 
+    def record_campaign_reach(self, rows: set[tuple[str, str, str, str]]) -> None:
+        """Add (campaign, channel, indicator, person) facts; one already there changes nothing."""
+
     def advance(self, new: Mapping[Partition, int], expected: Mapping[Partition, int]) -> None:
         """Move each partition's offset from ``expected`` to ``new``; StaleOffsets if it is elsewhere."""
 
@@ -74,6 +77,9 @@ class ProjectionStore(Protocol):
         """People with at least one function that may meet ``criteria``, with their references."""
 
     def organisation(self, organisation_id: str) -> dict[str, Any] | None: ...
+
+    def campaign_counts(self, campaign: str) -> dict[tuple[str, str], int]:
+        """Distinct people per (channel, indicator) of the campaign."""
 
     def timeline(self, person_id: str, limit: int, before: tuple[datetime, str] | None = None) -> list[TimelineEntry]:
         """Newest first; ``before`` is the (occurred_at, event_id) of the last entry of the previous page."""

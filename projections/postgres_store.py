@@ -66,6 +66,13 @@ CREATE TABLE {schema}.person_function (
 );
 CREATE INDEX ON {schema}.person_function (organisation_id);
 CREATE INDEX ON {schema}.person_function (title_code);
+CREATE TABLE {schema}.campaign_reach (
+    campaign text NOT NULL,
+    channel text NOT NULL,
+    indicator text NOT NULL,
+    person_id text NOT NULL,
+    PRIMARY KEY (campaign, channel, indicator, person_id)
+);
 CREATE TABLE {schema}.offsets (
     topic text NOT NULL,
     partition integer NOT NULL,
@@ -208,6 +215,13 @@ class _PostgresTransaction:
                 for v in views
             ],
         )
+
+    def record_campaign_reach(self, rows: set[tuple[str, str, str, str]]) -> None:
+        if rows:
+            self._conn.cursor().executemany(
+                self._q("INSERT INTO {schema}.campaign_reach VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING"),
+                sorted(rows),
+            )
 
     def references(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
         keys = list(keys)
@@ -520,6 +534,14 @@ class PostgresStore:
             )
         ]
         return self._views_with_references(ids)
+
+    def campaign_counts(self, campaign: str) -> dict[tuple[str, str], int]:
+        rows = self._rows(
+            "SELECT channel, indicator, count(*) FROM {schema}.campaign_reach WHERE campaign = %s "
+            "GROUP BY channel, indicator",
+            (campaign,),
+        )
+        return {(channel, indicator): count for channel, indicator, count in rows}
 
     def organisation(self, organisation_id: str) -> dict[str, Any] | None:
         rows = self._rows(

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from projections.campaigns import campaign_rows
 from projections.facts import Fact, UndecodableRecord, decode
 from projections.person_view import PersonView, changes_profile, concerns_person, fold, timeline_entry
 from projections.ports import DeadLetterSink, GenerationChanged, Partition, ProjectionStore, StaleOffsets
@@ -129,6 +130,7 @@ class Projector:
                 views.update(tx.views(people - views.keys()))
                 folded = fold(person_facts, views)
                 tx.save_views(folded.values(), {f.subject for f in person_facts if changes_profile(f)})
+                tx.record_campaign_reach(campaign_rows(person_facts))
                 reference_facts = [fact for fact in fresh if concerns_reference(fact)]
                 if reference_facts:
                     keys = {key_of(fact) for fact in reference_facts}

@@ -176,6 +176,23 @@ class TargetingOut(ApiModel):
     freshness: Freshness
 
 
+class ChannelIndicators(ApiModel):
+    counts: dict[str, int] = Field(
+        description="Distinct people: sent, delivered, opened, clicked, bounced, unsubscribed, complaints."
+    )
+    rates: dict[str, float] = Field(
+        description="delivered and bounced over sent; opened, clicked, unsubscribed and complaints over delivered."
+    )
+
+
+class CampaignOut(ApiModel):
+    """A campaign's indicators per channel, each counting a person once."""
+
+    campaign: str
+    channels: dict[str, ChannelIndicators]
+    freshness: Freshness
+
+
 # --- commands -------------------------------------------------------------------------------
 
 

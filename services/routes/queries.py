@@ -9,9 +9,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from projections.campaigns import indicators
 from projections.directory import Criteria, References, attributes_out, function_out, history, matches, target
 from projections.person_view import PersonView, TimelineEntry
 from schemas.api import (
+    CampaignOut,
     FunctionOut,
     HistoryOut,
     LastInteractionOut,
@@ -267,3 +269,13 @@ def organisation(crossview: App, organisation_id: str) -> dict:
 def titles(crossview: App) -> dict:
     """The referential of function titles: code, label, and whether it is retired."""
     return {"titles": dict(crossview.store.reference_data(()).titles)}
+
+
+@router.get("/v1/campaigns/{campaign}", response_model=CampaignOut, tags=["campaigns"], responses=NOT_FOUND)
+def campaign(crossview: App, campaign: str, freshness: Fresh) -> CampaignOut:
+    """Sent, delivered, opened, clicked, bounced, unsubscribed and complaints, per channel: counts of
+    distinct people and rates."""
+    counts = crossview.store.campaign_counts(campaign)
+    if not counts:
+        raise ProblemError(404, "Campaign not found", f"no interaction carries the campaign {campaign!r}")
+    return CampaignOut(campaign=campaign, channels=indicators(counts), freshness=freshness)

@@ -122,3 +122,9 @@ def test_the_360_views_answer_alike(clients):
     history = same(clients, "get", f"/v1/persons/{IDS.fabien}/history", params={"as_of": AS_OF})
     assert history["functions"][0]["title"]["code"] == "FINANCE_DIRECTOR" and not history["functions"][0]["active"]
     assert date.fromisoformat(history["functions"][0]["exits_on"]) == date(2020, 12, 31)
+
+
+def test_campaign_indicators_answer_alike(clients):
+    body = same(clients, "get", "/v1/campaigns/spring-promo")
+    assert body["channels"]["sms"]["counts"]["delivered"] == 1
+    assert body["channels"]["email"]["counts"]["opened"] == 1

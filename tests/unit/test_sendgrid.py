@@ -160,3 +160,26 @@ def test_an_email_carried_by_a_function_attributes_its_events_to_that_function()
         by_function = {f["organisation"]["name"]: f["interactions"] for f in view["functions"]}
         assert by_function == {"Fabulous Garden": {"email": 11}, "Social Networks": {}, "Croissance+": {}}
         assert len(client.app.state.crossview.store._views) == 1  # no provisional person was made
+
+
+def test_campaign_indicators_count_each_person_once_per_indicator(client):
+    events = json.loads(BATCH)
+    second_person = [
+        {**e, "email": "claire@example.org", "sg_event_id": e["sg_event_id"] + "-c"}
+        for e in events
+        if e["event"] in ("processed", "delivered", "open", "open", "click")
+    ]
+    body = json.dumps(events + second_person + [{**events[2], "sg_event_id": "another-open"}]).encode()
+    assert client.post("/v1/ingest/sendgrid", content=body, headers=signed(body)).status_code == 200
+    email = client.get("/v1/campaigns/spring-promo").json()["channels"]["email"]
+    assert email["counts"] == {
+        "sent": 2,
+        "delivered": 2,
+        "opened": 2,
+        "clicked": 2,
+        "bounced": 1,
+        "unsubscribed": 1,
+        "complaints": 1,
+    }
+    assert email["rates"]["bounced"] == 0.5 and email["rates"]["opened"] == 1.0
+    assert client.get("/v1/campaigns/nothing-like-it").status_code == 404
