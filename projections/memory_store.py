@@ -10,7 +10,7 @@ from datetime import date, datetime
 from typing import Any
 
 from projections.directory import Colleague, Criteria, References, colleagues_of
-from projections.person_view import PersonView, TimelineEntry
+from projections.person_view import PersonView, TimelineEntry, one_row_per_message
 from projections.ports import Partition, StaleOffsets
 from projections.reference_view import ORGANISATION, TITLES, Key
 
@@ -97,9 +97,7 @@ class MemoryStore:
 
     def timeline(self, person_id: str, limit: int, before: tuple[datetime, str] | None = None) -> list[TimelineEntry]:
         with self._lock:
-            entries = sorted(
-                self._by_person.get(person_id, ()), key=lambda e: (e.occurred_at, e.event_id), reverse=True
-            )
+            entries = one_row_per_message(self._by_person.get(person_id, ()))
         if before is not None:
             entries = [e for e in entries if (e.occurred_at, e.event_id) < before]
         return entries[:limit]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -81,6 +81,9 @@ class TimelineEntry:
     topic: str
     partition: int
     offset: int
+    message_key: str | None = None  # channel:provider:provider_id: one message's status events share it
+    status: str | None = None
+    statuses: tuple[str, ...] = ()  # filled by timeline queries: the message's statuses, oldest first
 
     @property
     def data(self) -> dict[str, Any]:
@@ -280,7 +283,23 @@ def timeline_entry(fact: Fact) -> TimelineEntry:
         topic=fact.topic,
         partition=fact.partition,
         offset=fact.offset,
+        message_key=f"{data.channel}:{data.provider}:{data.provider_id}" if isinstance(data, Interaction) else None,
+        status=data.status if isinstance(data, Interaction) else None,
     )
+
+
+def one_row_per_message(entries: Iterable[TimelineEntry]) -> list[TimelineEntry]:
+    """The timeline as an advisor reads it: a message that went queued -> sent -> delivered is one
+    row, the latest, carrying the whole progression; newest first."""
+    groups: dict[str, list[TimelineEntry]] = {}
+    for entry in entries:
+        groups.setdefault(entry.message_key or entry.event_id, []).append(entry)
+    rows = []
+    for group in groups.values():
+        group.sort(key=lambda e: (e.occurred_at, e.event_id))
+        latest = group[-1]
+        rows.append(replace(latest, statuses=tuple(e.status for e in group if e.status)))
+    return sorted(rows, key=lambda e: (e.occurred_at, e.event_id), reverse=True)
 
 
 # --- storage form (JSON) --------------------------------------------------------------------

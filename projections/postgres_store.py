@@ -41,7 +41,9 @@ CREATE TABLE {schema}.timeline (
     data jsonb NOT NULL,
     topic text NOT NULL,
     partition integer NOT NULL,
-    kafka_offset bigint NOT NULL
+    kafka_offset bigint NOT NULL,
+    message_key text,
+    status text
 );
 CREATE INDEX ON {schema}.timeline (person_id, occurred_at DESC, event_id DESC);
 CREATE TABLE {schema}.reference (
@@ -81,7 +83,9 @@ CREATE TABLE {schema}.offsets (
 );
 """
 
-_TIMELINE_COLUMNS = "event_id, person_id, occurred_at, event_type, channel, data, topic, partition, kafka_offset"
+_TIMELINE_COLUMNS = (
+    "event_id, person_id, occurred_at, event_type, channel, data, topic, partition, kafka_offset, message_key, status"
+)
 
 
 class _PostgresTransaction:
@@ -131,6 +135,8 @@ class _PostgresTransaction:
                         e.topic,
                         e.partition,
                         e.offset,
+                        e.message_key,
+                        e.status,
                     )
                 )
 
@@ -435,14 +441,19 @@ class PostgresStore:
         return view_from_json(rows[0][0]) if rows else None
 
     def timeline(self, person_id: str, limit: int, before: tuple[datetime, str] | None = None) -> list[TimelineEntry]:
-        where = "person_id = %s" + (" AND (occurred_at, event_id) < (%s, %s)" if before else "")
-        params = (person_id, *before) if before else (person_id,)
+        # One row per message (its latest event, with every status it went through), newest first.
+        page = "WHERE (occurred_at, event_id) < (%s, %s)" if before else ""
         rows = self._rows(
-            "SELECT person_id, event_id, event_type, channel, occurred_at, data::text, topic, partition, kafka_offset "
-            f"FROM {{schema}}.timeline WHERE {where} ORDER BY occurred_at DESC, event_id DESC LIMIT %s",
-            (*params, limit),
+            "WITH events AS (SELECT *, coalesce(message_key, event_id) AS message FROM {schema}.timeline "
+            "  WHERE person_id = %s), "
+            "latest AS (SELECT DISTINCT ON (message) * FROM events ORDER BY message, occurred_at DESC, event_id DESC) "
+            "SELECT person_id, event_id, event_type, channel, occurred_at, data::text, topic, partition, kafka_offset, "
+            "  message_key, status, (SELECT array_agg(e.status ORDER BY e.occurred_at, e.event_id) FROM events e "
+            "    WHERE e.message = latest.message AND e.status IS NOT NULL) "
+            f"FROM latest {page} ORDER BY occurred_at DESC, event_id DESC LIMIT %s",
+            (person_id, *(before or ()), limit),
         )
-        return [TimelineEntry(*row[:5], row[5].encode(), *row[6:]) for row in rows]
+        return [TimelineEntry(*row[:5], row[5].encode(), *row[6:11], tuple(row[11] or ())) for row in rows]
 
     def persons(self, person_ids: Iterable[str]) -> dict[str, PersonView]:
         rows = self._rows("SELECT view FROM {schema}.person_view WHERE person_id = ANY(%s)", (list(person_ids),))

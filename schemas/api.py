@@ -251,10 +251,14 @@ class CommandOut(ApiModel):
 
 
 class TimelineEntryOut(ApiModel):
+    """One row of the timeline: an event, or a message with its latest status."""
+
     event_id: str
     event_type: str
     channel: str | None
     occurred_at: datetime
+    status: str | None = Field(description="The message's latest status (interactions).")
+    statuses: list[str] = Field(description="Every status the message went through, oldest first.")
     data: dict[str, Any]
     position: str = Field(description="topic:partition:offset of the event in the log.")
 

@@ -230,6 +230,8 @@ def targeting(crossview: App, request: TargetingRequest, freshness: Fresh) -> Ta
 
 def _entry_out(entry: TimelineEntry) -> TimelineEntryOut:
     return TimelineEntryOut(
+        status=entry.status,
+        statuses=list(entry.statuses),
         event_id=entry.event_id,
         event_type=entry.event_type,
         channel=entry.channel,

@@ -104,3 +104,42 @@ def test_the_timeline_pages_newest_first_without_gaps_or_repeats(any_store):
     keys = [(e.occurred_at, e.event_id) for e in seen]
     assert keys == sorted(keys, reverse=True)
     assert seen[0].data == {"body": seen[0].event_id}
+
+
+def test_the_status_events_of_one_message_are_one_timeline_row_with_its_progression(any_store):
+    def status(event_id: str, minutes: int, state: str, message: str = "sms:twilio:SM1") -> TimelineEntry:
+        return TimelineEntry(
+            "fabien",
+            event_id,
+            "crossview.interaction.sms.v1",
+            "sms",
+            AT + timedelta(minutes=minutes),
+            b"{}",
+            "t.interactions",
+            0,
+            minutes,
+            message,
+            state,
+        )
+
+    with any_store.transaction() as tx:
+        tx.claim(
+            [
+                status("q", 1, "queued"),
+                status("d", 3, "delivered"),
+                status("s", 2, "sent"),
+                status("other", 4, "received", "sms:twilio:SM2"),
+                entry("registered", 0),
+            ]
+        )
+        tx.advance({P0: 5}, {P0: 0})
+    rows = any_store.timeline("fabien", 10)
+    assert [(r.event_id, r.status, r.statuses) for r in rows] == [
+        ("other", "received", ("received",)),
+        ("d", "delivered", ("queued", "sent", "delivered")),
+        ("registered", None, ()),
+    ]
+    assert [r.event_id for r in any_store.timeline("fabien", 10, (rows[0].occurred_at, rows[0].event_id))] == [
+        "d",
+        "registered",
+    ]

@@ -144,3 +144,12 @@ def test_an_oversized_body_is_refused_before_it_is_read(client):
 def test_a_form_that_is_not_a_twilio_sms_is_a_422_naming_the_field(client):
     answer = post(client, b"Hello=World")
     assert answer.status_code == 422 and answer.json()["errors"][0]["field"] == "form.MessageSid"
+
+
+def test_a_message_sent_then_delivered_is_one_timeline_row_with_its_latest_status(client):
+    for name in ("status_sent", "status_delivered"):
+        assert post(client, form(name)).status_code == 200
+    (person,) = client.app.state.crossview.store._views
+    entries = client.get(f"/v1/persons/{person}/timeline").json()["entries"]
+    sms = [e for e in entries if e["channel"] == "sms"]
+    assert [(e["status"], e["statuses"]) for e in sms] == [("delivered", ["sent", "delivered"])]
