@@ -72,3 +72,47 @@ def write_result(name: str, result: dict) -> Path:
 
 def log(message: str) -> None:
     print(f"[bench] {message}", flush=True)
+
+
+@contextmanager
+def crossview_server(settings, logs, **environment: str):
+    """`crossview serve` in its own process on a free port, until the block ends; yields its URL."""
+    import random
+    import subprocess
+    import sys
+
+    import httpx
+
+    port = 18000 + random.randrange(2000)
+    env = {
+        **os.environ,
+        "CROSSVIEW_NAMESPACE": settings.namespace,
+        "CROSSVIEW_PARTITIONS": str(settings.partitions),
+        **environment,
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "services.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=logs,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                if httpx.get(f"{base}/v1/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.5)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def latency_summary(latencies: list[float]) -> dict[str, float]:
+    ordered = sorted(latencies)
+    return {
+        "p50_ms": round(ordered[len(ordered) // 2] * 1000, 2),
+        "p99_ms": round(ordered[int(len(ordered) * 0.99) - 1] * 1000, 2),
+    }

@@ -11,18 +11,14 @@ ratio = client rate / bare rate (aim: >= 0.8).
 from __future__ import annotations
 
 import asyncio
-import os
 import random
-import statistics
-import subprocess
-import sys
 import time
 from urllib.parse import urlencode
 
 import httpx
 from kafka import KafkaProducer
 
-from bench.common import RESULTS, fresh_namespace, log, write_result
+from bench.common import RESULTS, crossview_server, fresh_namespace, latency_summary, log, write_result
 from channels.client import CrossviewClient
 from channels.twilio import signature
 from schemas.envelope import to_binary
@@ -110,39 +106,18 @@ async def _webhooks(base: str) -> tuple[list[float], float]:
 
 
 def http_adapters(settings: Settings, events) -> dict:
-    port = 19000 + random.randrange(500)
-    env = {
-        **os.environ,
-        "CROSSVIEW_NAMESPACE": settings.namespace,
-        "CROSSVIEW_PARTITIONS": str(settings.partitions),
-        "CROSSVIEW_TWILIO_AUTH_TOKEN": TOKEN,
-    }
-    with (RESULTS / "ingest-server.log").open("w") as logs:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "services.cli", "serve", "--port", str(port)],
-            env=env,
-            stdout=logs,
-            stderr=subprocess.STDOUT,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(120):
-                try:
-                    if httpx.get(f"{base}/v1/health", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.5)
-            rate = asyncio.run(_http(base, events))
-            latencies, webhook_rate = asyncio.run(_webhooks(base))
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
-    ordered = sorted(latencies)
+    with (
+        (RESULTS / "ingest-server.log").open("w") as logs,
+        crossview_server(settings, logs, CROSSVIEW_TWILIO_AUTH_TOKEN=TOKEN) as base,
+    ):
+        rate = asyncio.run(_http(base, events))
+        latencies, webhook_rate = asyncio.run(_webhooks(base))
+    latency = latency_summary(latencies)
     return {
         "canonical_batches_events_per_s": round(rate),
         "twilio_webhooks_per_s": round(webhook_rate),
-        "twilio_webhook_p50_ms": round(statistics.median(ordered) * 1000, 2),
-        "twilio_webhook_p99_ms": round(ordered[int(len(ordered) * 0.99) - 1] * 1000, 2),
+        "twilio_webhook_p50_ms": latency["p50_ms"],
+        "twilio_webhook_p99_ms": latency["p99_ms"],
     }
 
 

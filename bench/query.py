@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import statistics
 import subprocess
 import sys
 import threading
@@ -23,7 +22,7 @@ from pathlib import Path
 import httpx
 import psycopg
 
-from bench.common import fresh_namespace, log, write_result
+from bench.common import crossview_server, fresh_namespace, latency_summary, log, write_result
 from channels.kafka import KafkaPublisher
 from channels.memory import MemoryDeadLetters, MemoryLog
 from projections.postgres_store import PostgresStore, open_pool
@@ -122,26 +121,9 @@ def _env(settings: Settings) -> dict[str, str]:
 
 
 def api(settings: Settings, people: list[str], logs) -> dict:
-    port = 18000 + random.randrange(1000)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "services.cli", "serve", "--port", str(port)],
-        env=_env(settings),
-        stdout=logs,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(120):
-            try:
-                if httpx.get(f"{base}/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.5)
+    with crossview_server(settings, logs) as base:
         asyncio.run(_api_load(base, people[:200]))  # warm-up
         latencies, rate = asyncio.run(_api_load(base, people))
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
     return _summary(latencies, rate)
 
 
@@ -204,13 +186,7 @@ def bare(settings: Settings, people: list[str]) -> dict:
 
 
 def _summary(latencies: list[float], rate: float) -> dict:
-    ordered = sorted(latencies)
-    return {
-        "requests": len(ordered),
-        "requests_per_s": round(rate),
-        "p50_ms": round(statistics.median(ordered) * 1000, 2),
-        "p99_ms": round(ordered[int(len(ordered) * 0.99) - 1] * 1000, 2),
-    }
+    return {"requests": len(latencies), "requests_per_s": round(rate), **latency_summary(latencies)}
 
 
 def main() -> dict:
