@@ -63,6 +63,16 @@ class ContactPoint(Aggregate):
         if function_id != self.function_id:
             self._carried(function_id)
 
+    def reassign(self, person_id: str) -> None:
+        """After a join: the contact point leads to the surviving person (carried by them, not a function)."""
+        if person_id != self.person_id:
+            self._reassigned(person_id)
+
+    @event("Reassigned")
+    def _reassigned(self, person_id: str) -> None:
+        self.person_id = person_id
+        self.function_id = None
+
     @event("CarrierChanged")
     def _carried(self, function_id: str | None) -> None:
         self.function_id = function_id

@@ -43,3 +43,7 @@ class AttributeLevelError(DomainError):
 
 class ContactPointTakenError(DomainError):
     """The contact point belongs to another person: join the two people instead."""
+
+
+class JoinError(DomainError):
+    """Two people cannot be joined (the same person, or one already joined into another)."""

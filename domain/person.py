@@ -12,6 +12,7 @@ from domain.errors import (
     DuplicateActiveFunctionError,
     ExitBeforeEntryError,
     FunctionAlreadyEndedError,
+    JoinError,
     NotAPermutationError,
     UnknownFunctionError,
 )
@@ -49,6 +50,9 @@ class Person(Aggregate):
         self.given_name = given_name
         self.family_name = family_name
         self.provisional = provisional
+        self.contact_points: list[tuple[str, str]] = []  # (kind, address) claimed in the index
+        self.absorbed: list[str] = []  # people joined into this one
+        self.merged_into: str | None = None
         self.attributes: dict[str, str | None] = {}
         self.function_attributes: dict[str, dict[str, str | None]] = {}
         self.functions: dict[str, Function] = {}
@@ -81,6 +85,20 @@ class Person(Aggregate):
         if function_id is not None:
             self.function(function_id)
         self._set_attribute(name, value, function_id)
+
+    def note_contact_point(self, kind: str, address: str) -> None:
+        if (kind, address) not in self.contact_points:
+            self._contact_point_added(kind, address)
+
+    def join(self, absorbed: Person) -> None:
+        """Make ``absorbed`` part of this person: their histories become one (recorded, so it can be undone)."""
+        if absorbed.id == self.id:
+            raise JoinError("a person cannot be joined with themselves")
+        for person in (self, absorbed):
+            if person.merged_into is not None:
+                raise JoinError(f"person {person.id} was already joined into {person.merged_into}")
+        self._joined(str(absorbed.id))
+        absorbed._merged_into(str(self.id))
 
     # --- guards ---------------------------------------------------------------------------
 
@@ -129,6 +147,18 @@ class Person(Aggregate):
     @event("FunctionsReprioritised")
     def _reprioritise(self, function_ids: list[str]) -> None:
         self.priority = function_ids
+
+    @event("ContactPointAdded")
+    def _contact_point_added(self, kind: str, address: str) -> None:
+        self.contact_points.append((kind, address))
+
+    @event("Joined")
+    def _joined(self, absorbed_id: str) -> None:
+        self.absorbed.append(absorbed_id)
+
+    @event("MergedInto")
+    def _merged_into(self, survivor_id: str) -> None:
+        self.merged_into = survivor_id
 
     @event("AttributeSet")
     def _set_attribute(self, name: str, value: str | None, function_id: str | None) -> None:

@@ -97,6 +97,7 @@ def history(view: PersonView, refs: References, day: date) -> list[dict[str, Any
 def searchable_text(view: PersonView, refs: References, day: date) -> str:
     parts = [view.given_name or "", view.family_name or "", f"{view.given_name} {view.family_name}"]
     parts += [v for v in view.attributes.values() if v]
+    parts += [c.split(":", 1)[1] for c in view.contact_points]
     for function in view.active_functions(day):
         parts.append(refs.organisation(function.organisation_id)["name"] or "")
         parts += [function.title_code, refs.title(function.title_code)["label"] or ""]

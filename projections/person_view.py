@@ -19,16 +19,29 @@ from projections.facts import Fact
 from schemas.events import (
     AttributeSet,
     CallInteraction,
+    ContactPointAdded,
     EmailInteraction,
     FunctionAssigned,
     FunctionEnded,
     FunctionsReprioritised,
     Interaction,
+    PersonJoined,
+    PersonMerged,
     PersonRegistered,
     SmsInteraction,
 )
 
-PERSON_SCOPED = (PersonRegistered, FunctionAssigned, FunctionEnded, FunctionsReprioritised, AttributeSet, Interaction)
+PERSON_SCOPED = (
+    ContactPointAdded,
+    PersonJoined,
+    PersonMerged,
+    PersonRegistered,
+    FunctionAssigned,
+    FunctionEnded,
+    FunctionsReprioritised,
+    AttributeSet,
+    Interaction,
+)
 
 
 @dataclass(frozen=True)
@@ -60,6 +73,9 @@ class PersonView:
     # "channel:address" -> {channel, address, reachable, reason, since, event_id}: the latest consent
     # or reachability change of each contact point (unsubscribe, STOP, complaint, hard bounce...).
     reachability: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    contact_points: tuple[str, ...] = ()  # "kind:address" leading to this person
+    absorbed: tuple[str, ...] = ()  # people joined into this one
+    merged_into: str | None = None  # set when this person was joined into another
 
     def reachable(self, channel: str, address: str) -> bool:
         """Whether the person may be sent something on this contact point (unknown: yes)."""
@@ -173,6 +189,9 @@ def _fold_person(view: PersonView, facts: list[Fact]) -> PersonView:
         function_attributes=profile.function_attributes,
         function_interactions=profile.function_interactions,
         reachability=reachability,
+        contact_points=tuple(profile.contact_points),
+        absorbed=tuple(profile.absorbed),
+        merged_into=profile.merged_into,
     )
 
 
@@ -223,6 +242,9 @@ class _Profile:
     priority: list[str]
     function_attributes: dict[str, dict[str, str | None]]
     function_interactions: dict[str, dict[str, int]]
+    absorbed: list[str]
+    merged_into: str | None
+    contact_points: list[str]
 
     @classmethod
     def of(cls, view: PersonView, copy: bool = True) -> _Profile:
@@ -233,6 +255,9 @@ class _Profile:
                 view.priority,
                 view.function_attributes,  # type: ignore[arg-type]
                 view.function_interactions,
+                view.absorbed,
+                view.merged_into,
+                view.contact_points,
             )
         return cls(
             dict(view.attributes),
@@ -240,6 +265,9 @@ class _Profile:
             list(view.priority),
             {f: dict(a) for f, a in view.function_attributes.items()},
             {f: dict(c) for f, c in view.function_interactions.items()},
+            list(view.absorbed),
+            view.merged_into,
+            list(view.contact_points),
         )
 
     def apply(self, data: Any) -> None:
@@ -261,6 +289,14 @@ class _Profile:
             )
         elif isinstance(data, FunctionsReprioritised):
             self.priority = [f for f in data.function_ids if f in self.functions]
+        elif isinstance(data, ContactPointAdded):
+            if f"{data.kind}:{data.address}" not in self.contact_points:
+                self.contact_points.append(f"{data.kind}:{data.address}")
+        elif isinstance(data, PersonJoined):
+            if data.absorbed_id not in self.absorbed:
+                self.absorbed.append(data.absorbed_id)
+        elif isinstance(data, PersonMerged):
+            self.merged_into = data.survivor_id
         elif isinstance(data, AttributeSet):
             target = (
                 self.attributes
@@ -298,7 +334,9 @@ def one_row_per_message(entries: Iterable[TimelineEntry]) -> list[TimelineEntry]
     for group in groups.values():
         group.sort(key=lambda e: (e.occurred_at, e.event_id))
         latest = group[-1]
-        rows.append(replace(latest, statuses=tuple(e.status for e in group if e.status)))
+        # An entry a store already grouped brings its own progression.
+        progression = tuple(st for e in group for st in (e.statuses or ((e.status,) if e.status else ())))
+        rows.append(replace(latest, statuses=progression))
     return sorted(rows, key=lambda e: (e.occurred_at, e.event_id), reverse=True)
 
 
@@ -341,6 +379,9 @@ def view_to_json(view: PersonView) -> dict[str, Any]:
         "function_attributes": {f: dict(a) for f, a in view.function_attributes.items()},
         "function_interactions": {f: dict(c) for f, c in view.function_interactions.items()},
         "reachability": {k: dict(v) for k, v in view.reachability.items()},
+        "contact_points": list(view.contact_points),
+        "absorbed": list(view.absorbed),
+        "merged_into": view.merged_into,
     }
 
 
@@ -375,6 +416,53 @@ def view_from_json(raw: Mapping[str, Any]) -> PersonView:
         function_attributes=raw.get("function_attributes", {}),
         function_interactions=raw.get("function_interactions", {}),
         reachability=raw.get("reachability", {}),
+        contact_points=tuple(raw.get("contact_points", ())),
+        absorbed=tuple(raw.get("absorbed", ())),
+        merged_into=raw.get("merged_into"),
+    )
+
+
+def merge_views(survivor: PersonView, absorbed: Iterable[PersonView]) -> PersonView:
+    """The survivor's view with the history of everyone joined into them: counts add up, the latest
+    interaction and reachability win, the survivor's identity, attributes and priorities come first."""
+    views = [survivor, *absorbed]
+    interactions: dict[str, int] = {}
+    per_function: dict[str, dict[str, int]] = {}
+    reachability: dict[str, Mapping[str, Any]] = {}
+    for view in views:
+        for channel, count in view.interactions.items():
+            interactions[channel] = interactions.get(channel, 0) + count
+        for function_id, counts in view.function_interactions.items():
+            target = per_function.setdefault(function_id, {})
+            for channel, count in counts.items():
+                target[channel] = target.get(channel, 0) + count
+        for key, state in view.reachability.items():
+            if key not in reachability or (state["since"], state["event_id"]) > (
+                reachability[key]["since"],
+                reachability[key]["event_id"],
+            ):
+                reachability[key] = state
+    lasts = [v.last_interaction for v in views if v.last_interaction]
+    moments = [v.last_event_at for v in views if v.last_event_at]
+    registered = [v.registered_at for v in views if v.registered_at]
+    named = next((v for v in views if v.given_name or v.family_name), survivor)
+    return replace(
+        survivor,
+        given_name=named.given_name,
+        family_name=named.family_name,
+        registered_at=min(registered) if registered else None,
+        provisional=all(v.provisional for v in views),
+        interactions=interactions,
+        events_applied=sum(v.events_applied for v in views),
+        last_interaction=max(lasts, key=lambda last: (last.at, last.event_id)) if lasts else None,
+        last_event_at=max(moments) if moments else None,
+        attributes={k: v for view in reversed(views) for k, v in view.attributes.items()},
+        functions={f: fn for view in reversed(views) for f, fn in view.functions.items()},
+        priority=tuple(dict.fromkeys(f for view in views for f in view.priority)),
+        function_attributes={f: a for view in reversed(views) for f, a in view.function_attributes.items()},
+        function_interactions=per_function,
+        reachability=reachability,
+        contact_points=tuple(dict.fromkeys(c for view in views for c in view.contact_points)),
     )
 
 

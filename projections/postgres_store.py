@@ -215,7 +215,12 @@ class _PostgresTransaction:
                 (
                     v.person_id,
                     " ".join(
-                        [v.given_name or "", v.family_name or "", *(a for a in v.attributes.values() if a)]
+                        [
+                            v.given_name or "",
+                            v.family_name or "",
+                            *(a for a in v.attributes.values() if a),
+                            *(c.split(":", 1)[1] for c in v.contact_points),
+                        ]
                     ).lower(),
                 )
                 for v in views

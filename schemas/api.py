@@ -221,6 +221,10 @@ class AttributeIn(ApiModel):
     function_id: str | None = Field(None, description="Give it when the policy puts the attribute on functions.")
 
 
+class JoinIn(ApiModel):
+    absorbed_id: uuid.UUID = Field(description="The person who turned out to be this one.")
+
+
 class OrganisationIn(ApiModel):
     name: str = Field(min_length=1, max_length=300)
     kind: Literal["company", "association", "public_body"]

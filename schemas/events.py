@@ -45,6 +45,34 @@ class PersonRegistered(EventData):
     provisional: bool = False
 
 
+class ContactPointAdded(EventData):
+    """A phone number, email address or web id now leads to the person (the subject)."""
+
+    event_type: ClassVar[str] = "crossview.person.contact-point-added.v1"
+    stream: ClassVar[str] = DOMAIN
+
+    kind: Literal["phone", "email", "web"]
+    address: str = Field(min_length=1, max_length=320)
+
+
+class PersonJoined(EventData):
+    """Another person turned out to be this one (the subject, the survivor): their histories are one."""
+
+    event_type: ClassVar[str] = "crossview.person.joined.v1"
+    stream: ClassVar[str] = DOMAIN
+
+    absorbed_id: str = Field(min_length=1, max_length=200)
+
+
+class PersonMerged(EventData):
+    """This person (the subject) was joined into another: read the survivor's view."""
+
+    event_type: ClassVar[str] = "crossview.person.merged.v1"
+    stream: ClassVar[str] = DOMAIN
+
+    survivor_id: str = Field(min_length=1, max_length=200)
+
+
 class OrganisationRegistered(EventData):
     """An organisation joined the referential; the subject is its id."""
 
@@ -200,6 +228,9 @@ EVENT_TYPES: dict[str, type[EventData]] = {
     model.event_type: model
     for model in (
         PersonRegistered,
+        PersonJoined,
+        PersonMerged,
+        ContactPointAdded,
         OrganisationRegistered,
         OrganisationRelationshipChanged,
         TitleDefined,

@@ -87,7 +87,7 @@ class Crossview(Application):
         kind = CONTACT_ATTRIBUTES.get(name)
         if kind and value:  # an email or a mobile is a contact point: stored normalised, leading to this person
             value = normalise(kind, value)
-            claims = self._claims(person_id, kind, value, function_id)
+            claims = self._claims(person, kind, value, function_id)
         person.set_attribute(name, value, function_id)
         self.save(person, *claims)
 
@@ -102,6 +102,7 @@ class Crossview(Application):
                 return Resolved(uuid.UUID(point.person_id), point.function_id)
             except NotFoundError:
                 person = Person(None, None, provisional=True)
+                person.note_contact_point(kind, address)
                 try:
                     self.save(person, ContactPoint(kind, address, str(person.id)))
                     return Resolved(person.id, None)
@@ -113,22 +114,34 @@ class Crossview(Application):
         self, person_id: uuid.UUID, kind: ContactKind, raw_address: str, default_country_code: str = "33"
     ) -> None:
         """Give a person a contact point; refused when another person has it (join them instead)."""
-        self._get(Person, person_id)
-        claims = self._claims(person_id, kind, normalise(kind, raw_address, default_country_code), None)
-        if claims:
-            self.save(*claims)
+        person = self._get(Person, person_id)
+        self.save(person, *self._claims(person, kind, normalise(kind, raw_address, default_country_code), None))
 
-    def _claims(self, person_id: uuid.UUID, kind: ContactKind, address: str, function_id: str | None) -> list:
+    def _claims(self, person: Person, kind: ContactKind, address: str, function_id: str | None) -> list:
         """The contact point to save with the command, claimed for the person (and function) or moved
-        between the person's own functions; nothing when already so."""
+        between the person's own functions."""
+        person.note_contact_point(kind, address)
         try:
             point = self._get(ContactPoint, contact_point_id(kind, address))
         except NotFoundError:
-            return [ContactPoint(kind, address, str(person_id), function_id)]
-        if point.person_id != str(person_id):
+            return [ContactPoint(kind, address, str(person.id), function_id)]
+        if point.person_id != str(person.id):
             raise ContactPointTakenError(f"{kind} {address} belongs to person {point.person_id}: join the two people")
         point.carry(function_id)
         return [point]
+
+    def join_people(self, survivor_id: uuid.UUID, absorbed_id: uuid.UUID) -> None:
+        """One person after all (an identify, an alias, an advisor's decision): the survivor takes the
+        other's history and contact points; later events for either go to the survivor."""
+        survivor, absorbed = self._get(Person, survivor_id), self._get(Person, absorbed_id)
+        survivor.join(absorbed)
+        points = []
+        for kind, address in absorbed.contact_points:
+            point = self._get(ContactPoint, contact_point_id(kind, address))
+            point.reassign(str(survivor.id))
+            survivor.note_contact_point(kind, address)
+            points.append(point)
+        self.save(survivor, absorbed, *points)
 
     # --- organisations and referentials ------------------------------------------------------
 

@@ -26,12 +26,15 @@ from schemas.envelope import CloudEvent
 from schemas.events import (
     AttributeLevelSet,
     AttributeSet,
+    ContactPointAdded,
     EventData,
     FunctionAssigned,
     FunctionEnded,
     FunctionsReprioritised,
     OrganisationRegistered,
     OrganisationRelationshipChanged,
+    PersonJoined,
+    PersonMerged,
     PersonRegistered,
     TitleDefined,
     TitleRetired,
@@ -52,6 +55,12 @@ def wire_data(event: DomainEvent) -> EventData | None:
                 family_name=event.family_name,
                 provisional=getattr(event, "provisional", False),
             )
+        case Person.ContactPointAdded():
+            return ContactPointAdded(kind=event.kind, address=event.address)
+        case Person.Joined():
+            return PersonJoined(absorbed_id=event.absorbed_id)
+        case Person.MergedInto():
+            return PersonMerged(survivor_id=event.survivor_id)
         case Person.FunctionAssigned():
             return FunctionAssigned(
                 function_id=event.function_id,
@@ -81,6 +90,7 @@ def wire_data(event: DomainEvent) -> EventData | None:
             | AttributePolicy.Started()
             | ContactPoint.Claimed()
             | ContactPoint.CarrierChanged()
+            | ContactPoint.Reassigned()
         ):
             return None  # bookkeeping of the write side: the index lives in the event store
     raise TypeError(f"no wire event for {type(event).__qualname__}: add one to services/relay.py")

@@ -15,6 +15,7 @@ from schemas.api import (
     FunctionEndIn,
     FunctionIn,
     FunctionOrderIn,
+    JoinIn,
     LevelIn,
     OrganisationIn,
     PersonIn,
@@ -73,6 +74,13 @@ def reorder_functions(crossview: App, person_id: uuid.UUID, body: FunctionOrderI
 def set_attribute(crossview: App, person_id: uuid.UUID, name: str, body: AttributeIn) -> CommandOut:
     """Set an attribute on the person, or on one of their functions, as the ownership policy says."""
     return _run(crossview, lambda app: app.set_attribute(person_id, name, body.value, body.function_id))
+
+
+@router.post("/v1/persons/{person_id}/joins", response_model=CommandOut, responses=ERRORS)
+def join_people(crossview: App, person_id: uuid.UUID, body: JoinIn) -> CommandOut:
+    """Join another person into this one (the survivor): one history, one set of contact points, and
+    later interactions through either go to the survivor. Recorded as events, so it can be undone."""
+    return _run(crossview, lambda app: app.join_people(person_id, body.absorbed_id))
 
 
 @router.post("/v1/organisations", status_code=201, response_model=CommandOut, responses=ERRORS)

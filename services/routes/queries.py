@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query
 
 from projections.campaigns import indicators
 from projections.directory import Criteria, References, attributes_out, function_out, history, matches, target
-from projections.person_view import PersonView, TimelineEntry
+from projections.person_view import PersonView, TimelineEntry, merge_views, one_row_per_message
 from schemas.api import (
     CampaignOut,
     FunctionOut,
@@ -40,10 +40,21 @@ NOT_FOUND = {404: {"model": Problem}}
 
 
 def _person(crossview, person_id: str) -> PersonView:
+    """The person as one: followed to the survivor if they were joined into someone, with the
+    history of everyone joined into them."""
     view = crossview.store.person(person_id)
     if view is None:
         raise ProblemError(404, "Person not found", f"no person {person_id!r} in the read model")
-    return view
+    for _ in range(20):
+        if view.merged_into is None:
+            break
+        view = crossview.store.person(view.merged_into) or view
+    absorbed, pending = [], list(view.absorbed)
+    while pending:
+        found = list(crossview.store.persons(pending).values())
+        absorbed += found
+        pending = [a for v in found for a in v.absorbed]
+    return merge_views(view, absorbed) if absorbed else view
 
 
 def _functions(view: PersonView, refs: References, day: date, active_only: bool = True) -> list[FunctionOut]:
@@ -129,11 +140,13 @@ def timeline(
     before: Annotated[str | None, Query(description="The next_page cursor of the previous page.")] = None,
 ) -> TimelineOut:
     """Everything that happened to the person, on every channel, newest first, paged."""
-    _person(crossview, person_id)
-    entries = crossview.store.timeline(person_id, limit + 1, _decode_cursor(before) if before else None)
+    view = _person(crossview, person_id)
+    cursor = _decode_cursor(before) if before else None
+    everyone = [view.person_id, *_absorbed_ids(crossview, view)]
+    entries = one_row_per_message(e for pid in everyone for e in crossview.store.timeline(pid, limit + 1, cursor))
     page, more = entries[:limit], len(entries) > limit
     return TimelineOut(
-        person_id=person_id,
+        person_id=view.person_id,
         entries=[_entry_out(e) for e in page],
         next_page=_encode_cursor(page[-1]) if more else None,
         freshness=freshness,
@@ -153,7 +166,7 @@ def search(
     """People whose name, contacts or active functions contain every word of q; ended functions never match."""
     candidates, refs = crossview.store.search_candidates(q, day, limit)
     found = sorted(
-        (v for v in candidates if matches(v, refs, q, day)),
+        (v for v in candidates if v.merged_into is None and matches(v, refs, q, day)),
         key=lambda v: (v.family_name or "", v.given_name or "", v.person_id),
     )[:limit]
     results = []
@@ -223,9 +236,17 @@ def targeting(crossview: App, request: TargetingRequest, freshness: Fresh) -> Ta
             family_name=r.pop("family_name"),
             function=FunctionOut(**r),
         )
-        for r in target(views, refs, criteria, request.mode, day)
+        for r in target((v for v in views if v.merged_into is None), refs, criteria, request.mode, day)
     ]
     return TargetingOut(mode=request.mode, as_of=day, count=len(rows), rows=rows, freshness=freshness)
+
+
+def _absorbed_ids(crossview, view: PersonView) -> list[str]:
+    ids, pending = [], list(view.absorbed)
+    while pending:
+        ids += pending
+        pending = [a for v in crossview.store.persons(pending).values() for a in v.absorbed]
+    return ids
 
 
 def _entry_out(entry: TimelineEntry) -> TimelineEntryOut:

@@ -57,13 +57,13 @@ def test_a_relay_that_crashed_before_recording_its_position_republishes_and_noth
         relay = Relay(app, Ingest(publisher, settings).publish, positions)
         while relay.relay_once():
             pass
-        assert positions.load() == 5  # three person events and the two numbers claimed in the index
+        assert positions.load() == 7  # per number: the claim in the index, the contact point, the attribute
         with ProjectorThread(settings) as running:
             wait_until(caught_up(store, settings), 60, "the projector")
         view = store.person(str(person))
-        assert view.events_applied == 3  # registered, two attribute sets: the republished two counted once
+        assert view.events_applied == 5  # registered, and per number its contact point and the attribute
         assert view.attributes == {"mobile_phone": "+33699999999"}
-        assert running.projector.totals.duplicates == 2
+        assert running.projector.totals.duplicates == 3  # the first relay's three, republished
     finally:
         app.close()
         pool.close()
@@ -94,7 +94,7 @@ def test_the_relay_keeps_the_order_of_a_persons_events(settings, store):
         app.end_function(person, function, date(2025, 1, 31))
         with ProjectorThread(settings), TestClient(create_app(lambda: production(settings))):
             wait_until(
-                lambda: (v := store.person(str(person))) is not None and v.events_applied == 22,
+                lambda: (v := store.person(str(person))) is not None and v.events_applied == 41,
                 60,
                 "the relayed events",
             )
