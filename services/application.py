@@ -110,6 +110,27 @@ class Crossview(Application):
                     continue  # someone claimed it meanwhile: read theirs
         raise ContactPointTakenError(f"{kind} {address} is being claimed concurrently; retry")
 
+    def find_contact_point(self, kind: ContactKind, address: str) -> Resolved | None:
+        try:
+            point = self._get(ContactPoint, contact_point_id(kind, address))
+        except NotFoundError:
+            return None
+        return Resolved(uuid.UUID(point.person_id), point.function_id)
+
+    def identify(self, contact_points: list[tuple[ContactKind, str]]) -> Resolved:
+        """The one person behind several contact points seen together (a web visitor who logs in, an
+        identify with an email, an alias): everyone they lead to is joined into the first person who
+        is not provisional — else into the first one's."""
+        people = list(
+            dict.fromkeys(self.resolve_contact_point(kind, address).person_id for kind, address in contact_points)
+        )
+        persons = [self._get(Person, p) for p in people]
+        survivor = next((p for p in persons if not p.provisional), persons[0])
+        for other in persons:
+            if other.id != survivor.id and other.merged_into is None:
+                self.join_people(survivor.id, other.id)
+        return Resolved(survivor.id, None)
+
     def attach_contact_point(
         self, person_id: uuid.UUID, kind: ContactKind, raw_address: str, default_country_code: str = "33"
     ) -> None:

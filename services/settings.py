@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     sendgrid_verification_key: str | None = Field(
         None, description="SendGrid Event Webhook verification key (base64 public key from SendGrid's settings)."
     )
+    segment_write_key: str | None = Field(
+        None, description="Write key of the Segment source (HTTP Basic user name of Segment-compatible libraries)."
+    )
     webhook_max_age_s: int = Field(
         600, ge=0, description="Signed webhooks whose timestamp is older than this are refused (replays); 0: no limit."
     )

@@ -15,12 +15,12 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from channels import sendgrid
+from channels import segment, sendgrid
 from channels.twilio import TwilioPayloadError, parse_sms, signature_is_valid
 from domain.contact_point import InvalidContactPointError, Resolved
 from schemas.api import Problem
 from schemas.envelope import CloudEvent
-from schemas.events import EmailInteraction, SmsInteraction
+from schemas.events import EmailInteraction, SmsInteraction, WebInteraction
 from services.bootstrap import Application
 from services.http import App, ProblemError
 
@@ -231,3 +231,84 @@ def _check_fresh(max_age_s: int, timestamp: str | None) -> None:
         raise ProblemError(403, "Invalid timestamp", "the signed timestamp is not a number") from error
     if age > max_age_s:
         raise ProblemError(403, "Stale webhook", f"signed {int(age)} s ago, more than {max_age_s} s: a replay?")
+
+
+@router.post("/v1/ingest/segment", responses=RESPONSES)
+async def segment_messages(request: Request, crossview: App) -> dict[str, bool]:
+    """The Segment Spec as Segment-compatible libraries send it: identify, track, page, screen,
+    group and alias, alone or as {"batch": [...]}, authenticated by the source's write key (HTTP
+    Basic). identify and alias join the identities they name; every message is a web interaction."""
+    body = await _body(request, crossview)
+    settings = crossview.settings
+    if not settings.insecure_skip_signatures:
+        if not settings.segment_write_key:
+            raise ProblemError(
+                403,
+                "Segment ingest is not configured",
+                "set CROSSVIEW_SEGMENT_WRITE_KEY to accept it (unauthenticated messages are refused)",
+            )
+        if not segment.write_key_is_valid(request.headers.get("authorization"), settings.segment_write_key):
+            raise ProblemError(
+                403,
+                "Invalid write key",
+                "HTTP Basic with the source's write key is required",
+                [{"field": "header.Authorization", "message": "missing or wrong write key"}],
+            )
+    try:
+        messages = segment.parse(body)
+    except segment.SegmentPayloadError as error:
+        raise ProblemError(
+            422,
+            "Not a Segment message",
+            str(error),
+            [{"field": f"body.{error.field}".replace("body.body", "body"), "message": str(error)}],
+        ) from error
+
+    def person_of(message: segment.SegmentMessage) -> uuid.UUID:
+        def use_case(app) -> uuid.UUID:
+            points = [("web", web_id) for web_id in message.identities]
+            if message.type == "alias" and message.previous_id:
+                previous = (
+                    app.find_contact_point("web", f"user:{message.previous_id}")
+                    and ("web", f"user:{message.previous_id}")
+                ) or ("web", f"anon:{message.previous_id}")
+                points.append(previous)
+            if message.email:
+                points.append(("email", message.email))
+            return app.identify(points).person_id
+
+        try:
+            person, _ = crossview.commands.run(use_case)
+        except InvalidContactPointError as error:
+            raise ProblemError(
+                422, "Invalid identity", str(error), [{"field": "traits.email", "message": str(error)}]
+            ) from error
+        return person
+
+    def publish() -> None:
+        events = []
+        for message in messages:
+            data = WebInteraction(
+                direction="inbound",
+                provider="segment",
+                provider_id=message.message_id,
+                status="received",
+                action=message.type,
+                name=message.name,
+                url=message.url,
+                properties=message.properties,
+            )
+            events.append(
+                CloudEvent(
+                    id=str(uuid.uuid5(WEBHOOKS, f"segment:{message.message_id}")),
+                    source="segment",
+                    type=data.event_type,
+                    subject=str(person_of(message)),
+                    time=message.at,
+                    data=data.model_dump(mode="json", exclude_none=True),
+                )
+            )
+        crossview.ingest.publish(events)
+
+    await run_in_threadpool(publish)
+    return {"success": True}

@@ -1,0 +1,101 @@
+"""The Segment Spec, as Segment-compatible libraries send it: identify, track, page, screen, group,
+alias, one at a time or as a batch. Authentication is HTTP Basic with the source's write key as
+the user name (Segment's tracking API convention)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+TYPES = {"identify", "track", "page", "screen", "group", "alias"}
+
+
+class SegmentPayloadError(ValueError):
+    def __init__(self, field_name: str, message: str) -> None:
+        super().__init__(f"{field_name}: {message}")
+        self.field = field_name
+
+
+def write_key_is_valid(authorization: str | None, write_key: str) -> bool:
+    if not authorization or not authorization.lower().startswith("basic "):
+        return False
+    try:
+        user = base64.b64decode(authorization[6:].strip()).decode().split(":", 1)[0]
+    except (binascii.Error, UnicodeDecodeError):
+        return False
+    return hmac.compare_digest(user, write_key)
+
+
+@dataclass(frozen=True)
+class SegmentMessage:
+    message_id: str
+    type: str
+    user_id: str | None
+    anonymous_id: str | None
+    previous_id: str | None
+    at: datetime
+    name: str | None  # the track event's name, or the page's
+    url: str | None
+    email: str | None  # traits.email on identify
+    properties: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def identities(self) -> list[str]:
+        """Web ids of the message, the user id first: "user:<userId>", "anon:<anonymousId>"."""
+        ids = [f"user:{self.user_id}"] if self.user_id else []
+        return ids + ([f"anon:{self.anonymous_id}"] if self.anonymous_id else [])
+
+
+def parse(body: bytes) -> list[SegmentMessage]:
+    try:
+        payload = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise SegmentPayloadError("body", f"not JSON: {error}") from error
+    if not isinstance(payload, dict):
+        raise SegmentPayloadError("body", "a JSON object is expected")
+    if "batch" in payload:
+        if not isinstance(payload["batch"], list) or not payload["batch"]:
+            raise SegmentPayloadError("batch", "a non-empty array of messages is expected")
+        return [_message(f"batch.{i}", raw) for i, raw in enumerate(payload["batch"])]
+    return [_message("body", payload)]
+
+
+def _message(where: str, raw: Any) -> SegmentMessage:
+    if not isinstance(raw, dict):
+        raise SegmentPayloadError(where, "a message must be a JSON object")
+    kind = raw.get("type")
+    if kind not in TYPES:
+        raise SegmentPayloadError(f"{where}.type", f"one of {sorted(TYPES)} expected")
+    if not raw.get("messageId"):
+        raise SegmentPayloadError(f"{where}.messageId", "missing")
+    if not (raw.get("userId") or raw.get("anonymousId")):
+        raise SegmentPayloadError(f"{where}.userId", "userId or anonymousId is required")
+    if kind == "alias" and not (raw.get("previousId") and raw.get("userId")):
+        raise SegmentPayloadError(f"{where}.previousId", "an alias needs previousId and userId")
+    try:
+        at = datetime.fromisoformat(str(raw.get("timestamp") or raw.get("sentAt") or "").replace("Z", "+00:00"))
+    except ValueError:
+        at = datetime.now(UTC)  # Segment libraries always send one; a proxy that drops it must not lose the event
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    properties = raw.get("properties") if isinstance(raw.get("properties"), dict) else {}
+    traits = raw.get("traits") if isinstance(raw.get("traits"), dict) else {}
+    page = (raw.get("context") or {}).get("page") if isinstance(raw.get("context"), dict) else None
+    url = properties.get("url") or (page.get("url") if isinstance(page, dict) else None)
+    return SegmentMessage(
+        message_id=str(raw["messageId"]),
+        type=kind,
+        user_id=str(raw["userId"]) if raw.get("userId") else None,
+        anonymous_id=str(raw["anonymousId"]) if raw.get("anonymousId") else None,
+        previous_id=str(raw["previousId"]) if raw.get("previousId") else None,
+        at=at,
+        name=str(raw.get("event") or raw.get("name") or "") or None,
+        url=str(url) if url else None,
+        email=str(traits["email"]) if traits.get("email") else None,
+        properties={**traits, **properties} if kind in ("identify", "group") else dict(properties),
+    )

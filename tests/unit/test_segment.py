@@ -1,0 +1,108 @@
+"""Segment Spec ingest: write-key authentication, every message type, identities joined by identify and alias."""
+
+import base64
+import json
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from hypothesis import given
+from hypothesis import strategies as st
+
+from channels.segment import SegmentPayloadError, parse, write_key_is_valid
+from services.api import create_app
+from services.bootstrap import embedded
+from services.settings import Settings
+from tests.scenario import Scenario
+
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "segment"
+KEY = "w-r-i-t-e-k-e-y"
+AUTH = {"authorization": "Basic " + base64.b64encode(f"{KEY}:".encode()).decode(), "content-type": "application/json"}
+
+
+def fixture(name: str) -> bytes:
+    return (FIXTURES / f"{name}.json").read_bytes()
+
+
+def test_the_write_key_is_the_basic_auth_user_name():
+    assert write_key_is_valid(AUTH["authorization"], KEY)
+    assert not write_key_is_valid("Basic " + base64.b64encode(b"other:").decode(), KEY)
+    assert not write_key_is_valid(None, KEY) and not write_key_is_valid("Bearer x", KEY)
+
+
+def test_every_message_type_and_a_batch_parse():
+    assert [m.type for m in parse(fixture("batch"))] == ["page", "track"]
+    identify = parse(fixture("identify"))[0]
+    assert identify.identities == ["user:97980cfea0067", "anon:507f191e810c19729de860ea"]
+    assert identify.email == "fabien@fabulous-garden.example"
+    assert parse(fixture("page"))[0].url == "https://shop.example/"
+    assert parse(fixture("alias"))[0].previous_id == "39239-239239-239239-23923"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (b"[1]", "body"),
+        (b'{"type": "jump"}', "body.type"),
+        (b'{"type": "track", "userId": "u"}', "body.messageId"),
+        (b'{"type": "track", "messageId": "m"}', "body.userId"),
+        (b'{"batch": []}', "batch"),
+        (b'{"type": "alias", "messageId": "m", "anonymousId": "a"}', "body.previousId"),
+    ],
+)
+def test_a_malformed_message_is_refused_naming_the_field(body, field):
+    with pytest.raises(SegmentPayloadError) as refused:
+        parse(body)
+    assert refused.value.field == field
+
+
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+        max_leaves=12,
+    )
+)
+def test_the_parser_never_crashes_on_any_json(document):
+    try:
+        messages = parse(json.dumps(document).encode())
+    except SegmentPayloadError as refused:
+        assert refused.field
+    else:
+        assert all(m.message_id and m.identities for m in messages)
+
+
+@pytest.fixture
+def client():
+    with TestClient(create_app(lambda: embedded(Settings(segment_write_key=KEY), with_demo=False))) as c:
+        yield c
+
+
+def test_an_anonymous_visit_then_an_identify_become_fabiens_web_history(client):
+    scenario = Scenario(client)
+    fabien = scenario.build()["fabien"]
+    on_person = client.put(f"/v1/persons/{fabien}/attributes/email", json={"value": "fabien@fabulous-garden.example"})
+    assert on_person.status_code == 409  # the policy puts emails on functions
+    garden = client.get(f"/v1/persons/{fabien}", params={"as_of": "2026-11-23"}).json()["functions"][0]["function_id"]
+    scenario.command(
+        "put",
+        f"/v1/persons/{fabien}/attributes/email",
+        {"value": "fabien@fabulous-garden.example", "function_id": garden},
+    )
+
+    assert client.post("/v1/ingest/segment", content=fixture("batch"), headers=AUTH).json() == {"success": True}
+    store = client.app.state.crossview.store
+    assert sum(1 for v in store._views.values() if v.provisional) == 1  # the anonymous visitor
+
+    assert client.post("/v1/ingest/segment", content=fixture("identify"), headers=AUTH).status_code == 200
+    view = client.get(f"/v1/persons/{fabien}").json()
+    assert view["interactions"] == {"web": 3}  # page and track while anonymous, then the identify
+    assert view["given_name"] == "Fabien"
+    assert client.post("/v1/ingest/segment", content=fixture("alias"), headers=AUTH).status_code == 200
+    assert client.get(f"/v1/persons/{fabien}").json()["interactions"] == {"web": 4}
+
+
+def test_without_the_write_key_segment_messages_are_refused(client):
+    answer = client.post("/v1/ingest/segment", content=fixture("page"), headers={"content-type": "application/json"})
+    assert answer.status_code == 403 and answer.json()["errors"][0]["field"] == "header.Authorization"
+    assert client.app.state.crossview.store.position() == {}
