@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from channels import segment, sendgrid
+from channels import mailgun, segment, sendgrid
 from channels.twilio import TwilioPayloadError, parse_sms, signature_is_valid
 from domain.contact_point import InvalidContactPointError, Resolved
 from schemas.api import Problem
@@ -312,3 +312,82 @@ async def segment_messages(request: Request, crossview: App) -> dict[str, bool]:
 
     await run_in_threadpool(publish)
     return {"success": True}
+
+
+@router.post("/v1/ingest/mailgun", responses=RESPONSES)
+async def mailgun_event(request: Request, crossview: App) -> dict[str, int]:
+    """Mailgun webhooks (accepted, delivered, opened, clicked, unsubscribed, complained, failed),
+    signed with HMAC-SHA256; a signature's token is single-use, so a replayed request is refused."""
+    body = await _body(request, crossview)
+    settings = crossview.settings
+    try:
+        event = mailgun.parse(body)
+    except mailgun.MailgunPayloadError as error:
+        raise ProblemError(
+            422,
+            "Not a Mailgun webhook",
+            str(error),
+            [{"field": f"body.{error.field}".replace("body.body", "body"), "message": str(error)}],
+        ) from error
+    if not settings.insecure_skip_signatures:
+        if not settings.mailgun_signing_key:
+            raise ProblemError(
+                403,
+                "Mailgun webhooks are not configured",
+                "set CROSSVIEW_MAILGUN_SIGNING_KEY to accept them (unsigned webhooks are refused)",
+            )
+        if not mailgun.signature_is_valid(settings.mailgun_signing_key, event.timestamp, event.token, event.signature):
+            raise ProblemError(
+                403,
+                "Invalid signature",
+                "the Mailgun signature does not match",
+                [{"field": "body.signature", "message": "wrong"}],
+            )
+        _check_fresh(settings.webhook_max_age_s, event.timestamp)
+        if not hasattr(request.app.state, "mailgun_tokens"):  # one memory of used tokens per running app
+            request.app.state.mailgun_tokens = mailgun.UsedTokens(settings.webhook_max_age_s)
+        if not request.app.state.mailgun_tokens.first_use(event.token):
+            raise ProblemError(
+                403,
+                "Replayed webhook",
+                "this signature token was already used",
+                [{"field": "body.signature.token", "message": "already used"}],
+            )
+
+    def publish() -> int:
+        try:
+            resolved, _ = crossview.commands.run(lambda app: app.resolve_contact_point("email", event.address))
+        except InvalidContactPointError as error:
+            raise ProblemError(
+                422,
+                "Invalid email address",
+                str(error),
+                [{"field": "body.event-data.recipient", "message": str(error)}],
+            ) from error
+        data = EmailInteraction(
+            direction="outbound",
+            provider="mailgun",
+            provider_id=event.message_id,
+            status=event.status,
+            address=event.address,
+            url=event.url,
+            campaign=event.campaign,
+            reason=event.reason,
+            bounce_type=event.bounce_type,
+            function_id=resolved.function_id,
+        )
+        crossview.ingest.publish(
+            [
+                CloudEvent(
+                    id=str(uuid.uuid5(WEBHOOKS, f"mailgun:{event.event_id}")),
+                    source="mailgun",
+                    type=data.event_type,
+                    subject=str(resolved.person_id),
+                    time=event.at,
+                    data=data.model_dump(mode="json", exclude_none=True),
+                )
+            ]
+        )
+        return 1
+
+    return {"accepted": await run_in_threadpool(publish)}

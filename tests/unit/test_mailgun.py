@@ -1,0 +1,89 @@
+"""Mailgun webhooks: HMAC-SHA256 signatures, single-use tokens, the events into views and consent."""
+
+import hashlib
+import hmac
+import json
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from channels.mailgun import MailgunPayloadError, parse, signature_is_valid
+from services.api import create_app
+from services.bootstrap import embedded
+from services.settings import Settings
+
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "mailgun"
+KEY = "key-3ax6xnjp29jd6fds4gc373sgvjxteol0"
+
+
+def signed(name: str, token: str | None = None, timestamp: int | None = None, key: str = KEY) -> bytes:
+    timestamp = str(timestamp or int(time.time()))
+    token = token or uuid.uuid4().hex
+    signature = hmac.new(key.encode(), (timestamp + token).encode(), hashlib.sha256).hexdigest()
+    data = json.loads((FIXTURES / f"event_{name}.json").read_text())
+    return json.dumps(
+        {"signature": {"timestamp": timestamp, "token": token, "signature": signature}, "event-data": data}
+    ).encode()
+
+
+def test_the_signature_is_hmac_sha256_of_timestamp_and_token():
+    event = parse(signed("delivered", token="t0k3n", timestamp=1763632800))
+    assert signature_is_valid(KEY, "1763632800", "t0k3n", event.signature)
+    assert not signature_is_valid("other-key", "1763632800", "t0k3n", event.signature)
+    assert not signature_is_valid(KEY, "1763632801", "t0k3n", event.signature)
+
+
+def test_a_permanent_failure_is_a_hard_bounce():
+    event = parse(signed("failed_permanent"))
+    assert (event.status, event.bounce_type, event.reason) == ("bounce", "bounce", "No such mailbox")
+    assert parse(signed("clicked")).url == "https://shop.example/irrigation"
+    assert parse(signed("opened")).campaign == "spring-promo"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (b"nope", "body"),
+        (b"[]", "body"),
+        (b'{"signature": {}}', "event-data"),
+        (b'{"signature": {"timestamp": "1", "token": "t"}, "event-data": {}}', "signature.signature"),
+    ],
+)
+def test_a_malformed_webhook_is_refused_naming_the_field(body, field):
+    with pytest.raises(MailgunPayloadError) as refused:
+        parse(body)
+    assert refused.value.field == field
+
+
+@pytest.fixture
+def client():
+    with TestClient(create_app(lambda: embedded(Settings(mailgun_signing_key=KEY), with_demo=False))) as c:
+        yield c
+
+
+def post(client, body: bytes):
+    return client.post("/v1/ingest/mailgun", content=body, headers={"content-type": "application/json"})
+
+
+def test_every_event_lands_in_one_view_and_a_hard_bounce_makes_the_address_unreachable(client):
+    for name in ("delivered", "opened", "clicked", "failed_permanent"):
+        assert post(client, signed(name)).status_code == 200
+    (view,) = client.app.state.crossview.store._views.values()
+    assert view.interactions == {"email": 4}
+    state = view.reachability["email:fabien@fabulous-garden.example"]
+    assert (state["reachable"], state["reason"]) == (False, "hard bounce: No such mailbox")
+
+
+def test_a_replayed_token_a_bad_signature_and_a_stale_timestamp_are_refused(client):
+    body = signed("delivered", token="once")
+    assert post(client, body).status_code == 200
+    replay = post(client, body)
+    assert (replay.status_code, replay.json()["title"]) == (403, "Replayed webhook")
+    assert post(client, signed("opened", key="not-the-key")).status_code == 403
+    stale = post(client, signed("opened", timestamp=int(time.time()) - 7200))
+    assert (stale.status_code, stale.json()["title"]) == (403, "Stale webhook")
+    (view,) = client.app.state.crossview.store._views.values()
+    assert view.interactions == {"email": 1}
