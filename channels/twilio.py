@@ -11,6 +11,8 @@ import hashlib
 import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from email.utils import parsedate_to_datetime
 
 INBOUND_STATUSES = {"received", "receiving"}
 
@@ -72,4 +74,55 @@ def parse_sms(params: Sequence[tuple[str, str]]) -> SmsReport:
         to_number=form["To"],
         body=form.get("Body", ""),
         error_code=form.get("ErrorCode") or None,
+    )
+
+
+@dataclass(frozen=True)
+class CallReport:
+    """One Twilio Voice status callback: a call started, rang, was answered, ended."""
+
+    call_sid: str
+    status: str  # queued, initiated, ringing, in-progress, completed, busy, failed, no-answer, canceled
+    direction: str  # inbound or outbound
+    from_number: str
+    to_number: str
+    duration_seconds: int | None
+    at: datetime | None
+
+    @property
+    def customer_number(self) -> str:
+        return self.from_number if self.direction == "inbound" else self.to_number
+
+    @property
+    def outcome(self) -> str | None:
+        """How the call ended, once it has."""
+        return {
+            "completed": "answered",
+            "busy": "busy",
+            "no-answer": "no answer",
+            "failed": "failed",
+            "canceled": "canceled",
+        }.get(self.status)
+
+
+def parse_call(params: Sequence[tuple[str, str]]) -> CallReport:
+    form = dict(params)
+    for field in ("CallSid", "CallStatus", "From", "To"):
+        if not form.get(field):
+            raise TwilioPayloadError(field, "missing")
+    duration = form.get("CallDuration") or form.get("Duration")
+    if duration is not None and not duration.isdigit():
+        raise TwilioPayloadError("CallDuration", "a whole number of seconds expected")
+    try:
+        at = parsedate_to_datetime(form["Timestamp"]) if form.get("Timestamp") else None
+    except (TypeError, ValueError) as error:
+        raise TwilioPayloadError("Timestamp", "an RFC 2822 date expected") from error
+    return CallReport(
+        call_sid=form["CallSid"],
+        status=form["CallStatus"].lower(),
+        direction="inbound" if form.get("Direction", "inbound") == "inbound" else "outbound",
+        from_number=form["From"],
+        to_number=form["To"],
+        duration_seconds=int(duration) if duration is not None else None,
+        at=at,
     )

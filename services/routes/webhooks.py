@@ -16,11 +16,11 @@ from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from channels import mailgun, segment, sendgrid
-from channels.twilio import TwilioPayloadError, parse_sms, signature_is_valid
+from channels.twilio import TwilioPayloadError, parse_call, parse_sms, signature_is_valid
 from domain.contact_point import InvalidContactPointError, Resolved
 from schemas.api import Problem
 from schemas.envelope import CloudEvent
-from schemas.events import EmailInteraction, SmsInteraction, WebInteraction
+from schemas.events import CallInteraction, EmailInteraction, SmsInteraction, WebInteraction
 from services.bootstrap import Application
 from services.http import App, ProblemError
 
@@ -391,3 +391,55 @@ async def mailgun_event(request: Request, crossview: App) -> dict[str, int]:
         return 1
 
     return {"accepted": await run_in_threadpool(publish)}
+
+
+@router.post("/v1/ingest/twilio/voice", responses=RESPONSES, response_class=Response)
+async def twilio_voice(request: Request, crossview: App) -> Response:
+    """Twilio Voice status callbacks (form-encoded, signed): a call queued, ringing, in progress,
+    then completed (with its duration), busy, unanswered, failed or canceled."""
+    form = _form(await _body(request, crossview))
+    _check_twilio(request, crossview, form)
+    try:
+        report = parse_call(form)
+    except TwilioPayloadError as error:
+        raise ProblemError(
+            422, "Not a Twilio Voice callback", str(error), [{"field": f"form.{error.field}", "message": str(error)}]
+        ) from error
+
+    def publish() -> None:
+        try:
+            resolved, _ = crossview.commands.run(
+                lambda app: app.resolve_contact_point(
+                    "phone", report.customer_number, crossview.settings.default_country_code
+                )
+            )
+        except InvalidContactPointError as error:
+            raise ProblemError(
+                422, "Invalid phone number", str(error), [{"field": "form.From", "message": str(error)}]
+            ) from error
+        data = CallInteraction(
+            direction=report.direction,
+            provider="twilio",
+            provider_id=report.call_sid,
+            status=report.status,
+            from_number=report.from_number,
+            to_number=report.to_number,
+            duration_seconds=report.duration_seconds,
+            outcome=report.outcome,
+            function_id=resolved.function_id,
+        )
+        crossview.ingest.publish(
+            [
+                CloudEvent(
+                    id=str(uuid.uuid5(WEBHOOKS, f"twilio:call:{report.call_sid}:{report.status}")),
+                    source="twilio",
+                    type=data.event_type,
+                    subject=str(resolved.person_id),
+                    time=report.at or datetime.now(UTC),
+                    data=data.model_dump(mode="json", exclude_none=True),
+                )
+            ]
+        )
+
+    await run_in_threadpool(publish)
+    return Response(EMPTY_TWIML, media_type="text/xml")

@@ -153,3 +153,33 @@ def test_a_message_sent_then_delivered_is_one_timeline_row_with_its_latest_statu
     entries = client.get(f"/v1/persons/{person}/timeline").json()["entries"]
     sms = [e for e in entries if e["channel"] == "sms"]
     assert [(e["status"], e["statuses"]) for e in sms] == [("delivered", ["sent", "delivered"])]
+
+
+def test_a_call_is_one_timeline_row_ending_completed_with_its_duration(client):
+    for name in ("call_ringing", "call_completed"):
+        answer = client.post(
+            "/v1/ingest/twilio/voice",
+            content=form(name),
+            headers={
+                "content-type": "application/x-www-form-urlencoded",
+                "x-twilio-signature": signature(
+                    "http://testserver/v1/ingest/twilio/voice",
+                    parse_qsl(form(name).decode(), keep_blank_values=True),
+                    TOKEN,
+                ),
+            },
+        )
+        assert answer.status_code == 200, answer.text
+    (person,) = client.app.state.crossview.store._views
+    (call,) = [e for e in client.get(f"/v1/persons/{person}/timeline").json()["entries"] if e["channel"] == "call"]
+    assert (call["channel"], call["status"], call["statuses"]) == ("call", "completed", ["ringing", "completed"])
+    assert (call["data"]["duration_seconds"], call["data"]["outcome"]) == (312, "answered")
+    assert call["occurred_at"].startswith("2026-11-20T10:05:12")
+
+
+def test_a_voice_callback_without_a_call_sid_is_a_422():
+    from channels.twilio import parse_call
+
+    with pytest.raises(TwilioPayloadError) as refused:
+        parse_call([("CallStatus", "completed"), ("From", "+33612345678"), ("To", "+33140000000")])
+    assert refused.value.field == "CallSid"
