@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     sendgrid_verification_key: str | None = Field(
         None, description="SendGrid Event Webhook verification key (base64 public key from SendGrid's settings)."
     )
+    vonage_signature_secret: str | None = Field(None, description="Vonage signature secret (md5hash method).")
     mailgun_signing_key: str | None = Field(None, description="Mailgun HTTP webhook signing key.")
     segment_write_key: str | None = Field(
         None, description="Write key of the Segment source (HTTP Basic user name of Segment-compatible libraries)."

@@ -7,6 +7,7 @@ is 2xx only once the broker acknowledged (503 otherwise, and the provider retrie
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from datetime import UTC, datetime
@@ -15,7 +16,7 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from channels import mailgun, segment, sendgrid
+from channels import mailgun, segment, sendgrid, vonage
 from channels.twilio import TwilioPayloadError, parse_call, parse_sms, signature_is_valid
 from domain.contact_point import InvalidContactPointError, Resolved
 from schemas.api import Problem
@@ -443,3 +444,84 @@ async def twilio_voice(request: Request, crossview: App) -> Response:
 
     await run_in_threadpool(publish)
     return Response(EMPTY_TWIML, media_type="text/xml")
+
+
+@router.api_route("/v1/ingest/vonage/sms", methods=["GET", "POST"], responses=RESPONSES)
+async def vonage_sms(request: Request, crossview: App) -> dict[str, bool]:
+    """Vonage SMS API: inbound messages and delivery receipts, as GET query, POST form or POST JSON,
+    signed with the ``sig`` parameter (md5hash)."""
+    body = await _body(request, crossview)
+    params: dict[str, str] = dict(request.query_params)
+    if body:
+        if request.headers.get("content-type", "").startswith("application/json"):
+            try:
+                document = json.loads(body)
+            except (UnicodeDecodeError, json.JSONDecodeError) as error:
+                raise ProblemError(
+                    422, "Invalid JSON", str(error), [{"field": "body", "message": str(error)}]
+                ) from error
+            if not isinstance(document, dict):
+                raise ProblemError(
+                    422, "Invalid JSON", "an object is expected", [{"field": "body", "message": "object"}]
+                )
+            params.update({k: str(v) for k, v in document.items() if v is not None})
+        else:
+            params.update(dict(_form(body)))
+    settings = crossview.settings
+    if not settings.insecure_skip_signatures:
+        if not settings.vonage_signature_secret:
+            raise ProblemError(
+                403,
+                "Vonage webhooks are not configured",
+                "set CROSSVIEW_VONAGE_SIGNATURE_SECRET to accept them (unsigned webhooks are refused)",
+            )
+        if not vonage.signature_is_valid(params, settings.vonage_signature_secret):
+            raise ProblemError(
+                403,
+                "Invalid signature",
+                "the sig parameter does not match",
+                [{"field": "sig", "message": "missing or wrong"}],
+            )
+        _check_fresh(settings.webhook_max_age_s, params.get("timestamp"))
+    try:
+        report = vonage.parse(params)
+    except vonage.VonagePayloadError as error:
+        raise ProblemError(
+            422, "Not a Vonage SMS webhook", str(error), [{"field": error.field, "message": str(error)}]
+        ) from error
+
+    def publish() -> None:
+        customer = report.from_number if report.direction == "inbound" else report.to_number
+        try:
+            resolved, _ = crossview.commands.run(
+                lambda app: app.resolve_contact_point("phone", customer, settings.default_country_code)
+            )
+        except InvalidContactPointError as error:
+            raise ProblemError(
+                422, "Invalid phone number", str(error), [{"field": "msisdn", "message": str(error)}]
+            ) from error
+        data = SmsInteraction(
+            direction=report.direction,
+            provider="vonage",
+            provider_id=report.message_id,
+            status=report.status,
+            from_number=report.from_number,
+            to_number=report.to_number,
+            body=report.body,
+            function_id=resolved.function_id,
+        )
+        crossview.ingest.publish(
+            [
+                CloudEvent(
+                    id=str(uuid.uuid5(WEBHOOKS, f"vonage:sms:{report.message_id}:{report.status}")),
+                    source="vonage",
+                    type=data.event_type,
+                    subject=str(resolved.person_id),
+                    time=report.at or datetime.now(UTC),
+                    data=data.model_dump(mode="json", exclude_none=True),
+                )
+            ]
+        )
+
+    await run_in_threadpool(publish)
+    return {"ok": True}
