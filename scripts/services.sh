@@ -2,7 +2,7 @@
 # Start or stop the real services Crossview needs on this machine, without Docker:
 #   Apache Kafka (KRaft, single node) on 127.0.0.1:9092, fetched from Maven Central with mvn;
 #   PostgreSQL from Debian's packages on 127.0.0.1:5432 with a `crossview` role and database.
-# Usage: scripts/services.sh up|down|status. Safe to run twice.
+# Usage: scripts/services.sh up|down|status|fetch-kafka. Safe to run twice.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -109,9 +109,10 @@ pg_down() {
 
 case "${1:-}" in
   up) pg_up; kafka_up ;;
+  fetch-kafka) mkdir -p "$KAFKA_DIR"; kafka_fetch ;;
   down) kafka_down; pg_down ;;
   status)
     port_open 9092 && say "Kafka: up" || say "Kafka: down"
     port_open 5432 && say "PostgreSQL: up" || say "PostgreSQL: down" ;;
-  *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|status|fetch-kafka" >&2; exit 2 ;;
 esac

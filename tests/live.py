@@ -176,6 +176,8 @@ class SpareBroker:
         ]
 
     def start(self) -> None:
+        if not (self.libs / ".complete").exists():  # the shared broker may be someone else's: fetch ours
+            subprocess.run(["bash", str(ROOT / "scripts" / "services.sh"), "fetch-kafka"], check=True)
         properties = self.data_dir / "server.properties"
         if not properties.exists():
             self.data_dir.mkdir(parents=True, exist_ok=True)

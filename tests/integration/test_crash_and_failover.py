@@ -65,7 +65,11 @@ def test_a_projector_killed_again_and_again_while_20000_events_flow_loses_and_do
     for _ in range(6):
         before = total_position(store)
         process = crossview_process(settings, "projector", log=log)
-        time.sleep(rng.uniform(2.0, 10.0))
+        # Let it join the group and commit some work, then kill it at a random point of its batches.
+        deadline = time.monotonic() + 30
+        while total_position(store) == before and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(rng.uniform(0.0, 1.5))
         process.send_signal(signal.SIGKILL)
         process.wait()
         if total_position(store) > before:
