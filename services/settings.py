@@ -34,6 +34,9 @@ class Settings(BaseSettings):
         None, description="SendGrid Event Webhook verification key (base64 public key from SendGrid's settings)."
     )
     vonage_signature_secret: str | None = Field(None, description="Vonage signature secret (md5hash method).")
+    ses_topic_arns: str | None = Field(
+        None, description="Comma-separated SNS topic ARNs whose SES events are accepted (others are refused)."
+    )
     mailgun_signing_key: str | None = Field(None, description="Mailgun HTTP webhook signing key.")
     segment_write_key: str | None = Field(
         None, description="Write key of the Segment source (HTTP Basic user name of Segment-compatible libraries)."

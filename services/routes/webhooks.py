@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from channels import mailgun, segment, sendgrid, vonage
+from channels import mailgun, segment, sendgrid, ses, vonage
 from channels.twilio import TwilioPayloadError, parse_call, parse_sms, signature_is_valid
 from domain.contact_point import InvalidContactPointError, Resolved
 from schemas.api import Problem
@@ -525,3 +525,105 @@ async def vonage_sms(request: Request, crossview: App) -> dict[str, bool]:
 
     await run_in_threadpool(publish)
     return {"ok": True}
+
+
+def _confirm_subscription(url: str) -> None:  # pragma: no cover - calls Amazon; tests replace it
+    import urllib.request
+
+    with urllib.request.urlopen(url, timeout=10):  # noqa: S310 - checked to be an Amazon SNS https URL
+        pass
+
+
+@router.post("/v1/ingest/ses", responses=RESPONSES)
+async def ses_events(request: Request, crossview: App) -> dict[str, int]:
+    """Amazon SES events through an SNS subscription: the subscription handshake is answered, and
+    every notification is checked against Amazon's signing certificate and the allowed topics."""
+    body = await _body(request, crossview)
+    settings = crossview.settings
+    try:
+        envelope = ses.parse_envelope(body)
+    except ses.SnsError as error:
+        raise ProblemError(
+            422, "Not an SNS message", str(error), [{"field": f"body.{error.field}", "message": str(error)}]
+        ) from error
+    if not settings.insecure_skip_signatures:
+        allowed = {arn.strip() for arn in (settings.ses_topic_arns or "").split(",") if arn.strip()}
+        if not allowed:
+            raise ProblemError(
+                403,
+                "SES events are not configured",
+                "set CROSSVIEW_SES_TOPIC_ARNS to the SNS topics to accept (others are refused)",
+            )
+        if envelope["TopicArn"] not in allowed:
+            raise ProblemError(
+                403,
+                "Unknown topic",
+                f"{envelope['TopicArn']} is not in CROSSVIEW_SES_TOPIC_ARNS",
+                [{"field": "body.TopicArn", "message": "not allowed"}],
+            )
+        state = request.app.state
+        if not hasattr(state, "sns_certificates"):
+            state.sns_certificates = ses.CertificateCache()
+        checked = await run_in_threadpool(ses.signature_is_valid, envelope, state.sns_certificates)
+        if not checked:
+            raise ProblemError(
+                403,
+                "Invalid signature",
+                "the SNS signature does not verify with an Amazon SNS certificate",
+                [{"field": "body.Signature", "message": "wrong, or certificate not from Amazon"}],
+            )
+    if envelope["Type"] != "Notification":
+        url = envelope.get("SubscribeURL") or ""
+        if envelope["Type"] == "SubscriptionConfirmation":
+            if not ses.subscribe_url_is_amazons(url):
+                raise ProblemError(
+                    422,
+                    "Invalid SubscribeURL",
+                    "not an Amazon SNS https URL",
+                    [{"field": "body.SubscribeURL", "message": "not Amazon's"}],
+                )
+            confirm = getattr(request.app.state, "sns_confirm", _confirm_subscription)
+            await run_in_threadpool(confirm, url)
+        return {"accepted": 0}
+    try:
+        events = ses.parse_ses(envelope["Message"], envelope["MessageId"])
+    except ses.SnsError as error:
+        raise ProblemError(
+            422, "Not an SES event", str(error), [{"field": f"body.{error.field}", "message": str(error)}]
+        ) from error
+
+    def publish() -> int:
+        cloud_events = []
+        for event in events:
+            try:
+                resolved, _ = crossview.commands.run(lambda app, a=event.address: app.resolve_contact_point("email", a))
+            except InvalidContactPointError as error:
+                raise ProblemError(
+                    422, "Invalid email address", str(error), [{"field": "body.Message", "message": str(error)}]
+                ) from error
+            data = EmailInteraction(
+                direction="outbound",
+                provider="ses",
+                provider_id=event.message_id,
+                status=event.status,
+                address=event.address,
+                url=event.url,
+                campaign=event.campaign,
+                reason=event.reason,
+                bounce_type=event.bounce_type,
+                function_id=resolved.function_id,
+            )
+            cloud_events.append(
+                CloudEvent(
+                    id=str(uuid.uuid5(WEBHOOKS, f"ses:{event.event_id}")),
+                    source="ses",
+                    type=data.event_type,
+                    subject=str(resolved.person_id),
+                    time=event.at,
+                    data=data.model_dump(mode="json", exclude_none=True),
+                )
+            )
+        crossview.ingest.publish(cloud_events)
+        return len(cloud_events)
+
+    return {"accepted": await run_in_threadpool(publish)}
