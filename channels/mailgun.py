@@ -75,7 +75,11 @@ def parse(body: bytes) -> MailgunEvent:
     for name in ("event", "id", "recipient", "timestamp"):
         if data.get(name) in (None, ""):
             raise MailgunPayloadError(f"event-data.{name}", "missing")
-    if not isinstance(data["timestamp"], int | float) or isinstance(data["timestamp"], bool):
+    if (
+        not isinstance(data["timestamp"], int | float)
+        or isinstance(data["timestamp"], bool)
+        or not 0 <= data["timestamp"] < 10**11
+    ):
         raise MailgunPayloadError("event-data.timestamp", "seconds since the epoch expected")
     event = str(data["event"])
     permanent = event == "failed" and data.get("severity") == "permanent"

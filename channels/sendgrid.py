@@ -71,7 +71,11 @@ def _event(index: int, raw: Any) -> EmailEvent:
     for field in REQUIRED:
         if raw.get(field) in (None, ""):
             raise SendGridPayloadError(f"{index}.{field}", "missing")
-    if not isinstance(raw["timestamp"], int | float) or isinstance(raw["timestamp"], bool):
+    if (
+        not isinstance(raw["timestamp"], int | float)
+        or isinstance(raw["timestamp"], bool)
+        or not 0 <= raw["timestamp"] < 10**11
+    ):
         raise SendGridPayloadError(f"{index}.timestamp", "seconds since the epoch expected")
     category = raw.get("category")
     if isinstance(category, list):
