@@ -1,31 +1,32 @@
 """Provider webhooks: the payloads go in exactly as the providers send them.
 
-Each request is size-checked before it is read, its signature verified on the raw body, parsed
-by the provider's pure parser, its contact point resolved to a person, and published; the answer
-is 2xx only once the broker acknowledged (503 otherwise, and the provider retries).
+Each request is size-checked before it is read, its signature verified on the raw body, parsed by
+the provider's pure parser (channels/), its contact points resolved to people, and published; the
+answer is 2xx only once the broker acknowledged (503 otherwise, and the provider retries). A
+provider with no secret configured is refused, unless CROSSVIEW_INSECURE_SKIP_SIGNATURES is set.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from channels import mailgun, segment, sendgrid, ses, vonage
-from channels.twilio import TwilioPayloadError, parse_call, parse_sms, signature_is_valid
+from channels import mailgun, segment, sendgrid, ses, twilio, vonage
 from domain.contact_point import InvalidContactPointError, Resolved
 from schemas.api import Problem
 from schemas.envelope import CloudEvent
-from schemas.events import CallInteraction, EmailInteraction, SmsInteraction, WebInteraction
+from schemas.events import CallInteraction, EmailInteraction, Interaction, SmsInteraction, WebInteraction
+from services.application import Crossview
 from services.bootstrap import Application
 from services.http import App, ProblemError
 
-log = logging.getLogger(__name__)
 router = APIRouter(tags=["webhooks"])
 WEBHOOKS = uuid.UUID("9d8e6f14-3c2b-4a57-8e0d-1f6b2c3a4d5e")
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
@@ -35,6 +36,53 @@ RESPONSES = {
     422: {"model": Problem, "description": "Not a payload of this provider (the problem names the field)"},
     503: {"model": Problem, "description": "Broker unavailable; the provider retries"},
 }
+
+
+# --- what every provider shares ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reached:
+    """One interaction a provider reported, before we know whose it is."""
+
+    resolve: Callable[[Crossview], Resolved]  # the use case that finds (or makes) the person
+    field: str  # the request field holding the contact point, named when it is invalid
+    data: Interaction  # without function: the contact point decides that
+    key: str  # the provider's own unique key: a retry gives the same event id
+    at: datetime
+
+
+def by_contact(kind: str, address: str, country_code: str) -> Callable[[Crossview], Resolved]:
+    return lambda app: app.resolve_contact_point(kind, address, country_code)
+
+
+def _publish(crossview: Application, reached: list[Reached]) -> int:
+    """Resolve every contact point, then publish the whole batch: all acknowledged, or an error."""
+    events = []
+    for item in reached:
+        try:
+            resolved, _ = crossview.commands.run(item.resolve)
+        except InvalidContactPointError as error:
+            raise ProblemError(
+                422, "Invalid contact point", str(error), [{"field": item.field, "message": str(error)}]
+            ) from error
+        data = item.data.model_copy(update={"function_id": resolved.function_id})
+        events.append(
+            CloudEvent(
+                id=str(uuid.uuid5(WEBHOOKS, item.key)),
+                source=item.data.provider,
+                type=data.event_type,
+                subject=str(resolved.person_id),
+                time=item.at,
+                data=data.model_dump(mode="json", exclude_none=True),
+            )
+        )
+    crossview.ingest.publish(events)
+    return len(events)
+
+
+async def _publish_async(crossview: Application, reached: list[Reached]) -> int:
+    return await run_in_threadpool(_publish, crossview, reached)
 
 
 async def _body(request: Request, crossview: Application) -> bytes:
@@ -59,167 +107,27 @@ def _form(body: bytes) -> list[tuple[str, str]]:
         ) from error
 
 
-def _signed_url(request: Request, crossview: Application) -> str:
-    base = crossview.settings.public_base_url
-    if not base:
-        return str(request.url)
-    query = f"?{request.url.query}" if request.url.query else ""
-    return base.rstrip("/") + request.url.path + query
-
-
-def _check_twilio(request: Request, crossview: Application, form: list[tuple[str, str]]) -> None:
-    settings = crossview.settings
-    if settings.insecure_skip_signatures:
-        return
-    if not settings.twilio_auth_token:
+def _secret(crossview: Application, value: str | None, setting: str) -> str | None:
+    """The provider's secret; None when the operator allows unsigned trials; 403 when it is missing."""
+    if crossview.settings.insecure_skip_signatures:
+        return None
+    if not value:
         raise ProblemError(
             403,
-            "Twilio webhooks are not configured",
-            "set CROSSVIEW_TWILIO_AUTH_TOKEN to accept them (unsigned webhooks are refused)",
+            "Provider not configured",
+            f"set CROSSVIEW_{setting} to accept these webhooks (unsigned webhooks are refused)",
         )
-    if not signature_is_valid(
-        _signed_url(request, crossview), form, settings.twilio_auth_token, request.headers.get("x-twilio-signature")
-    ):
-        raise ProblemError(
-            403,
-            "Invalid signature",
-            "X-Twilio-Signature does not match this request",
-            [{"field": "header.X-Twilio-Signature", "message": "missing or wrong"}],
-        )
+    return value
 
 
-@router.post("/v1/ingest/twilio/sms", responses=RESPONSES, response_class=Response)
-async def twilio_sms(request: Request, crossview: App) -> Response:
-    """Twilio Programmable Messaging: inbound messages and the status callbacks of messages we sent
-    (form-encoded, signed). Answers an empty TwiML document."""
-    form = _form(await _body(request, crossview))
-    _check_twilio(request, crossview, form)
-    try:
-        report = parse_sms(form)
-    except TwilioPayloadError as error:
-        raise ProblemError(
-            422, "Not a Twilio SMS webhook", str(error), [{"field": f"form.{error.field}", "message": str(error)}]
-        ) from error
-
-    def publish() -> None:
-        settings = crossview.settings
-        try:
-            resolved, _ = crossview.commands.run(
-                lambda app: app.resolve_contact_point("phone", report.customer_number, settings.default_country_code)
-            )
-        except InvalidContactPointError as error:
-            field = "From" if report.direction == "inbound" else "To"
-            raise ProblemError(
-                422, "Invalid phone number", str(error), [{"field": f"form.{field}", "message": str(error)}]
-            ) from error
-        data = SmsInteraction(
-            direction=report.direction,
-            provider="twilio",
-            provider_id=report.message_sid,
-            status=report.status,
-            from_number=report.from_number,
-            to_number=report.to_number,
-            body=report.body,
-            function_id=resolved.function_id,
-        )
-        crossview.ingest.publish(
-            [
-                CloudEvent(
-                    # A provider's retry of the same message and status is the same event.
-                    id=str(uuid.uuid5(WEBHOOKS, f"twilio:sms:{report.message_sid}:{report.status}")),
-                    source="twilio",
-                    type=data.event_type,
-                    subject=str(resolved.person_id),
-                    time=datetime.now(UTC),
-                    data=data.model_dump(mode="json", exclude_none=True),
-                )
-            ]
-        )
-
-    await run_in_threadpool(publish)
-    return Response(EMPTY_TWIML, media_type="text/xml")
+def _forged(field: str, detail: str) -> ProblemError:
+    return ProblemError(403, "Invalid signature", detail, [{"field": field, "message": "missing or wrong"}])
 
 
-@router.post("/v1/ingest/sendgrid", responses=RESPONSES)
-async def sendgrid_events(request: Request, crossview: App) -> dict[str, int]:
-    """SendGrid Event Webhook: a signed JSON array of email events (processed, delivered, open, click,
-    bounce, dropped, deferred, spamreport, unsubscribe, group_unsubscribe, ...). All or nothing: one
-    malformed event refuses the batch; kinds Crossview does not know yet are kept as they are."""
-    body = await _body(request, crossview)
-    settings = crossview.settings
-    if not settings.insecure_skip_signatures:
-        if not settings.sendgrid_verification_key:
-            raise ProblemError(
-                403,
-                "SendGrid webhooks are not configured",
-                "set CROSSVIEW_SENDGRID_VERIFICATION_KEY to accept them (unsigned webhooks are refused)",
-            )
-        timestamp = request.headers.get("x-twilio-email-event-webhook-timestamp")
-        if not sendgrid.signature_is_valid(
-            body,
-            request.headers.get("x-twilio-email-event-webhook-signature"),
-            timestamp,
-            settings.sendgrid_verification_key,
-        ):
-            raise ProblemError(
-                403,
-                "Invalid signature",
-                "the SendGrid signature does not match this body",
-                [{"field": "header.X-Twilio-Email-Event-Webhook-Signature", "message": "missing or wrong"}],
-            )
-        _check_fresh(settings.webhook_max_age_s, timestamp)
-    try:
-        events = sendgrid.parse_events(body)
-    except sendgrid.SendGridPayloadError as error:
-        raise ProblemError(
-            422,
-            "Not a SendGrid event batch",
-            str(error),
-            [{"field": f"body.{error.field}".rstrip("."), "message": str(error)}],
-        ) from error
-
-    def publish() -> int:
-        people: dict[str, Resolved] = {}
-        cloud_events = []
-        for index, e in enumerate(events):
-            if e.address not in people:
-                try:
-                    people[e.address], _ = crossview.commands.run(
-                        lambda app, a=e.address: app.resolve_contact_point("email", a)
-                    )
-                except InvalidContactPointError as error:
-                    raise ProblemError(
-                        422,
-                        "Invalid email address",
-                        str(error),
-                        [{"field": f"body.{index}.email", "message": str(error)}],
-                    ) from error
-            data = EmailInteraction(
-                direction="outbound",
-                provider="sendgrid",
-                provider_id=e.message_id,
-                status=e.kind,
-                address=e.address,
-                url=e.url,
-                campaign=e.campaign,
-                reason=e.reason,
-                bounce_type=e.bounce_type,
-                function_id=people[e.address].function_id,
-            )
-            cloud_events.append(
-                CloudEvent(
-                    id=str(uuid.uuid5(WEBHOOKS, f"sendgrid:{e.event_id}")),
-                    source="sendgrid",
-                    type=data.event_type,
-                    subject=str(people[e.address].person_id),
-                    time=e.at,
-                    data=data.model_dump(mode="json", exclude_none=True),
-                )
-            )
-        crossview.ingest.publish(cloud_events)
-        return len(cloud_events)
-
-    return {"accepted": await run_in_threadpool(publish)}
+def _refused(title: str, prefix: str, error: ValueError) -> ProblemError:
+    field = getattr(error, "field", "")
+    where = prefix if field in ("", "body") else f"{prefix}.{field}" if prefix else field
+    return ProblemError(422, title, str(error), [{"field": where, "message": str(error)}])
 
 
 def _check_fresh(max_age_s: int, timestamp: str | None) -> None:
@@ -234,216 +142,95 @@ def _check_fresh(max_age_s: int, timestamp: str | None) -> None:
         raise ProblemError(403, "Stale webhook", f"signed {int(age)} s ago, more than {max_age_s} s: a replay?")
 
 
-@router.post("/v1/ingest/segment", responses=RESPONSES)
-async def segment_messages(request: Request, crossview: App) -> dict[str, bool]:
-    """The Segment Spec as Segment-compatible libraries send it: identify, track, page, screen,
-    group and alias, alone or as {"batch": [...]}, authenticated by the source's write key (HTTP
-    Basic). identify and alias join the identities they name; every message is a web interaction."""
-    body = await _body(request, crossview)
-    settings = crossview.settings
-    if not settings.insecure_skip_signatures:
-        if not settings.segment_write_key:
-            raise ProblemError(
-                403,
-                "Segment ingest is not configured",
-                "set CROSSVIEW_SEGMENT_WRITE_KEY to accept it (unauthenticated messages are refused)",
-            )
-        if not segment.write_key_is_valid(request.headers.get("authorization"), settings.segment_write_key):
-            raise ProblemError(
-                403,
-                "Invalid write key",
-                "HTTP Basic with the source's write key is required",
-                [{"field": "header.Authorization", "message": "missing or wrong write key"}],
-            )
+# --- Twilio ----------------------------------------------------------------------------------
+
+
+def _signed_url(request: Request, crossview: Application) -> str:
+    base = crossview.settings.public_base_url
+    if not base:
+        return str(request.url)
+    query = f"?{request.url.query}" if request.url.query else ""
+    return base.rstrip("/") + request.url.path + query
+
+
+async def _twilio_form(request: Request, crossview: Application) -> list[tuple[str, str]]:
+    form = _form(await _body(request, crossview))
+    token = _secret(crossview, crossview.settings.twilio_auth_token, "TWILIO_AUTH_TOKEN")
+    if token and not twilio.signature_is_valid(
+        _signed_url(request, crossview), form, token, request.headers.get("x-twilio-signature")
+    ):
+        raise _forged("header.X-Twilio-Signature", "X-Twilio-Signature does not match this request")
+    return form
+
+
+@router.post("/v1/ingest/twilio/sms", responses=RESPONSES, response_class=Response)
+async def twilio_sms(request: Request, crossview: App) -> Response:
+    """Twilio Programmable Messaging: inbound messages and the status callbacks of messages we sent
+    (form-encoded, signed). Answers an empty TwiML document."""
+    form = await _twilio_form(request, crossview)
     try:
-        messages = segment.parse(body)
-    except segment.SegmentPayloadError as error:
-        raise ProblemError(
-            422,
-            "Not a Segment message",
-            str(error),
-            [{"field": f"body.{error.field}".replace("body.body", "body"), "message": str(error)}],
-        ) from error
-
-    def person_of(message: segment.SegmentMessage) -> uuid.UUID:
-        def use_case(app) -> uuid.UUID:
-            points = [("web", web_id) for web_id in message.identities]
-            if message.type == "alias" and message.previous_id:
-                previous = (
-                    app.find_contact_point("web", f"user:{message.previous_id}")
-                    and ("web", f"user:{message.previous_id}")
-                ) or ("web", f"anon:{message.previous_id}")
-                points.append(previous)
-            if message.email:
-                points.append(("email", message.email))
-            return app.identify(points).person_id
-
-        try:
-            person, _ = crossview.commands.run(use_case)
-        except InvalidContactPointError as error:
-            raise ProblemError(
-                422, "Invalid identity", str(error), [{"field": "traits.email", "message": str(error)}]
-            ) from error
-        return person
-
-    def publish() -> None:
-        events = []
-        for message in messages:
-            data = WebInteraction(
-                direction="inbound",
-                provider="segment",
-                provider_id=message.message_id,
-                status="received",
-                action=message.type,
-                name=message.name,
-                url=message.url,
-                properties=message.properties,
+        report = twilio.parse_sms(form)
+    except twilio.TwilioPayloadError as error:
+        raise _refused("Not a Twilio SMS webhook", "form", error) from error
+    data = SmsInteraction(
+        direction=report.direction,
+        provider="twilio",
+        provider_id=report.message_sid,
+        status=report.status,
+        from_number=report.from_number,
+        to_number=report.to_number,
+        body=report.body,
+    )
+    await _publish_async(
+        crossview,
+        [
+            Reached(
+                by_contact("phone", report.customer_number, crossview.settings.default_country_code),
+                "form.From" if report.direction == "inbound" else "form.To",
+                data,
+                f"twilio:sms:{report.message_sid}:{report.status}",
+                datetime.now(UTC),
             )
-            events.append(
-                CloudEvent(
-                    id=str(uuid.uuid5(WEBHOOKS, f"segment:{message.message_id}")),
-                    source="segment",
-                    type=data.event_type,
-                    subject=str(person_of(message)),
-                    time=message.at,
-                    data=data.model_dump(mode="json", exclude_none=True),
-                )
-            )
-        crossview.ingest.publish(events)
-
-    await run_in_threadpool(publish)
-    return {"success": True}
-
-
-@router.post("/v1/ingest/mailgun", responses=RESPONSES)
-async def mailgun_event(request: Request, crossview: App) -> dict[str, int]:
-    """Mailgun webhooks (accepted, delivered, opened, clicked, unsubscribed, complained, failed),
-    signed with HMAC-SHA256; a signature's token is single-use, so a replayed request is refused."""
-    body = await _body(request, crossview)
-    settings = crossview.settings
-    try:
-        event = mailgun.parse(body)
-    except mailgun.MailgunPayloadError as error:
-        raise ProblemError(
-            422,
-            "Not a Mailgun webhook",
-            str(error),
-            [{"field": f"body.{error.field}".replace("body.body", "body"), "message": str(error)}],
-        ) from error
-    if not settings.insecure_skip_signatures:
-        if not settings.mailgun_signing_key:
-            raise ProblemError(
-                403,
-                "Mailgun webhooks are not configured",
-                "set CROSSVIEW_MAILGUN_SIGNING_KEY to accept them (unsigned webhooks are refused)",
-            )
-        if not mailgun.signature_is_valid(settings.mailgun_signing_key, event.timestamp, event.token, event.signature):
-            raise ProblemError(
-                403,
-                "Invalid signature",
-                "the Mailgun signature does not match",
-                [{"field": "body.signature", "message": "wrong"}],
-            )
-        _check_fresh(settings.webhook_max_age_s, event.timestamp)
-        if not hasattr(request.app.state, "mailgun_tokens"):  # one memory of used tokens per running app
-            request.app.state.mailgun_tokens = mailgun.UsedTokens(settings.webhook_max_age_s)
-        if not request.app.state.mailgun_tokens.first_use(event.token):
-            raise ProblemError(
-                403,
-                "Replayed webhook",
-                "this signature token was already used",
-                [{"field": "body.signature.token", "message": "already used"}],
-            )
-
-    def publish() -> int:
-        try:
-            resolved, _ = crossview.commands.run(lambda app: app.resolve_contact_point("email", event.address))
-        except InvalidContactPointError as error:
-            raise ProblemError(
-                422,
-                "Invalid email address",
-                str(error),
-                [{"field": "body.event-data.recipient", "message": str(error)}],
-            ) from error
-        data = EmailInteraction(
-            direction="outbound",
-            provider="mailgun",
-            provider_id=event.message_id,
-            status=event.status,
-            address=event.address,
-            url=event.url,
-            campaign=event.campaign,
-            reason=event.reason,
-            bounce_type=event.bounce_type,
-            function_id=resolved.function_id,
-        )
-        crossview.ingest.publish(
-            [
-                CloudEvent(
-                    id=str(uuid.uuid5(WEBHOOKS, f"mailgun:{event.event_id}")),
-                    source="mailgun",
-                    type=data.event_type,
-                    subject=str(resolved.person_id),
-                    time=event.at,
-                    data=data.model_dump(mode="json", exclude_none=True),
-                )
-            ]
-        )
-        return 1
-
-    return {"accepted": await run_in_threadpool(publish)}
+        ],
+    )
+    return Response(EMPTY_TWIML, media_type="text/xml")
 
 
 @router.post("/v1/ingest/twilio/voice", responses=RESPONSES, response_class=Response)
 async def twilio_voice(request: Request, crossview: App) -> Response:
     """Twilio Voice status callbacks (form-encoded, signed): a call queued, ringing, in progress,
     then completed (with its duration), busy, unanswered, failed or canceled."""
-    form = _form(await _body(request, crossview))
-    _check_twilio(request, crossview, form)
+    form = await _twilio_form(request, crossview)
     try:
-        report = parse_call(form)
-    except TwilioPayloadError as error:
-        raise ProblemError(
-            422, "Not a Twilio Voice callback", str(error), [{"field": f"form.{error.field}", "message": str(error)}]
-        ) from error
-
-    def publish() -> None:
-        try:
-            resolved, _ = crossview.commands.run(
-                lambda app: app.resolve_contact_point(
-                    "phone", report.customer_number, crossview.settings.default_country_code
-                )
+        report = twilio.parse_call(form)
+    except twilio.TwilioPayloadError as error:
+        raise _refused("Not a Twilio Voice callback", "form", error) from error
+    data = CallInteraction(
+        direction=report.direction,
+        provider="twilio",
+        provider_id=report.call_sid,
+        status=report.status,
+        from_number=report.from_number,
+        to_number=report.to_number,
+        duration_seconds=report.duration_seconds,
+        outcome=report.outcome,
+    )
+    await _publish_async(
+        crossview,
+        [
+            Reached(
+                by_contact("phone", report.customer_number, crossview.settings.default_country_code),
+                "form.From" if report.direction == "inbound" else "form.To",
+                data,
+                f"twilio:call:{report.call_sid}:{report.status}",
+                report.at or datetime.now(UTC),
             )
-        except InvalidContactPointError as error:
-            raise ProblemError(
-                422, "Invalid phone number", str(error), [{"field": "form.From", "message": str(error)}]
-            ) from error
-        data = CallInteraction(
-            direction=report.direction,
-            provider="twilio",
-            provider_id=report.call_sid,
-            status=report.status,
-            from_number=report.from_number,
-            to_number=report.to_number,
-            duration_seconds=report.duration_seconds,
-            outcome=report.outcome,
-            function_id=resolved.function_id,
-        )
-        crossview.ingest.publish(
-            [
-                CloudEvent(
-                    id=str(uuid.uuid5(WEBHOOKS, f"twilio:call:{report.call_sid}:{report.status}")),
-                    source="twilio",
-                    type=data.event_type,
-                    subject=str(resolved.person_id),
-                    time=report.at or datetime.now(UTC),
-                    data=data.model_dump(mode="json", exclude_none=True),
-                )
-            ]
-        )
-
-    await run_in_threadpool(publish)
+        ],
+    )
     return Response(EMPTY_TWIML, media_type="text/xml")
+
+
+# --- Vonage ----------------------------------------------------------------------------------
 
 
 @router.api_route("/v1/ingest/vonage/sms", methods=["GET", "POST"], responses=RESPONSES)
@@ -452,79 +239,163 @@ async def vonage_sms(request: Request, crossview: App) -> dict[str, bool]:
     signed with the ``sig`` parameter (md5hash)."""
     body = await _body(request, crossview)
     params: dict[str, str] = dict(request.query_params)
-    if body:
-        if request.headers.get("content-type", "").startswith("application/json"):
-            try:
-                document = json.loads(body)
-            except (UnicodeDecodeError, json.JSONDecodeError) as error:
-                raise ProblemError(
-                    422, "Invalid JSON", str(error), [{"field": "body", "message": str(error)}]
-                ) from error
-            if not isinstance(document, dict):
-                raise ProblemError(
-                    422, "Invalid JSON", "an object is expected", [{"field": "body", "message": "object"}]
-                )
-            params.update({k: str(v) for k, v in document.items() if v is not None})
-        else:
-            params.update(dict(_form(body)))
-    settings = crossview.settings
-    if not settings.insecure_skip_signatures:
-        if not settings.vonage_signature_secret:
-            raise ProblemError(
-                403,
-                "Vonage webhooks are not configured",
-                "set CROSSVIEW_VONAGE_SIGNATURE_SECRET to accept them (unsigned webhooks are refused)",
-            )
-        if not vonage.signature_is_valid(params, settings.vonage_signature_secret):
-            raise ProblemError(
-                403,
-                "Invalid signature",
-                "the sig parameter does not match",
-                [{"field": "sig", "message": "missing or wrong"}],
-            )
-        _check_fresh(settings.webhook_max_age_s, params.get("timestamp"))
+    if body and request.headers.get("content-type", "").startswith("application/json"):
+        try:
+            document = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise ProblemError(422, "Invalid JSON", str(error), [{"field": "body", "message": str(error)}]) from error
+        if not isinstance(document, dict):
+            raise ProblemError(422, "Invalid JSON", "an object is expected", [{"field": "body", "message": "object"}])
+        params.update({k: str(v) for k, v in document.items() if v is not None})
+    elif body:
+        params.update(dict(_form(body)))
+    secret = _secret(crossview, crossview.settings.vonage_signature_secret, "VONAGE_SIGNATURE_SECRET")
+    if secret:
+        if not vonage.signature_is_valid(params, secret):
+            raise _forged("sig", "the sig parameter does not match")
+        _check_fresh(crossview.settings.webhook_max_age_s, params.get("timestamp"))
     try:
         report = vonage.parse(params)
     except vonage.VonagePayloadError as error:
-        raise ProblemError(
-            422, "Not a Vonage SMS webhook", str(error), [{"field": error.field, "message": str(error)}]
-        ) from error
-
-    def publish() -> None:
-        customer = report.from_number if report.direction == "inbound" else report.to_number
-        try:
-            resolved, _ = crossview.commands.run(
-                lambda app: app.resolve_contact_point("phone", customer, settings.default_country_code)
+        raise _refused("Not a Vonage SMS webhook", "", error) from error
+    customer = report.from_number if report.direction == "inbound" else report.to_number
+    data = SmsInteraction(
+        direction=report.direction,
+        provider="vonage",
+        provider_id=report.message_id,
+        status=report.status,
+        from_number=report.from_number,
+        to_number=report.to_number,
+        body=report.body,
+    )
+    await _publish_async(
+        crossview,
+        [
+            Reached(
+                by_contact("phone", customer, crossview.settings.default_country_code),
+                "msisdn",
+                data,
+                f"vonage:sms:{report.message_id}:{report.status}",
+                report.at or datetime.now(UTC),
             )
-        except InvalidContactPointError as error:
-            raise ProblemError(
-                422, "Invalid phone number", str(error), [{"field": "msisdn", "message": str(error)}]
-            ) from error
-        data = SmsInteraction(
-            direction=report.direction,
-            provider="vonage",
-            provider_id=report.message_id,
-            status=report.status,
-            from_number=report.from_number,
-            to_number=report.to_number,
-            body=report.body,
-            function_id=resolved.function_id,
-        )
-        crossview.ingest.publish(
-            [
-                CloudEvent(
-                    id=str(uuid.uuid5(WEBHOOKS, f"vonage:sms:{report.message_id}:{report.status}")),
-                    source="vonage",
-                    type=data.event_type,
-                    subject=str(resolved.person_id),
-                    time=report.at or datetime.now(UTC),
-                    data=data.model_dump(mode="json", exclude_none=True),
-                )
-            ]
-        )
-
-    await run_in_threadpool(publish)
+        ],
+    )
     return {"ok": True}
+
+
+# --- email: SendGrid, Mailgun, SES -----------------------------------------------------------
+
+
+def _email(
+    provider: str,
+    message_id: str,
+    status: str,
+    address: str,
+    *,
+    url: str | None = None,
+    campaign: str | None = None,
+    reason: str | None = None,
+    bounce_type: str | None = None,
+) -> EmailInteraction:
+    return EmailInteraction(
+        direction="outbound",
+        provider=provider,
+        provider_id=message_id,
+        status=status,
+        address=address,
+        url=url,
+        campaign=campaign,
+        reason=reason,
+        bounce_type=bounce_type,
+    )
+
+
+@router.post("/v1/ingest/sendgrid", responses=RESPONSES)
+async def sendgrid_events(request: Request, crossview: App) -> dict[str, int]:
+    """SendGrid Event Webhook: a signed JSON array of email events (processed, delivered, open, click,
+    bounce, dropped, deferred, spamreport, unsubscribe, group_unsubscribe, ...). All or nothing: one
+    malformed event refuses the batch; kinds Crossview does not know yet are kept as they are."""
+    body = await _body(request, crossview)
+    key = _secret(crossview, crossview.settings.sendgrid_verification_key, "SENDGRID_VERIFICATION_KEY")
+    if key:
+        timestamp = request.headers.get("x-twilio-email-event-webhook-timestamp")
+        if not sendgrid.signature_is_valid(
+            body, request.headers.get("x-twilio-email-event-webhook-signature"), timestamp, key
+        ):
+            raise _forged(
+                "header.X-Twilio-Email-Event-Webhook-Signature", "the SendGrid signature does not match this body"
+            )
+        _check_fresh(crossview.settings.webhook_max_age_s, timestamp)
+    try:
+        events = sendgrid.parse_events(body)
+    except sendgrid.SendGridPayloadError as error:
+        raise _refused("Not a SendGrid event batch", "body", error) from error
+    country = crossview.settings.default_country_code
+    reached = [
+        Reached(
+            by_contact("email", e.address, country),
+            f"body.{i}.email",
+            _email(
+                "sendgrid",
+                e.message_id,
+                e.kind,
+                e.address,
+                url=e.url,
+                campaign=e.campaign,
+                reason=e.reason,
+                bounce_type=e.bounce_type,
+            ),
+            f"sendgrid:{e.event_id}",
+            e.at,
+        )
+        for i, e in enumerate(events)
+    ]
+    return {"accepted": await _publish_async(crossview, reached)}
+
+
+@router.post("/v1/ingest/mailgun", responses=RESPONSES)
+async def mailgun_event(request: Request, crossview: App) -> dict[str, int]:
+    """Mailgun webhooks (accepted, delivered, opened, clicked, unsubscribed, complained, failed),
+    signed with HMAC-SHA256; a signature's token is single-use, so a replayed request is refused."""
+    body = await _body(request, crossview)
+    try:
+        event = mailgun.parse(body)
+    except mailgun.MailgunPayloadError as error:
+        raise _refused("Not a Mailgun webhook", "body", error) from error
+    key = _secret(crossview, crossview.settings.mailgun_signing_key, "MAILGUN_SIGNING_KEY")
+    if key:
+        if not mailgun.signature_is_valid(key, event.timestamp, event.token, event.signature):
+            raise _forged("body.signature", "the Mailgun signature does not match")
+        _check_fresh(crossview.settings.webhook_max_age_s, event.timestamp)
+        if not hasattr(request.app.state, "mailgun_tokens"):  # one memory of used tokens per running app
+            request.app.state.mailgun_tokens = mailgun.UsedTokens(crossview.settings.webhook_max_age_s)
+        if not request.app.state.mailgun_tokens.first_use(event.token):
+            raise ProblemError(
+                403,
+                "Replayed webhook",
+                "this signature token was already used",
+                [{"field": "body.signature.token", "message": "already used"}],
+            )
+    data = _email(
+        "mailgun",
+        event.message_id,
+        event.status,
+        event.address,
+        url=event.url,
+        campaign=event.campaign,
+        reason=event.reason,
+        bounce_type=event.bounce_type,
+    )
+    reached = [
+        Reached(
+            by_contact("email", event.address, crossview.settings.default_country_code),
+            "body.event-data.recipient",
+            data,
+            f"mailgun:{event.event_id}",
+            event.at,
+        )
+    ]
+    return {"accepted": await _publish_async(crossview, reached)}
 
 
 def _confirm_subscription(url: str) -> None:  # pragma: no cover - calls Amazon; tests replace it
@@ -539,22 +410,13 @@ async def ses_events(request: Request, crossview: App) -> dict[str, int]:
     """Amazon SES events through an SNS subscription: the subscription handshake is answered, and
     every notification is checked against Amazon's signing certificate and the allowed topics."""
     body = await _body(request, crossview)
-    settings = crossview.settings
     try:
         envelope = ses.parse_envelope(body)
     except ses.SnsError as error:
-        raise ProblemError(
-            422, "Not an SNS message", str(error), [{"field": f"body.{error.field}", "message": str(error)}]
-        ) from error
-    if not settings.insecure_skip_signatures:
-        allowed = {arn.strip() for arn in (settings.ses_topic_arns or "").split(",") if arn.strip()}
-        if not allowed:
-            raise ProblemError(
-                403,
-                "SES events are not configured",
-                "set CROSSVIEW_SES_TOPIC_ARNS to the SNS topics to accept (others are refused)",
-            )
-        if envelope["TopicArn"] not in allowed:
+        raise _refused("Not an SNS message", "body", error) from error
+    topics = _secret(crossview, crossview.settings.ses_topic_arns, "SES_TOPIC_ARNS")
+    if topics:
+        if envelope["TopicArn"] not in {arn.strip() for arn in topics.split(",")}:
             raise ProblemError(
                 403,
                 "Unknown topic",
@@ -564,66 +426,101 @@ async def ses_events(request: Request, crossview: App) -> dict[str, int]:
         state = request.app.state
         if not hasattr(state, "sns_certificates"):
             state.sns_certificates = ses.CertificateCache()
-        checked = await run_in_threadpool(ses.signature_is_valid, envelope, state.sns_certificates)
-        if not checked:
-            raise ProblemError(
-                403,
-                "Invalid signature",
-                "the SNS signature does not verify with an Amazon SNS certificate",
-                [{"field": "body.Signature", "message": "wrong, or certificate not from Amazon"}],
-            )
-    if envelope["Type"] != "Notification":
+        if not await run_in_threadpool(ses.signature_is_valid, envelope, state.sns_certificates):
+            raise _forged("body.Signature", "the SNS signature does not verify with an Amazon SNS certificate")
+    if envelope["Type"] == "SubscriptionConfirmation":
         url = envelope.get("SubscribeURL") or ""
-        if envelope["Type"] == "SubscriptionConfirmation":
-            if not ses.subscribe_url_is_amazons(url):
-                raise ProblemError(
-                    422,
-                    "Invalid SubscribeURL",
-                    "not an Amazon SNS https URL",
-                    [{"field": "body.SubscribeURL", "message": "not Amazon's"}],
-                )
-            confirm = getattr(request.app.state, "sns_confirm", _confirm_subscription)
-            await run_in_threadpool(confirm, url)
+        if not ses.subscribe_url_is_amazons(url):
+            raise ProblemError(
+                422,
+                "Invalid SubscribeURL",
+                "not an Amazon SNS https URL",
+                [{"field": "body.SubscribeURL", "message": "not Amazon's"}],
+            )
+        await run_in_threadpool(getattr(request.app.state, "sns_confirm", _confirm_subscription), url)
+    if envelope["Type"] != "Notification":
         return {"accepted": 0}
     try:
         events = ses.parse_ses(envelope["Message"], envelope["MessageId"])
     except ses.SnsError as error:
+        raise _refused("Not an SES event", "body", error) from error
+    country = crossview.settings.default_country_code
+    reached = [
+        Reached(
+            by_contact("email", e.address, country),
+            "body.Message",
+            _email(
+                "ses",
+                e.message_id,
+                e.status,
+                e.address,
+                url=e.url,
+                campaign=e.campaign,
+                reason=e.reason,
+                bounce_type=e.bounce_type,
+            ),
+            f"ses:{e.event_id}",
+            e.at,
+        )
+        for e in events
+    ]
+    return {"accepted": await _publish_async(crossview, reached)}
+
+
+# --- web: Segment ----------------------------------------------------------------------------
+
+
+def _identify(message: segment.SegmentMessage) -> Callable[[Crossview], Resolved]:
+    """identify and alias join the identities they name (and the email of an identify)."""
+
+    def use_case(app: Crossview) -> Resolved:
+        points = [("web", web_id) for web_id in message.identities]
+        if message.type == "alias" and message.previous_id:
+            known_user = app.find_contact_point("web", f"user:{message.previous_id}")
+            points.append(("web", f"{'user' if known_user else 'anon'}:{message.previous_id}"))
+        if message.email:
+            points.append(("email", message.email))
+        return app.identify(points)
+
+    return use_case
+
+
+@router.post("/v1/ingest/segment", responses=RESPONSES)
+async def segment_messages(request: Request, crossview: App) -> dict[str, bool]:
+    """The Segment Spec as Segment-compatible libraries send it: identify, track, page, screen,
+    group and alias, alone or as {"batch": [...]}, authenticated by the source's write key (HTTP
+    Basic). identify and alias join the identities they name; every message is a web interaction."""
+    body = await _body(request, crossview)
+    key = _secret(crossview, crossview.settings.segment_write_key, "SEGMENT_WRITE_KEY")
+    if key and not segment.write_key_is_valid(request.headers.get("authorization"), key):
         raise ProblemError(
-            422, "Not an SES event", str(error), [{"field": f"body.{error.field}", "message": str(error)}]
-        ) from error
-
-    def publish() -> int:
-        cloud_events = []
-        for event in events:
-            try:
-                resolved, _ = crossview.commands.run(lambda app, a=event.address: app.resolve_contact_point("email", a))
-            except InvalidContactPointError as error:
-                raise ProblemError(
-                    422, "Invalid email address", str(error), [{"field": "body.Message", "message": str(error)}]
-                ) from error
-            data = EmailInteraction(
-                direction="outbound",
-                provider="ses",
-                provider_id=event.message_id,
-                status=event.status,
-                address=event.address,
-                url=event.url,
-                campaign=event.campaign,
-                reason=event.reason,
-                bounce_type=event.bounce_type,
-                function_id=resolved.function_id,
-            )
-            cloud_events.append(
-                CloudEvent(
-                    id=str(uuid.uuid5(WEBHOOKS, f"ses:{event.event_id}")),
-                    source="ses",
-                    type=data.event_type,
-                    subject=str(resolved.person_id),
-                    time=event.at,
-                    data=data.model_dump(mode="json", exclude_none=True),
-                )
-            )
-        crossview.ingest.publish(cloud_events)
-        return len(cloud_events)
-
-    return {"accepted": await run_in_threadpool(publish)}
+            403,
+            "Invalid write key",
+            "HTTP Basic with the source's write key is required",
+            [{"field": "header.Authorization", "message": "missing or wrong write key"}],
+        )
+    try:
+        messages = segment.parse(body)
+    except segment.SegmentPayloadError as error:
+        raise _refused("Not a Segment message", "", error) from error
+    reached = [
+        Reached(
+            _identify(m),
+            "traits.email",
+            WebInteraction(
+                direction="inbound",
+                provider="segment",
+                provider_id=m.message_id,
+                status="received",
+                action=m.type,
+                name=m.name,
+                url=m.url,
+                properties=m.properties,
+            ),
+            f"segment:{m.message_id}",
+            m.at,
+        )
+        for m in messages
+    ]
+    await _publish_async(crossview, reached)
+    return {"success": True}
