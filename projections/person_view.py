@@ -324,6 +324,37 @@ def timeline_entry(fact: Fact) -> TimelineEntry:
     )
 
 
+STATUS_STAGE = {
+    "queued": 0,
+    "accepted": 0,
+    "processed": 0,
+    "initiated": 0,
+    "sending": 0,
+    "sent": 1,
+    "ringing": 1,
+    "deferred": 1,
+    "in-progress": 2,
+    "buffered": 1,
+    "delivered": 3,
+    "received": 3,
+    "answered": 3,
+    "completed": 4,
+    "undelivered": 4,
+    "failed": 4,
+    "bounce": 4,
+    "dropped": 4,
+    "expired": 4,
+    "rejected": 4,
+    "busy": 4,
+    "no-answer": 4,
+    "canceled": 4,
+    "open": 5,
+    "opened": 5,
+    "click": 6,
+    "clicked": 6,
+}
+
+
 def one_row_per_message(entries: Iterable[TimelineEntry]) -> list[TimelineEntry]:
     """The timeline as an advisor reads it: a message that went queued -> sent -> delivered is one
     row, the latest, carrying the whole progression; newest first."""
@@ -332,10 +363,13 @@ def one_row_per_message(entries: Iterable[TimelineEntry]) -> list[TimelineEntry]
         groups.setdefault(entry.message_key or entry.event_id, []).append(entry)
     rows = []
     for group in groups.values():
-        group.sort(key=lambda e: (e.occurred_at, e.event_id))
+        # A provider may report statuses out of order (a late "sent" after "delivered"): within one
+        # message the lifecycle decides which status is latest, time only breaks ties.
+        group.sort(key=lambda e: (STATUS_STAGE.get(e.status or "", 1), e.occurred_at, e.event_id))
         latest = group[-1]
         # An entry a store already grouped brings its own progression.
         progression = tuple(st for e in group for st in (e.statuses or ((e.status,) if e.status else ())))
+        progression = tuple(sorted(progression, key=lambda st: STATUS_STAGE.get(st, 1)))
         rows.append(replace(latest, statuses=progression))
     return sorted(rows, key=lambda e: (e.occurred_at, e.event_id), reverse=True)
 

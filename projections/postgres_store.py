@@ -21,7 +21,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from projections.directory import Colleague, Criteria, References
-from projections.person_view import PersonView, TimelineEntry, view_from_json, view_to_json
+from projections.person_view import STATUS_STAGE, PersonView, TimelineEntry, view_from_json, view_to_json
 from projections.ports import GenerationChanged, Partition, StaleOffsets
 from projections.reference_view import ORGANISATION, TITLES
 
@@ -82,6 +82,12 @@ CREATE TABLE {schema}.offsets (
     PRIMARY KEY (topic, partition)
 );
 """
+
+# The lifecycle stage of a status (person_view.STATUS_STAGE), so SQL picks a message's latest status as
+# the in-memory store does.
+_STAGE_SQL = (
+    "CASE status " + " ".join(f"WHEN '{status}' THEN {stage}" for status, stage in STATUS_STAGE.items()) + " ELSE 1 END"
+)
 
 _TIMELINE_COLUMNS = (
     "event_id, person_id, occurred_at, event_type, channel, data, topic, partition, kafka_offset, message_key, status"
@@ -449,12 +455,13 @@ class PostgresStore:
         # One row per message (its latest event, with every status it went through), newest first.
         page = "WHERE (occurred_at, event_id) < (%s, %s)" if before else ""
         rows = self._rows(
-            "WITH events AS (SELECT *, coalesce(message_key, event_id) AS message FROM {schema}.timeline "
-            "  WHERE person_id = %s), "
-            "latest AS (SELECT DISTINCT ON (message) * FROM events ORDER BY message, occurred_at DESC, event_id DESC) "
+            f"WITH events AS (SELECT *, coalesce(message_key, event_id) AS message, {_STAGE_SQL} AS stage "
+            "  FROM {schema}.timeline WHERE person_id = %s), "
+            "latest AS (SELECT DISTINCT ON (message) * FROM events "
+            "  ORDER BY message, stage DESC, occurred_at DESC, event_id DESC) "
             "SELECT person_id, event_id, event_type, channel, occurred_at, data::text, topic, partition, kafka_offset, "
-            "  message_key, status, (SELECT array_agg(e.status ORDER BY e.occurred_at, e.event_id) FROM events e "
-            "    WHERE e.message = latest.message AND e.status IS NOT NULL) "
+            "  message_key, status, (SELECT array_agg(e.status ORDER BY e.stage, e.occurred_at, e.event_id) "
+            "    FROM events e WHERE e.message = latest.message AND e.status IS NOT NULL) "
             f"FROM latest {page} ORDER BY occurred_at DESC, event_id DESC LIMIT %s",
             (person_id, *(before or ()), limit),
         )

@@ -233,7 +233,8 @@ async def twilio_voice(request: Request, crossview: App) -> Response:
 # --- Vonage ----------------------------------------------------------------------------------
 
 
-@router.api_route("/v1/ingest/vonage/sms", methods=["GET", "POST"], responses=RESPONSES)
+@router.get("/v1/ingest/vonage/sms", responses=RESPONSES, operation_id="vonage_sms_by_query")
+@router.post("/v1/ingest/vonage/sms", responses=RESPONSES, operation_id="vonage_sms_by_body")
 async def vonage_sms(request: Request, crossview: App) -> dict[str, bool]:
     """Vonage SMS API: inbound messages and delivery receipts, as GET query, POST form or POST JSON,
     signed with the ``sig`` parameter (md5hash)."""

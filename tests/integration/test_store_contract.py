@@ -143,3 +143,37 @@ def test_the_status_events_of_one_message_are_one_timeline_row_with_its_progress
         "d",
         "registered",
     ]
+
+
+def test_a_status_reported_late_does_not_pass_for_the_latest(any_store):
+    late = TimelineEntry(
+        "fabien",
+        "late-sent",
+        "crossview.interaction.sms.v1",
+        "sms",
+        AT + timedelta(minutes=9),
+        b"{}",
+        "t.interactions",
+        0,
+        9,
+        "sms:twilio:SM9",
+        "sent",
+    )
+    delivered = TimelineEntry(
+        "fabien",
+        "delivered",
+        "crossview.interaction.sms.v1",
+        "sms",
+        AT + timedelta(minutes=5),
+        b"{}",
+        "t.interactions",
+        0,
+        5,
+        "sms:twilio:SM9",
+        "delivered",
+    )
+    with any_store.transaction() as tx:
+        tx.claim([delivered, late])
+        tx.advance({P0: 10}, {P0: 0})
+    (row,) = any_store.timeline("fabien", 10)
+    assert row.status == "delivered"
