@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     ses_topic_arns: str | None = Field(
         None, description="Comma-separated SNS topic ARNs whose SES events are accepted (others are refused)."
     )
+    asterisk_secret: str | None = Field(
+        None, description="Password the ARI event forwarder sends with HTTP Basic (any user name)."
+    )
     mailgun_signing_key: str | None = Field(None, description="Mailgun HTTP webhook signing key.")
     segment_write_key: str | None = Field(
         None, description="Write key of the Segment source (HTTP Basic user name of Segment-compatible libraries)."

@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from channels import mailgun, segment, sendgrid, ses, twilio, vonage
+from channels import asterisk, mailgun, segment, sendgrid, ses, twilio, vonage
 from domain.contact_point import InvalidContactPointError, Resolved
 from schemas.api import Problem
 from schemas.envelope import CloudEvent
@@ -228,6 +228,43 @@ async def twilio_voice(request: Request, crossview: App) -> Response:
         ],
     )
     return Response(EMPTY_TWIML, media_type="text/xml")
+
+
+@router.post("/v1/ingest/asterisk", responses=RESPONSES)
+async def asterisk_events(request: Request, crossview: App) -> dict[str, int]:
+    """Asterisk ARI events forwarded from the ARI websocket (one event or an array): StasisStart,
+    ChannelStateChange, ChannelDestroyed (duration and cause), and advisor notes as a
+    ChannelUserevent named CrossviewNote with {"note": ...}. Other ARI events are ignored."""
+    body = await _body(request, crossview)
+    secret = _secret(crossview, crossview.settings.asterisk_secret, "ASTERISK_SECRET")
+    if secret and not asterisk.credentials_are_valid(request.headers.get("authorization"), secret):
+        raise _forged("header.Authorization", "HTTP Basic with the configured password is required")
+    try:
+        events = asterisk.parse(body)
+    except asterisk.AsteriskPayloadError as error:
+        raise _refused("Not an ARI event", "body", error) from error
+    country = crossview.settings.default_country_code
+    reached = [
+        Reached(
+            by_contact("phone", e.caller, country),
+            "body.channel.caller.number",
+            CallInteraction(
+                direction="inbound",
+                provider="asterisk",
+                provider_id=e.call_id,
+                status=e.status,
+                from_number=e.caller,
+                to_number=e.called,
+                duration_seconds=e.duration_seconds,
+                outcome=e.outcome,
+                notes=e.notes,
+            ),
+            f"asterisk:{e.key}",
+            e.at,
+        )
+        for e in events
+    ]
+    return {"accepted": await _publish_async(crossview, reached)}
 
 
 # --- Vonage ----------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ SECRETS = {
     "mailgun_signing_key": "mailgun-key",
     "segment_write_key": "segment-key",
     "vonage_signature_secret": "vonage-secret",
+    "asterisk_secret": "ari-secret",
 }
 
 
@@ -91,6 +92,16 @@ def vonage_post(client, name: str) -> None:
     assert answer.status_code == 200, answer.text
 
 
+def asterisk_post(client) -> None:
+    auth = "Basic " + base64.b64encode(f"forwarder:{SECRETS['asterisk_secret']}".encode()).decode()
+    answer = client.post(
+        "/v1/ingest/asterisk",
+        content=(FIXTURES / "asterisk" / "call.json").read_bytes(),
+        headers={"authorization": auth},
+    )
+    assert answer.status_code == 200, answer.text
+
+
 def test_every_fixture_reaches_fabiens_360_view_once(settings, store):
     configured = settings.model_copy(update=SECRETS)
     with ProjectorThread(configured), TestClient(create_app(lambda: production(configured))) as client:
@@ -116,9 +127,10 @@ def test_every_fixture_reaches_fabiens_360_view_once(settings, store):
                 segment_post(client, name)
             for name in ("inbound", "receipt_delivered"):
                 vonage_post(client, name)
+            asterisk_post(client)
         wait_until(caught_up(store, configured), 60, "the projector")
         view = scenario.read("get", f"/v1/persons/{fabien}", params={"as_of": "2026-11-23"})
-    assert view["interactions"] == {"sms": 5, "call": 2, "email": 14, "web": 4}
+    assert view["interactions"] == {"sms": 5, "call": 6, "email": 14, "web": 4}
     by_function = {f["organisation"]["name"]: f["interactions"] for f in view["functions"]}
     assert by_function["Fabulous Garden"] == {"email": 14}
     reachability = {(r["channel"], r["address"]): r["reachable"] for r in view["reachability"]}

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from channels import mailgun, sendgrid, ses, vonage
+from channels import asterisk, mailgun, sendgrid, ses, vonage
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=10),
@@ -68,6 +68,17 @@ def test_ses(document, message_id):
         ses.parse_envelope(json.dumps(document).encode())
     except ses.SnsError as refused:
         assert refused.field
+
+
+@settings(max_examples=200)
+@given(JSON)
+def test_asterisk(document):
+    try:
+        events = asterisk.parse(json.dumps(document).encode())
+    except asterisk.AsteriskPayloadError as refused:
+        assert refused.field
+    else:
+        assert all(e.caller and e.call_id for e in events)
 
 
 def test_timestamps_out_of_any_calendar_are_refused_not_crashed():

@@ -1,0 +1,120 @@
+"""Asterisk ARI events, as a forwarder posts them from the ARI websocket: a call entering the
+Stasis application, its state changes, its end (with the cause), and advisor notes sent as a
+``ChannelUserevent`` named ``CrossviewNote``. The forwarder authenticates with HTTP Basic."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+KNOWN = {"StasisStart", "ChannelStateChange", "ChannelDestroyed", "ChannelUserevent"}
+
+
+class AsteriskPayloadError(ValueError):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+def credentials_are_valid(authorization: str | None, secret: str) -> bool:
+    if not authorization or not authorization.lower().startswith("basic "):
+        return False
+    try:
+        password = base64.b64decode(authorization[6:].strip()).decode().split(":", 1)[-1]
+    except (binascii.Error, UnicodeDecodeError):
+        return False
+    return hmac.compare_digest(password, secret)
+
+
+@dataclass(frozen=True)
+class CallEvent:
+    key: str  # unique per event: a forwarder's retry is the same
+    call_id: str  # the channel id; a note gets its own so that it shows as its own row
+    status: str
+    caller: str
+    called: str
+    at: datetime
+    duration_seconds: int | None
+    outcome: str | None
+    notes: str | None
+
+
+def parse(body: bytes) -> list[CallEvent]:
+    """The call events of the body (one ARI event or an array); events about nothing we track are skipped."""
+    try:
+        payload = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise AsteriskPayloadError("body", f"not JSON: {error}") from error
+    items = payload if isinstance(payload, list) else [payload]
+    events = []
+    for index, raw in enumerate(items):
+        where = f"{index}" if isinstance(payload, list) else ""
+        event = _event(where, raw)
+        if event is not None:
+            events.append(event)
+    return events
+
+
+def _event(where: str, raw: Any) -> CallEvent | None:
+    def field(name: str) -> str:
+        return f"{where}.{name}" if where else name
+
+    if not isinstance(raw, dict) or not isinstance(raw.get("type"), str):
+        raise AsteriskPayloadError(field("type"), "an ARI event object with a type is expected")
+    kind = raw["type"]
+    if kind not in KNOWN:
+        return None
+    channel = raw.get("channel")
+    if not isinstance(channel, dict) or not channel.get("id"):
+        raise AsteriskPayloadError(field("channel.id"), "missing")
+    caller = (channel.get("caller") or {}).get("number") if isinstance(channel.get("caller"), dict) else None
+    if not caller:
+        raise AsteriskPayloadError(field("channel.caller.number"), "missing")
+    dialplan = channel.get("dialplan") if isinstance(channel.get("dialplan"), dict) else {}
+    at = _time(field("timestamp"), raw.get("timestamp"))
+    status, duration, outcome, notes, call_id = "ringing", None, None, None, str(channel["id"])
+    if kind == "ChannelStateChange":
+        status = {"Up": "in-progress", "Ringing": "ringing", "Ring": "ringing"}.get(
+            str(channel.get("state")), "ringing"
+        )
+    elif kind == "ChannelDestroyed":
+        status, outcome = "completed", str(raw.get("cause_txt") or "") or None
+        if channel.get("creationtime"):
+            duration = max(0, int((at - _time(field("channel.creationtime"), channel["creationtime"])).total_seconds()))
+    elif kind == "ChannelUserevent":
+        if raw.get("eventname") != "CrossviewNote":
+            return None
+        userevent = raw.get("userevent") if isinstance(raw.get("userevent"), dict) else {}
+        if not userevent.get("note"):
+            raise AsteriskPayloadError(field("userevent.note"), "missing")
+        status, notes, call_id = "note", str(userevent["note"]), f"{channel['id']}:note:{raw.get('timestamp')}"
+    return CallEvent(
+        key=f"{channel['id']}:{kind}:{raw.get('timestamp')}:{status}",
+        call_id=call_id,
+        status=status,
+        caller=str(caller),
+        called=str(dialplan.get("exten") or "unknown"),
+        at=at,
+        duration_seconds=duration,
+        outcome=outcome,
+        notes=notes,
+    )
+
+
+def _time(field: str, value: Any) -> datetime:
+    # ARI writes 2026-11-20T10:00:00.000+0000: Python wants a colon in the offset.
+    text = str(value or "")
+    if len(text) > 5 and text[-5] in "+-" and text[-4:].isdigit():
+        text = text[:-2] + ":" + text[-2:]
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as error:
+        raise AsteriskPayloadError(field, "an ISO 8601 time expected") from error
+    if moment.tzinfo is None:
+        raise AsteriskPayloadError(field, "a time zone is expected")
+    return moment
