@@ -67,7 +67,8 @@ def same(clients, method: str, url: str, **kwargs) -> dict:
     ],
 )
 def test_search_answers_alike(clients, query):
-    same(clients, "get", "/v1/search", params={"q": query, "as_of": AS_OF, "limit": 200})
+    body = same(clients, "get", "/v1/search", params={"q": query, "as_of": AS_OF, "limit": 200})
+    assert body["query"] == query  # and `same` compared every result of both stores
 
 
 def test_search_finds_fabien_by_organisation_title_and_contact_but_never_by_an_ended_function(clients):
