@@ -157,8 +157,11 @@ def main() -> dict:
         log(f"producing {EVENTS:,} events of about 500 bytes to {settings.topic(INTERACTIONS)}")
         produce_rate, record_bytes = produce(settings)
         log(f"produced at {produce_rate:,.0f} ev/s, {record_bytes:.0f} bytes a record")
-        consume_rate = bare_consume(settings)
-        log(f"bare consume: {consume_rate:,.0f} records/s")
+        # The bare rate moves a lot from one read to the next on a shared 2-core machine: the raw
+        # limit is the best of three, so the ratio never flatters the projector.
+        consume_runs = [bare_consume(settings) for _ in range(3)]
+        consume_rate = max(consume_runs)
+        log(f"bare consume: {', '.join(f'{r:,.0f}' for r in consume_runs)} records/s; limit {consume_rate:,.0f}")
         copy_rate = bare_copy(settings, record_bytes)
         log(f"bare COPY: {copy_rate:,.0f} rows/s")
         runs = {}
@@ -180,6 +183,7 @@ def main() -> dict:
         "people": PEOPLE,
         "record_bytes": round(record_bytes),
         "partitions": settings.partitions,
+        "bare_consume_runs_per_s": [round(r) for r in consume_runs],
         "raw_limits": {
             "bare_consume_per_s": round(consume_rate),
             "bare_copy_per_s": round(copy_rate),
