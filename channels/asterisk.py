@@ -4,13 +4,13 @@ Stasis application, its state changes, its end (with the cause), and advisor not
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hmac
 import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+from channels.webhook_fields import basic_credentials
 
 KNOWN = {"StasisStart", "ChannelStateChange", "ChannelDestroyed", "ChannelUserevent"}
 
@@ -22,13 +22,8 @@ class AsteriskPayloadError(ValueError):
 
 
 def credentials_are_valid(authorization: str | None, secret: str) -> bool:
-    if not authorization or not authorization.lower().startswith("basic "):
-        return False
-    try:
-        password = base64.b64decode(authorization[6:].strip()).decode().split(":", 1)[-1]
-    except (binascii.Error, UnicodeDecodeError):
-        return False
-    return hmac.compare_digest(password, secret)
+    credentials = basic_credentials(authorization)
+    return credentials is not None and hmac.compare_digest(credentials[1], secret)
 
 
 @dataclass(frozen=True)

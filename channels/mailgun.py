@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from channels.webhook_fields import is_epoch_seconds
+
 STATUS_OF_EVENT = {"failed": "bounce"}  # a permanent failure is a hard bounce; temporary ones stay "failed"
 
 
@@ -75,11 +77,7 @@ def parse(body: bytes) -> MailgunEvent:
     for name in ("event", "id", "recipient", "timestamp"):
         if data.get(name) in (None, ""):
             raise MailgunPayloadError(f"event-data.{name}", "missing")
-    if (
-        not isinstance(data["timestamp"], int | float)
-        or isinstance(data["timestamp"], bool)
-        or not 0 <= data["timestamp"] < 10**11
-    ):
+    if not is_epoch_seconds(data["timestamp"]):
         raise MailgunPayloadError("event-data.timestamp", "seconds since the epoch expected")
     event = str(data["event"])
     permanent = event == "failed" and data.get("severity") == "permanent"

@@ -4,13 +4,13 @@ the user name (Segment's tracking API convention)."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hmac
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+from channels.webhook_fields import basic_credentials
 
 TYPES = {"identify", "track", "page", "screen", "group", "alias"}
 
@@ -22,13 +22,8 @@ class SegmentPayloadError(ValueError):
 
 
 def write_key_is_valid(authorization: str | None, write_key: str) -> bool:
-    if not authorization or not authorization.lower().startswith("basic "):
-        return False
-    try:
-        user = base64.b64decode(authorization[6:].strip()).decode().split(":", 1)[0]
-    except (binascii.Error, UnicodeDecodeError):
-        return False
-    return hmac.compare_digest(user, write_key)
+    credentials = basic_credentials(authorization)
+    return credentials is not None and hmac.compare_digest(credentials[0], write_key)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
+from channels.webhook_fields import is_epoch_seconds
+
 REQUIRED = ("email", "event", "sg_event_id", "timestamp")
 
 
@@ -71,11 +73,7 @@ def _event(index: int, raw: Any) -> EmailEvent:
     for field in REQUIRED:
         if raw.get(field) in (None, ""):
             raise SendGridPayloadError(f"{index}.{field}", "missing")
-    if (
-        not isinstance(raw["timestamp"], int | float)
-        or isinstance(raw["timestamp"], bool)
-        or not 0 <= raw["timestamp"] < 10**11
-    ):
+    if not is_epoch_seconds(raw["timestamp"]):
         raise SendGridPayloadError(f"{index}.timestamp", "seconds since the epoch expected")
     category = raw.get("category")
     if isinstance(category, list):

@@ -39,9 +39,9 @@ router = APIRouter()
 NOT_FOUND = {404: {"model": Problem}}
 
 
-def _person(crossview, person_id: str) -> PersonView:
-    """The person as one: followed to the survivor if they were joined into someone, with the
-    history of everyone joined into them."""
+def _family(crossview, person_id: str) -> tuple[PersonView, list[PersonView]]:
+    """The person as one: followed to the survivor if they were joined into someone, and everyone
+    joined into them (at any depth)."""
     view = crossview.store.person(person_id)
     if view is None:
         raise ProblemError(404, "Person not found", f"no person {person_id!r} in the read model")
@@ -54,6 +54,12 @@ def _person(crossview, person_id: str) -> PersonView:
         found = list(crossview.store.persons(pending).values())
         absorbed += found
         pending = [a for v in found for a in v.absorbed]
+    return view, absorbed
+
+
+def _person(crossview, person_id: str) -> PersonView:
+    """The person's view with the history of everyone joined into them."""
+    view, absorbed = _family(crossview, person_id)
     return merge_views(view, absorbed) if absorbed else view
 
 
@@ -140,9 +146,9 @@ def timeline(
     before: Annotated[str | None, Query(description="The next_page cursor of the previous page.")] = None,
 ) -> TimelineOut:
     """Everything that happened to the person, on every channel, newest first, paged."""
-    view = _person(crossview, person_id)
+    view, absorbed = _family(crossview, person_id)
     cursor = _decode_cursor(before) if before else None
-    everyone = [view.person_id, *_absorbed_ids(crossview, view)]
+    everyone = [view.person_id, *(a.person_id for a in absorbed)]
     entries = one_row_per_message(e for pid in everyone for e in crossview.store.timeline(pid, limit + 1, cursor))
     page, more = entries[:limit], len(entries) > limit
     return TimelineOut(
@@ -239,14 +245,6 @@ def targeting(crossview: App, request: TargetingRequest, freshness: Fresh) -> Ta
         for r in target((v for v in views if v.merged_into is None), refs, criteria, request.mode, day)
     ]
     return TargetingOut(mode=request.mode, as_of=day, count=len(rows), rows=rows, freshness=freshness)
-
-
-def _absorbed_ids(crossview, view: PersonView) -> list[str]:
-    ids, pending = [], list(view.absorbed)
-    while pending:
-        ids += pending
-        pending = [a for v in crossview.store.persons(pending).values() for a in v.absorbed]
-    return ids
 
 
 def _entry_out(entry: TimelineEntry) -> TimelineEntryOut:

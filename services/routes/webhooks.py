@@ -52,16 +52,27 @@ class Reached:
     at: datetime
 
 
-def by_contact(kind: str, address: str, country_code: str) -> Callable[[Crossview], Resolved]:
-    return lambda app: app.resolve_contact_point(kind, address, country_code)
+@dataclass(frozen=True)
+class by_contact:  # noqa: N801 - reads as the function it replaces: by_contact("email", address, "33")
+    """Resolve through one contact point. Equal for the same address, so a batch resolves it once."""
+
+    kind: str
+    address: str
+    country_code: str
+
+    def __call__(self, app: Crossview) -> Resolved:
+        return app.resolve_contact_point(self.kind, self.address, self.country_code)
 
 
 def _publish(crossview: Application, reached: list[Reached]) -> int:
-    """Resolve every contact point, then publish the whole batch: all acknowledged, or an error."""
-    events = []
+    """Resolve every contact point (each once per batch), then publish the whole batch: all
+    acknowledged, or an error."""
+    events, resolutions = [], {}
     for item in reached:
         try:
-            resolved, _ = crossview.commands.run(item.resolve)
+            if item.resolve not in resolutions:
+                resolutions[item.resolve], _ = crossview.commands.run(item.resolve)
+            resolved = resolutions[item.resolve]
         except InvalidContactPointError as error:
             raise ProblemError(
                 422, "Invalid contact point", str(error), [{"field": item.field, "message": str(error)}]
@@ -163,6 +174,16 @@ async def _twilio_form(request: Request, crossview: Application) -> list[tuple[s
     return form
 
 
+async def _twilio_answer(
+    crossview: Application, report: twilio.SmsReport | twilio.CallReport, data: Interaction, key: str, at: datetime
+) -> Response:
+    """Publish what Twilio reported for the customer's number, and answer with empty TwiML."""
+    field = "form.From" if report.direction == "inbound" else "form.To"
+    contact = by_contact("phone", report.customer_number, crossview.settings.default_country_code)
+    await _publish_async(crossview, [Reached(contact, field, data, key, at)])
+    return Response(EMPTY_TWIML, media_type="text/xml")
+
+
 @router.post("/v1/ingest/twilio/sms", responses=RESPONSES, response_class=Response)
 async def twilio_sms(request: Request, crossview: App) -> Response:
     """Twilio Programmable Messaging: inbound messages and the status callbacks of messages we sent
@@ -181,19 +202,9 @@ async def twilio_sms(request: Request, crossview: App) -> Response:
         to_number=report.to_number,
         body=report.body,
     )
-    await _publish_async(
-        crossview,
-        [
-            Reached(
-                by_contact("phone", report.customer_number, crossview.settings.default_country_code),
-                "form.From" if report.direction == "inbound" else "form.To",
-                data,
-                f"twilio:sms:{report.message_sid}:{report.status}",
-                datetime.now(UTC),
-            )
-        ],
+    return await _twilio_answer(
+        crossview, report, data, f"twilio:sms:{report.message_sid}:{report.status}", datetime.now(UTC)
     )
-    return Response(EMPTY_TWIML, media_type="text/xml")
 
 
 @router.post("/v1/ingest/twilio/voice", responses=RESPONSES, response_class=Response)
@@ -215,19 +226,9 @@ async def twilio_voice(request: Request, crossview: App) -> Response:
         duration_seconds=report.duration_seconds,
         outcome=report.outcome,
     )
-    await _publish_async(
-        crossview,
-        [
-            Reached(
-                by_contact("phone", report.customer_number, crossview.settings.default_country_code),
-                "form.From" if report.direction == "inbound" else "form.To",
-                data,
-                f"twilio:call:{report.call_sid}:{report.status}",
-                report.at or datetime.now(UTC),
-            )
-        ],
+    return await _twilio_answer(
+        crossview, report, data, f"twilio:call:{report.call_sid}:{report.status}", report.at or datetime.now(UTC)
     )
-    return Response(EMPTY_TWIML, media_type="text/xml")
 
 
 @router.post("/v1/ingest/asterisk", responses=RESPONSES)
