@@ -1,0 +1,154 @@
+"""SMS and voice providers: Twilio (messages, calls) and Vonage (messages)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, Request, Response
+
+from channels import twilio, vonage
+from schemas.events import CallInteraction, Interaction, SmsInteraction
+from services.bootstrap import Application
+from services.http import App, ProblemError
+from services.routes.webhooks.edge import (
+    EMPTY_TWIML,
+    RESPONSES,
+    Reached,
+    by_contact,
+    check_fresh,
+    configured_secret,
+    forged,
+    form_fields,
+    publish,
+    read_body,
+    refused,
+)
+
+router = APIRouter(tags=["webhooks"])
+
+
+def _signed_url(request: Request, crossview: Application) -> str:
+    base = crossview.settings.public_base_url
+    if not base:
+        return str(request.url)
+    query = f"?{request.url.query}" if request.url.query else ""
+    return base.rstrip("/") + request.url.path + query
+
+
+async def _twilio_form(request: Request, crossview: Application) -> list[tuple[str, str]]:
+    form = form_fields(await read_body(request, crossview))
+    token = configured_secret(crossview, crossview.settings.twilio_auth_token, "TWILIO_AUTH_TOKEN")
+    if token and not twilio.signature_is_valid(
+        _signed_url(request, crossview), form, token, request.headers.get("x-twilio-signature")
+    ):
+        raise forged("header.X-Twilio-Signature", "X-Twilio-Signature does not match this request")
+    return form
+
+
+async def _twilio_answer(
+    crossview: Application, report: twilio.SmsReport | twilio.CallReport, data: Interaction, key: str, at: datetime
+) -> Response:
+    """Publish what Twilio reported for the customer's number, and answer with empty TwiML."""
+    field = "form.From" if report.direction == "inbound" else "form.To"
+    contact = by_contact("phone", report.customer_number, crossview.settings.default_country_code)
+    await publish(crossview, [Reached(contact, field, data, key, at)])
+    return Response(EMPTY_TWIML, media_type="text/xml")
+
+
+@router.post("/v1/ingest/twilio/sms", responses=RESPONSES, response_class=Response)
+async def twilio_sms(request: Request, crossview: App) -> Response:
+    """Twilio Programmable Messaging: inbound messages and the status callbacks of messages we sent
+    (form-encoded, signed). Answers an empty TwiML document."""
+    form = await _twilio_form(request, crossview)
+    try:
+        report = twilio.parse_sms(form)
+    except twilio.TwilioPayloadError as error:
+        raise refused("Not a Twilio SMS webhook", "form", error) from error
+    data = SmsInteraction(
+        direction=report.direction,
+        provider="twilio",
+        provider_id=report.message_sid,
+        status=report.status,
+        from_number=report.from_number,
+        to_number=report.to_number,
+        body=report.body,
+    )
+    return await _twilio_answer(
+        crossview, report, data, f"twilio:sms:{report.message_sid}:{report.status}", datetime.now(UTC)
+    )
+
+
+@router.post("/v1/ingest/twilio/voice", responses=RESPONSES, response_class=Response)
+async def twilio_voice(request: Request, crossview: App) -> Response:
+    """Twilio Voice status callbacks (form-encoded, signed): a call queued, ringing, in progress,
+    then completed (with its duration), busy, unanswered, failed or canceled."""
+    form = await _twilio_form(request, crossview)
+    try:
+        report = twilio.parse_call(form)
+    except twilio.TwilioPayloadError as error:
+        raise refused("Not a Twilio Voice callback", "form", error) from error
+    data = CallInteraction(
+        direction=report.direction,
+        provider="twilio",
+        provider_id=report.call_sid,
+        status=report.status,
+        from_number=report.from_number,
+        to_number=report.to_number,
+        duration_seconds=report.duration_seconds,
+        outcome=report.outcome,
+    )
+    return await _twilio_answer(
+        crossview, report, data, f"twilio:call:{report.call_sid}:{report.status}", report.at or datetime.now(UTC)
+    )
+
+
+@router.get("/v1/ingest/vonage/sms", responses=RESPONSES, operation_id="vonage_sms_by_query")
+@router.post("/v1/ingest/vonage/sms", responses=RESPONSES, operation_id="vonage_sms_by_body")
+async def vonage_sms(request: Request, crossview: App) -> dict[str, bool]:
+    """Vonage SMS API: inbound messages and delivery receipts, as GET query, POST form or POST JSON,
+    signed with the ``sig`` parameter (md5hash)."""
+    body = await read_body(request, crossview)
+    params: dict[str, str] = dict(request.query_params)
+    if body and request.headers.get("content-type", "").startswith("application/json"):
+        try:
+            document = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise ProblemError(422, "Invalid JSON", str(error), [{"field": "body", "message": str(error)}]) from error
+        if not isinstance(document, dict):
+            raise ProblemError(422, "Invalid JSON", "an object is expected", [{"field": "body", "message": "object"}])
+        params.update({k: str(v) for k, v in document.items() if v is not None})
+    elif body:
+        params.update(dict(form_fields(body)))
+    secret = configured_secret(crossview, crossview.settings.vonage_signature_secret, "VONAGE_SIGNATURE_SECRET")
+    if secret:
+        if not vonage.signature_is_valid(params, secret):
+            raise forged("sig", "the sig parameter does not match")
+        check_fresh(crossview.settings.webhook_max_age_s, params.get("timestamp"))
+    try:
+        report = vonage.parse(params)
+    except vonage.VonagePayloadError as error:
+        raise refused("Not a Vonage SMS webhook", "", error) from error
+    customer = report.from_number if report.direction == "inbound" else report.to_number
+    data = SmsInteraction(
+        direction=report.direction,
+        provider="vonage",
+        provider_id=report.message_id,
+        status=report.status,
+        from_number=report.from_number,
+        to_number=report.to_number,
+        body=report.body,
+    )
+    await publish(
+        crossview,
+        [
+            Reached(
+                by_contact("phone", customer, crossview.settings.default_country_code),
+                "msisdn",
+                data,
+                f"vonage:sms:{report.message_id}:{report.status}",
+                report.at or datetime.now(UTC),
+            )
+        ],
+    )
+    return {"ok": True}
