@@ -4,13 +4,12 @@ Stasis application, its state changes, its end (with the cause), and advisor not
 
 from __future__ import annotations
 
-import hmac
 import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from channels.webhook_fields import basic_credentials
+from channels.webhook_fields import basic_password_is
 
 KNOWN = {"StasisStart", "ChannelStateChange", "ChannelDestroyed", "ChannelUserevent"}
 
@@ -22,8 +21,7 @@ class AsteriskPayloadError(ValueError):
 
 
 def credentials_are_valid(authorization: str | None, secret: str) -> bool:
-    credentials = basic_credentials(authorization)
-    return credentials is not None and hmac.compare_digest(credentials[1], secret)
+    return basic_password_is(authorization, secret)
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hmac
 from typing import Any
 
 
@@ -16,6 +17,12 @@ def basic_credentials(authorization: str | None) -> tuple[str, str] | None:
     except (binascii.Error, UnicodeDecodeError):
         return None
     return user, password
+
+
+def basic_password_is(authorization: str | None, secret: str) -> bool:
+    """Whether an HTTP Basic Authorization header carries this password (any user name)."""
+    credentials = basic_credentials(authorization)
+    return credentials is not None and hmac.compare_digest(credentials[1].encode(), secret.encode())
 
 
 def is_epoch_seconds(value: Any) -> bool:

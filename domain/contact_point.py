@@ -1,4 +1,5 @@
-"""Contact points (a phone number, an email address, a web id) and the one person each belongs to.
+"""Contact points (a phone number, an email address, a web id, a customer number, a call-centre
+contact not tied to a customer yet) and the one person each belongs to.
 
 Each contact point is an aggregate whose id is derived from its normalised address, so the event
 store's version check enforces "one person per contact point" even under concurrent webhooks.
@@ -16,7 +17,7 @@ from eventsourcing.domain import Aggregate, event
 from domain.errors import DomainError
 
 CONTACT_POINTS = uuid.UUID("4a3f0d6e-2b8c-4c1e-9f0a-6d5e7c8b9a01")
-Kind = Literal["phone", "email", "web"]
+Kind = Literal["phone", "email", "web", "customer", "call"]
 
 
 class InvalidContactPointError(DomainError):
@@ -24,8 +25,11 @@ class InvalidContactPointError(DomainError):
 
 
 def normalise(kind: Kind, raw: str, default_country_code: str = "33") -> str:
-    """The canonical form: E.164 for phones, case-folded for emails, trimmed for web ids."""
+    """The canonical form: E.164 for phones, case-folded for emails, trimmed for the others (web ids,
+    customer numbers, call-centre contact ids), which are the provider's own exact strings."""
     text = raw.strip()
+    if len(text) > 320:
+        raise InvalidContactPointError(f"a {kind} address longer than 320 characters")
     if kind == "phone":
         digits = re.sub(r"[\s.\-()/]", "", text)
         if digits.startswith("00"):
@@ -40,7 +44,7 @@ def normalise(kind: Kind, raw: str, default_country_code: str = "33") -> str:
             raise InvalidContactPointError(f"{raw!r} is not an email address")
         return text.casefold()
     if not text:
-        raise InvalidContactPointError("a web id cannot be empty")
+        raise InvalidContactPointError(f"a {kind} id cannot be empty")
     return text
 
 

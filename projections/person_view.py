@@ -348,6 +348,7 @@ STATUS_STAGE = {
     "busy": 4,
     "no-answer": 4,
     "canceled": 4,
+    "wrapped-up": 5,
     "open": 5,
     "opened": 5,
     "click": 6,

@@ -46,12 +46,13 @@ class PersonRegistered(EventData):
 
 
 class ContactPointAdded(EventData):
-    """A phone number, email address or web id now leads to the person (the subject)."""
+    """A phone number, email address, web id, customer number or call-centre contact now leads to the
+    person (the subject)."""
 
     event_type: ClassVar[str] = "crossview.person.contact-point-added.v1"
     stream: ClassVar[str] = DOMAIN
 
-    kind: Literal["phone", "email", "web"]
+    kind: Literal["phone", "email", "web", "customer", "call"]
     address: str = Field(min_length=1, max_length=320)
 
 

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 
 from channels.kafka import BrokerUnavailable
 from domain.contact_point import InvalidContactPointError
@@ -19,6 +20,12 @@ from services.http import PROBLEM, App, ProblemError, problem_response, render
 from services.routes import commands, ingest, queries, webhooks
 
 log = logging.getLogger(__name__)
+
+
+def _invalid(title: str, failures) -> JSONResponse:
+    errors = [{"field": ".".join(str(part) for part in e["loc"]), "message": e["msg"]} for e in failures]
+    detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+    return problem_response(Problem(status=422, title=title, errors=errors, detail=detail))
 
 
 def create_app(build: Callable[[], Application]) -> FastAPI:
@@ -74,9 +81,12 @@ def create_app(build: Callable[[], Application]) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def _on_invalid(request: Request, error: RequestValidationError) -> JSONResponse:
-        errors = [{"field": ".".join(str(part) for part in e["loc"]), "message": e["msg"]} for e in error.errors()]
-        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
-        return problem_response(Problem(status=422, title="Invalid request", errors=errors, detail=detail))
+        return _invalid("Invalid request", error.errors())
+
+    @app.exception_handler(ValidationError)
+    async def _on_outside_contract(request: Request, error: ValidationError) -> JSONResponse:
+        # A provider payload whose values the event contract cannot hold (a 300-character id, say).
+        return _invalid("Outside the event contract", error.errors())
 
     @app.exception_handler(BrokerUnavailable)
     async def _on_broker(request: Request, error: BrokerUnavailable) -> JSONResponse:

@@ -117,12 +117,15 @@ class Crossview(Application):
             return None
         return Resolved(uuid.UUID(point.person_id), point.function_id)
 
-    def identify(self, contact_points: list[tuple[ContactKind, str]]) -> Resolved:
+    def identify(self, contact_points: list[tuple[ContactKind, str]], default_country_code: str = "33") -> Resolved:
         """The one person behind several contact points seen together (a web visitor who logs in, an
         identify with an email, an alias): everyone they lead to is joined into the first person who
         is not provisional — else into the first one's."""
         people = list(
-            dict.fromkeys(self.resolve_contact_point(kind, address).person_id for kind, address in contact_points)
+            dict.fromkeys(
+                self.resolve_contact_point(kind, address, default_country_code).person_id
+                for kind, address in contact_points
+            )
         )
         persons = [self._get(Person, p) for p in people]
         survivor = next((p for p in persons if not p.provisional), persons[0])

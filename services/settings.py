@@ -40,6 +40,11 @@ class Settings(BaseSettings):
     asterisk_secret: str | None = Field(
         None, description="Password the ARI event forwarder sends with HTTP Basic (any user name)."
     )
+    connect_api_key: str | None = Field(
+        None,
+        description="Secret of the EventBridge connection posting Amazon Connect events: "
+        "its X-Api-Key header, or its HTTP Basic password.",
+    )
     mailgun_signing_key: str | None = Field(None, description="Mailgun HTTP webhook signing key.")
     segment_write_key: str | None = Field(
         None, description="Write key of the Segment source (HTTP Basic user name of Segment-compatible libraries)."

@@ -33,6 +33,7 @@ SECRETS = {
     "segment_write_key": "segment-key",
     "vonage_signature_secret": "vonage-secret",
     "asterisk_secret": "ari-secret",
+    "connect_api_key": "eventbridge-key",
 }
 
 
@@ -102,6 +103,15 @@ def asterisk_post(client) -> None:
     assert answer.status_code == 200, answer.text
 
 
+def connect_post(client, name: str) -> None:
+    answer = client.post(
+        "/v1/ingest/connect",
+        content=(FIXTURES / "connect" / f"{name}.json").read_bytes(),
+        headers={"x-api-key": SECRETS["connect_api_key"]},
+    )
+    assert answer.status_code == 200, answer.text
+
+
 def test_every_fixture_reaches_fabiens_360_view_once(settings, store):
     configured = settings.model_copy(update=SECRETS)
     with ProjectorThread(configured), TestClient(create_app(lambda: production(configured))) as client:
@@ -128,9 +138,11 @@ def test_every_fixture_reaches_fabiens_360_view_once(settings, store):
             for name in ("inbound", "receipt_delivered"):
                 vonage_post(client, name)
             asterisk_post(client)
+            for name in ("connected_to_agent", "disconnected", "contact_record"):  # the caller named last
+                connect_post(client, name)
         wait_until(caught_up(store, configured), 60, "the projector")
         view = scenario.read("get", f"/v1/persons/{fabien}", params={"as_of": "2026-11-23"})
-    assert view["interactions"] == {"sms": 5, "call": 6, "email": 14, "web": 4}
+    assert view["interactions"] == {"sms": 5, "call": 9, "email": 14, "web": 4}
     by_function = {f["organisation"]["name"]: f["interactions"] for f in view["functions"]}
     assert by_function["Fabulous Garden"] == {"email": 14}
     reachability = {(r["channel"], r["address"]): r["reachable"] for r in view["reachability"]}

@@ -1,11 +1,16 @@
-"""Call-centre platforms: Asterisk ARI events."""
+"""Call-centre platforms: Asterisk ARI events, Amazon Connect contact events and contact records."""
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass
+
 from fastapi import APIRouter, Request
 
-from channels import asterisk
+from channels import asterisk, connect
+from domain.contact_point import Resolved
 from schemas.events import CallInteraction
+from services.application import Crossview
 from services.http import App
 from services.routes.webhooks.edge import (
     RESPONSES,
@@ -19,6 +24,7 @@ from services.routes.webhooks.edge import (
 )
 
 router = APIRouter(tags=["webhooks"])
+log = logging.getLogger(__name__)
 
 
 @router.post("/v1/ingest/asterisk", responses=RESPONSES)
@@ -56,3 +62,71 @@ async def asterisk_events(request: Request, crossview: App) -> dict[str, int]:
         for e in events
     ]
     return {"accepted": await publish(crossview, reached)}
+
+
+@dataclass(frozen=True)
+class by_connect_contact:  # noqa: N801 - reads as the use case it runs, like by_contact
+    """The customer a contact names, joined with the contact's earlier anonymous events; while
+    nobody is named, the contact itself leads to a provisional person, joined once a later event
+    or the contact record names the customer."""
+
+    customer: tuple[tuple[str, str], ...]
+    contact: str  # the initial contact id: every leg of a transferred call
+    country_code: str
+
+    def __call__(self, app: Crossview) -> Resolved:
+        if not self.customer:
+            return app.resolve_contact_point("call", self.contact)
+        points = list(self.customer)
+        if app.find_contact_point("call", self.contact):
+            points.append(("call", self.contact))
+        if len(points) == 1:
+            return app.resolve_contact_point(*points[0], self.country_code)
+        return app.identify(points, self.country_code)
+
+
+@router.post("/v1/ingest/connect", responses=RESPONSES)
+async def connect_contacts(request: Request, crossview: App) -> dict[str, int]:
+    """Amazon Connect: contact events as an EventBridge API destination posts them (INITIATED,
+    QUEUED, CONNECTED_TO_SYSTEM, CONNECTED_TO_AGENT, DISCONNECTED with duration and outcome,
+    COMPLETED, ...) and contact records (CTRs) forwarded from their Kinesis stream, one object or an
+    array. Authorised by the EventBridge connection's X-Api-Key header or HTTP Basic password.
+    Voice contacts are kept; chat, task and email contacts are counted as ignored."""
+    body = await read_body(request, crossview)
+    secret = configured_secret(crossview, crossview.settings.connect_api_key, "CONNECT_API_KEY")
+    if secret and not connect.credentials_are_valid(
+        request.headers.get("x-api-key"), request.headers.get("authorization"), secret
+    ):
+        raise forged("header.X-Api-Key", "the EventBridge connection's API key (or Basic password) is required")
+    try:
+        reports = connect.parse(body)
+    except connect.ConnectPayloadError as error:
+        raise refused("Not an Amazon Connect contact event or record", "body", error) from error
+    calls = [r for r in reports if r.channel == "VOICE"]
+    if len(calls) < len(reports):
+        log.info("Amazon Connect: %d non-voice contact report(s) ignored", len(reports) - len(calls))
+    country = crossview.settings.default_country_code
+    reached = []
+    for report in calls:
+        customer, system = report.customer_number or "unknown", report.system_address or "unknown"
+        inbound = report.direction == "inbound"
+        reached.append(
+            Reached(
+                by_connect_contact(report.customer, report.initial_contact_id, country),
+                "body.CustomerEndpoint.Address",
+                CallInteraction(
+                    direction=report.direction,
+                    provider="connect",
+                    provider_id=report.contact_id,
+                    status=report.status,
+                    from_number=(customer if inbound else system)[:40],
+                    to_number=(system if inbound else customer)[:40],
+                    duration_seconds=report.duration_seconds,
+                    outcome=report.outcome,
+                    notes=report.notes,
+                ),
+                f"connect:{report.key}",
+                report.at,
+            )
+        )
+    return {"accepted": await publish(crossview, reached), "ignored": len(reports) - len(calls)}
