@@ -37,6 +37,7 @@ class SegmentMessage:
     name: str | None  # the track event's name, or the page's
     url: str | None
     email: str | None  # traits.email on identify
+    group_id: str | None  # the organisation a group call names
     properties: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -72,6 +73,10 @@ def _message(where: str, raw: Any) -> SegmentMessage:
         raise SegmentPayloadError(f"{where}.userId", "userId or anonymousId is required")
     if kind == "alias" and not (raw.get("previousId") and raw.get("userId")):
         raise SegmentPayloadError(f"{where}.previousId", "an alias needs previousId and userId")
+    if kind == "group" and not (isinstance(raw.get("groupId"), str | int) and str(raw["groupId"]).strip()):
+        raise SegmentPayloadError(f"{where}.groupId", "a group call names its group")
+    if kind == "group" and len(str(raw["groupId"])) > 200:
+        raise SegmentPayloadError(f"{where}.groupId", "longer than 200 characters")
     try:
         at = datetime.fromisoformat(str(raw.get("timestamp") or raw.get("sentAt") or "").replace("Z", "+00:00"))
     except ValueError:
@@ -92,5 +97,6 @@ def _message(where: str, raw: Any) -> SegmentMessage:
         name=str(raw.get("event") or raw.get("name") or "") or None,
         url=str(url) if url else None,
         email=str(traits["email"]) if traits.get("email") else None,
+        group_id=str(raw["groupId"]).strip() if kind == "group" else None,
         properties={**traits, **properties} if kind in ("identify", "group") else dict(properties),
     )

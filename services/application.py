@@ -6,6 +6,7 @@ embedded default; the relay (services/relay.py) carries what is stored to Kafka.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from datetime import date
 from typing import Any, TypeVar
@@ -17,7 +18,7 @@ from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcodin
 from domain.contact_point import ContactPoint, Resolved, contact_point_id, normalise
 from domain.contact_point import Kind as ContactKind
 from domain.errors import ContactPointTakenError, NotFoundError
-from domain.organisation import Kind, Organisation, Relationship
+from domain.organisation import Kind, Organisation, Relationship, organisation_id_for
 from domain.person import Person
 from domain.referential import AttributePolicy, Level, TitleReferential
 
@@ -35,6 +36,8 @@ class DateAsISO(Transcoding):
         return date.fromisoformat(data)
 
 
+# The title of the functions a web analytics `group` call creates; an administrator may relabel it.
+WEB_CONTACT_TITLE = ("web-contact", "Contact seen on the web")
 CONTACT_ATTRIBUTES: dict[str, ContactKind] = {"email": "email", "mobile_phone": "phone"}
 
 
@@ -166,6 +169,35 @@ class Crossview(Application):
             survivor.note_contact_point(kind, address)
             points.append(point)
         self.save(survivor, absorbed, *points)
+
+    def join_organisation(self, person_id: uuid.UUID, external_key: str, name: str, on: date) -> str | None:
+        """The person works for an organisation another system names (a Segment group): registered
+        as a prospect company the first time, and given a function there (WEB_CONTACT_TITLE) unless
+        they hold one already. None when an administrator retired that title: no function is made."""
+        organisation_id = organisation_id_for(external_key)
+        try:
+            self._get(Organisation, organisation_id)
+        except NotFoundError:
+            with contextlib.suppress(IntegrityError):  # registered by a concurrent call: it is there now
+                self.save(Organisation(name, "company", "prospect", external_key=external_key))
+        person = self._get(Person, person_id)
+        for function in person.functions.values():
+            if function.organisation_id == str(organisation_id) and function.is_active_on(on):
+                return function.function_id
+        code, label = WEB_CONTACT_TITLE
+        titles = self._titles()
+        if code not in titles.titles:
+            titles.define_title(code, label)
+            try:
+                self.save(titles)
+            except IntegrityError:
+                titles = self._titles()  # defined by a concurrent call
+        if code in titles.retired:
+            return None
+        function_id = str(uuid.uuid4())
+        person.assign_function(function_id, str(organisation_id), code, on)
+        self.save(person)
+        return function_id
 
     # --- organisations and referentials ------------------------------------------------------
 

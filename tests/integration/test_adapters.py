@@ -133,7 +133,7 @@ def test_every_fixture_reaches_fabiens_360_view_once(settings, store):
             sendgrid_post(client)
             for name in ("delivered", "opened", "clicked"):
                 mailgun_post(client, name)
-            for name in ("batch", "identify", "alias"):
+            for name in ("batch", "identify", "alias", "group"):
                 segment_post(client, name)
             for name in ("inbound", "receipt_delivered"):
                 vonage_post(client, name)
@@ -142,8 +142,9 @@ def test_every_fixture_reaches_fabiens_360_view_once(settings, store):
                 connect_post(client, name)
         wait_until(caught_up(store, configured), 60, "the projector")
         view = scenario.read("get", f"/v1/persons/{fabien}", params={"as_of": "2026-11-23"})
-    assert view["interactions"] == {"sms": 5, "call": 9, "email": 14, "web": 4}
+    assert view["interactions"] == {"sms": 5, "call": 9, "email": 14, "web": 5}
     by_function = {f["organisation"]["name"]: f["interactions"] for f in view["functions"]}
     assert by_function["Fabulous Garden"] == {"email": 14}
+    assert by_function["Initech"] == {"web": 1}  # Segment's group made Fabien a contact there
     reachability = {(r["channel"], r["address"]): r["reachable"] for r in view["reachability"]}
     assert reachability == {("sms", "+33612345678"): False, ("email", "fabien@fabulous-garden.example"): True}

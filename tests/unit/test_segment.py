@@ -48,6 +48,7 @@ def test_every_message_type_and_a_batch_parse():
         (b'{"type": "track", "messageId": "m"}', "body.userId"),
         (b'{"batch": []}', "batch"),
         (b'{"type": "alias", "messageId": "m", "anonymousId": "a"}', "body.previousId"),
+        (b'{"type": "group", "messageId": "m", "userId": "u"}', "body.groupId"),
     ],
 )
 def test_a_malformed_message_is_refused_naming_the_field(body, field):
@@ -106,3 +107,17 @@ def test_without_the_write_key_segment_messages_are_refused(client):
     answer = client.post("/v1/ingest/segment", content=fixture("page"), headers={"content-type": "application/json"})
     assert answer.status_code == 403 and answer.json()["errors"][0]["field"] == "header.Authorization"
     assert client.app.state.crossview.store.position() == {}
+
+
+def test_a_group_call_makes_the_visitor_a_contact_of_the_organisation_once(client):
+    for name in ("identify", "group", "group"):  # the second group is Segment's retry
+        assert client.post("/v1/ingest/segment", content=fixture(name), headers=AUTH).status_code == 200
+    (person,) = [p for p, v in client.app.state.crossview.store._views.items() if v.merged_into is None]
+    view = client.get(f"/v1/persons/{person}", params={"as_of": "2026-11-23"}).json()
+    (function,) = view["functions"]
+    assert (function["organisation"]["name"], function["title"]["code"]) == ("Initech", "web-contact")
+    assert function["entered_on"] == "2026-11-21"
+    assert function["interactions"] == {"web": 1}  # the group call itself, through the function
+    assert view["interactions"] == {"web": 2}
+    roster = client.get(f"/v1/organisations/{function['organisation']['organisation_id']}/people").json()
+    assert [p["person_id"] for p in roster["people"]] == [person]

@@ -24,7 +24,9 @@ router = APIRouter(tags=["webhooks"])
 
 
 def _identify(message: segment.SegmentMessage) -> Callable[[Crossview], Resolved]:
-    """identify and alias join the identities they name (and the email of an identify)."""
+    """identify and alias join the identities they name (and the email of an identify); group
+    makes the person a member of the group's organisation, and the call an interaction of that
+    function."""
 
     def use_case(app: Crossview) -> Resolved:
         points = [("web", web_id) for web_id in message.identities]
@@ -33,7 +35,14 @@ def _identify(message: segment.SegmentMessage) -> Callable[[Crossview], Resolved
             points.append(("web", f"{'user' if known_user else 'anon'}:{message.previous_id}"))
         if message.email:
             points.append(("email", message.email))
-        return app.identify(points)
+        person = app.identify(points)
+        if message.group_id is None:
+            return person
+        name = str(message.properties.get("name") or message.group_id)[:200]
+        function_id = app.join_organisation(
+            person.person_id, f"segment-group:{message.group_id}", name, message.at.date()
+        )
+        return Resolved(person.person_id, function_id)
 
     return use_case
 
@@ -42,7 +51,8 @@ def _identify(message: segment.SegmentMessage) -> Callable[[Crossview], Resolved
 async def segment_messages(request: Request, crossview: App) -> dict[str, bool]:
     """The Segment Spec as Segment-compatible libraries send it: identify, track, page, screen,
     group and alias, alone or as {"batch": [...]}, authenticated by the source's write key (HTTP
-    Basic). identify and alias join the identities they name; every message is a web interaction."""
+    Basic). identify and alias join the identities they name; group links the person to the
+    group's organisation through a function; every message is a web interaction."""
     body = await read_body(request, crossview)
     key = configured_secret(crossview, crossview.settings.segment_write_key, "SEGMENT_WRITE_KEY")
     if key and not segment.write_key_is_valid(request.headers.get("authorization"), key):
