@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -33,7 +35,10 @@ class Settings(BaseSettings):
     sendgrid_verification_key: str | None = Field(
         None, description="SendGrid Event Webhook verification key (base64 public key from SendGrid's settings)."
     )
-    vonage_signature_secret: str | None = Field(None, description="Vonage signature secret (md5hash method).")
+    vonage_signature_secret: str | None = Field(None, description="Vonage signature secret.")
+    vonage_signature_method: Literal["md5hash", "md5", "sha1", "sha256", "sha512"] = Field(
+        "md5hash", description="The signature method chosen in the Vonage account's API settings."
+    )
     ses_topic_arns: str | None = Field(
         None, description="Comma-separated SNS topic ARNs whose SES events are accepted (others are refused)."
     )

@@ -29,6 +29,36 @@ def test_the_signature_matches_vonages_published_vector():
     assert not signature_is_valid({**params, "b": "3", "sig": "6af838ef94998832dbfc29020b564830"}, "secret")
 
 
+@pytest.mark.parametrize(
+    ("method", "expected"),
+    [  # the Vonage Python SDK's vectors (its signature secret "secret")
+        ("md5", "c15c21ced558c93a226c305f58f902f2"),
+        ("sha1", "3e19a4e6880fdc2c1426bfd0587c98b9532f0210"),
+        ("sha256", "a321e824b9b816be7c3f28859a31749a098713d39f613c80d455bbaffae1cd24"),
+        (
+            "sha512",
+            "812a18f76680fa0fe1b8bd9ee1625466ceb1bd96242e4d050d2cfd9a7b40166c"
+            "63ed26ec9702168781b6edcf1633db8ff95af9341701004eec3fcf9550572ee8",
+        ),
+    ],
+)
+def test_the_hmac_methods_match_vonages_published_vectors(method, expected):
+    params = {"a": "1", "b": "2", "timestamp": "1461605396"}
+    assert signature(params, "secret", method) == expected
+    assert signature_is_valid({**params, "sig": expected.upper()}, "secret", method)
+    assert not signature_is_valid({**params, "sig": expected}, "secret", "md5hash")
+
+
+def test_an_account_signing_with_sha256_is_verified_with_sha256():
+    settings = Settings(vonage_signature_secret=SECRET, vonage_signature_method="sha256")
+    params = {**json.loads((FIXTURES / "inbound.json").read_text()), "timestamp": str(int(time.time()))}
+    with TestClient(create_app(lambda: embedded(settings, with_demo=False))) as client:
+        signed = {**params, "sig": signature(params, SECRET, "sha256")}
+        assert client.post("/v1/ingest/vonage/sms", json=signed).status_code == 200
+        md5hash_signed = {**params, "sig": signature(params, SECRET)}
+        assert client.post("/v1/ingest/vonage/sms", json=md5hash_signed).status_code == 403
+
+
 def test_msisdn_is_the_customer_both_ways():
     inbound = parse(fixture("inbound"))
     assert (inbound.direction, inbound.status, inbound.from_number) == ("inbound", "received", "+33612345678")

@@ -107,7 +107,7 @@ async def twilio_voice(request: Request, crossview: App) -> Response:
 @router.post("/v1/ingest/vonage/sms", responses=RESPONSES, operation_id="vonage_sms_by_body")
 async def vonage_sms(request: Request, crossview: App) -> dict[str, bool]:
     """Vonage SMS API: inbound messages and delivery receipts, as GET query, POST form or POST JSON,
-    signed with the ``sig`` parameter (md5hash)."""
+    signed with the ``sig`` parameter (md5hash or HMAC, per CROSSVIEW_VONAGE_SIGNATURE_METHOD)."""
     body = await read_body(request, crossview)
     params: dict[str, str] = dict(request.query_params)
     if body and request.headers.get("content-type", "").startswith("application/json"):
@@ -122,7 +122,7 @@ async def vonage_sms(request: Request, crossview: App) -> dict[str, bool]:
         params.update(dict(form_fields(body)))
     secret = configured_secret(crossview, crossview.settings.vonage_signature_secret, "VONAGE_SIGNATURE_SECRET")
     if secret:
-        if not vonage.signature_is_valid(params, secret):
+        if not vonage.signature_is_valid(params, secret, crossview.settings.vonage_signature_method):
             raise forged("sig", "the sig parameter does not match")
         check_fresh(crossview.settings.webhook_max_age_s, params.get("timestamp"))
     try:
