@@ -6,8 +6,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -26,25 +24,6 @@ class MailgunPayloadError(ValueError):
 def signature_is_valid(signing_key: str, timestamp: str, token: str, signature: str) -> bool:
     expected = hmac.new(signing_key.encode(), (timestamp + token).encode(), hashlib.sha256).hexdigest()
     return hmac.compare_digest(expected, signature)
-
-
-class UsedTokens:
-    """Tokens seen within the accepted age of a webhook: a second use is refused."""
-
-    def __init__(self, max_age_s: int) -> None:
-        self._max_age_s = max_age_s or 86_400
-        self._seen: dict[str, float] = {}
-        self._lock = threading.Lock()
-
-    def first_use(self, token: str) -> bool:
-        now = time.monotonic()
-        with self._lock:
-            if len(self._seen) > 10_000:
-                self._seen = {t: at for t, at in self._seen.items() if now - at < self._max_age_s}
-            if token in self._seen:
-                return False
-            self._seen[token] = now
-            return True
 
 
 @dataclass(frozen=True)

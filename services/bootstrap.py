@@ -35,6 +35,7 @@ from services.demo_data import DemoIds, seed_demo
 from services.relay import MemoryRelayPositions, Relay, last_notification_id
 from services.relay_positions import PostgresRelayPositions
 from services.settings import Settings
+from services.used_tokens import MemoryUsedTokens, PostgresUsedTokens
 
 T = TypeVar("T")
 
@@ -91,6 +92,7 @@ class Application:
     ingest: Ingest
     commands: Commands
     mode: str
+    used_tokens: MemoryUsedTokens | PostgresUsedTokens | None = None  # single-use webhook tokens
     closers: list[Callable[[], None]] = field(default_factory=list)
     demo: DemoIds | None = None
 
@@ -109,7 +111,9 @@ def embedded(settings: Settings, with_demo: bool = True) -> Application:
     crossview = Crossview(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
     relay = Relay(crossview, ingest.publish, MemoryRelayPositions())
     commands = _SynchronousCommands(crossview, relay, wait_s=0)
-    app = Application(settings, store, ingest, commands, mode="embedded")
+    app = Application(
+        settings, store, ingest, commands, mode="embedded", used_tokens=MemoryUsedTokens(settings.webhook_max_age_s)
+    )
     if with_demo:
         app.demo = seed_demo(crossview, ingest.publish)
         commands.relay_all()
@@ -148,6 +152,7 @@ def production(settings: Settings, relay_in_process: bool = True) -> Application
         ingest,
         Commands(crossview, relay, wait_s=settings.ack_timeout_s),
         mode="kafka",
+        used_tokens=PostgresUsedTokens(pool, settings.namespace, settings.webhook_max_age_s),
     )
     app.closers += [pool.close, publisher.close, crossview.close]
     if relay_in_process:  # closers run last-in first-out: the relay stops before what it uses closes

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from channels.kafka import BrokerUnavailable
 from channels.mailgun import MailgunPayloadError, parse, signature_is_valid
 from services.api import create_app
 from services.bootstrap import embedded
@@ -87,3 +88,17 @@ def test_a_replayed_token_a_bad_signature_and_a_stale_timestamp_are_refused(clie
     assert (stale.status_code, stale.json()["title"]) == (403, "Stale webhook")
     (view,) = client.app.state.crossview.store._views.values()
     assert view.interactions == {"email": 1}
+
+
+def test_a_webhook_refused_by_an_unavailable_broker_passes_when_mailgun_retries_it(client):
+    ingest = client.app.state.crossview.ingest
+    publish, body = ingest.publish, signed("delivered", token="retried")
+
+    def unavailable(events):
+        raise BrokerUnavailable("the broker did not answer")
+
+    ingest.publish = unavailable
+    assert post(client, body).status_code == 503
+    ingest.publish = publish
+    assert post(client, body).status_code == 200  # the same token: the first try was not accepted
+    assert post(client, body).status_code == 403  # but it is used now

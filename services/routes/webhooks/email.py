@@ -104,9 +104,7 @@ async def mailgun_event(request: Request, crossview: App) -> dict[str, int]:
         if not mailgun.signature_is_valid(key, event.timestamp, event.token, event.signature):
             raise forged("body.signature", "the Mailgun signature does not match")
         check_fresh(crossview.settings.webhook_max_age_s, event.timestamp)
-        if not hasattr(request.app.state, "mailgun_tokens"):  # one memory of used tokens per running app
-            request.app.state.mailgun_tokens = mailgun.UsedTokens(crossview.settings.webhook_max_age_s)
-        if not request.app.state.mailgun_tokens.first_use(event.token):
+        if not await run_in_threadpool(crossview.used_tokens.first_use, "mailgun", event.token):
             raise ProblemError(
                 403,
                 "Replayed webhook",
@@ -132,7 +130,12 @@ async def mailgun_event(request: Request, crossview: App) -> dict[str, int]:
             event.at,
         )
     ]
-    return {"accepted": await publish(crossview, reached)}
+    try:
+        return {"accepted": await publish(crossview, reached)}
+    except Exception:
+        if key:  # not accepted: Mailgun retries with the same token, which must pass then
+            await run_in_threadpool(crossview.used_tokens.forget, "mailgun", event.token)
+        raise
 
 
 def _confirm_subscription(url: str) -> None:  # pragma: no cover - calls Amazon; tests replace it
