@@ -100,6 +100,17 @@ class Person(Aggregate):
         self._joined(str(absorbed.id))
         absorbed._merged_into(str(self.id))
 
+    def separate(self, absorbed: Person) -> None:
+        """Undo a join: ``absorbed`` is a person of their own again, with the contact points they
+        brought. What reached the survivor meanwhile stays the survivor's."""
+        if str(absorbed.id) not in self.absorbed or absorbed.merged_into != str(self.id):
+            raise JoinError(f"person {absorbed.id} is not joined into {self.id}")
+        self._separated(str(absorbed.id))
+        absorbed._restored(str(self.id))
+        for kind, address in absorbed.contact_points:
+            if (kind, address) in self.contact_points:
+                self._contact_point_removed(kind, address)
+
     # --- guards ---------------------------------------------------------------------------
 
     def function(self, function_id: str) -> Function:
@@ -159,6 +170,18 @@ class Person(Aggregate):
     @event("MergedInto")
     def _merged_into(self, survivor_id: str) -> None:
         self.merged_into = survivor_id
+
+    @event("Separated")
+    def _separated(self, absorbed_id: str) -> None:
+        self.absorbed.remove(absorbed_id)
+
+    @event("Restored")
+    def _restored(self, former_survivor_id: str) -> None:
+        self.merged_into = None
+
+    @event("ContactPointRemoved")
+    def _contact_point_removed(self, kind: str, address: str) -> None:
+        self.contact_points.remove((kind, address))
 
     @event("AttributeSet")
     def _set_attribute(self, name: str, value: str | None, function_id: str | None) -> None:

@@ -20,6 +20,7 @@ from schemas.events import (
     AttributeSet,
     CallInteraction,
     ContactPointAdded,
+    ContactPointRemoved,
     EmailInteraction,
     FunctionAssigned,
     FunctionEnded,
@@ -28,13 +29,18 @@ from schemas.events import (
     PersonJoined,
     PersonMerged,
     PersonRegistered,
+    PersonRestored,
+    PersonSeparated,
     SmsInteraction,
 )
 
 PERSON_SCOPED = (
     ContactPointAdded,
+    ContactPointRemoved,
     PersonJoined,
     PersonMerged,
+    PersonSeparated,
+    PersonRestored,
     PersonRegistered,
     FunctionAssigned,
     FunctionEnded,
@@ -297,6 +303,14 @@ class _Profile:
                 self.absorbed.append(data.absorbed_id)
         elif isinstance(data, PersonMerged):
             self.merged_into = data.survivor_id
+        elif isinstance(data, ContactPointRemoved):
+            if f"{data.kind}:{data.address}" in self.contact_points:
+                self.contact_points.remove(f"{data.kind}:{data.address}")
+        elif isinstance(data, PersonSeparated):
+            if data.absorbed_id in self.absorbed:
+                self.absorbed.remove(data.absorbed_id)
+        elif isinstance(data, PersonRestored):
+            self.merged_into = None
         elif isinstance(data, AttributeSet):
             target = (
                 self.attributes

@@ -74,6 +74,34 @@ class PersonMerged(EventData):
     survivor_id: str = Field(min_length=1, max_length=200)
 
 
+class PersonSeparated(EventData):
+    """A join undone: the absorbed person is their own again (the subject is the former survivor)."""
+
+    event_type: ClassVar[str] = "crossview.person.separated.v1"
+    stream: ClassVar[str] = DOMAIN
+
+    absorbed_id: str = Field(min_length=1, max_length=200)
+
+
+class PersonRestored(EventData):
+    """This person (the subject), once joined into another, is their own again."""
+
+    event_type: ClassVar[str] = "crossview.person.restored.v1"
+    stream: ClassVar[str] = DOMAIN
+
+    former_survivor_id: str = Field(min_length=1, max_length=200)
+
+
+class ContactPointRemoved(EventData):
+    """A contact point no longer leads to the person (the subject): a join was undone."""
+
+    event_type: ClassVar[str] = "crossview.person.contact-point-removed.v1"
+    stream: ClassVar[str] = DOMAIN
+
+    kind: Literal["phone", "email", "web", "customer", "call"]
+    address: str = Field(min_length=1, max_length=320)
+
+
 class OrganisationRegistered(EventData):
     """An organisation joined the referential; the subject is its id."""
 
@@ -231,6 +259,9 @@ EVENT_TYPES: dict[str, type[EventData]] = {
         PersonRegistered,
         PersonJoined,
         PersonMerged,
+        PersonSeparated,
+        PersonRestored,
+        ContactPointRemoved,
         ContactPointAdded,
         OrganisationRegistered,
         OrganisationRelationshipChanged,

@@ -199,6 +199,21 @@ class Crossview(Application):
         self.save(person)
         return function_id
 
+    def separate_people(self, survivor_id: uuid.UUID, absorbed_id: uuid.UUID) -> None:
+        """Undo a join: the absorbed person is their own again, and the contact points they brought
+        lead to them again (to the function whose attribute holds them, if any). Interactions that
+        reached the survivor while they were one stay the survivor's."""
+        survivor, absorbed = self._get(Person, survivor_id), self._get(Person, absorbed_id)
+        survivor.separate(absorbed)
+        points = []
+        for kind, address in absorbed.contact_points:
+            point = self._get(ContactPoint, contact_point_id(kind, address))
+            if point.person_id == str(survivor.id):
+                point.reassign(str(absorbed.id))
+                point.carry(_carrier(absorbed, kind, address))
+                points.append(point)
+        self.save(survivor, absorbed, *points)
+
     # --- organisations and referentials ------------------------------------------------------
 
     def register_organisation(self, name: str, kind: Kind, relationship: Relationship) -> uuid.UUID:
@@ -251,3 +266,11 @@ class Crossview(Application):
             return self.repository.get(kind.create_id())
         except AggregateNotFoundError:
             return kind()
+
+
+def _carrier(person: Person, kind: str, address: str) -> str | None:
+    """The function whose contact attribute holds this address, if one does."""
+    for function_id, attributes in person.function_attributes.items():
+        if any(k == kind and attributes.get(name) == address for name, k in CONTACT_ATTRIBUTES.items()):
+            return function_id
+    return None

@@ -27,6 +27,7 @@ from schemas.events import (
     AttributeLevelSet,
     AttributeSet,
     ContactPointAdded,
+    ContactPointRemoved,
     EventData,
     FunctionAssigned,
     FunctionEnded,
@@ -36,6 +37,8 @@ from schemas.events import (
     PersonJoined,
     PersonMerged,
     PersonRegistered,
+    PersonRestored,
+    PersonSeparated,
     TitleDefined,
     TitleRetired,
 )
@@ -61,6 +64,12 @@ def wire_data(event: DomainEvent) -> EventData | None:
             return PersonJoined(absorbed_id=event.absorbed_id)
         case Person.MergedInto():
             return PersonMerged(survivor_id=event.survivor_id)
+        case Person.Separated():
+            return PersonSeparated(absorbed_id=event.absorbed_id)
+        case Person.Restored():
+            return PersonRestored(former_survivor_id=event.former_survivor_id)
+        case Person.ContactPointRemoved():
+            return ContactPointRemoved(kind=event.kind, address=event.address)
         case Person.FunctionAssigned():
             return FunctionAssigned(
                 function_id=event.function_id,

@@ -79,8 +79,15 @@ def set_attribute(crossview: App, person_id: uuid.UUID, name: str, body: Attribu
 @router.post("/v1/persons/{person_id}/joins", response_model=CommandOut, responses=ERRORS)
 def join_people(crossview: App, person_id: uuid.UUID, body: JoinIn) -> CommandOut:
     """Join another person into this one (the survivor): one history, one set of contact points, and
-    later interactions through either go to the survivor. Recorded as events, so it can be undone."""
+    later interactions through either go to the survivor. Recorded as events; DELETE undoes it."""
     return _run(crossview, lambda app: app.join_people(person_id, body.absorbed_id))
+
+
+@router.delete("/v1/persons/{person_id}/joins/{absorbed_id}", response_model=CommandOut, responses=ERRORS)
+def separate_people(crossview: App, person_id: uuid.UUID, absorbed_id: uuid.UUID) -> CommandOut:
+    """Undo a join: the absorbed person has their own view, history and contact points again.
+    Interactions that reached the survivor while the two were one stay the survivor's."""
+    return _run(crossview, lambda app: app.separate_people(person_id, absorbed_id))
 
 
 @router.post("/v1/organisations", status_code=201, response_model=CommandOut, responses=ERRORS)

@@ -1,8 +1,11 @@
 """Joining two people: one history, one set of contact points, later events to the survivor."""
 
+from datetime import date
+
 import pytest
 from fastapi.testclient import TestClient
 
+from domain.contact_point import Resolved
 from domain.errors import JoinError
 from services.api import create_app
 from services.application import Crossview
@@ -72,3 +75,47 @@ def test_a_join_moves_the_contact_points_in_the_index():
     assert app.resolve_contact_point("phone", "06 99 99 99 99").person_id == fabien
     assert ("phone", "+33699999999") in app.repository.get(fabien).contact_points
     assert app.repository.get(provisional).merged_into == str(fabien)
+
+
+def test_undoing_a_join_gives_each_person_back_their_history_and_contact_points(client):
+    scenario = Scenario(client)
+    fabien = scenario.build()["fabien"]
+    sms = STOP.format(n=1, body="Bonjour")
+    assert client.post("/v1/ingest/twilio/sms", content=sms, headers=FORM).status_code == 200
+    store = client.app.state.crossview.store
+    (other,) = [v.person_id for v in store._views.values() if v.provisional]
+    scenario.command("post", f"/v1/persons/{fabien}/joins", {"absorbed_id": other})
+    during = STOP.format(n=2, body="Encore+moi")  # reaches Fabien while the two are one
+    assert client.post("/v1/ingest/twilio/sms", content=during, headers=FORM).status_code == 200
+    assert scenario.read("get", f"/v1/persons/{fabien}")["interactions"] == {"sms": 2}
+
+    scenario.command("delete", f"/v1/persons/{fabien}/joins/{other}")
+    assert scenario.read("get", f"/v1/persons/{fabien}")["interactions"] == {"sms": 1}  # the one sent meanwhile
+    restored = scenario.read("get", f"/v1/persons/{other}")
+    assert (restored["person_id"], restored["interactions"]) == (other, {"sms": 1})
+    after = STOP.format(n=3, body="Et+maintenant")  # the number leads to its own person again
+    assert client.post("/v1/ingest/twilio/sms", content=after, headers=FORM).status_code == 200
+    assert scenario.read("get", f"/v1/persons/{other}")["interactions"] == {"sms": 2}
+    found = client.get("/v1/search", params={"q": "+33699999999"}).json()["results"]
+    assert [r["person_id"] for r in found] == [other]
+
+    again = client.delete(f"/v1/persons/{fabien}/joins/{other}")
+    assert (again.status_code, again.json()["title"]) == (409, "JoinError")
+    scenario.command("post", f"/v1/persons/{fabien}/joins", {"absorbed_id": other})  # and joined again
+    assert scenario.read("get", f"/v1/persons/{fabien}")["interactions"] == {"sms": 3}
+
+
+def test_an_email_carried_by_a_function_goes_back_to_that_function():
+    app = Crossview(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    claire = app.register_person("Claire", "Dubois")
+    organisation = app.register_organisation("Initech", "company", "client")
+    app.define_title("BUYER", "Buyer")
+    function = app.assign_function(claire, organisation, "BUYER", date(2026, 1, 5))
+    app.set_attribute(claire, "email", "claire@initech.example", function)
+    fabien = app.register_person("Fabien", "Bellemare")
+    app.join_people(fabien, claire)
+    assert app.find_contact_point("email", "claire@initech.example") == Resolved(fabien, None)
+    app.separate_people(fabien, claire)
+    assert app.find_contact_point("email", "claire@initech.example") == Resolved(claire, function)
+    assert app.repository.get(fabien).contact_points == []
+    assert app.repository.get(claire).merged_into is None
