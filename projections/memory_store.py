@@ -11,7 +11,7 @@ from typing import Any
 
 from projections.directory import Colleague, Criteria, References, colleagues_of
 from projections.person_view import PersonView, TimelineEntry, one_row_per_message
-from projections.ports import Partition, StaleOffsets
+from projections.ports import Partition, StaleOffsets, TimelineFilter
 from projections.reference_view import ORGANISATION, TITLES, Key
 
 
@@ -95,9 +95,16 @@ class MemoryStore:
         with self._lock:
             return {pid: self._views[pid] for pid in person_ids if pid in self._views}
 
-    def timeline(self, person_id: str, limit: int, before: tuple[datetime, str] | None = None) -> list[TimelineEntry]:
+    def timeline(
+        self,
+        person_id: str,
+        limit: int,
+        before: tuple[datetime, str] | None = None,
+        only: TimelineFilter | None = None,
+    ) -> list[TimelineEntry]:
         with self._lock:
-            entries = one_row_per_message(self._by_person.get(person_id, ()))
+            kept = [e for e in self._by_person.get(person_id, ()) if only is None or only.keeps(e)]
+        entries = one_row_per_message(kept)
         if before is not None:
             entries = [e for e in entries if (e.occurred_at, e.event_id) < before]
         return entries[:limit]

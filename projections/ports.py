@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol
 
@@ -81,8 +82,27 @@ class ProjectionStore(Protocol):
     def campaign_counts(self, campaign: str) -> dict[tuple[str, str], int]:
         """Distinct people per (channel, indicator) of the campaign."""
 
-    def timeline(self, person_id: str, limit: int, before: tuple[datetime, str] | None = None) -> list[TimelineEntry]:
+    def timeline(
+        self,
+        person_id: str,
+        limit: int,
+        before: tuple[datetime, str] | None = None,
+        only: TimelineFilter | None = None,
+    ) -> list[TimelineEntry]:
         """Newest first; ``before`` is the (occurred_at, event_id) of the last entry of the previous page."""
+
+
+@dataclass(frozen=True)
+class TimelineFilter:
+    """Part of a timeline: one channel's entries, or the interactions attributed to one function."""
+
+    channel: str | None = None
+    function_id: str | None = None
+
+    def keeps(self, entry: TimelineEntry) -> bool:
+        return (self.channel is None or entry.channel == self.channel) and (
+            self.function_id is None or entry.data.get("function_id") == self.function_id
+        )
 
 
 class DeadLetterSink(Protocol):

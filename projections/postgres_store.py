@@ -22,7 +22,7 @@ from psycopg_pool import ConnectionPool
 
 from projections.directory import Colleague, Criteria, References
 from projections.person_view import STATUS_STAGE, PersonView, TimelineEntry, view_from_json, view_to_json
-from projections.ports import GenerationChanged, Partition, StaleOffsets
+from projections.ports import GenerationChanged, Partition, StaleOffsets, TimelineFilter
 from projections.reference_view import ORGANISATION, TITLES
 
 PROJECTION = "person_view"
@@ -451,19 +451,27 @@ class PostgresStore:
         rows = self._rows("SELECT view FROM {schema}.person_view WHERE person_id = %s", (person_id,))
         return view_from_json(rows[0][0]) if rows else None
 
-    def timeline(self, person_id: str, limit: int, before: tuple[datetime, str] | None = None) -> list[TimelineEntry]:
+    def timeline(
+        self,
+        person_id: str,
+        limit: int,
+        before: tuple[datetime, str] | None = None,
+        only: TimelineFilter | None = None,
+    ) -> list[TimelineEntry]:
         # One row per message (its latest event, with every status it went through), newest first.
         page = "WHERE (occurred_at, event_id) < (%s, %s)" if before else ""
+        only = only or TimelineFilter()
         rows = self._rows(
             f"WITH events AS (SELECT *, coalesce(message_key, event_id) AS message, {_STAGE_SQL} AS stage "
-            "  FROM {schema}.timeline WHERE person_id = %s), "
+            "  FROM {schema}.timeline WHERE person_id = %s "
+            "  AND (%s::text IS NULL OR channel = %s) AND (%s::text IS NULL OR data->>'function_id' = %s)), "
             "latest AS (SELECT DISTINCT ON (message) * FROM events "
             "  ORDER BY message, stage DESC, occurred_at DESC, event_id DESC) "
             "SELECT person_id, event_id, event_type, channel, occurred_at, data::text, topic, partition, kafka_offset, "
             "  message_key, status, (SELECT array_agg(e.status ORDER BY e.stage, e.occurred_at, e.event_id) "
             "    FROM events e WHERE e.message = latest.message AND e.status IS NOT NULL) "
             f"FROM latest {page} ORDER BY occurred_at DESC, event_id DESC LIMIT %s",
-            (person_id, *(before or ()), limit),
+            (person_id, only.channel, only.channel, only.function_id, only.function_id, *(before or ()), limit),
         )
         return [TimelineEntry(*row[:5], row[5].encode(), *row[6:11], tuple(row[11] or ())) for row in rows]
 

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query
 from projections.campaigns import indicators
 from projections.directory import Criteria, References, attributes_out, function_out, history, matches, target
 from projections.person_view import PersonView, TimelineEntry, merge_views, one_row_per_message
+from projections.ports import TimelineFilter
 from schemas.api import (
     CampaignOut,
     FunctionOut,
@@ -33,6 +34,7 @@ from schemas.api import (
     TimelineOut,
     TitleRef,
 )
+from schemas.events import Channel
 from services.http import App, AsOf, Fresh, ProblemError, today
 
 router = APIRouter()
@@ -144,12 +146,20 @@ def timeline(
     freshness: Fresh,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     before: Annotated[str | None, Query(description="The next_page cursor of the previous page.")] = None,
+    channel: Annotated[Channel | None, Query(description="Only this channel's interactions.")] = None,
+    function_id: Annotated[
+        str | None, Query(description="Only the interactions attributed to this function of the person.")
+    ] = None,
 ) -> TimelineOut:
-    """Everything that happened to the person, on every channel, newest first, paged."""
+    """Everything that happened to the person, on every channel, newest first, paged; or the part
+    of one channel, or of one of their functions."""
     view, absorbed = _family(crossview, person_id)
+    if function_id is not None and all(function_id not in v.functions for v in (view, *absorbed)):
+        raise ProblemError(404, "Function not found", f"person {person_id} has no function {function_id!r}")
     cursor = _decode_cursor(before) if before else None
     everyone = [view.person_id, *(a.person_id for a in absorbed)]
-    entries = one_row_per_message(e for pid in everyone for e in crossview.store.timeline(pid, limit + 1, cursor))
+    only = TimelineFilter(channel, function_id)
+    entries = one_row_per_message(e for pid in everyone for e in crossview.store.timeline(pid, limit + 1, cursor, only))
     page, more = entries[:limit], len(entries) > limit
     return TimelineOut(
         person_id=view.person_id,

@@ -129,3 +129,18 @@ def test_campaign_indicators_answer_alike(clients):
     body = same(clients, "get", "/v1/campaigns/spring-promo")
     assert body["channels"]["sms"]["counts"]["delivered"] == 1
     assert body["channels"]["email"]["counts"]["opened"] == 1
+
+
+def test_the_timeline_and_its_parts_answer_alike(clients):
+    def channels(**params):
+        body = same(clients, "get", f"/v1/persons/{IDS.fabien}/timeline", params=params)
+        return sorted(e["channel"] for e in body["entries"] if e["channel"])
+
+    assert channels() == ["call", "email", "sms", "web"]
+    assert channels(channel="sms") == ["sms"]
+    garden = IDS.functions["fabulous-garden"]
+    assert channels(function_id=garden) == ["email"]  # the email carried by that function
+    assert channels(function_id=garden, channel="call") == []
+    for client in clients:
+        unknown = client.get(f"/v1/persons/{IDS.fabien}/timeline", params={"function_id": "nope"})
+        assert (unknown.status_code, unknown.json()["title"]) == (404, "Function not found")
