@@ -53,9 +53,9 @@ class ContactReport:
     outcome: str | None = None
     notes: str | None = None
 
-    @property
-    def customer_number(self) -> str | None:
-        return next((address for kind, address in self.customer if kind == "phone"), None)
+    def customer_address(self, kind: str) -> str | None:
+        """The customer's phone number or email address, when the report names it."""
+        return next((address for k, address in self.customer if k == kind), None)
 
 
 def credentials_are_valid(api_key: str | None, authorization: str | None, secret: str) -> bool:

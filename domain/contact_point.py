@@ -17,7 +17,7 @@ from eventsourcing.domain import Aggregate, event
 from domain.errors import DomainError
 
 CONTACT_POINTS = uuid.UUID("4a3f0d6e-2b8c-4c1e-9f0a-6d5e7c8b9a01")
-Kind = Literal["phone", "email", "web", "customer", "call"]
+Kind = Literal["phone", "email", "web", "customer", "contact"]
 
 
 class InvalidContactPointError(DomainError):

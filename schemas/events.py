@@ -52,7 +52,7 @@ class ContactPointAdded(EventData):
     event_type: ClassVar[str] = "crossview.person.contact-point-added.v1"
     stream: ClassVar[str] = DOMAIN
 
-    kind: Literal["phone", "email", "web", "customer", "call"]
+    kind: Literal["phone", "email", "web", "customer", "contact"]
     address: str = Field(min_length=1, max_length=320)
 
 
@@ -98,7 +98,7 @@ class ContactPointRemoved(EventData):
     event_type: ClassVar[str] = "crossview.person.contact-point-removed.v1"
     stream: ClassVar[str] = DOMAIN
 
-    kind: Literal["phone", "email", "web", "customer", "call"]
+    kind: Literal["phone", "email", "web", "customer", "contact"]
     address: str = Field(min_length=1, max_length=320)
 
 
@@ -236,7 +236,7 @@ class WebInteraction(Interaction):
     event_type: ClassVar[str] = "crossview.interaction.web.v1"
     channel: ClassVar[Channel] = "web"
 
-    action: Literal["page", "track", "identify", "group", "alias", "screen"]
+    action: Literal["page", "track", "identify", "group", "alias", "screen", "chat"]
     name: str | None = Field(default=None, max_length=500)
     url: str | None = Field(default=None, max_length=2000)
     properties: dict[str, Any] = Field(default_factory=dict)

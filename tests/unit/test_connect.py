@@ -116,12 +116,23 @@ def test_anonymous_events_join_the_caller_once_the_record_names_them():
         assert row["data"]["notes"].startswith("Wants the spring catalogue")
 
 
-def test_chat_contacts_are_counted_as_ignored():
-    event = json.loads(fixture("disconnected"))
-    event["detail"]["channel"] = "CHAT"
+def test_a_chat_is_a_web_interaction_an_email_contact_an_email_and_a_task_is_ignored():
+    def contact(channel: str, **detail) -> dict:
+        event = json.loads(fixture("disconnected"))
+        event["id"] = f"event-{channel}"
+        event["detail"].update(channel=channel, contactId=f"contact-{channel}", **detail)
+        return event
+
+    email = {"CustomerEndpoint": {"Type": "EMAIL_ADDRESS", "Address": "fabien@fabulous-garden.example"}}
+    reports = [contact("CHAT"), contact("EMAIL", **email), contact("EMAIL"), contact("TASK")]
     with TestClient(create_app(lambda: embedded(Settings(connect_api_key=KEY), with_demo=False))) as client:
-        answer = client.post("/v1/ingest/connect", json=[event], headers={"x-api-key": KEY})
-    assert answer.json() == {"accepted": 0, "ignored": 1}
+        answer = client.post("/v1/ingest/connect", json=reports, headers={"x-api-key": KEY})
+        assert answer.json() == {"accepted": 2, "ignored": 2}  # the task, and the email with no address
+        caller = client.get("/v1/search", params={"q": "fabien@fabulous-garden.example"}).json()["results"][0]
+        view = client.get(f"/v1/persons/{caller['person_id']}").json()
+    assert view["interactions"] == {"email": 1}
+    views = client.app.state.crossview.store._views.values()
+    assert sorted(c for v in views for c in v.interactions) == ["email", "web"]
 
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])

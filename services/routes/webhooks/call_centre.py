@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 
 from channels import asterisk, connect
 from domain.contact_point import Resolved
-from schemas.events import CallInteraction
+from schemas.events import CallInteraction, EmailInteraction, Interaction, WebInteraction
 from services.application import Crossview
 from services.http import App
 from services.routes.webhooks.edge import (
@@ -76,10 +76,10 @@ class by_connect_contact:  # noqa: N801 - reads as the use case it runs, like by
 
     def __call__(self, app: Crossview) -> Resolved:
         if not self.customer:
-            return app.resolve_contact_point("call", self.contact)
+            return app.resolve_contact_point("contact", self.contact)
         points = list(self.customer)
-        if app.find_contact_point("call", self.contact):
-            points.append(("call", self.contact))
+        if app.find_contact_point("contact", self.contact):
+            points.append(("contact", self.contact))
         if len(points) == 1:
             return app.resolve_contact_point(*points[0], self.country_code)
         return app.identify(points, self.country_code)
@@ -91,7 +91,8 @@ async def connect_contacts(request: Request, crossview: App) -> dict[str, int]:
     QUEUED, CONNECTED_TO_SYSTEM, CONNECTED_TO_AGENT, DISCONNECTED with duration and outcome,
     COMPLETED, ...) and contact records (CTRs) forwarded from their Kinesis stream, one object or an
     array. Authorised by the EventBridge connection's X-Api-Key header or HTTP Basic password.
-    Voice contacts are kept; chat, task and email contacts are counted as ignored."""
+    Voice contacts are calls, chats web interactions, email contacts emails; tasks (advisors' work
+    items) are counted as ignored."""
     body = await read_body(request, crossview)
     secret = configured_secret(crossview, crossview.settings.connect_api_key, "CONNECT_API_KEY")
     if secret and not connect.credentials_are_valid(
@@ -102,31 +103,47 @@ async def connect_contacts(request: Request, crossview: App) -> dict[str, int]:
         reports = connect.parse(body)
     except connect.ConnectPayloadError as error:
         raise refused("Not an Amazon Connect contact event or record", "body", error) from error
-    calls = [r for r in reports if r.channel == "VOICE"]
-    if len(calls) < len(reports):
-        log.info("Amazon Connect: %d non-voice contact report(s) ignored", len(reports) - len(calls))
     country = crossview.settings.default_country_code
-    reached = []
-    for report in calls:
-        customer, system = report.customer_number or "unknown", report.system_address or "unknown"
-        inbound = report.direction == "inbound"
-        reached.append(
-            Reached(
-                by_connect_contact(report.customer, report.initial_contact_id, country),
-                "body.CustomerEndpoint.Address",
-                CallInteraction(
-                    direction=report.direction,
-                    provider="connect",
-                    provider_id=report.contact_id,
-                    status=report.status,
-                    from_number=(customer if inbound else system)[:40],
-                    to_number=(system if inbound else customer)[:40],
-                    duration_seconds=report.duration_seconds,
-                    outcome=report.outcome,
-                    notes=report.notes,
-                ),
-                f"connect:{report.key}",
-                report.at,
-            )
+    reached = [
+        Reached(
+            by_connect_contact(report.customer, report.initial_contact_id, country),
+            "body.CustomerEndpoint.Address",
+            data,
+            f"connect:{report.key}",
+            report.at,
         )
-    return {"accepted": await publish(crossview, reached), "ignored": len(reports) - len(calls)}
+        for report in reports
+        if (data := _interaction(report)) is not None
+    ]
+    if len(reached) < len(reports):
+        log.info("Amazon Connect: %d task (or address-less email) report(s) ignored", len(reports) - len(reached))
+    return {"accepted": await publish(crossview, reached), "ignored": len(reports) - len(reached)}
+
+
+def _interaction(report: connect.ContactReport) -> Interaction | None:
+    """A voice contact is a call, a chat a web interaction, an email contact an email; a task is an
+    advisor's work item, not an exchange with the customer: None."""
+    common = {
+        "direction": report.direction,
+        "provider": "connect",
+        "provider_id": report.contact_id,
+        "status": report.status,
+    }
+    if report.channel == "CHAT":
+        details = {"outcome": report.outcome, "notes": report.notes}
+        return WebInteraction(**common, action="chat", properties={k: v for k, v in details.items() if v})
+    if report.channel == "EMAIL":
+        address = report.customer_address("email")
+        return EmailInteraction(**common, address=address) if address else None
+    if report.channel == "TASK":
+        return None
+    customer, system = report.customer_address("phone") or "unknown", report.system_address or "unknown"
+    inbound = report.direction == "inbound"
+    return CallInteraction(
+        **common,
+        from_number=(customer if inbound else system)[:40],
+        to_number=(system if inbound else customer)[:40],
+        duration_seconds=report.duration_seconds,
+        outcome=report.outcome,
+        notes=report.notes,
+    )
