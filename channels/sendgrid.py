@@ -47,7 +47,7 @@ def signature_is_valid(body: bytes, signature: str | None, timestamp: str | None
 class EmailEvent:
     event_id: str
     message_id: str
-    kind: str  # processed, delivered, open, click, bounce, dropped, spamreport, unsubscribe, ... as sent
+    status: str  # the event: processed, delivered, open, click, bounce, dropped, spamreport, unsubscribe, ... as sent
     address: str
     at: datetime
     url: str | None
@@ -81,7 +81,7 @@ def _event(index: int, raw: Any) -> EmailEvent:
     return EmailEvent(
         event_id=str(raw["sg_event_id"]),
         message_id=str(raw.get("sg_message_id") or raw["sg_event_id"]).split(".")[0],
-        kind=str(raw["event"]),
+        status=str(raw["event"]),
         address=str(raw["email"]),
         at=datetime.fromtimestamp(raw["timestamp"], UTC),
         url=raw.get("url") if isinstance(raw.get("url"), str) else None,

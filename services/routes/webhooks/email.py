@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Protocol
+
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from channels import mailgun, sendgrid, ses
 from schemas.events import EmailInteraction
+from services.bootstrap import Application
 from services.http import App, ProblemError
 from services.routes.webhooks.edge import (
     RESPONSES,
@@ -23,27 +27,38 @@ from services.routes.webhooks.edge import (
 router = APIRouter(tags=["webhooks"])
 
 
-def _email(
-    provider: str,
-    message_id: str,
-    status: str,
-    address: str,
-    *,
-    url: str | None = None,
-    campaign: str | None = None,
-    reason: str | None = None,
-    bounce_type: str | None = None,
-) -> EmailInteraction:
-    return EmailInteraction(
-        direction="outbound",
-        provider=provider,
-        provider_id=message_id,
-        status=status,
-        address=address,
-        url=url,
-        campaign=campaign,
-        reason=reason,
-        bounce_type=bounce_type,
+class EmailReport(Protocol):
+    """What every email provider's parser reports of one event."""
+
+    event_id: str
+    message_id: str
+    status: str
+    address: str
+    at: datetime
+    url: str | None
+    campaign: str | None
+    reason: str | None
+    bounce_type: str | None
+
+
+def _reached(provider: str, report: EmailReport, field: str, crossview: Application) -> Reached:
+    """An email event we sent, reaching the person (and function) its recipient address leads to."""
+    return Reached(
+        by_contact("email", report.address, crossview.settings.default_country_code),
+        field,
+        EmailInteraction(
+            direction="outbound",
+            provider=provider,
+            provider_id=report.message_id,
+            status=report.status,
+            address=report.address,
+            url=report.url,
+            campaign=report.campaign,
+            reason=report.reason,
+            bounce_type=report.bounce_type,
+        ),
+        f"{provider}:{report.event_id}",
+        report.at,
     )
 
 
@@ -67,26 +82,7 @@ async def sendgrid_events(request: Request, crossview: App) -> dict[str, int]:
         events = sendgrid.parse_events(body)
     except sendgrid.SendGridPayloadError as error:
         raise refused("Not a SendGrid event batch", "body", error) from error
-    country = crossview.settings.default_country_code
-    reached = [
-        Reached(
-            by_contact("email", e.address, country),
-            f"body.{i}.email",
-            _email(
-                "sendgrid",
-                e.message_id,
-                e.kind,
-                e.address,
-                url=e.url,
-                campaign=e.campaign,
-                reason=e.reason,
-                bounce_type=e.bounce_type,
-            ),
-            f"sendgrid:{e.event_id}",
-            e.at,
-        )
-        for i, e in enumerate(events)
-    ]
+    reached = [_reached("sendgrid", e, f"body.{i}.email", crossview) for i, e in enumerate(events)]
     return {"accepted": await publish(crossview, reached)}
 
 
@@ -111,25 +107,7 @@ async def mailgun_event(request: Request, crossview: App) -> dict[str, int]:
                 "this signature token was already used",
                 [{"field": "body.signature.token", "message": "already used"}],
             )
-    data = _email(
-        "mailgun",
-        event.message_id,
-        event.status,
-        event.address,
-        url=event.url,
-        campaign=event.campaign,
-        reason=event.reason,
-        bounce_type=event.bounce_type,
-    )
-    reached = [
-        Reached(
-            by_contact("email", event.address, crossview.settings.default_country_code),
-            "body.event-data.recipient",
-            data,
-            f"mailgun:{event.event_id}",
-            event.at,
-        )
-    ]
+    reached = [_reached("mailgun", event, "body.event-data.recipient", crossview)]
     try:
         return {"accepted": await publish(crossview, reached)}
     except Exception:
@@ -184,24 +162,5 @@ async def ses_events(request: Request, crossview: App) -> dict[str, int]:
         events = ses.parse_ses(envelope["Message"], envelope["MessageId"])
     except ses.SnsError as error:
         raise refused("Not an SES event", "body", error) from error
-    country = crossview.settings.default_country_code
-    reached = [
-        Reached(
-            by_contact("email", e.address, country),
-            "body.Message",
-            _email(
-                "ses",
-                e.message_id,
-                e.status,
-                e.address,
-                url=e.url,
-                campaign=e.campaign,
-                reason=e.reason,
-                bounce_type=e.bounce_type,
-            ),
-            f"ses:{e.event_id}",
-            e.at,
-        )
-        for e in events
-    ]
+    reached = [_reached("ses", e, "body.Message", crossview) for e in events]
     return {"accepted": await publish(crossview, reached)}
