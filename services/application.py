@@ -137,6 +137,19 @@ class Crossview(Application):
                 self.join_people(survivor.id, other.id)
         return Resolved(survivor.id, None)
 
+    def index_contact_point(self, person_id: uuid.UUID, kind: ContactKind, address: str) -> Resolved:
+        """Let a contact point lead to the person without making it part of their profile (a
+        call-centre contact id, so that the contact's late events find them). Returns whom it leads
+        to: this person, or whoever had it already."""
+        address = normalise(kind, address)
+        if (holder := self.find_contact_point(kind, address)) is not None:
+            return holder
+        try:
+            self.save(ContactPoint(kind, address, str(person_id)))
+        except IntegrityError:  # claimed meanwhile by a concurrent request
+            return self.find_contact_point(kind, address) or Resolved(person_id, None)
+        return Resolved(person_id, None)
+
     def attach_contact_point(
         self, person_id: uuid.UUID, kind: ContactKind, raw_address: str, default_country_code: str = "33"
     ) -> None:

@@ -116,6 +116,16 @@ def test_anonymous_events_join_the_caller_once_the_record_names_them():
         assert row["data"]["notes"].startswith("Wants the spring catalogue")
 
 
+def test_an_anonymous_event_arriving_after_the_record_still_finds_the_caller():
+    with TestClient(create_app(lambda: embedded(Settings(connect_api_key=KEY), with_demo=False))) as client:
+        for name in ("contact_record", "connected_to_agent"):  # EventBridge does not keep the order
+            assert (
+                client.post("/v1/ingest/connect", content=fixture(name), headers={"x-api-key": KEY}).status_code == 200
+            )
+        (caller,) = client.app.state.crossview.store._views.values()  # nobody provisional was made
+        assert caller.interactions == {"call": 2}
+
+
 def test_a_chat_is_a_web_interaction_an_email_contact_an_email_and_a_task_is_ignored():
     def contact(channel: str, **detail) -> dict:
         event = json.loads(fixture("disconnected"))

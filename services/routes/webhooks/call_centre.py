@@ -66,9 +66,10 @@ async def asterisk_events(request: Request, crossview: App) -> dict[str, int]:
 
 @dataclass(frozen=True)
 class by_connect_contact:  # noqa: N801 - reads as the use case it runs, like by_contact
-    """The customer a contact names, joined with the contact's earlier anonymous events; while
-    nobody is named, the contact itself leads to a provisional person, joined once a later event
-    or the contact record names the customer."""
+    """The customer a contact names; while nobody is named, the contact itself leads to a
+    provisional person. Contact events come in any order: once a report names the customer, the
+    contact leads to them (its late anonymous events too), and a provisional person its earlier
+    anonymous events made is joined into them."""
 
     customer: tuple[tuple[str, str], ...]
     contact: str  # the initial contact id: every leg of a transferred call
@@ -78,11 +79,14 @@ class by_connect_contact:  # noqa: N801 - reads as the use case it runs, like by
         if not self.customer:
             return app.resolve_contact_point("contact", self.contact)
         points = list(self.customer)
-        if app.find_contact_point("contact", self.contact):
-            points.append(("contact", self.contact))
-        if len(points) == 1:
-            return app.resolve_contact_point(*points[0], self.country_code)
-        return app.identify(points, self.country_code)
+        customer = (
+            app.identify(points, self.country_code)
+            if len(points) > 1
+            else app.resolve_contact_point(*points[0], self.country_code)
+        )
+        if app.index_contact_point(customer.person_id, "contact", self.contact).person_id == customer.person_id:
+            return customer
+        return app.identify([*points, ("contact", self.contact)], self.country_code)
 
 
 @router.post("/v1/ingest/connect", responses=RESPONSES)
