@@ -42,6 +42,22 @@ def main(argv: list[str] | None = None) -> int:
     )
     commands.add_parser("rebuild", help="replay the whole log into fresh read-model tables, then switch to them")
     commands.add_parser("topics", help="create the topics (explicit partitions, infinite retention) if missing")
+    dead = commands.add_parser(
+        "dead-letters",
+        help="list what the projector could not apply (and why), or replay it once the cause is fixed",
+        description="Dead letters keep the original record, the reason and where it came from. Replaying "
+        "sends records back to their origin topic unchanged: applied ones are dropped as duplicates, "
+        "ones still wrong are dead-lettered again.",
+    )
+    dead.add_argument("action", choices=["list", "replay"])
+    dead.add_argument(
+        "--only",
+        action="append",
+        metavar="PARTITION:OFFSET",
+        help="only the dead letter at this place of the dead-letter topic (repeatable; `list` shows "
+        "them); default: every one",
+    )
+    dead.add_argument("--json", action="store_true", help="list as JSON lines")
 
     schemas = commands.add_parser("schemas", help="JSON Schemas of the event types: generate, or check compatibility")
     schemas.add_argument(
@@ -143,6 +159,47 @@ def _topics(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _dead_letters(settings: Settings, args: argparse.Namespace) -> int:
+    import json
+
+    from services.dead_letters import read_dead_letters, replay
+
+    letters = read_dead_letters(settings)
+    if args.only:
+        wanted = set(args.only)
+        letters = [letter for letter in letters if letter.place in wanted]
+        unknown = wanted - {letter.place for letter in letters}
+        if unknown:
+            print(
+                f"crossview: no dead letter at {sorted(unknown)}; `crossview dead-letters list` shows them",
+                file=sys.stderr,
+            )
+            return 2
+    if args.action == "list":
+        for letter in letters:
+            origin = f"{letter.origin_topic}:{letter.origin_partition}:{letter.origin_offset}"
+            if args.json:
+                print(
+                    json.dumps(
+                        {
+                            "place": letter.place,
+                            "origin": origin,
+                            "type": letter.event_type,
+                            "reason": letter.reason,
+                        }
+                    )
+                )
+            else:
+                print(
+                    f"{letter.record.partition}:{letter.record.offset}  from {origin}  {letter.event_type}  {letter.reason}"
+                )
+        print(f"{len(letters)} dead letter(s) in {settings.dead_letter_topic}", file=sys.stderr)
+        return 0
+    count = replay(settings, letters, lambda letter: print(f"replayed {letter.place} -> {letter.origin_topic}"))
+    print(f"{count} dead letter(s) sent back to their topics; the projector applies what it now can", file=sys.stderr)
+    return 0
+
+
 def _schemas(action: str) -> int:
     from schemas.catalogue import (
         JSON_DIR,
@@ -184,6 +241,7 @@ COMMANDS = {
     "relay": _relay,
     "rebuild": _rebuild,
     "topics": _topics,
+    "dead-letters": _dead_letters,
 }
 
 if __name__ == "__main__":
