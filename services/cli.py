@@ -201,6 +201,9 @@ def _dead_letters(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _schemas(action: str) -> int:
+    from importlib.metadata import version
+
+    from schemas.asyncapi import ASYNCAPI_FILE, asyncapi_document
     from schemas.catalogue import (
         JSON_DIR,
         current_schemas,
@@ -210,17 +213,20 @@ def _schemas(action: str) -> int:
         render,
     )
 
-    current = current_schemas()
+    current, asyncapi = current_schemas(), render(asyncapi_document(version("crossview")))
     if action == "generate":
         JSON_DIR.mkdir(exist_ok=True)
         for event_type, schema in current.items():
             (JSON_DIR / f"{event_type}.json").write_text(render(schema))
-        print(f"wrote {len(current)} schemas to {JSON_DIR}")
+        ASYNCAPI_FILE.write_text(asyncapi)
+        print(f"wrote {len(current)} schemas to {JSON_DIR} and the AsyncAPI document {ASYNCAPI_FILE.name}")
         return 0
     failures = []
     committed = {name: render(schema) for name, schema in read_dir(JSON_DIR).items()}
     if committed != {name: render(schema) for name, schema in current.items()}:
         failures.append("schemas/json differs from the models: run `crossview schemas generate` and commit")
+    if not ASYNCAPI_FILE.exists() or ASYNCAPI_FILE.read_text() != asyncapi:
+        failures.append("schemas/asyncapi.json differs from the models: run `crossview schemas generate` and commit")
     release = latest_release()
     if release is not None:
         failures += [f"breaks release {release.name}: {p}" for p in incompatibilities(read_dir(release), current)]

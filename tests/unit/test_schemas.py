@@ -84,3 +84,18 @@ def test_removing_a_type_breaks_compatibility():
     old = current_schemas()
     new = {k: v for k, v in old.items() if k != SMS}
     assert incompatibilities(old, new) == [f"{SMS}: type removed (old events of this type could no longer be read)"]
+
+
+def test_the_asyncapi_document_is_committed_and_puts_each_type_on_its_topic():
+    from importlib.metadata import version
+
+    from schemas.asyncapi import ASYNCAPI_FILE, asyncapi_document
+
+    document = asyncapi_document(version("crossview"))
+    assert ASYNCAPI_FILE.read_text() == render(document)
+    domain, interactions = (set(document["channels"][c]["messages"]) for c in ("domain", "interactions"))
+    assert domain | interactions == set(EVENT_TYPES) and not domain & interactions
+    assert interactions == {t for t in EVENT_TYPES if t.startswith("crossview.interaction.")}
+    for event_type, message in document["components"]["messages"].items():
+        assert (JSON_DIR / message["payload"]["$ref"].removeprefix("json/")).exists()
+        assert message["headers"]["properties"]["ce_type"] == {"const": event_type}
