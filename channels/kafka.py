@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
@@ -25,6 +26,9 @@ from schemas.envelope import CloudEvent, WireRecord, to_binary
 log = logging.getLogger(__name__)
 
 INFINITE_RETENTION = {"retention.ms": "-1", "retention.bytes": "-1", "cleanup.policy": "delete"}
+
+
+T = TypeVar("T")
 
 
 class BrokerUnavailable(RuntimeError):
@@ -43,9 +47,21 @@ class Position:
         return f"{self.topic}:{self.partition}:{self.offset}"
 
 
+def _connected(client: Callable[..., T], bootstrap: str, **config) -> T:
+    """A client of the broker at ``bootstrap``; BrokerUnavailable, in a sentence, when none answers."""
+    try:
+        return client(bootstrap_servers=bootstrap, **config)
+    except KafkaError as error:
+        raise BrokerUnavailable(f"Kafka at {bootstrap} does not answer ({error})") from error
+
+
+def _admin(bootstrap: str) -> KafkaAdminClient:
+    return _connected(KafkaAdminClient, bootstrap, client_id="crossview-admin")
+
+
 def ensure_topics(bootstrap: str, partitions_by_topic: dict[str, int], timeout_s: float = 30) -> None:
     """Create the topics that do not exist yet, and wait until the broker serves all of them."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="crossview-admin")
+    admin = _admin(bootstrap)
     try:
         existing = set(admin.list_topics())
         _check_partition_counts(admin, {t: n for t, n in partitions_by_topic.items() if t in existing})
@@ -182,8 +198,9 @@ class KafkaSource:
         **tuning,
     ) -> None:
         self._max_records = max_records
-        self._consumer = KafkaConsumer(
-            bootstrap_servers=bootstrap,
+        self._consumer = _connected(
+            KafkaConsumer,
+            bootstrap,
             group_id=group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
@@ -226,7 +243,7 @@ class KafkaSource:
 
 def end_offsets(bootstrap: str, topics: Iterable[str]) -> dict[tuple[str, int], int]:
     """The next offset to be written on every partition of ``topics`` (what 'caught up' means)."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = _connected(KafkaConsumer, bootstrap, enable_auto_commit=False)
     try:
         partitions = [
             TopicPartition(topic, p) for topic in topics for p in sorted(consumer.partitions_for_topic(topic) or ())
@@ -241,8 +258,9 @@ class KafkaReplay:
 
     def __init__(self, bootstrap: str, starts: dict[tuple[str, int], int], max_records: int = 5000) -> None:
         self._max_records = max_records
-        self._consumer = KafkaConsumer(
-            bootstrap_servers=bootstrap,
+        self._consumer = _connected(
+            KafkaConsumer,
+            bootstrap,
             enable_auto_commit=False,
             max_poll_records=max_records,
             fetch_max_bytes=64 * 1024 * 1024,

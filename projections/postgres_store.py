@@ -17,8 +17,9 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
 from psycopg.types.json import Jsonb
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from projections.directory import Colleague, Criteria, References
 from projections.person_view import STATUS_STAGE, PersonView, TimelineEntry, view_from_json, view_to_json
@@ -585,7 +586,21 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+class DatabaseUnavailable(RuntimeError):
+    """PostgreSQL does not answer at the configured address."""
+
+
+def where(database_url: str) -> str:
+    """host:port/dbname of a connection URL, without its credentials (for messages)."""
+    info = conninfo_to_dict(database_url)
+    return f"{info.get('host', 'localhost')}:{info.get('port', 5432)}/{info.get('dbname', '')}"
+
+
 def open_pool(database_url: str, max_size: int = 8) -> ConnectionPool:
     pool = ConnectionPool(database_url, min_size=1, max_size=max_size, open=False, kwargs={"autocommit": True})
-    pool.open(wait=True, timeout=15)
+    try:
+        pool.open(wait=True, timeout=15)
+    except PoolTimeout as error:
+        pool.close()
+        raise DatabaseUnavailable(f"PostgreSQL at {where(database_url)} does not answer ({error})") from error
     return pool

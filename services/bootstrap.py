@@ -25,7 +25,7 @@ from channels.kafka import (
 from channels.memory import MemoryDeadLetters, MemoryLog
 from projections.memory_store import MemoryStore
 from projections.ports import ProjectionStore
-from projections.postgres_store import PostgresStore, open_pool
+from projections.postgres_store import DatabaseUnavailable, PostgresStore, open_pool, where
 from projections.projector import Projector
 from projections.rebuild import catch_up
 from schemas.envelope import CloudEvent
@@ -134,6 +134,13 @@ class _SynchronousCommands(Commands):
             pass
 
 
+def check_services(settings: Settings) -> None:
+    """Kafka serves the topics and PostgreSQL answers, or BrokerUnavailable / DatabaseUnavailable
+    saying which does not (before a server starts, so it fails with a sentence, not a traceback)."""
+    ensure_topics(settings.kafka_bootstrap, _topics(settings))
+    event_store(settings).close()
+
+
 def production(settings: Settings, relay_in_process: bool = True) -> Application:
     """Kafka for ingest and domain events, PostgreSQL for the event store and the read models.
 
@@ -173,8 +180,11 @@ def event_store(settings: Settings) -> Crossview:
     """The application on PostgreSQL: its events in the schema ``<namespace>_events``."""
     info = conninfo_to_dict(settings.database_url)
     schema = f"{settings.namespace}_events"
-    with psycopg.connect(settings.database_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+    try:
+        with psycopg.connect(settings.database_url, autocommit=True, connect_timeout=10) as conn:
+            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+    except psycopg.OperationalError as error:
+        raise DatabaseUnavailable(f"PostgreSQL at {where(settings.database_url)} does not answer ({error})") from error
     return Crossview(
         env={
             "PERSISTENCE_MODULE": "eventsourcing.postgres",

@@ -75,7 +75,23 @@ def main(argv: list[str] | None = None) -> int:
         print(f"crossview: invalid settings: {error}", file=sys.stderr)
         return 2
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return COMMANDS[args.command](settings, args)
+    from channels.kafka import BrokerUnavailable
+    from projections.postgres_store import DatabaseUnavailable
+
+    try:
+        return COMMANDS[args.command](settings, args)
+    except BrokerUnavailable as error:
+        print(
+            f"crossview: {error}.\nStart the services with `make services`, or point CROSSVIEW_KAFKA_BOOTSTRAP "
+            "at your broker.",
+            file=sys.stderr,
+        )
+    except DatabaseUnavailable as error:
+        print(
+            f"crossview: {error}.\nStart the services with `make services`, or set CROSSVIEW_DATABASE_URL.",
+            file=sys.stderr,
+        )
+    return 1
 
 
 def _http_options(parser: argparse.ArgumentParser) -> None:
@@ -98,8 +114,9 @@ def _demo(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
-    from services.bootstrap import production
+    from services.bootstrap import check_services, production
 
+    check_services(settings)
     print(f"Crossview API on http://{args.host}:{args.port} (docs at /docs)", flush=True)
     return _serve_app(lambda: production(settings), args)
 
