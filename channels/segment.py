@@ -38,6 +38,7 @@ class SegmentMessage:
     url: str | None
     email: str | None  # traits.email on identify
     group_id: str | None  # the organisation a group call names
+    names: tuple[str, str] | None  # (given, family) from an identify's traits
     properties: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -98,5 +99,16 @@ def _message(where: str, raw: Any) -> SegmentMessage:
         url=str(url) if url else None,
         email=str(traits["email"]) if traits.get("email") else None,
         group_id=str(raw["groupId"]).strip() if kind == "group" else None,
+        names=_names(traits) if kind == "identify" else None,
         properties={**traits, **properties} if kind in ("identify", "group") else dict(properties),
     )
+
+
+def _names(traits: dict[str, Any]) -> tuple[str, str] | None:
+    """The reserved traits firstName and lastName, or else name ("Fabien Bellemare": the first word
+    is the given name, the rest the family name)."""
+    first, last = (str(traits.get(k) or "").strip()[:200] for k in ("firstName", "lastName"))
+    if first and last:
+        return first, last
+    given, _, family = str(traits.get("name") or "").strip().partition(" ")
+    return (given[:200], family.strip()[:200]) if given and family.strip() else None

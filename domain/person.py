@@ -86,6 +86,11 @@ class Person(Aggregate):
             self.function(function_id)
         self._set_attribute(name, value, function_id)
 
+    def rename(self, given_name: str, family_name: str) -> None:
+        """Correct the name, or name a provisional person (who is then no longer provisional)."""
+        if (given_name, family_name) != (self.given_name, self.family_name) or self.provisional:
+            self._renamed(given_name, family_name)
+
     def note_contact_point(self, kind: str, address: str) -> None:
         if (kind, address) not in self.contact_points:
             self._contact_point_added(kind, address)
@@ -158,6 +163,10 @@ class Person(Aggregate):
     @event("FunctionsReprioritised")
     def _reprioritise(self, function_ids: list[str]) -> None:
         self.priority = function_ids
+
+    @event("Renamed")
+    def _renamed(self, given_name: str, family_name: str) -> None:
+        self.given_name, self.family_name, self.provisional = given_name, family_name, False
 
     @event("ContactPointAdded")
     def _contact_point_added(self, kind: str, address: str) -> None:

@@ -29,6 +29,7 @@ from schemas.events import (
     PersonJoined,
     PersonMerged,
     PersonRegistered,
+    PersonRenamed,
     PersonRestored,
     PersonSeparated,
     SmsInteraction,
@@ -42,6 +43,7 @@ PERSON_SCOPED = (
     PersonSeparated,
     PersonRestored,
     PersonRegistered,
+    PersonRenamed,
     FunctionAssigned,
     FunctionEnded,
     FunctionsReprioritised,
@@ -175,6 +177,8 @@ def _fold_person(view: PersonView, facts: list[Fact]) -> PersonView:
             candidate = (at, data.given_name or "", data.family_name or "", data.provisional)
             if registration[0] is None or candidate < registration:
                 registration = candidate
+        elif isinstance(data, PersonRenamed):  # after the registration: the same aggregate, in order
+            registration = (registration[0] or at, data.given_name, data.family_name, False)
         else:
             profile = profile or _Profile.of(view)
             profile.apply(data)

@@ -45,6 +45,16 @@ class PersonRegistered(EventData):
     provisional: bool = False
 
 
+class PersonRenamed(EventData):
+    """The person (the subject) is now called so: a correction, or a provisional person named."""
+
+    event_type: ClassVar[str] = "crossview.person.renamed.v1"
+    stream: ClassVar[str] = DOMAIN
+
+    given_name: str = Field(min_length=1, max_length=200)
+    family_name: str = Field(min_length=1, max_length=200)
+
+
 class ContactPointAdded(EventData):
     """A phone number, email address, web id, customer number or call-centre contact now leads to the
     person (the subject)."""
@@ -259,6 +269,7 @@ EVENT_TYPES: dict[str, type[EventData]] = {
         PersonRegistered,
         PersonJoined,
         PersonMerged,
+        PersonRenamed,
         PersonSeparated,
         PersonRestored,
         ContactPointRemoved,

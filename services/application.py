@@ -57,6 +57,18 @@ class Crossview(Application):
         self.save(person)
         return person.id
 
+    def rename_person(self, person_id: uuid.UUID, given_name: str, family_name: str) -> None:
+        person = self._get(Person, person_id)
+        person.rename(given_name, family_name)
+        self.save(person)
+
+    def name_if_unnamed(self, person_id: uuid.UUID, given_name: str, family_name: str) -> None:
+        """Name a person nobody named yet (a web visitor's traits, say); a name an advisor gave stays."""
+        person = self._get(Person, person_id)
+        if not (person.given_name or person.family_name):
+            person.rename(given_name, family_name)
+            self.save(person)
+
     def assign_function(
         self,
         person_id: uuid.UUID,

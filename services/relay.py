@@ -37,6 +37,7 @@ from schemas.events import (
     PersonJoined,
     PersonMerged,
     PersonRegistered,
+    PersonRenamed,
     PersonRestored,
     PersonSeparated,
     TitleDefined,
@@ -58,6 +59,8 @@ def wire_data(event: DomainEvent) -> EventData | None:
                 family_name=event.family_name,
                 provisional=getattr(event, "provisional", False),
             )
+        case Person.Renamed():
+            return PersonRenamed(given_name=event.given_name, family_name=event.family_name)
         case Person.ContactPointAdded():
             return ContactPointAdded(kind=event.kind, address=event.address)
         case Person.Joined():

@@ -76,6 +76,12 @@ def set_attribute(crossview: App, person_id: uuid.UUID, name: str, body: Attribu
     return _run(crossview, lambda app: app.set_attribute(person_id, name, body.value, body.function_id))
 
 
+@router.put("/v1/persons/{person_id}/name", response_model=CommandOut, responses=ERRORS)
+def rename_person(crossview: App, person_id: uuid.UUID, body: PersonIn) -> CommandOut:
+    """Correct a person's name, or name a provisional person (an unknown caller the advisor now knows)."""
+    return _run(crossview, lambda app: app.rename_person(person_id, body.given_name, body.family_name))
+
+
 @router.post("/v1/persons/{person_id}/joins", response_model=CommandOut, responses=ERRORS)
 def join_people(crossview: App, person_id: uuid.UUID, body: JoinIn) -> CommandOut:
     """Join another person into this one (the survivor): one history, one set of contact points, and

@@ -119,3 +119,23 @@ def test_an_email_carried_by_a_function_goes_back_to_that_function():
     assert app.find_contact_point("email", "claire@initech.example") == Resolved(claire, function)
     assert app.repository.get(fabien).contact_points == []
     assert app.repository.get(claire).merged_into is None
+
+
+def test_an_advisor_names_the_unknown_caller(client):
+    sms = STOP.format(n=1, body="Bonjour")
+    assert client.post("/v1/ingest/twilio/sms", content=sms, headers=FORM).status_code == 200
+    (caller,) = [v.person_id for v in client.app.state.crossview.store._views.values() if v.provisional]
+    scenario = Scenario(client)
+    scenario.command("put", f"/v1/persons/{caller}/name", {"given_name": "Claire", "family_name": "Dubois"})
+    view = scenario.read("get", f"/v1/persons/{caller}")
+    assert (view["given_name"], view["family_name"], view["provisional"], view["interactions"]) == (
+        "Claire",
+        "Dubois",
+        False,
+        {"sms": 1},
+    )
+    assert [r["person_id"] for r in client.get("/v1/search", params={"q": "claire dubois"}).json()["results"]] == [
+        caller
+    ]
+    unnamed = client.put(f"/v1/persons/{caller}/name", json={"given_name": "", "family_name": "Dubois"})
+    assert unnamed.status_code == 422 and unnamed.json()["errors"][0]["field"] == "body.given_name"

@@ -121,3 +121,16 @@ def test_a_group_call_makes_the_visitor_a_contact_of_the_organisation_once(clien
     assert view["interactions"] == {"web": 2}
     roster = client.get(f"/v1/organisations/{function['organisation']['organisation_id']}/people").json()
     assert [p["person_id"] for p in roster["people"]] == [person]
+
+
+def test_an_identify_names_a_visitor_nobody_named_but_never_renames_a_named_person(client):
+    assert client.post("/v1/ingest/segment", content=fixture("identify"), headers=AUTH).status_code == 200
+    (visitor,) = [v for v in client.app.state.crossview.store._views.values() if v.merged_into is None]
+    view = client.get(f"/v1/persons/{visitor.person_id}").json()
+    assert (view["given_name"], view["family_name"], view["provisional"]) == ("Fabien", "Bellemare", False)
+    assert [r["person_id"] for r in client.get("/v1/search", params={"q": "bellemare"}).json()["results"]] == [
+        visitor.person_id
+    ]
+    client.put(f"/v1/persons/{visitor.person_id}/name", json={"given_name": "Fabien", "family_name": "Bellemare-Roy"})
+    assert client.post("/v1/ingest/segment", content=fixture("identify"), headers=AUTH).status_code == 200
+    assert client.get(f"/v1/persons/{visitor.person_id}").json()["family_name"] == "Bellemare-Roy"

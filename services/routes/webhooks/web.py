@@ -24,7 +24,8 @@ router = APIRouter(tags=["webhooks"])
 
 
 def _identify(message: segment.SegmentMessage) -> Callable[[Crossview], Resolved]:
-    """identify and alias join the identities they name (and the email of an identify); group
+    """identify and alias join the identities they name (and the email of an identify), and an
+    identify names a person nobody named yet from its traits; group
     makes the person a member of the group's organisation, and the call an interaction of that
     function."""
 
@@ -36,6 +37,8 @@ def _identify(message: segment.SegmentMessage) -> Callable[[Crossview], Resolved
         if message.email:
             points.append(("email", message.email))
         person = app.identify(points)
+        if message.names:
+            app.name_if_unnamed(person.person_id, *message.names)
         if message.group_id is None:
             return person
         name = str(message.properties.get("name") or message.group_id)[:200]
