@@ -81,11 +81,11 @@ def env_of(settings: Settings) -> dict[str, str]:
     }
 
 
-def crossview_process(settings: Settings, *args: str, log: Path) -> subprocess.Popen:
-    """`crossview ARGS` in a child process, as an operator would run it."""
+def crossview_process(settings: Settings, *args: str, log: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """`crossview ARGS` in a child process, as an operator would run it (``env``: more settings)."""
     return subprocess.Popen(
         [sys.executable, "-m", "services.cli", *args],
-        env=env_of(settings),
+        env={**env_of(settings), **(env or {})},
         cwd=ROOT,
         stdout=log.open("a"),
         stderr=subprocess.STDOUT,

@@ -157,3 +157,32 @@ def test_the_seed_scenario_over_http_reorder_makes_treasurer_main_and_changes_ta
         for process in (server, projector):
             process.terminate()
             process.wait(timeout=30)
+
+
+def test_a_call_centre_webhook_configured_by_environment_reaches_the_callers_view(settings, tmp_path):
+    port, log = free_port(), tmp_path / "crossview.log"
+    key = {"CROSSVIEW_CONNECT_API_KEY": "eventbridge-connection-key"}
+    projector = crossview_process(settings, "projector", log=log)
+    server = crossview_process(settings, "serve", "--port", str(port), log=log, env=key)
+    base, fixtures = f"http://127.0.0.1:{port}", ROOT / "tests" / "fixtures" / "connect"
+    try:
+        wait_for_http(f"{base}/v1/health", server, log)
+        for name in ("connected_to_agent", "disconnected", "contact_record"):
+            body = (fixtures / f"{name}.json").read_bytes()
+            assert httpx.post(f"{base}/v1/ingest/connect", content=body, timeout=15).status_code == 403
+            answer = httpx.post(
+                f"{base}/v1/ingest/connect", content=body, headers={"x-api-key": key["CROSSVIEW_CONNECT_API_KEY"]}
+            )
+            assert answer.json() == {"accepted": 1, "ignored": 0}, answer.text
+        deadline = time.monotonic() + 30
+        while not (found := httpx.get(f"{base}/v1/search", params={"q": "+33612345678"}).json()["results"]):
+            assert time.monotonic() < deadline, "the caller never appeared"
+            time.sleep(0.2)
+        deadline = time.monotonic() + 30
+        while (view := httpx.get(f"{base}/v1/persons/{found[0]['person_id']}").json())["interactions"] != {"call": 3}:
+            assert time.monotonic() < deadline, f"the call never landed whole: {view['interactions']}"
+            time.sleep(0.2)
+    finally:
+        for process in (server, projector):
+            process.terminate()
+            process.wait(timeout=30)
