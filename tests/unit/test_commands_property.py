@@ -34,10 +34,12 @@ command = st.one_of(
     st.tuples(st.just("reorder"), st.integers(1, 7)),
     st.tuples(st.just("attribute"), st.sampled_from(["mobile_phone", "email"]), st.text(max_size=5), st.integers(0, 7)),
     st.tuples(st.just("sms"), st.integers(0, 7)),
+    st.tuples(st.just("rename"), st.text(min_size=1, max_size=5), st.text(min_size=1, max_size=5)),
+    st.tuples(st.just("join or separate")),
 )
 
 
-def run(commands, app: Crossview, person, organisations) -> list:
+def run(commands, app: Crossview, person, organisations, other) -> list:
     interactions, functions = [], []
     for step, cmd in enumerate(commands):
         try:
@@ -57,6 +59,13 @@ def run(commands, app: Crossview, person, organisations) -> list:
                 if on_function and not functions:
                     continue
                 app.set_attribute(person, cmd[1], cmd[2], functions[cmd[3] % len(functions)] if on_function else None)
+            elif cmd[0] == "rename":
+                app.rename_person(person, cmd[1], cmd[2])
+            elif cmd[0] == "join or separate":
+                if app.repository.get(other).merged_into is None:
+                    app.join_people(person, other)
+                else:
+                    app.separate_people(person, other)
             elif cmd[0] == "sms":
                 fid = functions[cmd[1] % len(functions)] if functions and cmd[1] % 2 else None
                 interactions.append(
@@ -88,7 +97,8 @@ def test_the_projection_of_any_command_sequence_equals_the_aggregates_state(comm
         app.define_title(title, title.title())
     organisations = [app.register_organisation(f"Org {i}", "company", "client") for i in range(3)]
     person = app.register_person("Fabien", "Bellemare")
-    interactions = run(commands, app, person, organisations)
+    other = app.resolve_contact_point("phone", "+33699999999").person_id  # an unknown caller
+    interactions = run(commands, app, person, organisations, other)
 
     relayed = []
     Relay(
@@ -110,6 +120,16 @@ def test_the_projection_of_any_command_sequence_equals_the_aggregates_state(comm
     assert dict(view.attributes) == person_now.attributes
     assert {f: dict(a) for f, a in view.function_attributes.items()} == person_now.function_attributes
     assert view.interactions.get("sms", 0) == len(interactions)
+    assert (view.given_name, view.family_name, view.provisional) == (
+        person_now.given_name,
+        person_now.family_name,
+        person_now.provisional,
+    )
+    other_now, other_view = app.repository.get(other), store.person(str(other))
+    assert list(view.absorbed) == person_now.absorbed
+    assert other_view.merged_into == other_now.merged_into
+    assert {c.split(":", 1)[1] for c in view.contact_points} == {a for _, a in person_now.contact_points}
+    assert {c.split(":", 1)[1] for c in other_view.contact_points} == {a for _, a in other_now.contact_points}
 
 
 def _arrivals(domain_events, interactions, rng: random.Random) -> list[WireRecord]:
