@@ -48,24 +48,18 @@ def read_dead_letters(settings: Settings) -> list[DeadLetter]:
     ends = {tp: end for tp, end in end_offsets(settings.kafka_bootstrap, [settings.dead_letter_topic]).items() if end}
     if not ends:
         return []
-    source, records = KafkaReplay(settings.kafka_bootstrap, dict.fromkeys(ends, 0)), []
+    source, records, read = KafkaReplay(settings.kafka_bootstrap, dict.fromkeys(ends, 0)), [], {}
     deadline = time.monotonic() + settings.ack_timeout_s * 6
     try:
-        while _missing(records, ends):
+        while any(read.get(partition, 0) < end for partition, end in ends.items()):
             if time.monotonic() > deadline:
                 raise BrokerUnavailable(f"could not read {settings.dead_letter_topic} to its end; is Kafka up?")
-            records += source.poll(1000)
+            for record in source.poll(1000):
+                records.append(record)
+                read[record.topic, record.partition] = record.offset + 1
     finally:
         source.close()
     return [_dead_letter(r) for r in sorted(records, key=lambda r: (r.partition, r.offset))]
-
-
-def _missing(records: list[WireRecord], ends: dict[tuple[str, int], int]) -> bool:
-    read: dict[tuple[str, int], int] = {}
-    for record in records:
-        key = (record.topic, record.partition)
-        read[key] = max(read.get(key, 0), record.offset + 1)
-    return any(read.get(tp, 0) < end for tp, end in ends.items())
 
 
 def _dead_letter(record: WireRecord) -> DeadLetter:

@@ -26,7 +26,6 @@ from services.bootstrap import Application
 from services.http import ProblemError
 
 WEBHOOKS = uuid.UUID("9d8e6f14-3c2b-4a57-8e0d-1f6b2c3a4d5e")
-EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 RESPONSES = {
     403: {"model": Problem, "description": "Missing or wrong signature (nothing was published)"},
     413: {"model": Problem, "description": "Body larger than CROSSVIEW_MAX_WEBHOOK_BYTES"},

@@ -12,7 +12,6 @@ from schemas.events import CallInteraction, Interaction, SmsInteraction
 from services.bootstrap import Application
 from services.http import App, ProblemError
 from services.routes.webhooks.edge import (
-    EMPTY_TWIML,
     RESPONSES,
     Reached,
     by_contact,
@@ -26,6 +25,7 @@ from services.routes.webhooks.edge import (
 )
 
 router = APIRouter(tags=["webhooks"])
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'  # Twilio: nothing to answer the sender
 
 
 def _signed_url(request: Request, crossview: Application) -> str:
