@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from projections.facts import Fact
-from schemas.events import Interaction
+from schemas.events import Interaction, models_of
 
 INDICATOR_OF_STATUS = {
     "delivered": "delivered",
@@ -41,6 +41,7 @@ RATE_BASE = {
     "complaints": "delivered",
 }
 
+_INTERACTION_MODELS = models_of(Interaction)
 Row = tuple[str, str, str, str]  # campaign, channel, indicator, person id
 
 
@@ -48,7 +49,7 @@ def campaign_rows(facts: Iterable[Fact]) -> set[Row]:
     rows = set()
     for fact in facts:
         data = fact.data
-        if isinstance(data, Interaction) and data.campaign:
+        if type(data) in _INTERACTION_MODELS and data.campaign:
             rows.add((data.campaign, data.channel, "sent", fact.subject))
             indicator = INDICATOR_OF_STATUS.get(data.status)
             if indicator:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from schemas.envelope import CloudEvent, EnvelopeError, WireRecord, read_attributes
 from schemas.events import EventData, InvalidEventData, UnknownEventType, parse_data, parse_data_json
@@ -14,8 +14,7 @@ class UndecodableRecord(ValueError):
     """A record that is not an event this version can read; it belongs in the dead-letter topic."""
 
 
-@dataclass(frozen=True, slots=True)
-class Fact:
+class Fact(NamedTuple):
     """A decoded event and where it sits in the log; ``raw_data`` is its data as the JSON it came in."""
 
     event_id: str

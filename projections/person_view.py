@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from domain.person import Function, insert_chronologically
 from projections.facts import Fact
@@ -33,6 +34,7 @@ from schemas.events import (
     PersonRestored,
     PersonSeparated,
     SmsInteraction,
+    models_of,
 )
 
 PERSON_SCOPED = (
@@ -50,10 +52,13 @@ PERSON_SCOPED = (
     AttributeSet,
     Interaction,
 )
+_PERSON_SCOPED_MODELS = models_of(*PERSON_SCOPED)
+_INTERACTION_MODELS = models_of(Interaction)
 
 
-@dataclass(frozen=True)
-class LastInteraction:
+# The projector builds these for every event: named tuples are immutable like frozen dataclasses,
+# and four times cheaper to build.
+class LastInteraction(NamedTuple):
     event_id: str
     channel: str
     direction: str
@@ -62,25 +67,27 @@ class LastInteraction:
     at: datetime
 
 
-@dataclass(frozen=True)
-class PersonView:
+_NOTHING: Mapping[str, Any] = MappingProxyType({})
+
+
+class PersonView(NamedTuple):
     person_id: str
     given_name: str | None = None
     family_name: str | None = None
     registered_at: datetime | None = None
     provisional: bool = False  # created for an unknown contact point, not yet identified
-    interactions: Mapping[str, int] = field(default_factory=dict)
+    interactions: Mapping[str, int] = _NOTHING
     events_applied: int = 0
     last_interaction: LastInteraction | None = None
     last_event_at: datetime | None = None
-    attributes: Mapping[str, str | None] = field(default_factory=dict)  # carried by the person
-    functions: Mapping[str, Function] = field(default_factory=dict)
+    attributes: Mapping[str, str | None] = _NOTHING  # carried by the person
+    functions: Mapping[str, Function] = _NOTHING
     priority: tuple[str, ...] = ()  # function ids, highest priority first
-    function_attributes: Mapping[str, Mapping[str, str | None]] = field(default_factory=dict)
-    function_interactions: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    function_attributes: Mapping[str, Mapping[str, str | None]] = _NOTHING
+    function_interactions: Mapping[str, Mapping[str, int]] = _NOTHING
     # "channel:address" -> {channel, address, reachable, reason, since, event_id}: the latest consent
     # or reachability change of each contact point (unsubscribe, STOP, complaint, hard bounce...).
-    reachability: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    reachability: Mapping[str, Mapping[str, Any]] = _NOTHING
     contact_points: tuple[str, ...] = ()  # "kind:address" leading to this person
     absorbed: tuple[str, ...] = ()  # people joined into this one
     merged_into: str | None = None  # set when this person was joined into another
@@ -94,8 +101,7 @@ class PersonView:
         return [self.functions[f] for f in self.priority if self.functions[f].is_active_on(day)]
 
 
-@dataclass(frozen=True, slots=True)
-class TimelineEntry:
+class TimelineEntry(NamedTuple):
     person_id: str
     event_id: str
     event_type: str
@@ -115,12 +121,12 @@ class TimelineEntry:
 
 
 def concerns_person(fact: Fact) -> bool:
-    return isinstance(fact.data, PERSON_SCOPED)
+    return type(fact.data) in _PERSON_SCOPED_MODELS
 
 
 def changes_profile(fact: Fact) -> bool:
     """Whether the fact can change what search and rosters index (name, functions, attributes)."""
-    return not isinstance(fact.data, Interaction)
+    return type(fact.data) not in _INTERACTION_MODELS
 
 
 def apply(view: PersonView | None, fact: Fact) -> PersonView:
@@ -152,7 +158,7 @@ def _fold_person(view: PersonView, facts: list[Fact]) -> PersonView:
         at, data = fact.time, fact.data
         if last_event_at is None or at > last_event_at:
             last_event_at = at
-        if isinstance(data, Interaction):
+        if type(data) in _INTERACTION_MODELS:
             counts[data.channel] = counts.get(data.channel, 0) + 1
             if latest is None or (at, fact.event_id) > (latest.at, latest.event_id):
                 latest = LastInteraction(fact.event_id, data.channel, data.direction, data.status, data.provider, at)
@@ -327,18 +333,30 @@ class _Profile:
 def timeline_entry(fact: Fact) -> TimelineEntry:
     """The fact as a row of its subject's timeline (a person's, or an organisation's)."""
     data = fact.data
+    if type(data) not in _INTERACTION_MODELS:
+        return TimelineEntry(
+            fact.subject,
+            fact.event_id,
+            fact.event_type,
+            None,
+            fact.time,
+            fact.raw_data,
+            fact.topic,
+            fact.partition,
+            fact.offset,
+        )
     return TimelineEntry(
-        person_id=fact.subject,
-        event_id=fact.event_id,
-        event_type=fact.event_type,
-        channel=data.channel if isinstance(data, Interaction) else None,
-        occurred_at=fact.time,
-        raw_data=fact.raw_data,
-        topic=fact.topic,
-        partition=fact.partition,
-        offset=fact.offset,
-        message_key=f"{data.channel}:{data.provider}:{data.provider_id}" if isinstance(data, Interaction) else None,
-        status=data.status if isinstance(data, Interaction) else None,
+        fact.subject,
+        fact.event_id,
+        fact.event_type,
+        data.channel,
+        fact.time,
+        fact.raw_data,
+        fact.topic,
+        fact.partition,
+        fact.offset,
+        f"{data.channel}:{data.provider}:{data.provider_id}",
+        data.status,
     )
 
 
@@ -389,7 +407,7 @@ def one_row_per_message(entries: Iterable[TimelineEntry]) -> list[TimelineEntry]
         # An entry a store already grouped brings its own progression.
         progression = tuple(st for e in group for st in (e.statuses or ((e.status,) if e.status else ())))
         progression = tuple(sorted(progression, key=lambda st: STATUS_STAGE.get(st, 1)))
-        rows.append(replace(latest, statuses=progression))
+        rows.append(latest._replace(statuses=progression))
     return sorted(rows, key=lambda e: (e.occurred_at, e.event_id), reverse=True)
 
 
@@ -499,8 +517,7 @@ def merge_views(survivor: PersonView, absorbed: Iterable[PersonView]) -> PersonV
     moments = [v.last_event_at for v in views if v.last_event_at]
     registered = [v.registered_at for v in views if v.registered_at]
     named = next((v for v in views if v.given_name or v.family_name), survivor)
-    return replace(
-        survivor,
+    return survivor._replace(
         given_name=named.given_name,
         family_name=named.family_name,
         registered_at=min(registered) if registered else None,

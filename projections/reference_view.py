@@ -16,6 +16,7 @@ from schemas.events import (
     OrganisationRelationshipChanged,
     TitleDefined,
     TitleRetired,
+    models_of,
 )
 
 ORGANISATION, TITLES, POLICY = "organisation", "titles", "attribute-policy"
@@ -27,11 +28,12 @@ REFERENCE_EVENTS = (
     AttributeLevelSet,
 )
 
+_REFERENCE_MODELS = models_of(*REFERENCE_EVENTS)
 Key = tuple[str, str]  # (kind, id)
 
 
 def concerns_reference(fact: Fact) -> bool:
-    return isinstance(fact.data, REFERENCE_EVENTS)
+    return type(fact.data) in _REFERENCE_MODELS
 
 
 def key_of(fact: Fact) -> Key:

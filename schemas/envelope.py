@@ -8,9 +8,8 @@ person's events keep their order, and the value is the event data as JSON.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
@@ -34,8 +33,7 @@ class CloudEvent(BaseModel):
     data: dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
-class WireRecord:
+class WireRecord(NamedTuple):
     """One Kafka record as read or written: the binary-mode form of a CloudEvent."""
 
     topic: str
@@ -68,8 +66,7 @@ def to_binary(event: CloudEvent) -> tuple[bytes, bytes, list[tuple[str, bytes]]]
     return event.subject.encode(), value, headers
 
 
-@dataclass(frozen=True, slots=True)
-class Attributes:
+class Attributes(NamedTuple):
     """The CloudEvents attributes of a binary-mode record, checked."""
 
     id: str

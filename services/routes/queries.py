@@ -100,7 +100,7 @@ def person_360(crossview: App, person_id: str, freshness: Fresh, day: AsOf) -> P
         attributes=attributes_out(view, day),
         interactions=dict(view.interactions),
         events_applied=view.events_applied,
-        last_interaction=LastInteractionOut(**last.__dict__) if last else None,
+        last_interaction=LastInteractionOut(**last._asdict()) if last else None,
         last_event_at=view.last_event_at,
         reachability=[
             ReachabilityOut(
