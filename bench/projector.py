@@ -5,8 +5,8 @@
 - projector: the real live projector (decode, dedupe, fold, rows + offsets in one transaction)
   from its first assignment until it has caught up, in a child process whose peak RSS is reported.
 ratio = projector rate / min(bare consume, bare COPY). The projector runs with one member, then
-with one member per core (scale-out is more members in the group); "ratio" is the better one,
-and every run is recorded.
+with one member per core (scale-out is more members in the group), three times like the bare
+read: "ratio" is the best projector run over the best bare run, and every run is recorded.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import psycopg
 from kafka import KafkaConsumer, TopicPartition
 
 from bench.common import fresh_namespace, log, write_result
-from channels.kafka import KafkaPublisher, end_offsets
+from channels.kafka import BATCH_RECORDS, KafkaPublisher, end_offsets
 from schemas.envelope import to_binary
 from schemas.events import INTERACTIONS
 from services.bootstrap import Ingest, run_projector
@@ -31,7 +31,8 @@ from services.settings import Settings
 
 EVENTS = 200_000
 PEOPLE = 20_000
-BATCH = 5_000
+BATCH = BATCH_RECORDS  # what one poll hands the projector, and the bare reader
+RUNS = 3
 
 
 def produce(settings: Settings) -> tuple[float, float]:
@@ -80,7 +81,7 @@ def bare_copy(settings: Settings, row_bytes: float) -> float:
         conn.execute(f"CREATE SCHEMA {settings.namespace}_raw")
         conn.execute(
             f"CREATE TABLE {settings.namespace}_raw.rows (event_id text PRIMARY KEY, person_id text, "
-            "occurred_at timestamptz, data jsonb)"
+            "occurred_at timestamptz, data json)"
         )
         started = time.perf_counter()
         for start in range(0, EVENTS, BATCH):
@@ -157,32 +158,32 @@ def main() -> dict:
         log(f"producing {EVENTS:,} events of about 500 bytes to {settings.topic(INTERACTIONS)}")
         produce_rate, record_bytes = produce(settings)
         log(f"produced at {produce_rate:,.0f} ev/s, {record_bytes:.0f} bytes a record")
-        # The bare rate moves a lot from one read to the next on a shared 2-core machine: the raw
-        # limit is the best of three, so the ratio never flatters the projector.
-        consume_runs = [bare_consume(settings) for _ in range(3)]
+        # The bare rate moves a lot from one read to the next on a shared 2-core machine: each side
+        # is the best of three runs, and every run is recorded.
+        consume_runs = [bare_consume(settings) for _ in range(RUNS)]
         consume_rate = max(consume_runs)
         log(f"bare consume: {', '.join(f'{r:,.0f}' for r in consume_runs)} records/s; limit {consume_rate:,.0f}")
         copy_rate = bare_copy(settings, record_bytes)
         log(f"bare COPY: {copy_rate:,.0f} rows/s")
-        runs = {}
-        for members in (1, os.cpu_count() or 1):
-            if members in runs:
-                continue
-            if runs:
+        runs: dict[int, list[dict]] = {}
+        for members in sorted({1, os.cpu_count() or 1}):
+            runs[members] = []
+            for attempt in range(1, RUNS + 1):
                 reset_projection(settings)
-            log(f"projector, {members} member(s) in the group: running until caught up...")
-            runs[members] = project(settings, members)
-            log(
-                f"  {runs[members]['events_per_s']:,.0f} ev/s, peak RSS {runs[members]['peak_rss_mib']:.0f} MiB a member"
-            )
+                log(f"projector, {members} member(s) in the group, run {attempt}/{RUNS}: running until caught up...")
+                run = project(settings, members)
+                runs[members].append(run)
+                log(f"  {run['events_per_s']:,.0f} ev/s, peak RSS {run['peak_rss_mib']:.0f} MiB a member")
     limit = min(consume_rate, copy_rate)
-    best = max(runs, key=lambda m: runs[m]["events_per_s"])
+    best_of = {m: max(r, key=lambda run: run["events_per_s"]) for m, r in runs.items()}
+    best = max(best_of, key=lambda m: best_of[m]["events_per_s"])
     result = {
         "command": "make bench",
         "events": EVENTS,
         "people": PEOPLE,
         "record_bytes": round(record_bytes),
         "partitions": settings.partitions,
+        "batch_records": BATCH,
         "bare_consume_runs_per_s": [round(r) for r in consume_runs],
         "raw_limits": {
             "bare_consume_per_s": round(consume_rate),
@@ -191,19 +192,21 @@ def main() -> dict:
         },
         "projector_by_members": {
             str(m): {
-                "events_per_s": round(r["events_per_s"]),
-                "seconds": round(r["seconds"], 2),
-                "peak_rss_mib_per_member": round(r["peak_rss_mib"], 1),
-                "ratio": round(r["events_per_s"] / limit, 3),
+                "events_per_s": round(best_of[m]["events_per_s"]),
+                "runs_per_s": [round(run["events_per_s"]) for run in r],
+                "seconds": round(best_of[m]["seconds"], 2),
+                "peak_rss_mib_per_member": round(max(run["peak_rss_mib"] for run in r), 1),
+                "ratio": round(best_of[m]["events_per_s"] / limit, 3),
+                "worst_ratio": round(min(run["events_per_s"] for run in r) / limit, 3),
             }
             for m, r in runs.items()
         },
         "projector": {
             "members": best,
-            "events_per_s": round(runs[best]["events_per_s"]),
-            "peak_rss_mib_per_member": round(runs[best]["peak_rss_mib"], 1),
+            "events_per_s": round(best_of[best]["events_per_s"]),
+            "peak_rss_mib_per_member": round(best_of[best]["peak_rss_mib"], 1),
         },
-        "ratio": round(runs[best]["events_per_s"] / limit, 3),
+        "ratio": round(best_of[best]["events_per_s"] / limit, 3),
         "goals": {"floor_events_per_s": 10_000, "floor_ratio": 0.5, "aim_events_per_s": 30_000},
     }
     path = write_result("projector", result)
