@@ -415,7 +415,7 @@ def one_row_per_message(entries: Iterable[TimelineEntry]) -> list[TimelineEntry]
 
 
 def view_to_json(view: PersonView) -> dict[str, Any]:
-    # Written out by hand: dataclasses.asdict deep-copies and was the projector's top cost.
+    # Written out by hand: the stored document names every field (a named tuple is an array in JSON).
     last = view.last_interaction
     return {
         "person_id": view.person_id,
