@@ -28,7 +28,7 @@ from bench.common import fresh_namespace, log, write_result
 from channels.kafka import BATCH_RECORDS, KafkaPublisher, end_offsets
 from schemas.envelope import to_binary
 from schemas.events import INTERACTIONS
-from services.bootstrap import Ingest, run_projector
+from services.bootstrap import Ingest, collect_garbage_rarely, run_projector
 from services.demo_data import synthetic_interactions
 from services.settings import Settings
 
@@ -124,6 +124,7 @@ def _project(settings: Settings, results) -> None:
     projector_log = logging.getLogger("projections.projector")
     projector_log.setLevel(logging.INFO)
     projector_log.addHandler(assignments)
+    collect_garbage_rarely()  # as `crossview projector` does
     stop = threading.Event()
     thread = threading.Thread(target=run_projector, args=(settings, stop), kwargs={"report_every_s": 3600})
     thread.start()

@@ -229,7 +229,6 @@ def create_topics(settings: Settings) -> dict[str, int]:
 
 def run_projector(settings: Settings, stop: threading.Event, report_every_s: float = 10) -> Projector:
     """The live projector: a consumer-group member writing the active generation until ``stop``."""
-    collect_garbage_rarely()
     ensure_topics(settings.kafka_bootstrap, _topics(settings))
     pool = open_pool(settings.database_url, max_size=2)
     dead_publisher = KafkaPublisher(settings.kafka_bootstrap, ack_timeout_s=settings.ack_timeout_s)
@@ -259,7 +258,8 @@ def collect_garbage_rarely() -> None:
     """A projector allocates a few dozen short-lived objects an event and keeps the views of the
     people it owns. With CPython's default thresholds (a collection every 700 allocations) the
     collector walked that cache again and again: a tenth of a member's CPU (BENCHMARKS.md). Events
-    make no reference cycles, so collecting every 50,000 allocations loses nothing."""
+    make no reference cycles, so collecting every 50,000 allocations loses nothing. A setting of
+    the whole process: called where a projector process starts, not in ``run_projector``."""
     gc.freeze()  # what start-up loaded (modules, schemas) is never garbage
     gc.set_threshold(50_000, 20, 20)
 

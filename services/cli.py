@@ -131,8 +131,9 @@ def _serve_app(build, args: argparse.Namespace) -> int:
 
 
 def _projector(settings: Settings, args: argparse.Namespace) -> int:
-    from services.bootstrap import run_projector
+    from services.bootstrap import collect_garbage_rarely, run_projector
 
+    collect_garbage_rarely()
     print(f"projector: following {', '.join(settings.event_topics)} as group {settings.projector_group}", flush=True)
     run_projector(settings, _stop_on_signal())
     return 0
@@ -155,7 +156,9 @@ def _stop_on_signal() -> threading.Event:
 
 
 def _rebuild(settings: Settings, args: argparse.Namespace) -> int:
-    from services.bootstrap import rebuild
+    from services.bootstrap import collect_garbage_rarely, rebuild
+
+    collect_garbage_rarely()  # a rebuild is the projector's loop over the whole log
 
     def progress(done: int, total: int) -> None:
         print(f"\rrebuild: {done}/{total} records", end="", flush=True)
