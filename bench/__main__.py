@@ -2,9 +2,14 @@
 
 import sys
 
-from bench import ingest, projector, query
+from bench import freshness, ingest, projector, query
 
-BENCHMARKS = {"projector": projector.main, "query": query.main, "ingest": ingest.main}
+BENCHMARKS = {
+    "projector": projector.main,
+    "freshness": freshness.main,
+    "query": query.main,
+    "ingest": ingest.main,
+}
 
 for name in sys.argv[1:] or BENCHMARKS:
     BENCHMARKS[name]()

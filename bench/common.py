@@ -74,6 +74,16 @@ def log(message: str) -> None:
     print(f"[bench] {message}", flush=True)
 
 
+def environment_of(settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment a `crossview` process needs to work on the benchmark's namespace."""
+    return {
+        **os.environ,
+        "CROSSVIEW_NAMESPACE": settings.namespace,
+        "CROSSVIEW_PARTITIONS": str(settings.partitions),
+        **extra,
+    }
+
+
 @contextmanager
 def crossview_server(settings, logs, **environment: str):
     """`crossview serve` in its own process on a free port, until the block ends; yields its URL."""
@@ -84,15 +94,9 @@ def crossview_server(settings, logs, **environment: str):
     import httpx
 
     port = 18000 + random.randrange(2000)
-    env = {
-        **os.environ,
-        "CROSSVIEW_NAMESPACE": settings.namespace,
-        "CROSSVIEW_PARTITIONS": str(settings.partitions),
-        **environment,
-    }
     server = subprocess.Popen(
         [sys.executable, "-m", "services.cli", "serve", "--port", str(port)],
-        env=env,
+        env=environment_of(settings, **environment),
         stdout=logs,
         stderr=subprocess.STDOUT,
     )

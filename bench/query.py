@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 import psycopg
 
-from bench.common import crossview_server, fresh_namespace, latency_summary, log, write_result
+from bench.common import crossview_server, environment_of, fresh_namespace, latency_summary, log, write_result
 from channels.kafka import KafkaPublisher
 from channels.memory import MemoryDeadLetters, MemoryLog
 from projections.postgres_store import PostgresStore, open_pool
@@ -101,7 +101,7 @@ class LiveProjection:
     def __enter__(self) -> LiveProjection:
         self.projector = subprocess.Popen(
             [sys.executable, "-m", "services.cli", "projector"],
-            env=_env(self.settings),
+            env=environment_of(self.settings),
             stdout=self.logs,
             stderr=subprocess.STDOUT,
         )
@@ -114,10 +114,6 @@ class LiveProjection:
         self.trickle.join(timeout=30)
         self.projector.terminate()
         self.projector.wait(timeout=30)
-
-
-def _env(settings: Settings) -> dict[str, str]:
-    return {**os.environ, "CROSSVIEW_NAMESPACE": settings.namespace, "CROSSVIEW_PARTITIONS": str(settings.partitions)}
 
 
 def api(settings: Settings, people: list[str], logs) -> dict:

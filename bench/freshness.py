@@ -1,0 +1,153 @@
+"""Freshness: how long after an event is sent the read model holds it, next to Kafka's own delay.
+
+Events go one at a time at RATE a second for SECONDS (acks=all, 500 people), while two readers
+follow the topic, both already caught up:
+- bare: a kafka-python consumer in its own process: from the send to the record in its hands;
+- Crossview: `crossview projector` in its own process: from the send to the PostgreSQL commit
+  that holds the event (its partition's stored offset passing it, read every millisecond, so
+  the figure is at most about a millisecond late).
+ratio = Crossview p99 / bare p99. No issue sets a goal; the product brief says the view is
+fresh within milliseconds of the event.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import subprocess
+import sys
+import threading
+import time
+from itertools import islice
+
+import psycopg
+from kafka import KafkaConsumer, TopicPartition
+
+from bench.common import RESULTS, environment_of, fresh_namespace, latency_summary, log, write_result
+from channels.kafka import KafkaPublisher
+from projections.postgres_store import PostgresStore, open_pool
+from schemas.events import INTERACTIONS
+from services.demo_data import synthetic_interactions
+from services.settings import Settings
+
+RATE = 200
+SECONDS = 15
+PEOPLE = 500
+
+
+def _bare_reader(settings: Settings, ready, stop, results) -> None:
+    """Child process: follows the topic from its end; reports when each record reached it."""
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
+    partitions = [TopicPartition(settings.topic(INTERACTIONS), p) for p in range(settings.partitions)]
+    consumer.assign(partitions)
+    consumer.seek_to_end()
+    for tp in partitions:
+        consumer.position(tp)  # resolve "end" now, before the first event is sent
+    ready.set()
+    arrived = {}
+    while not stop.is_set():
+        for records in consumer.poll(timeout_ms=100).values():
+            now = time.monotonic()
+            for record in records:
+                arrived[(record.partition, record.offset)] = now
+    consumer.close()
+    results.put(arrived)
+
+
+class _OffsetWatch(threading.Thread):
+    """Reads the projector's stored offsets every millisecond; notes when each one moved."""
+
+    def __init__(self, settings: Settings, schema: str) -> None:
+        super().__init__(daemon=True)
+        self.settings, self.schema, self.stop = settings, schema, threading.Event()
+        self.moves: list[tuple[float, int, int]] = []  # (when, partition, next offset)
+
+    def run(self) -> None:
+        statement = f"SELECT partition, next_offset FROM {self.schema}.offsets WHERE topic = %s"
+        topic, known = self.settings.topic(INTERACTIONS), {}
+        with psycopg.connect(self.settings.database_url, autocommit=True) as conn:
+            while not self.stop.is_set():
+                rows = conn.execute(statement, (topic,), prepare=True).fetchall()
+                now = time.monotonic()
+                for partition, offset in rows:
+                    if known.get(partition) != offset:
+                        known[partition] = offset
+                        self.moves.append((now, partition, offset))
+                time.sleep(0.001)
+
+
+def _projected_at(moves: list[tuple[float, int, int]], partition: int, offset: int) -> float | None:
+    return next((when for when, p, next_offset in moves if p == partition and next_offset > offset), None)
+
+
+def _wait_for_projector(settings: Settings, store: PostgresStore, publisher: KafkaPublisher, events) -> None:
+    """Sends one event and waits until the projector has stored it: the group is formed."""
+    publisher.publish(settings.topic(INTERACTIONS), [next(events)])
+    deadline = time.monotonic() + 120
+    while not store.position():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the projector stored nothing in 120 s (see {RESULTS / 'freshness-projector.log'})")
+        time.sleep(0.2)
+
+
+def main() -> dict:
+    total = RATE * SECONDS
+    RESULTS.mkdir(exist_ok=True)
+    with fresh_namespace() as settings, open(RESULTS / "freshness-projector.log", "w") as logs:
+        events = synthetic_interactions(people=PEOPLE, per_person=total // PEOPLE + 2, body_bytes=70)
+        publisher = KafkaPublisher(settings.kafka_bootstrap, linger_ms=0)
+        projector = subprocess.Popen(
+            [sys.executable, "-m", "services.cli", "projector"],
+            env=environment_of(settings),
+            stdout=logs,
+            stderr=subprocess.STDOUT,
+        )
+        context = multiprocessing.get_context("spawn")
+        ready, stop, results = context.Event(), context.Event(), context.Queue()
+        reader = context.Process(target=_bare_reader, args=(settings, ready, stop, results))
+        pool = open_pool(settings.database_url, max_size=1)
+        store = PostgresStore(pool, settings.namespace)
+        watch = _OffsetWatch(settings, f"{settings.namespace}_g{store.generation}")
+        try:
+            log("starting `crossview projector` and a bare consumer, waiting until both follow the topic...")
+            _wait_for_projector(settings, store, publisher, events)
+            reader.start()
+            ready.wait(60)
+            watch.start()
+            log(f"sending {total:,} events one at a time, {RATE} a second...")
+            sent = []  # (when sent, partition, offset)
+            started = time.monotonic()
+            for n, event in enumerate(islice(events, total)):
+                time.sleep(max(0.0, started + n / RATE - time.monotonic()))
+                at = time.monotonic()
+                (position,) = publisher.publish(settings.topic(INTERACTIONS), [event])
+                sent.append((at, position.partition, position.offset))
+            time.sleep(2)  # the last events reach both readers
+            stop.set()
+            arrived = results.get(timeout=60)
+            reader.join(timeout=30)
+            watch.stop.set()
+            watch.join(timeout=10)
+        finally:
+            projector.terminate()
+            projector.wait(timeout=30)
+            publisher.close()
+            pool.close()
+    bare = [arrived[(p, o)] - at for at, p, o in sent if (p, o) in arrived]
+    projected = [_projected_at(watch.moves, p, o) for _, p, o in sent]
+    crossview = [when - at for (at, _, _), when in zip(sent, projected, strict=True) if when is not None]
+    if len(bare) < total or len(crossview) < total:
+        raise RuntimeError(f"missing events: bare saw {len(bare)}, the projector {len(crossview)} of {total}")
+    result = {
+        "command": "make bench",
+        "events": total,
+        "rate_per_s": RATE,
+        "people": PEOPLE,
+        "bare_kafka": latency_summary(bare),
+        "crossview_projected": latency_summary(crossview),
+        "ratio": round(latency_summary(crossview)["p99_ms"] / latency_summary(bare)["p99_ms"], 2),
+    }
+    path = write_result("freshness", result)
+    log(
+        f"bare Kafka {result['bare_kafka']}, projected {result['crossview_projected']}; ratio {result['ratio']} -> {path}"
+    )
+    return result
