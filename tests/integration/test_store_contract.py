@@ -177,3 +177,23 @@ def test_a_status_reported_late_does_not_pass_for_the_latest(any_store):
         tx.advance({P0: 10}, {P0: 0})
     (row,) = any_store.timeline("fabien", 10)
     assert row.status == "delivered"
+
+
+def test_a_generation_created_with_jsonb_documents_still_takes_the_projectors_writes(store):
+    # Generations created before the documents became json (release 0.1.0) keep jsonb columns
+    # until a rebuild: the same writes and reads must work on them.
+    with store._pool.connection() as conn:
+        schema = f'"{store._namespace}_g{store.generation}"'
+        conn.execute(f"ALTER TABLE {schema}.person_view ALTER COLUMN view TYPE jsonb USING view::jsonb")
+        conn.execute(f"ALTER TABLE {schema}.timeline ALTER COLUMN data TYPE jsonb USING data::jsonb")
+    view = PersonView("fabien", given_name="Fabien", interactions={"sms": 1}, events_applied=1, last_event_at=AT)
+    with store.transaction() as tx:
+        assert tx.claim([entry("a", 1)]) == {"a"}
+        tx.save_views([view])
+        tx.advance({P0: 2}, {P0: 0})
+    with store.transaction() as tx:
+        assert tx.claim([entry("a", 1), entry("b", 2)]) == {"b"}  # a duplicate: the staging path
+        tx.save_views([view._replace(interactions={"sms": 2}, events_applied=2)])
+        tx.advance({P0: 3}, {P0: 2})
+    assert store.person("fabien").interactions == {"sms": 2}
+    assert [(e.event_id, e.data) for e in store.timeline("fabien", 10)] == [("b", {"body": "b"}), ("a", {"body": "a"})]
