@@ -36,11 +36,30 @@ def main(argv: list[str] | None = None) -> int:
     )
     _http_options(serve)
 
-    commands.add_parser("projector", help="run the live projector (Kafka -> PostgreSQL read models) until SIGTERM")
+    commands.add_parser(
+        "projector",
+        help="run the live projector (Kafka -> PostgreSQL read models) until SIGTERM",
+        description="Follows the interactions and domain topics as one member of the consumer group\n"
+        "<namespace>.person-view and writes person views, timelines and offsets in one PostgreSQL\n"
+        "transaction a batch: exactly once, whatever is killed when. To go faster, start one per\n"
+        "core with the same settings: the members share the partitions. Logs its progress every\n"
+        "10 s; what it cannot apply goes to <namespace>.deadletter (see `crossview dead-letters`).",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands.add_parser(
         "relay", help="carry stored domain events to Kafka (also runs inside `serve`; one is active at a time)"
     )
-    commands.add_parser("rebuild", help="replay the whole log into fresh read-model tables, then switch to them")
+    commands.add_parser(
+        "rebuild",
+        help="replay the whole log into fresh read-model tables, then switch to them",
+        description="Projects every topic from offset 0 into a new generation of the read-model\n"
+        "tables while queries and the live projector keep the current one, then, caught up, makes\n"
+        "it the active generation: queries switch to it and the live projector follows. Shows its\n"
+        "progress; interrupting it leaves the active generation as it was.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands.add_parser("topics", help="create the topics (explicit partitions, infinite retention) if missing")
     dead = commands.add_parser(
         "dead-letters",
