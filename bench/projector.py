@@ -34,7 +34,6 @@ from services.settings import Settings
 
 EVENTS = 200_000
 PEOPLE = 20_000
-BATCH = BATCH_RECORDS  # what one poll hands the projector, and the bare reader
 RUNS = 3
 
 
@@ -63,7 +62,7 @@ def bare_consume(settings: Settings) -> float:
     consumer = KafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap,
         enable_auto_commit=False,
-        max_poll_records=BATCH,
+        max_poll_records=BATCH_RECORDS,  # as the projector polls
         fetch_max_bytes=64 * 2**20,
         max_partition_fetch_bytes=8 * 2**20,
     )
@@ -87,9 +86,9 @@ def bare_copy(settings: Settings, row_bytes: float) -> float:
             "occurred_at timestamptz, data json)"
         )
         started = time.perf_counter()
-        for start in range(0, EVENTS, BATCH):
+        for start in range(0, EVENTS, BATCH_RECORDS):
             with conn.transaction(), conn.cursor().copy(f"COPY {settings.namespace}_raw.rows FROM STDIN") as copy:
-                for n in range(start, start + BATCH):
+                for n in range(start, start + BATCH_RECORDS):
                     copy.write_row((str(uuid.uuid4()), f"person-{n % PEOPLE}", "2026-01-01T00:00:00Z", payload))
         return EVENTS / (time.perf_counter() - started)
 
@@ -212,7 +211,7 @@ def main() -> dict:
         "people": PEOPLE,
         "record_bytes": round(record_bytes),
         "partitions": settings.partitions,
-        "batch_records": BATCH,
+        "batch_records": BATCH_RECORDS,
         "bare_consume_runs_per_s": [round(r) for r in consume_runs],
         "raw_limits": {
             "bare_consume_per_s": round(consume_rate),
