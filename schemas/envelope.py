@@ -94,8 +94,12 @@ def read_attributes(record: WireRecord) -> Attributes:
 
 
 def _checked_attributes(record: WireRecord) -> Attributes:
-    try:
-        headers = {name: raw.decode() for name, raw in record.headers if raw is not None}
+    try:  # the last of a repeated header counts; others than ours (tracing, say) may carry any bytes
+        headers = {
+            name: raw.decode()
+            for name, raw in dict(record.headers).items()
+            if raw is not None and (name.startswith("ce_") or name == "content-type")
+        }
     except (UnicodeDecodeError, AttributeError) as error:
         raise EnvelopeError(f"header is not UTF-8 bytes: {error}") from error
     missing = [name for name in _REQUIRED_HEADERS if not headers.get(name)]

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
@@ -15,6 +16,7 @@ from channels.kafka import BrokerUnavailable
 from domain.contact_point import InvalidContactPointError
 from domain.errors import DomainError, NotFoundError
 from schemas.api import Problem
+from services.access import PUBLIC, Door, check_every_route_declares_access, document_roles
 from services.bootstrap import Application
 from services.http import PROBLEM, App, ProblemError, problem_response, render
 from services.routes import commands, ingest, queries, webhooks
@@ -54,7 +56,7 @@ def create_app(build: Callable[[], Application]) -> FastAPI:
 
     @app.exception_handler(ProblemError)
     async def _on_problem(request: Request, error: ProblemError) -> JSONResponse:
-        return problem_response(error.problem)
+        return problem_response(error.problem, headers=error.headers)
 
     @app.exception_handler(NotFoundError)
     async def _on_not_found(request: Request, error: NotFoundError) -> JSONResponse:
@@ -99,11 +101,30 @@ def create_app(build: Callable[[], Application]) -> FastAPI:
             headers={"Retry-After": "5"},
         )
 
-    @app.get("/v1/health", tags=["operations"])
+    @app.get("/v1/health", tags=["operations"], dependencies=[PUBLIC])
     def health(crossview: App) -> dict[str, object]:
         """Liveness, the storage mode, and the log position the read model reflects."""
         return {"status": "ok", "mode": crossview.mode, "position": render(crossview.store.position())}
 
     for router in (queries.router, commands.router, ingest.router, webhooks.router):
         app.include_router(router)
+    check_every_route_declares_access(app)
+    app.add_middleware(Door, api=app)
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_roles(app, get_openapi(**_openapi_fields(app)))
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def _openapi_fields(app: FastAPI) -> dict:
+    return {
+        "title": app.title,
+        "version": app.version,
+        "summary": app.summary,
+        "description": app.description,
+        "routes": app.routes,
+    }

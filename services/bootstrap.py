@@ -32,6 +32,7 @@ from projections.rebuild import catch_up
 from schemas.envelope import CloudEvent
 from schemas.events import stream_of
 from services.application import Crossview
+from services.auth import Authenticator, parse_api_keys
 from services.demo_data import DemoIds, seed_demo
 from services.relay import MemoryRelayPositions, Relay, last_notification_id
 from services.relay_positions import PostgresRelayPositions
@@ -93,6 +94,7 @@ class Application:
     ingest: Ingest
     commands: Commands
     mode: str
+    authenticator: Authenticator
     used_tokens: MemoryUsedTokens | PostgresUsedTokens | None = None  # single-use webhook tokens
     closers: list[Callable[[], None]] = field(default_factory=list)
     demo: DemoIds | None = None
@@ -113,7 +115,13 @@ def embedded(settings: Settings, with_demo: bool = True) -> Application:
     relay = Relay(crossview, ingest.publish, MemoryRelayPositions())
     commands = _SynchronousCommands(crossview, relay, wait_s=0)
     app = Application(
-        settings, store, ingest, commands, mode="embedded", used_tokens=MemoryUsedTokens(settings.webhook_max_age_s)
+        settings,
+        store,
+        ingest,
+        commands,
+        mode="embedded",
+        authenticator=authenticator(settings),
+        used_tokens=MemoryUsedTokens(settings.webhook_max_age_s),
     )
     if with_demo:
         app.demo = seed_demo(crossview, ingest.publish)
@@ -133,6 +141,17 @@ class _SynchronousCommands(Commands):
     def relay_all(self) -> None:
         while self.relay.relay_once():
             pass
+
+
+def authenticator(settings: Settings) -> Authenticator:
+    return Authenticator(
+        signing_key=settings.development_signing_key,
+        jwks_url=settings.auth_jwks_url,
+        issuer=settings.auth_issuer,
+        audience=settings.auth_audience,
+        roles_claim=settings.auth_roles_claim,
+        api_keys=parse_api_keys(settings.adapter_keys),
+    )
 
 
 def check_services(settings: Settings) -> None:
@@ -160,6 +179,7 @@ def production(settings: Settings, relay_in_process: bool = True) -> Application
         ingest,
         Commands(crossview, relay, wait_s=settings.ack_timeout_s),
         mode="kafka",
+        authenticator=authenticator(settings),
         used_tokens=PostgresUsedTokens(pool, settings.namespace, settings.webhook_max_age_s),
     )
     app.closers += [pool.close, publisher.close, crossview.close]

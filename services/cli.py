@@ -8,6 +8,7 @@ import signal
 import sys
 import threading
 
+from services.auth import Role
 from services.settings import Settings
 
 EPILOG = """Settings come from the environment: CROSSVIEW_KAFKA_BOOTSTRAP (default 127.0.0.1:9092),
@@ -78,6 +79,28 @@ def main(argv: list[str] | None = None) -> int:
     )
     dead.add_argument("--json", action="store_true", help="list as JSON lines")
 
+    token = commands.add_parser(
+        "token",
+        help="print a development token (last line) that a server started with the same settings accepts",
+        description="Signs a bearer token with CROSSVIEW_AUTH_SIGNING_KEY (unset: the public demo key that\n"
+        "`crossview demo` and local trials accept). Send it as `Authorization: Bearer <token>`.\n"
+        "With an OIDC provider configured, get tokens from the provider instead.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    token.add_argument(
+        "--role", action="append", required=True, choices=[r.value for r in Role], help="a role (repeatable)"
+    )
+    token.add_argument("--subject", required=True, help="who the token speaks for (recorded in the audit)")
+    token.add_argument("--hours", type=float, default=8, help="lifetime in hours (default 8)")
+    api_key = commands.add_parser(
+        "api-key",
+        help="make an API key for a system that publishes events (adapter role), and its setting",
+        description="Prints a new random key (give it to the adapter, which sends it as X-Api-Key) and the\n"
+        "entry to add to CROSSVIEW_ADAPTER_KEYS: the server keeps only the key's SHA-256.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    api_key.add_argument("name", help="the adapter's name, e.g. crm-sync (recorded in the audit)")
+
     schemas = commands.add_parser("schemas", help="JSON Schemas of the event types: generate, or check compatibility")
     schemas.add_argument(
         "action",
@@ -88,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "schemas":
         return _schemas(args.action)
+    if args.command == "api-key":
+        return _api_key(args.name)
     try:
         settings = Settings()
     except Exception as error:  # a bad environment value: say which, and stop
@@ -119,13 +144,21 @@ def _http_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _demo(settings: Settings, args: argparse.Namespace) -> int:
+    from services.auth import development_token
     from services.bootstrap import embedded
 
     url = f"http://{args.host}:{args.port}"
+    key = settings.development_signing_key or ""
+    tokens = "\n".join(
+        f"  {role.value:<9} Bearer {development_token(key, f'demo-{role.value}', [role], settings.auth_audience, 86400)}"
+        for role in Role
+    )
     print(
         f"Crossview (embedded default, demo data) on {url}\n"
-        f"  API docs:          {url}/docs\n"
+        f"  API docs:          {url}/docs  (Authorize with a token below)\n"
         f"  find Fabien:       {url}/v1/search?q=Bellemare  (then /v1/persons/<person_id>, /history, /timeline)\n"
+        f"Development tokens, one per role, valid 24 h (more: `crossview token --role advisor --subject you`):\n"
+        f"{tokens}\n"
         "Press Ctrl+C to stop.",
         flush=True,
     )
@@ -135,6 +168,15 @@ def _demo(settings: Settings, args: argparse.Namespace) -> int:
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     from services.bootstrap import check_services, production
 
+    problems = settings.insecure_defaults()
+    if problems and not settings.local_trial:
+        print("crossview: refusing to start with insecure settings:", file=sys.stderr)
+        for problem in problems:
+            print(f"  - {problem}", file=sys.stderr)
+        print("For a local trial on this machine only, set CROSSVIEW_LOCAL_TRIAL=1.", file=sys.stderr)
+        return 2
+    for problem in problems:
+        logging.getLogger("crossview").warning("LOCAL TRIAL: %s", problem)
     check_services(settings)
     print(f"Crossview API on http://{args.host}:{args.port} (docs at /docs)", flush=True)
     return _serve_app(lambda: production(settings), args)
@@ -279,8 +321,38 @@ def _schemas(action: str) -> int:
     return 1 if failures else 0
 
 
+def _token(settings: Settings, args: argparse.Namespace) -> int:
+    from services.auth import development_token
+
+    key = settings.development_signing_key
+    if key is None:
+        print(
+            "crossview: tokens come from your OIDC provider (CROSSVIEW_AUTH_JWKS_URL is set); set "
+            "CROSSVIEW_AUTH_SIGNING_KEY as well to sign development tokens here.",
+            file=sys.stderr,
+        )
+        return 2
+    if not settings.auth_signing_key:
+        print("(signed with the public demo key: accepted by `crossview demo` and local trials only)", file=sys.stderr)
+    roles = [Role(r) for r in args.role]
+    print(development_token(key, args.subject, roles, settings.auth_audience, ttl_s=int(args.hours * 3600)))
+    return 0
+
+
+def _api_key(name: str) -> int:
+    import secrets
+
+    from services.auth import api_key_digest
+
+    key = f"cvk_{secrets.token_urlsafe(32)}"
+    print(f"Give this key to {name} (sent as the X-Api-Key header); it is shown once:\n{key}")
+    print(f"Add this entry to CROSSVIEW_ADAPTER_KEYS (comma-separated):\n{name}={api_key_digest(key)}")
+    return 0
+
+
 COMMANDS = {
     "demo": _demo,
+    "token": _token,
     "serve": _serve,
     "projector": _projector,
     "relay": _relay,

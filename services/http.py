@@ -19,6 +19,7 @@ PROBLEM = "application/problem+json"
 class ProblemError(Exception):
     def __init__(self, status: int, title: str, detail: str, errors: list[dict[str, Any]] | None = None) -> None:
         self.problem = Problem(status=status, title=title, detail=detail, errors=errors)
+        self.headers: dict[str, str] | None = None
 
 
 def problem_response(problem: Problem, headers: dict[str, str] | None = None) -> JSONResponse:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from psycopg.conninfo import conninfo_to_dict
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.events import DOMAIN, INTERACTIONS
+from services.auth import DEMO_SIGNING_KEY, parse_api_keys
 
 
 class Settings(BaseSettings):
@@ -29,6 +31,30 @@ class Settings(BaseSettings):
         10_000, ge=6_000, description="How soon the group notices a dead projector and hands its partitions over."
     )
     log_level: str = "INFO"
+
+    # --- who may do what ---------------------------------------------------------------------
+    auth_jwks_url: str | None = Field(
+        None, description="JWKS URL of the OIDC provider whose bearer tokens are accepted (RS256, ES256, EdDSA...)."
+    )
+    auth_issuer: str | None = Field(None, description="The `iss` the OIDC provider's tokens must carry.")
+    auth_audience: str = Field("crossview", description="The `aud` every token must carry.")
+    auth_roles_claim: str = Field(
+        "roles", description="Claim holding the caller's roles; dotted for nested ones (Keycloak: realm_access.roles)."
+    )
+    auth_signing_key: str | None = Field(
+        None,
+        min_length=32,
+        description="Key signing development tokens (HS256) that `crossview token` prints; "
+        "unset, the embedded demo and local trials use a public demo key.",
+    )
+    adapter_keys: str | None = Field(
+        None,
+        description="API keys of the systems that publish events, as name=<sha256 hex of the key>, comma-separated "
+        "(`crossview api-key NAME` makes one). They give the adapter role only.",
+    )
+    local_trial: bool = Field(
+        False, description="Let `crossview serve` start with default credentials and the public demo key."
+    )
 
     # --- channel adapters -------------------------------------------------------------------
     twilio_auth_token: str | None = Field(None, description="Twilio auth token: verifies X-Twilio-Signature.")
@@ -69,6 +95,36 @@ class Settings(BaseSettings):
         "33", pattern=r"^[1-9]\d{0,2}$", description="Country calling code for phone numbers written nationally."
     )
     max_webhook_bytes: int = Field(1_000_000, ge=1_000, description="Larger webhook bodies are refused unread.")
+
+    @field_validator("adapter_keys")
+    @classmethod
+    def _adapter_keys_parse(cls, value: str | None) -> str | None:
+        parse_api_keys(value)  # raises, naming the entry, when one is not name=<sha256 hex>
+        return value
+
+    @property
+    def development_signing_key(self) -> str | None:
+        """The key of development tokens: the configured one, else the public demo key — unless an OIDC
+        provider is configured, whose tokens are then the only ones accepted."""
+        if self.auth_signing_key:
+            return self.auth_signing_key
+        return None if self.auth_jwks_url else DEMO_SIGNING_KEY
+
+    def insecure_defaults(self) -> list[str]:
+        """What a real deployment must not run with; `serve` refuses it unless this is a local trial."""
+        problems = []
+        if conninfo_to_dict(self.database_url).get("password") == "crossview":
+            problems.append("the database password is the default one: set CROSSVIEW_DATABASE_URL")
+        if not self.auth_jwks_url and not self.auth_signing_key:
+            problems.append(
+                "no key verifies bearer tokens: set CROSSVIEW_AUTH_JWKS_URL (and CROSSVIEW_AUTH_ISSUER) for an "
+                "OIDC provider, or CROSSVIEW_AUTH_SIGNING_KEY (32+ characters) for development tokens"
+            )
+        if self.auth_signing_key == DEMO_SIGNING_KEY:
+            problems.append("CROSSVIEW_AUTH_SIGNING_KEY is the public demo key: choose a secret one")
+        if self.auth_jwks_url and not self.auth_issuer:
+            problems.append("CROSSVIEW_AUTH_JWKS_URL needs CROSSVIEW_AUTH_ISSUER (the provider's `iss`)")
+        return problems
 
     def topic(self, stream: str) -> str:
         return f"{self.namespace}.{stream}"

@@ -78,6 +78,7 @@ def env_of(settings: Settings) -> dict[str, str]:
         "CROSSVIEW_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
         "CROSSVIEW_DATABASE_URL": settings.database_url,
         "PYTHONUNBUFFERED": "1",
+        "CROSSVIEW_LOCAL_TRIAL": "1",  # the test services use the default database password
     }
 
 

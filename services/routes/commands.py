@@ -23,6 +23,7 @@ from schemas.api import (
     RelationshipIn,
     TitleIn,
 )
+from services.access import AsAdmin, AsAdvisor, AsReader
 from services.application import Crossview
 from services.http import App, positions_out
 
@@ -41,13 +42,13 @@ def _run(crossview, use_case: Callable[[Crossview], Any]) -> CommandOut:
 
 
 @router.post("/v1/persons", status_code=201, response_model=CommandOut, responses=ERRORS)
-def register_person(crossview: App, body: PersonIn) -> CommandOut:
+def register_person(crossview: App, caller: AsAdvisor, body: PersonIn) -> CommandOut:
     """Identify a person once; the answer's id is their person id."""
     return _run(crossview, lambda app: app.register_person(body.given_name, body.family_name))
 
 
 @router.post("/v1/persons/{person_id}/functions", status_code=201, response_model=CommandOut, responses=ERRORS)
-def assign_function(crossview: App, person_id: uuid.UUID, body: FunctionIn) -> CommandOut:
+def assign_function(crossview: App, caller: AsAdvisor, person_id: uuid.UUID, body: FunctionIn) -> CommandOut:
     """Give the person a function (a title from the referential) at an organisation, from a date,
     optionally until one. The answer's id is the function id."""
     return _run(
@@ -59,75 +60,79 @@ def assign_function(crossview: App, person_id: uuid.UUID, body: FunctionIn) -> C
 
 
 @router.post("/v1/persons/{person_id}/functions/{function_id}/end", response_model=CommandOut, responses=ERRORS)
-def end_function(crossview: App, person_id: uuid.UUID, function_id: str, body: FunctionEndIn) -> CommandOut:
+def end_function(
+    crossview: App, caller: AsAdvisor, person_id: uuid.UUID, function_id: str, body: FunctionEndIn
+) -> CommandOut:
     """End a function: it leaves search and targeting after that day, and stays in the history."""
     return _run(crossview, lambda app: app.end_function(person_id, function_id, body.exited_on))
 
 
 @router.put("/v1/persons/{person_id}/functions/order", response_model=CommandOut, responses=ERRORS)
-def reorder_functions(crossview: App, person_id: uuid.UUID, body: FunctionOrderIn) -> CommandOut:
+def reorder_functions(crossview: App, caller: AsAdvisor, person_id: uuid.UUID, body: FunctionOrderIn) -> CommandOut:
     """Put the person's functions in a new priority order (the drag and drop): a permutation of all of them."""
     return _run(crossview, lambda app: app.reprioritise_functions(person_id, body.function_ids))
 
 
 @router.put("/v1/persons/{person_id}/attributes/{name}", response_model=CommandOut, responses=ERRORS)
-def set_attribute(crossview: App, person_id: uuid.UUID, name: str, body: AttributeIn) -> CommandOut:
+def set_attribute(crossview: App, caller: AsAdvisor, person_id: uuid.UUID, name: str, body: AttributeIn) -> CommandOut:
     """Set an attribute on the person, or on one of their functions, as the ownership policy says."""
     return _run(crossview, lambda app: app.set_attribute(person_id, name, body.value, body.function_id))
 
 
 @router.put("/v1/persons/{person_id}/name", response_model=CommandOut, responses=ERRORS)
-def rename_person(crossview: App, person_id: uuid.UUID, body: PersonIn) -> CommandOut:
+def rename_person(crossview: App, caller: AsAdvisor, person_id: uuid.UUID, body: PersonIn) -> CommandOut:
     """Correct a person's name, or name a provisional person (an unknown caller the advisor now knows)."""
     return _run(crossview, lambda app: app.rename_person(person_id, body.given_name, body.family_name))
 
 
 @router.post("/v1/persons/{person_id}/joins", response_model=CommandOut, responses=ERRORS)
-def join_people(crossview: App, person_id: uuid.UUID, body: JoinIn) -> CommandOut:
+def join_people(crossview: App, caller: AsAdvisor, person_id: uuid.UUID, body: JoinIn) -> CommandOut:
     """Join another person into this one (the survivor): one history, one set of contact points, and
     later interactions through either go to the survivor. Recorded as events; DELETE undoes it."""
     return _run(crossview, lambda app: app.join_people(person_id, body.absorbed_id))
 
 
 @router.delete("/v1/persons/{person_id}/joins/{absorbed_id}", response_model=CommandOut, responses=ERRORS)
-def separate_people(crossview: App, person_id: uuid.UUID, absorbed_id: uuid.UUID) -> CommandOut:
+def separate_people(crossview: App, caller: AsAdvisor, person_id: uuid.UUID, absorbed_id: uuid.UUID) -> CommandOut:
     """Undo a join: the absorbed person has their own view, history and contact points again.
     Interactions that reached the survivor while the two were one stay the survivor's."""
     return _run(crossview, lambda app: app.separate_people(person_id, absorbed_id))
 
 
 @router.post("/v1/organisations", status_code=201, response_model=CommandOut, responses=ERRORS)
-def register_organisation(crossview: App, body: OrganisationIn) -> CommandOut:
+def register_organisation(crossview: App, caller: AsAdvisor, body: OrganisationIn) -> CommandOut:
     """Add an organisation; the answer's id is its organisation id."""
     return _run(crossview, lambda app: app.register_organisation(body.name, body.kind, body.relationship))
 
 
 @router.put("/v1/organisations/{organisation_id}/relationship", response_model=CommandOut, responses=ERRORS)
-def change_relationship(crossview: App, organisation_id: uuid.UUID, body: RelationshipIn) -> CommandOut:
+def change_relationship(
+    crossview: App, caller: AsAdvisor, organisation_id: uuid.UUID, body: RelationshipIn
+) -> CommandOut:
     """Record that the organisation became a client, prospect or prescriber."""
     return _run(crossview, lambda app: app.change_relationship(organisation_id, body.relationship, body.since))
 
 
 @router.put("/v1/titles/{code}", response_model=CommandOut, responses=ERRORS, tags=["administration"])
-def define_title(crossview: App, code: str, body: TitleIn) -> CommandOut:
+def define_title(crossview: App, caller: AsAdmin, code: str, body: TitleIn) -> CommandOut:
     """Add a function title to the referential, or relabel it."""
     return _run(crossview, lambda app: app.define_title(code, body.label))
 
 
 @router.post("/v1/titles/{code}/retire", response_model=CommandOut, responses=ERRORS, tags=["administration"])
-def retire_title(crossview: App, code: str) -> CommandOut:
+def retire_title(crossview: App, caller: AsAdmin, code: str) -> CommandOut:
     """Stop giving a title; functions that have it keep it and stay readable."""
     return _run(crossview, lambda app: app.retire_title(code))
 
 
 @router.put("/v1/attribute-policy/{attribute}", response_model=CommandOut, responses=ERRORS, tags=["administration"])
-def set_attribute_level(crossview: App, attribute: str, body: LevelIn) -> CommandOut:
+def set_attribute_level(crossview: App, caller: AsAdmin, attribute: str, body: LevelIn) -> CommandOut:
     """Decide whether an attribute is carried by the person or by each function. It applies from now
     on: values already set stay where they were until set again."""
     return _run(crossview, lambda app: app.set_attribute_level(attribute, body.level))
 
 
 @router.get("/v1/attribute-policy", tags=["administration"])
-def attribute_policy(crossview: App) -> dict[str, str]:
+def attribute_policy(crossview: App, caller: AsReader) -> dict[str, str]:
     """The level (person or function) of every attribute with a decision; others are person-level."""
     return crossview.commands.app.attribute_levels()

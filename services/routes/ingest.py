@@ -9,6 +9,7 @@ from fastapi import APIRouter, Body
 from schemas.api import Accepted, Problem
 from schemas.envelope import CloudEvent
 from schemas.events import INTERACTIONS, InvalidEventData, UnknownEventType, parse_data, stream_of
+from services.access import AsAdapter
 from services.http import App, ProblemError
 
 MAX_INGEST_BATCH = 1000
@@ -24,6 +25,7 @@ router = APIRouter(tags=["ingest"])
 )
 def ingest(
     crossview: App,
+    caller: AsAdapter,
     body: Annotated[
         CloudEvent | list[CloudEvent],
         Body(description="One CloudEvent in structured mode, or a JSON array of them (all or nothing)."),

@@ -35,6 +35,7 @@ from schemas.api import (
     TitleRef,
 )
 from schemas.events import Channel
+from services.access import AsAdvisor, AsReader
 from services.http import App, AsOf, Fresh, ProblemError, today
 
 router = APIRouter()
@@ -71,7 +72,7 @@ def _functions(view: PersonView, refs: References, day: date, active_only: bool 
 
 
 @router.get("/v1/persons/{person_id}", response_model=Person360Out, tags=["persons"], responses=NOT_FOUND)
-def person_360(crossview: App, person_id: str, freshness: Fresh, day: AsOf) -> Person360Out:
+def person_360(crossview: App, caller: AsAdvisor, person_id: str, freshness: Fresh, day: AsOf) -> Person360Out:
     """The 360° view of a person: their active functions in priority order (the first is the main
     function), attributes tagged person- or function-level, interactions per function and in all,
     and the other people of the organisations where they hold an active function."""
@@ -127,7 +128,7 @@ def person_360(crossview: App, person_id: str, freshness: Fresh, day: AsOf) -> P
 
 
 @router.get("/v1/persons/{person_id}/history", response_model=HistoryOut, tags=["persons"], responses=NOT_FOUND)
-def professional_history(crossview: App, person_id: str, freshness: Fresh, day: AsOf) -> HistoryOut:
+def professional_history(crossview: App, caller: AsAdvisor, person_id: str, freshness: Fresh, day: AsOf) -> HistoryOut:
     """Every function the person held or holds, ended ones included, oldest first."""
     view = _person(crossview, person_id)
     refs = crossview.store.reference_data(f.organisation_id for f in view.functions.values())
@@ -142,6 +143,7 @@ def professional_history(crossview: App, person_id: str, freshness: Fresh, day: 
 @router.get("/v1/persons/{person_id}/timeline", response_model=TimelineOut, tags=["persons"], responses=NOT_FOUND)
 def timeline(
     crossview: App,
+    caller: AsAdvisor,
     person_id: str,
     freshness: Fresh,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -172,6 +174,7 @@ def timeline(
 @router.get("/v1/search", response_model=SearchOut, tags=["directory"])
 def search(
     crossview: App,
+    caller: AsAdvisor,
     freshness: Fresh,
     day: AsOf,
     q: Annotated[
@@ -205,6 +208,7 @@ def search(
 )
 def roster(
     crossview: App,
+    caller: AsAdvisor,
     organisation_id: str,
     freshness: Fresh,
     day: AsOf,
@@ -233,7 +237,7 @@ def roster(
 
 
 @router.post("/v1/targetings", response_model=TargetingOut, tags=["directory"])
-def targeting(crossview: App, request: TargetingRequest, freshness: Fresh) -> TargetingOut:
+def targeting(crossview: App, caller: AsAdvisor, request: TargetingRequest, freshness: Fresh) -> TargetingOut:
     """The population a selection reaches: one row per matching function, or one per person keeping
     their highest-priority matching function (reordering a person's functions changes which)."""
     day = request.as_of or today()
@@ -288,7 +292,7 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
 
 
 @router.get("/v1/organisations/{organisation_id}", tags=["directory"], responses=NOT_FOUND)
-def organisation(crossview: App, organisation_id: str) -> dict:
+def organisation(crossview: App, caller: AsReader, organisation_id: str) -> dict:
     """The organisation, its relationship with us, and how that relationship changed over time."""
     found = crossview.store.organisation(organisation_id)
     if found is None:
@@ -297,13 +301,13 @@ def organisation(crossview: App, organisation_id: str) -> dict:
 
 
 @router.get("/v1/titles", tags=["administration"])
-def titles(crossview: App) -> dict:
+def titles(crossview: App, caller: AsReader) -> dict:
     """The referential of function titles: code, label, and whether it is retired."""
     return {"titles": dict(crossview.store.reference_data(()).titles)}
 
 
 @router.get("/v1/campaigns/{campaign}", response_model=CampaignOut, tags=["campaigns"], responses=NOT_FOUND)
-def campaign(crossview: App, campaign: str, freshness: Fresh) -> CampaignOut:
+def campaign(crossview: App, caller: AsReader, campaign: str, freshness: Fresh) -> CampaignOut:
     """Sent, delivered, opened, clicked, bounced, unsubscribed and complaints, per channel: counts of
     distinct people and rates."""
     counts = crossview.store.campaign_counts(campaign)

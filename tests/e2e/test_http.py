@@ -13,6 +13,9 @@ import pytest
 
 from tests.live import ROOT, crossview_process
 from tests.scenario import Scenario
+from tests.tokens import EVERY_ROLE
+
+api = httpx.Client(headers=EVERY_ROLE)
 
 
 def free_port() -> int:
@@ -50,12 +53,27 @@ def test_the_demo_command_serves_fabien_bellemare_with_no_service_running(tmp_pa
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for_http(f"{base}/v1/health", process, log)
-        found = httpx.get(f"{base}/v1/search", params={"q": "bellemare"}).json()["results"]
+        assert httpx.get(f"{base}/v1/search", params={"q": "bellemare"}).status_code == 401  # no token, no data
+        printed = dict(line.split()[0:3:2] for line in log.read_text().splitlines() if " Bearer " in line)
+        assert sorted(printed) == ["adapter", "admin", "advisor", "analyst"]  # one token per role
+        advisor = {"Authorization": f"Bearer {printed['advisor']}"}
+        found = httpx.get(f"{base}/v1/search", params={"q": "bellemare"}, headers=advisor).json()["results"]
         assert [r["main_function"]["organisation"]["name"] for r in found] == ["Fabulous Garden"]
-        view = httpx.get(f"{base}/v1/persons/{found[0]['person_id']}").json()
+        analyst = {"Authorization": f"Bearer {printed['analyst']}"}
+        assert httpx.get(f"{base}/v1/persons/{found[0]['person_id']}", headers=analyst).status_code == 403
+        made = subprocess.run(
+            [sys.executable, "-m", "services.cli", "token", "--role", "advisor", "--subject", "e2e"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            env={"PATH": "/usr/bin:/bin"},
+            check=True,
+        )
+        advisor = {"Authorization": f"Bearer {made.stdout.splitlines()[-1]}"}  # same settings: accepted
+        view = httpx.get(f"{base}/v1/persons/{found[0]['person_id']}", headers=advisor).json()
         assert (view["given_name"], view["family_name"]) == ("Fabien", "Bellemare")
         assert view["interactions"] == {"sms": 1, "email": 1, "web": 1, "call": 1}
-        assert httpx.get(f"{base}/docs").status_code == 200
+        assert api.get(f"{base}/docs").status_code == 200
         assert "/v1/search?q=Bellemare" in log.read_text()  # the banner tells the user where to look
     finally:
         process.terminate()
@@ -88,28 +106,28 @@ def test_an_event_posted_over_http_is_read_back_from_the_live_view_at_its_positi
             {**SMS, "id": f"SM{i}", "subject": "fabien", "data": {**SMS["data"], "provider_id": f"SM{i}"}}
             for i in range(3)
         ]
-        answer = httpx.post(f"{base}/v1/events", json=events, timeout=15)
+        answer = api.post(f"{base}/v1/events", json=events, timeout=15)
         assert answer.status_code == 202, answer.text
         last = answer.json()["positions"][-1]
 
-        view = httpx.get(f"{base}/v1/persons/fabien", params={"min_position": last, "wait_ms": 20000}, timeout=30)
+        view = api.get(f"{base}/v1/persons/fabien", params={"min_position": last, "wait_ms": 20000}, timeout=30)
         assert view.status_code == 200, view.text
         assert view.json()["freshness"]["caught_up"] is True
         assert view.json()["interactions"] == {"sms": 3}
 
-        retry = httpx.post(f"{base}/v1/events", json=events[0], timeout=15)  # the provider retried
+        retry = api.post(f"{base}/v1/events", json=events[0], timeout=15)  # the provider retried
         assert retry.status_code == 202
-        timeline = httpx.get(
+        timeline = api.get(
             f"{base}/v1/persons/fabien/timeline",
             params={"min_position": retry.json()["positions"][0], "wait_ms": 20000},
             timeout=30,
         )
         assert [e["event_id"] for e in timeline.json()["entries"]] == ["SM2", "SM1", "SM0"]
 
-        bad = httpx.post(f"{base}/v1/events", json={**events[0], "data": {"direction": "up"}}, timeout=15)
+        bad = api.post(f"{base}/v1/events", json={**events[0], "data": {"direction": "up"}}, timeout=15)
         assert bad.status_code == 422 and bad.headers["content-type"] == "application/problem+json"
         assert "body.data.provider" in {e["field"] for e in bad.json()["errors"]}
-        assert httpx.get(f"{base}/v1/persons/nobody").status_code == 404
+        assert api.get(f"{base}/v1/persons/nobody").status_code == 404
     finally:
         for process in (server, projector):
             process.terminate()
@@ -122,7 +140,7 @@ def test_the_seed_scenario_over_http_reorder_makes_treasurer_main_and_changes_ta
     server = crossview_process(settings, "serve", "--port", str(port), log=log)
     try:
         wait_for_http(f"http://127.0.0.1:{port}/v1/health", server, log)
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30, headers=EVERY_ROLE) as client:
             scenario = Scenario(client)
             ids = scenario.build()
             fabien, fn = ids["fabien"], ids["fn"]
@@ -169,17 +187,17 @@ def test_a_call_centre_webhook_configured_by_environment_reaches_the_callers_vie
         wait_for_http(f"{base}/v1/health", server, log)
         for name in ("connected_to_agent", "disconnected", "contact_record"):
             body = (fixtures / f"{name}.json").read_bytes()
-            assert httpx.post(f"{base}/v1/ingest/connect", content=body, timeout=15).status_code == 403
-            answer = httpx.post(
+            assert api.post(f"{base}/v1/ingest/connect", content=body, timeout=15).status_code == 403
+            answer = api.post(
                 f"{base}/v1/ingest/connect", content=body, headers={"x-api-key": key["CROSSVIEW_CONNECT_API_KEY"]}
             )
             assert answer.json() == {"accepted": 1, "ignored": 0}, answer.text
         deadline = time.monotonic() + 30
-        while not (found := httpx.get(f"{base}/v1/search", params={"q": "+33612345678"}).json()["results"]):
+        while not (found := api.get(f"{base}/v1/search", params={"q": "+33612345678"}).json()["results"]):
             assert time.monotonic() < deadline, "the caller never appeared"
             time.sleep(0.2)
         deadline = time.monotonic() + 30
-        while (view := httpx.get(f"{base}/v1/persons/{found[0]['person_id']}").json())["interactions"] != {"call": 3}:
+        while (view := api.get(f"{base}/v1/persons/{found[0]['person_id']}").json())["interactions"] != {"call": 3}:
             assert time.monotonic() < deadline, f"the call never landed whole: {view['interactions']}"
             time.sleep(0.2)
     finally:

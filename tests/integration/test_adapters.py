@@ -21,6 +21,7 @@ from services.api import create_app
 from services.bootstrap import production
 from tests.live import ProjectorThread, caught_up, wait_until
 from tests.scenario import Scenario
+from tests.tokens import EVERY_ROLE
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 KEY = ec.generate_private_key(ec.SECP256R1())
@@ -114,7 +115,10 @@ def connect_post(client, name: str) -> None:
 
 def test_every_fixture_reaches_fabiens_360_view_once(settings, store):
     configured = settings.model_copy(update=SECRETS)
-    with ProjectorThread(configured), TestClient(create_app(lambda: production(configured))) as client:
+    with (
+        ProjectorThread(configured),
+        TestClient(create_app(lambda: production(configured)), headers=EVERY_ROLE) as client,
+    ):
         scenario = Scenario(client)
         ids = scenario.build()
         fabien, garden = ids["fabien"], ids["fn"]["Fabulous Garden"]

@@ -10,6 +10,7 @@ from services.api import create_app
 from services.bootstrap import production
 from services.demo_data import synthetic_interactions
 from tests.live import ProjectorThread, SpareBroker, caught_up, wait_until
+from tests.tokens import EVERY_ROLE
 
 
 def test_ingest_answers_503_while_the_broker_is_down_and_loses_nothing_once_it_is_back(settings, store, tmp_path):
@@ -18,7 +19,7 @@ def test_ingest_answers_503_while_the_broker_is_down_and_loses_nothing_once_it_i
     outage = settings.model_copy(update={"kafka_bootstrap": broker.bootstrap, "ack_timeout_s": 3})
     events = [e.model_dump(mode="json") for e in synthetic_interactions(people=3, per_person=4, seed=31)]
     try:
-        with TestClient(create_app(lambda: production(outage, relay_in_process=False))) as client:
+        with TestClient(create_app(lambda: production(outage, relay_in_process=False)), headers=EVERY_ROLE) as client:
             assert client.post("/v1/events", json=events[:6]).status_code == 202
 
             broker.kill()

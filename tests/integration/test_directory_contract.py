@@ -16,8 +16,9 @@ from projections.memory_store import MemoryStore
 from projections.projector import Projector
 from schemas.events import stream_of
 from services.api import create_app
-from services.bootstrap import Application
+from services.bootstrap import Application, authenticator
 from services.demo_data import seed_scenario, synthetic_people
+from tests.tokens import EVERY_ROLE
 
 SCENARIO, IDS = seed_scenario()
 EVENTS = [*SCENARIO, *synthetic_people(300, seed=5)]
@@ -39,8 +40,11 @@ def clients(settings, store):
     memory = MemoryStore()
     fill(memory, settings)
     fill(store, settings)
-    apps = [create_app(lambda s=s: Application(settings, s, None, None, mode="test")) for s in (memory, store)]
-    with TestClient(apps[0]) as in_memory, TestClient(apps[1]) as on_postgres:
+    apps = [
+        create_app(lambda s=s: Application(settings, s, None, None, mode="test", authenticator=authenticator(settings)))
+        for s in (memory, store)
+    ]
+    with TestClient(apps[0], headers=EVERY_ROLE) as in_memory, TestClient(apps[1], headers=EVERY_ROLE) as on_postgres:
         yield in_memory, on_postgres
 
 

@@ -11,6 +11,7 @@ from services.api import create_app
 from services.bootstrap import production
 from tests.live import ProjectorThread, caught_up, wait_until
 from tests.scenario import Scenario
+from tests.tokens import EVERY_ROLE
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 FORM = {"content-type": "application/x-www-form-urlencoded"}
@@ -18,7 +19,10 @@ FORM = {"content-type": "application/x-www-form-urlencoded"}
 
 def test_a_join_of_two_histories_and_its_undo_on_postgres(settings, store):
     configured = settings.model_copy(update={"insecure_skip_signatures": True})
-    with ProjectorThread(configured), TestClient(create_app(lambda: production(configured))) as client:
+    with (
+        ProjectorThread(configured),
+        TestClient(create_app(lambda: production(configured)), headers=EVERY_ROLE) as client,
+    ):
         scenario = Scenario(client)
         ids = scenario.build()
         fabien, garden = ids["fabien"], ids["fn"]["Fabulous Garden"]

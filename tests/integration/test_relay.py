@@ -13,10 +13,11 @@ from services.bootstrap import Ingest, event_store, production
 from services.relay import Relay
 from services.relay_positions import PostgresRelayPositions
 from tests.live import ProjectorThread, caught_up, wait_until
+from tests.tokens import EVERY_ROLE
 
 
 def test_commands_reach_the_360_view_through_the_relay_kafka_and_the_projector(settings, store):
-    with ProjectorThread(settings), TestClient(create_app(lambda: production(settings))) as client:
+    with ProjectorThread(settings), TestClient(create_app(lambda: production(settings)), headers=EVERY_ROLE) as client:
         assert client.put("/v1/titles/TREASURER", json={"label": "Treasurer"}).status_code == 200
         org = client.post(
             "/v1/organisations", json={"name": "Croissance+", "kind": "association", "relationship": "prescriber"}
@@ -92,7 +93,7 @@ def test_the_relay_keeps_the_order_of_a_persons_events(settings, store):
         for day in range(1, 20):
             app.set_attribute(person, "mobile_phone", f"+336000000{day:02d}")
         app.end_function(person, function, date(2025, 1, 31))
-        with ProjectorThread(settings), TestClient(create_app(lambda: production(settings))):
+        with ProjectorThread(settings), TestClient(create_app(lambda: production(settings)), headers=EVERY_ROLE):
             wait_until(
                 lambda: (v := store.person(str(person))) is not None and v.events_applied == 41,
                 60,

@@ -7,6 +7,7 @@ from services.api import create_app
 from services.bootstrap import embedded
 from services.demo_data import seed_scenario
 from services.settings import Settings
+from tests.tokens import EVERY_ROLE
 
 SMS = {
     "id": "SM-1",
@@ -27,7 +28,7 @@ SMS = {
 
 @pytest.fixture
 def client():
-    with TestClient(create_app(lambda: embedded(Settings()))) as client:
+    with TestClient(create_app(lambda: embedded(Settings())), headers=EVERY_ROLE) as client:
         yield client
 
 

@@ -11,6 +11,7 @@ from channels.asterisk import AsteriskPayloadError, credentials_are_valid, parse
 from services.api import create_app
 from services.bootstrap import embedded
 from services.settings import Settings
+from tests.tokens import EVERY_ROLE
 
 CALL = (Path(__file__).parents[1] / "fixtures" / "asterisk" / "call.json").read_bytes()
 SECRET = "ari-forwarder-secret"
@@ -51,7 +52,9 @@ def test_the_forwarder_authenticates_with_its_password():
 
 
 def test_a_call_lands_as_one_row_with_its_duration_and_the_note_as_another():
-    with TestClient(create_app(lambda: embedded(Settings(asterisk_secret=SECRET), with_demo=False))) as client:
+    with TestClient(
+        create_app(lambda: embedded(Settings(asterisk_secret=SECRET), with_demo=False)), headers=EVERY_ROLE
+    ) as client:
         assert client.post("/v1/ingest/asterisk", content=CALL, headers=AUTH).json() == {"accepted": 4}
         assert client.post("/v1/ingest/asterisk", content=CALL, headers=AUTH).status_code == 200  # a retry
         assert client.post("/v1/ingest/asterisk", content=CALL).status_code == 403

@@ -7,13 +7,14 @@ from services.api import create_app
 from services.bootstrap import embedded
 from services.settings import Settings
 from tests.scenario import Scenario
+from tests.tokens import EVERY_ROLE
 
 AS_OF = {"as_of": "2026-11-23"}
 
 
 @pytest.fixture
 def client():
-    with TestClient(create_app(lambda: embedded(Settings(), with_demo=False))) as client:
+    with TestClient(create_app(lambda: embedded(Settings(), with_demo=False)), headers=EVERY_ROLE) as client:
         yield client
 
 

@@ -14,6 +14,7 @@ from channels.connect import ConnectPayloadError, credentials_are_valid, parse
 from services.api import create_app
 from services.bootstrap import embedded
 from services.settings import Settings
+from tests.tokens import EVERY_ROLE
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "connect"
 KEY = "eventbridge-connection-key"
@@ -26,7 +27,9 @@ JSON = st.recursive(
 
 @pytest.fixture(scope="module")
 def client():
-    with TestClient(create_app(lambda: embedded(Settings(connect_api_key=KEY), with_demo=False))) as app:
+    with TestClient(
+        create_app(lambda: embedded(Settings(connect_api_key=KEY), with_demo=False)), headers=EVERY_ROLE
+    ) as app:
         yield app
 
 
@@ -94,7 +97,9 @@ def test_the_eventbridge_connection_authorises_by_api_key_or_basic():
 
 
 def test_anonymous_events_join_the_caller_once_the_record_names_them():
-    with TestClient(create_app(lambda: embedded(Settings(connect_api_key=KEY), with_demo=False))) as client:
+    with TestClient(
+        create_app(lambda: embedded(Settings(connect_api_key=KEY), with_demo=False)), headers=EVERY_ROLE
+    ) as client:
         headers = {"x-api-key": KEY}
         for name in ("connected_to_agent", "disconnected"):
             assert client.post("/v1/ingest/connect", content=fixture(name), headers=headers).json() == {
@@ -117,7 +122,9 @@ def test_anonymous_events_join_the_caller_once_the_record_names_them():
 
 
 def test_an_anonymous_event_arriving_after_the_record_still_finds_the_caller():
-    with TestClient(create_app(lambda: embedded(Settings(connect_api_key=KEY), with_demo=False))) as client:
+    with TestClient(
+        create_app(lambda: embedded(Settings(connect_api_key=KEY), with_demo=False)), headers=EVERY_ROLE
+    ) as client:
         for name in ("contact_record", "connected_to_agent"):  # EventBridge does not keep the order
             assert (
                 client.post("/v1/ingest/connect", content=fixture(name), headers={"x-api-key": KEY}).status_code == 200
@@ -135,7 +142,9 @@ def test_a_chat_is_a_web_interaction_an_email_contact_an_email_and_a_task_is_ign
 
     email = {"CustomerEndpoint": {"Type": "EMAIL_ADDRESS", "Address": "fabien@fabulous-garden.example"}}
     reports = [contact("CHAT"), contact("EMAIL", **email), contact("EMAIL"), contact("TASK")]
-    with TestClient(create_app(lambda: embedded(Settings(connect_api_key=KEY), with_demo=False))) as client:
+    with TestClient(
+        create_app(lambda: embedded(Settings(connect_api_key=KEY), with_demo=False)), headers=EVERY_ROLE
+    ) as client:
         answer = client.post("/v1/ingest/connect", json=reports, headers={"x-api-key": KEY})
         assert answer.json() == {"accepted": 2, "ignored": 2}  # the task, and the email with no address
         caller = client.get("/v1/search", params={"q": "fabien@fabulous-garden.example"}).json()["results"][0]

@@ -13,6 +13,7 @@ from services.demo_data import event
 from services.settings import Settings
 from tests.conftest import facts_of
 from tests.scenario import Scenario
+from tests.tokens import EVERY_ROLE
 
 AT = datetime(2026, 11, 20, 10, tzinfo=UTC)
 MOBILE = "+33612345678"
@@ -88,7 +89,9 @@ def test_email_events_that_change_reachability(status, bounce_type, reachable):
 
 
 def test_a_stop_from_a_persons_mobile_removes_them_from_sms_targeting_at_once():
-    with TestClient(create_app(lambda: embedded(Settings(insecure_skip_signatures=True), with_demo=False))) as client:
+    with TestClient(
+        create_app(lambda: embedded(Settings(insecure_skip_signatures=True), with_demo=False)), headers=EVERY_ROLE
+    ) as client:
         scenario = Scenario(client)
         ids = scenario.build()
         scenario.command("put", f"/v1/persons/{ids['fabien']}/attributes/mobile_phone", {"value": "06 12 34 56 78"})
@@ -111,7 +114,7 @@ def test_a_stop_from_a_persons_mobile_removes_them_from_sms_targeting_at_once():
 
 
 def test_a_contact_point_of_someone_else_is_refused_as_an_attribute():
-    with TestClient(create_app(lambda: embedded(Settings(), with_demo=False))) as client:
+    with TestClient(create_app(lambda: embedded(Settings(), with_demo=False)), headers=EVERY_ROLE) as client:
         scenario = Scenario(client)
         fabien = scenario.build()["fabien"]
         claire = scenario.command("post", "/v1/persons", {"given_name": "Claire", "family_name": "Dubois"}, 201)
@@ -121,7 +124,7 @@ def test_a_contact_point_of_someone_else_is_refused_as_an_attribute():
 
 
 def test_a_malformed_phone_number_is_a_422_naming_the_value():
-    with TestClient(create_app(lambda: embedded(Settings(), with_demo=False))) as client:
+    with TestClient(create_app(lambda: embedded(Settings(), with_demo=False)), headers=EVERY_ROLE) as client:
         fabien = Scenario(client).build()["fabien"]
         answer = client.put(f"/v1/persons/{fabien}/attributes/mobile_phone", json={"value": "call me maybe"})
         assert answer.status_code == 422 and answer.json()["errors"][0]["field"] == "body.value"

@@ -12,6 +12,7 @@ from services.application import Crossview
 from services.bootstrap import embedded
 from services.settings import Settings
 from tests.scenario import Scenario
+from tests.tokens import EVERY_ROLE
 
 STOP = "MessageSid=SM{n}&SmsStatus=received&From=%2B33699999999&To=%2B33140000000&Body={body}"
 FORM = {"content-type": "application/x-www-form-urlencoded"}
@@ -19,7 +20,9 @@ FORM = {"content-type": "application/x-www-form-urlencoded"}
 
 @pytest.fixture
 def client():
-    with TestClient(create_app(lambda: embedded(Settings(insecure_skip_signatures=True), with_demo=False))) as c:
+    with TestClient(
+        create_app(lambda: embedded(Settings(insecure_skip_signatures=True), with_demo=False)), headers=EVERY_ROLE
+    ) as c:
         yield c
 
 

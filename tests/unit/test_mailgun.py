@@ -15,6 +15,7 @@ from channels.mailgun import MailgunPayloadError, parse, signature_is_valid
 from services.api import create_app
 from services.bootstrap import embedded
 from services.settings import Settings
+from tests.tokens import EVERY_ROLE
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "mailgun"
 KEY = "key-3ax6xnjp29jd6fds4gc373sgvjxteol0"
@@ -61,7 +62,9 @@ def test_a_malformed_webhook_is_refused_naming_the_field(body, field):
 
 @pytest.fixture
 def client():
-    with TestClient(create_app(lambda: embedded(Settings(mailgun_signing_key=KEY), with_demo=False))) as c:
+    with TestClient(
+        create_app(lambda: embedded(Settings(mailgun_signing_key=KEY), with_demo=False)), headers=EVERY_ROLE
+    ) as c:
         yield c
 
 

@@ -14,6 +14,7 @@ from services.api import create_app
 from services.bootstrap import embedded
 from services.settings import Settings
 from tests.scenario import Scenario
+from tests.tokens import EVERY_ROLE
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "segment"
 KEY = "w-r-i-t-e-k-e-y"
@@ -75,7 +76,9 @@ def test_the_parser_never_crashes_on_any_json(document):
 
 @pytest.fixture
 def client():
-    with TestClient(create_app(lambda: embedded(Settings(segment_write_key=KEY), with_demo=False))) as c:
+    with TestClient(
+        create_app(lambda: embedded(Settings(segment_write_key=KEY), with_demo=False)), headers=EVERY_ROLE
+    ) as c:
         yield c
 
 

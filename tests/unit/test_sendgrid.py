@@ -14,6 +14,7 @@ from channels.sendgrid import SendGridPayloadError, parse_events, signature_is_v
 from services.api import create_app
 from services.bootstrap import embedded
 from services.settings import Settings
+from tests.tokens import EVERY_ROLE
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "sendgrid"
 VECTOR = json.loads((FIXTURES / "signed_dropped.json").read_text())
@@ -87,7 +88,9 @@ def signed(body: bytes, timestamp: str | None = None) -> dict[str, str]:
 
 @pytest.fixture
 def client():
-    with TestClient(create_app(lambda: embedded(Settings(sendgrid_verification_key=PUBLIC), with_demo=False))) as c:
+    with TestClient(
+        create_app(lambda: embedded(Settings(sendgrid_verification_key=PUBLIC), with_demo=False)), headers=EVERY_ROLE
+    ) as c:
         yield c
 
 
@@ -136,7 +139,7 @@ def test_a_batch_with_one_bad_event_publishes_nothing(client):
 
 
 def test_without_a_verification_key_sendgrid_is_refused():
-    with TestClient(create_app(lambda: embedded(Settings(), with_demo=False))) as closed:
+    with TestClient(create_app(lambda: embedded(Settings(), with_demo=False)), headers=EVERY_ROLE) as closed:
         answer = closed.post("/v1/ingest/sendgrid", content=BATCH, headers=signed(BATCH))
         assert answer.status_code == 403 and "CROSSVIEW_SENDGRID_VERIFICATION_KEY" in answer.json()["detail"]
 
@@ -145,7 +148,7 @@ def test_an_email_carried_by_a_function_attributes_its_events_to_that_function()
     from tests.scenario import Scenario
 
     settings = Settings(sendgrid_verification_key=PUBLIC)
-    with TestClient(create_app(lambda: embedded(settings, with_demo=False))) as client:
+    with TestClient(create_app(lambda: embedded(settings, with_demo=False)), headers=EVERY_ROLE) as client:
         scenario = Scenario(client)
         ids = scenario.build()
         garden = ids["fn"]["Fabulous Garden"]

@@ -25,6 +25,7 @@ from channels.ses import (
 from services.api import create_app
 from services.bootstrap import embedded
 from services.settings import Settings
+from tests.tokens import EVERY_ROLE
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "ses"
 TOPIC = "arn:aws:sns:eu-west-1:123456789012:ses-events"
@@ -117,7 +118,7 @@ def test_each_ses_event_kind_parses():
 def client():
     confirmed = []
     app = create_app(lambda: embedded(Settings(ses_topic_arns=TOPIC), with_demo=False))
-    with TestClient(app) as client:
+    with TestClient(app, headers=EVERY_ROLE) as client:
         client.app.state.sns_certificates = CERTIFICATES
         client.app.state.sns_confirm = confirmed.append
         client.confirmed = confirmed
@@ -151,5 +152,5 @@ def test_an_unknown_topic_a_bad_signature_and_an_unconfigured_server_are_refused
     assert post(client, {**notification("delivery"), "TopicArn": "arn:aws:sns:eu-west-1:1:other"}).status_code == 403
     assert post(client, {**notification("delivery"), "Signature": "AAAA"}).status_code == 403
     assert client.app.state.crossview.store.position() == {}
-    with TestClient(create_app(lambda: embedded(Settings(), with_demo=False))) as closed:
+    with TestClient(create_app(lambda: embedded(Settings(), with_demo=False)), headers=EVERY_ROLE) as closed:
         assert post(closed, notification("delivery")).status_code == 403

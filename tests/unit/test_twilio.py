@@ -12,6 +12,7 @@ from channels.twilio import TwilioPayloadError, parse_sms, signature, signature_
 from services.api import create_app
 from services.bootstrap import embedded
 from services.settings import Settings
+from tests.tokens import EVERY_ROLE
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "twilio"
 VECTOR_URL = "https://mycompany.com/myapp.php?foo=1&bar=2"
@@ -86,7 +87,7 @@ def test_the_parser_never_crashes_on_any_form(fields):
 @pytest.fixture
 def client():
     app = create_app(lambda: embedded(Settings(twilio_auth_token=TOKEN), with_demo=False))
-    with TestClient(app) as client:
+    with TestClient(app, headers=EVERY_ROLE) as client:
         yield client
 
 
@@ -129,10 +130,12 @@ def test_a_bad_or_missing_signature_is_refused_and_nothing_is_published(client):
 
 
 def test_without_an_auth_token_every_webhook_is_refused_unless_the_operator_opts_out():
-    with TestClient(create_app(lambda: embedded(Settings(), with_demo=False))) as closed:
+    with TestClient(create_app(lambda: embedded(Settings(), with_demo=False)), headers=EVERY_ROLE) as closed:
         answer = post(closed, form("inbound_sms"))
         assert answer.status_code == 403 and "CROSSVIEW_TWILIO_AUTH_TOKEN" in answer.json()["detail"]
-    with TestClient(create_app(lambda: embedded(Settings(insecure_skip_signatures=True), with_demo=False))) as opened:
+    with TestClient(
+        create_app(lambda: embedded(Settings(insecure_skip_signatures=True), with_demo=False)), headers=EVERY_ROLE
+    ) as opened:
         assert post(opened, form("inbound_sms"), token=None).status_code == 200
 
 

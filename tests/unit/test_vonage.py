@@ -12,6 +12,7 @@ from channels.vonage import VonagePayloadError, parse, signature, signature_is_v
 from services.api import create_app
 from services.bootstrap import embedded
 from services.settings import Settings
+from tests.tokens import EVERY_ROLE
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "vonage"
 SECRET = "s3cr3t"
@@ -52,7 +53,7 @@ def test_the_hmac_methods_match_vonages_published_vectors(method, expected):
 def test_an_account_signing_with_sha256_is_verified_with_sha256():
     settings = Settings(vonage_signature_secret=SECRET, vonage_signature_method="sha256")
     params = {**json.loads((FIXTURES / "inbound.json").read_text()), "timestamp": str(int(time.time()))}
-    with TestClient(create_app(lambda: embedded(settings, with_demo=False))) as client:
+    with TestClient(create_app(lambda: embedded(settings, with_demo=False)), headers=EVERY_ROLE) as client:
         signed = {**params, "sig": signature(params, SECRET, "sha256")}
         assert client.post("/v1/ingest/vonage/sms", json=signed).status_code == 200
         md5hash_signed = {**params, "sig": signature(params, SECRET)}
@@ -71,7 +72,9 @@ def test_msisdn_is_the_customer_both_ways():
 
 @pytest.fixture
 def client():
-    with TestClient(create_app(lambda: embedded(Settings(vonage_signature_secret=SECRET), with_demo=False))) as c:
+    with TestClient(
+        create_app(lambda: embedded(Settings(vonage_signature_secret=SECRET), with_demo=False)), headers=EVERY_ROLE
+    ) as c:
         yield c
 
 

@@ -1,0 +1,13 @@
+"""Credentials for tests: development tokens signed with the demo key that servers built from default
+settings accept (the role matrix in tests/unit/test_access.py checks each role precisely)."""
+
+from __future__ import annotations
+
+from services.auth import DEMO_SIGNING_KEY, Role, development_token
+
+
+def bearer(*roles: Role, subject: str = "tester") -> dict[str, str]:
+    return {"Authorization": f"Bearer {development_token(DEMO_SIGNING_KEY, subject, roles)}"}
+
+
+EVERY_ROLE = bearer(*Role)
