@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any
 
+from projections.audit_view import AuditEntry
 from projections.directory import Colleague, Criteria, References, colleagues_of
 from projections.person_view import PersonView, TimelineEntry, one_row_per_message
 from projections.ports import Partition, StaleOffsets, TimelineFilter
@@ -23,6 +24,10 @@ class _MemoryTransaction:
         self.saved_references: dict[Key, dict[str, Any]] = {}
         self.offsets: dict[Partition, int] = {}
         self.campaign_rows: set[tuple[str, str, str, str]] = set()
+        self.audit: dict[str, AuditEntry] = {}
+
+    def record_audit(self, entries: Sequence[AuditEntry]) -> None:
+        self.audit.update((e.event_id, e) for e in entries if e.event_id not in self._store._audit)
 
     def record_campaign_reach(self, rows: set[tuple[str, str, str, str]]) -> None:
         self.campaign_rows |= rows
@@ -65,6 +70,7 @@ class MemoryStore:
         self._references: dict[Key, dict[str, Any]] = {}
         self._offsets: dict[Partition, int] = {}
         self._campaign_rows: set[tuple[str, str, str, str]] = set()
+        self._audit: dict[str, AuditEntry] = {}
 
     @contextmanager
     def transaction(self) -> Iterator[_MemoryTransaction]:
@@ -78,6 +84,7 @@ class MemoryStore:
             self._references.update(tx.saved_references)
             self._offsets.update(tx.offsets)
             self._campaign_rows |= tx.campaign_rows
+            self._audit.update(tx.audit)
 
     def offsets(self, partitions: Iterable[Partition]) -> dict[Partition, int]:
         with self._lock:
@@ -86,6 +93,11 @@ class MemoryStore:
     def position(self) -> dict[Partition, int]:
         with self._lock:
             return dict(self._offsets)
+
+    def audit_of(self, subject: str, limit: int) -> list[AuditEntry]:
+        with self._lock:
+            found = [e for e in self._audit.values() if e.subject == subject]
+        return sorted(found, key=lambda e: (e.at, e.event_id), reverse=True)[:limit]
 
     def person(self, person_id: str) -> PersonView | None:
         with self._lock:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol
 
+from projections.audit_view import AuditEntry
 from projections.directory import Colleague, Criteria, References
 from projections.person_view import PersonView, TimelineEntry
 from projections.reference_view import Key as ReferenceKey
@@ -41,6 +42,9 @@ class ProjectionTransaction(Protocol):
 
     def record_campaign_reach(self, rows: set[tuple[str, str, str, str]]) -> None:
         """Add (campaign, channel, indicator, person) facts; one already there changes nothing."""
+
+    def record_audit(self, entries: Sequence[AuditEntry]) -> None:
+        """Add access records; one already there (same event id) changes nothing."""
 
     def advance(self, new: Mapping[Partition, int], expected: Mapping[Partition, int]) -> None:
         """Move each partition's offset from ``expected`` to ``new``; StaleOffsets if it is elsewhere."""
@@ -81,6 +85,9 @@ class ProjectionStore(Protocol):
 
     def campaign_counts(self, campaign: str) -> dict[tuple[str, str], int]:
         """Distinct people per (channel, indicator) of the campaign."""
+
+    def audit_of(self, subject: str, limit: int) -> list[AuditEntry]:
+        """The access records of ``subject`` (a person id), newest first."""
 
     def timeline(
         self,

@@ -21,6 +21,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 from pydantic_core import to_json
 
+from projections.audit_view import AuditEntry
 from projections.directory import Colleague, Criteria, References
 from projections.person_view import STATUS_STAGE, PersonView, TimelineEntry, view_from_json, view_to_json
 from projections.ports import GenerationChanged, Partition, StaleOffsets, TimelineFilter
@@ -87,6 +88,17 @@ CREATE TABLE {schema}.offsets (
     next_offset bigint NOT NULL CHECK (next_offset > 0),
     PRIMARY KEY (topic, partition)
 );
+"""
+
+# Tables added after generations already existed: created in every generation, new or old.
+_ADDED_DDL = """
+CREATE TABLE IF NOT EXISTS {schema}.audit (
+    event_id text PRIMARY KEY,
+    subject text NOT NULL,
+    at timestamptz NOT NULL,
+    entry json NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_subject_at ON {schema}.audit (subject, at DESC, event_id DESC);
 """
 
 # The lifecycle stage of a status (person_view.STATUS_STAGE), so SQL picks a message's latest status as
@@ -268,6 +280,13 @@ class _PostgresTransaction:
             [(kind, ident, Jsonb(view)) for (kind, ident), view in documents.items()],
         )
 
+    def record_audit(self, entries: Sequence[AuditEntry]) -> None:
+        if entries:
+            self._conn.cursor().executemany(
+                self._q("INSERT INTO {schema}.audit VALUES (%s, %s, %s, %s::json) ON CONFLICT DO NOTHING"),
+                [(e.event_id, e.subject, e.at, to_json(e._asdict()).decode()) for e in entries],
+            )
+
     def advance(self, new: Mapping[Partition, int], expected: Mapping[Partition, int]) -> None:
         cur = self._conn.cursor()
         for (topic, partition), offset in sorted(new.items()):
@@ -337,11 +356,15 @@ class PostgresStore:
                         meta=self._meta
                     )
                 )
+            generations = conn.execute(sql.SQL("SELECT generation FROM {meta}.generations").format(meta=self._meta))
+            for (generation,) in generations.fetchall():
+                conn.execute(sql.SQL(_ADDED_DDL).format(schema=self._schema(generation)))
 
     def _create_generation(self, conn: psycopg.Connection, generation: int) -> None:
         schema = self._schema(generation)
         conn.execute(sql.SQL("CREATE SCHEMA {schema}").format(schema=schema))
         conn.execute(sql.SQL(_GENERATION_DDL).format(schema=schema))
+        conn.execute(sql.SQL(_ADDED_DDL).format(schema=schema))
         conn.execute(
             sql.SQL("INSERT INTO {meta}.generations (generation) VALUES (%s)").format(meta=self._meta), (generation,)
         )
@@ -581,11 +604,22 @@ class PostgresStore:
         )
         return {(channel, indicator): count for channel, indicator, count in rows}
 
+    def audit_of(self, subject: str, limit: int) -> list[AuditEntry]:
+        rows = self._rows(
+            "SELECT entry FROM {schema}.audit WHERE subject = %s ORDER BY at DESC, event_id DESC LIMIT %s",
+            (subject, limit),
+        )
+        return [_audit_entry(entry) for (entry,) in rows]
+
     def organisation(self, organisation_id: str) -> dict[str, Any] | None:
         rows = self._rows(
             "SELECT view FROM {schema}.reference WHERE kind = %s AND id = %s", (ORGANISATION, organisation_id)
         )
         return rows[0][0] if rows else None
+
+
+def _audit_entry(entry: dict[str, Any]) -> AuditEntry:
+    return AuditEntry(**{**entry, "at": datetime.fromisoformat(entry["at"]), "roles": tuple(entry["roles"])})
 
 
 def _escape_like(text: str) -> str:

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from projections.audit_view import audit_entry, concerns_audit
 from projections.campaigns import campaign_rows
 from projections.facts import Fact, UndecodableRecord, decode
 from projections.person_view import PersonView, changes_profile, concerns_person, fold, timeline_entry
@@ -135,6 +136,7 @@ class Projector:
                 if reference_facts:
                     keys = {key_of(fact) for fact in reference_facts}
                     tx.save_references(fold_references(reference_facts, tx.references(keys)))
+                tx.record_audit([audit_entry(fact) for fact in facts if concerns_audit(fact)])
                 tx.advance(new_offsets, {p: self._positions[p] for p in new_offsets})
         except BaseException:
             self._views.clear()

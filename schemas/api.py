@@ -193,6 +193,26 @@ class CampaignOut(ApiModel):
     freshness: Freshness
 
 
+class AuditEntryOut(ApiModel):
+    """One access: who (the token's subject or the adapter's name, with their roles), what, when, from where."""
+
+    at: datetime
+    actor: str
+    roles: list[str]
+    via: str = Field(description="token or api-key")
+    kind: str = Field(description="read, change, export or erasure")
+    operation: str = Field(description="The API operation, e.g. person_360")
+    method: str
+    path: str
+    client: str | None = Field(description="The caller's address as the API saw it")
+
+
+class AuditOut(ApiModel):
+    person_id: str
+    entries: list[AuditEntryOut] = Field(description="Newest first")
+    freshness: Freshness
+
+
 # --- commands -------------------------------------------------------------------------------
 
 

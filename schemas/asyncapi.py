@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from schemas.envelope import CONTENT_TYPE
-from schemas.events import DOMAIN, EVENT_TYPES, INTERACTIONS
+from schemas.events import AUDIT, DOMAIN, EVENT_TYPES, INTERACTIONS
 
 ASYNCAPI_FILE = Path(__file__).parent / "asyncapi.json"
 DEAD_LETTERS = "deadletter"
@@ -17,6 +17,8 @@ NAMESPACE = {"namespace": {"description": "CROSSVIEW_NAMESPACE: the prefix of ev
 STREAMS = {
     INTERACTIONS: "Interactions reported by the channel adapters and the Python client; key = person id.",
     DOMAIN: "Domain events, written only by the relay from the event store; key = aggregate id.",
+    AUDIT: "Who read or changed whose data, written by the API before it answers; key = the person id "
+    "(or what else the access concerns).",
 }
 
 
@@ -98,6 +100,8 @@ def asyncapi_document(version: str) -> dict[str, Any]:
             "relayDomainEvent": operation("send", DOMAIN, "The relay publishes every stored domain event, in order."),
             "projectInteraction": operation("receive", INTERACTIONS, "The projector folds them into the views."),
             "projectDomainEvent": operation("receive", DOMAIN, "The projector folds them into the views."),
+            "recordAccess": operation("send", AUDIT, "The API records who reads or changes whose data."),
+            "projectAccess": operation("receive", AUDIT, "The projector keeps each person's audit trail."),
             "deadLetter": operation("send", DEAD_LETTERS, "The projector parks what it cannot apply."),
         },
         "components": {"messages": {t: _message(t) for t in sorted(EVENT_TYPES)}},

@@ -16,6 +16,7 @@ from schemas.envelope import CloudEvent
 
 INTERACTIONS = "interactions"  # written by channel adapters
 DOMAIN = "domain"  # written only by the relay from the event store
+AUDIT = "audit"  # written only by the API: who read or changed whose data
 
 Channel = Literal["sms", "email", "web", "call"]
 Direction = Literal["inbound", "outbound"]
@@ -263,6 +264,28 @@ class CallInteraction(Interaction):
     notes: str | None = Field(default=None, max_length=10_000)
 
 
+# --- audit (written by the API before it answers) --------------------------------------------
+
+
+class AccessRecorded(EventData):
+    """Someone read or changed data: a person's when the subject is a person id (``concerns`` says),
+    else an organisation, the referentials, or the directory as a whole (search, targeting). Recorded
+    before the answer, so nothing is disclosed or changed without a trace."""
+
+    event_type: ClassVar[str] = "crossview.audit.access-recorded.v1"
+    stream: ClassVar[str] = AUDIT
+
+    actor: str = Field(min_length=1, max_length=200, description="The token's subject, or the adapter's name.")
+    roles: list[str] = Field(max_length=10)
+    via: Literal["token", "api-key"]
+    kind: Literal["read", "change", "export", "erasure"]
+    operation: str = Field(min_length=1, max_length=100, description="The API operation, e.g. person_360.")
+    method: str = Field(min_length=1, max_length=10)
+    path: str = Field(min_length=1, max_length=2000)
+    client: str | None = Field(default=None, max_length=100, description="The caller's address as the API saw it.")
+    concerns: Literal["person", "organisation", "referential", "directory"]
+
+
 EVENT_TYPES: dict[str, type[EventData]] = {
     model.event_type: model
     for model in (
@@ -287,6 +310,7 @@ EVENT_TYPES: dict[str, type[EventData]] = {
         EmailInteraction,
         WebInteraction,
         CallInteraction,
+        AccessRecorded,
     )
 }
 
@@ -332,7 +356,7 @@ def _validated(event_type: str, validate) -> EventData:
 
 
 def stream_of(event_type: str) -> str:
-    """Which topic family an event type belongs to (interactions or domain)."""
+    """Which topic family an event type belongs to (interactions, domain or audit)."""
     model = EVENT_TYPES.get(event_type)
     if model is None:
         raise UnknownEventType(f"unknown event type {event_type!r}")

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Request, Security
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -34,8 +35,9 @@ class Allow:
     The `Door` middleware runs the same check before the request's body is read; the dependency
     declares the roles (and documents them) and hands the caller to the route."""
 
-    def __init__(self, *roles: Role) -> None:
+    def __init__(self, *roles: Role, audited: bool = False) -> None:
         self.roles = frozenset(roles)
+        self.audited = audited
 
     async def __call__(
         self,
@@ -45,9 +47,22 @@ class Allow:
     ) -> Caller | None:
         if not self.roles:
             return None
+        crossview = request.app.state.crossview
         admitted = request.scope.get(CALLER)
         if admitted is None:
-            admitted = self.admit(request.app.state.crossview.authenticator, bearer and bearer.credentials, api_key)
+            admitted = self.admit(crossview.authenticator, bearer and bearer.credentials, api_key)
+        if self.audited:  # before the route runs: nothing is read or changed without a record
+            endpoint = request.scope.get("endpoint")
+            await run_in_threadpool(
+                crossview.auditor.record,
+                admitted,
+                "read" if request.method == "GET" else "change",
+                getattr(endpoint, "__name__", request.url.path),
+                request.method,
+                request.url.path,
+                request.client.host if request.client else None,
+                request.path_params,
+            )
         return admitted
 
     def admit(self, authenticator: Authenticator, bearer: str | None, api_key: str | None) -> Caller:
@@ -111,8 +126,8 @@ class Door:
 
 PUBLIC = Depends(Allow())
 AsAdapter = Annotated[Caller, Depends(Allow(Role.ADAPTER))]
-AsAdvisor = Annotated[Caller, Depends(Allow(Role.ADVISOR))]
-AsAdmin = Annotated[Caller, Depends(Allow(Role.ADMIN))]
+AsAdvisor = Annotated[Caller, Depends(Allow(Role.ADVISOR, audited=True))]
+AsAdmin = Annotated[Caller, Depends(Allow(Role.ADMIN, audited=True))]
 AsReader = Annotated[Caller, Depends(Allow(Role.ADVISOR, Role.ANALYST, Role.ADMIN))]  # no personal data
 
 

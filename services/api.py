@@ -19,7 +19,7 @@ from schemas.api import Problem
 from services.access import PUBLIC, Door, check_every_route_declares_access, document_roles
 from services.bootstrap import Application
 from services.http import PROBLEM, App, ProblemError, problem_response, render
-from services.routes import commands, ingest, queries, webhooks
+from services.routes import audit, commands, ingest, queries, webhooks
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +106,7 @@ def create_app(build: Callable[[], Application]) -> FastAPI:
         """Liveness, the storage mode, and the log position the read model reflects."""
         return {"status": "ok", "mode": crossview.mode, "position": render(crossview.store.position())}
 
-    for router in (queries.router, commands.router, ingest.router, webhooks.router):
+    for router in (queries.router, audit.router, commands.router, ingest.router, webhooks.router):
         app.include_router(router)
     check_every_route_declares_access(app)
     app.add_middleware(Door, api=app)

@@ -32,6 +32,7 @@ from projections.rebuild import catch_up
 from schemas.envelope import CloudEvent
 from schemas.events import stream_of
 from services.application import Crossview
+from services.audit import Auditor
 from services.auth import Authenticator, parse_api_keys
 from services.demo_data import DemoIds, seed_demo
 from services.relay import MemoryRelayPositions, Relay, last_notification_id
@@ -95,6 +96,7 @@ class Application:
     commands: Commands
     mode: str
     authenticator: Authenticator
+    auditor: Auditor
     used_tokens: MemoryUsedTokens | PostgresUsedTokens | None = None  # single-use webhook tokens
     closers: list[Callable[[], None]] = field(default_factory=list)
     demo: DemoIds | None = None
@@ -121,6 +123,7 @@ def embedded(settings: Settings, with_demo: bool = True) -> Application:
         commands,
         mode="embedded",
         authenticator=authenticator(settings),
+        auditor=Auditor(ingest.publish),
         used_tokens=MemoryUsedTokens(settings.webhook_max_age_s),
     )
     if with_demo:
@@ -180,6 +183,7 @@ def production(settings: Settings, relay_in_process: bool = True) -> Application
         Commands(crossview, relay, wait_s=settings.ack_timeout_s),
         mode="kafka",
         authenticator=authenticator(settings),
+        auditor=Auditor(ingest.publish),
         used_tokens=PostgresUsedTokens(pool, settings.namespace, settings.webhook_max_age_s),
     )
     app.closers += [pool.close, publisher.close, crossview.close]

@@ -8,7 +8,7 @@ from psycopg.conninfo import conninfo_to_dict
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from schemas.events import DOMAIN, INTERACTIONS
+from schemas.events import AUDIT, DOMAIN, INTERACTIONS
 from services.auth import DEMO_SIGNING_KEY, parse_api_keys
 
 
@@ -131,8 +131,8 @@ class Settings(BaseSettings):
 
     @property
     def event_topics(self) -> list[str]:
-        """The person-scoped topics the projector follows."""
-        return [self.topic(INTERACTIONS), self.topic(DOMAIN)]
+        """The topics the projector follows (person-scoped but for a few audit records)."""
+        return [self.topic(INTERACTIONS), self.topic(DOMAIN), self.topic(AUDIT)]
 
     @property
     def dead_letter_topic(self) -> str:

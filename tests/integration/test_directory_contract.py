@@ -16,6 +16,7 @@ from projections.memory_store import MemoryStore
 from projections.projector import Projector
 from schemas.events import stream_of
 from services.api import create_app
+from services.audit import Auditor
 from services.bootstrap import Application, authenticator
 from services.demo_data import seed_scenario, synthetic_people
 from tests.tokens import EVERY_ROLE
@@ -41,7 +42,17 @@ def clients(settings, store):
     fill(memory, settings)
     fill(store, settings)
     apps = [
-        create_app(lambda s=s: Application(settings, s, None, None, mode="test", authenticator=authenticator(settings)))
+        create_app(
+            lambda s=s: Application(
+                settings,
+                s,
+                None,
+                None,
+                mode="test",
+                authenticator=authenticator(settings),
+                auditor=Auditor(lambda events: []),  # this contract compares reads; the audit has its own tests
+            )
+        )
         for s in (memory, store)
     ]
     with TestClient(apps[0], headers=EVERY_ROLE) as in_memory, TestClient(apps[1], headers=EVERY_ROLE) as on_postgres:

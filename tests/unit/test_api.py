@@ -46,7 +46,8 @@ def test_fabiens_view_is_served_with_the_position_it_reflects(client, fabien, sm
     body = client.get(f"/v1/persons/{fabien}").json()
     assert body["given_name"] == "Fabien"
     assert body["interactions"] == {"sms": 1, "email": 1, "web": 1, "call": 1}
-    assert sum(body["freshness"]["position"].values()) == len(seed_scenario()[0]) and body["freshness"]["caught_up"]
+    position = {k: v for k, v in body["freshness"]["position"].items() if not k.startswith("crossview.audit")}
+    assert sum(position.values()) == len(seed_scenario()[0]) and body["freshness"]["caught_up"]  # audit aside
 
 
 def test_an_accepted_event_is_in_the_view_when_read_at_its_position(client, fabien, sms):

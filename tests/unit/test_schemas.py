@@ -93,8 +93,11 @@ def test_the_asyncapi_document_is_committed_and_puts_each_type_on_its_topic():
 
     document = asyncapi_document(version("crossview"))
     assert ASYNCAPI_FILE.read_text() == render(document)
-    domain, interactions = (set(document["channels"][c]["messages"]) for c in ("domain", "interactions"))
-    assert domain | interactions == set(EVENT_TYPES) and not domain & interactions
+    domain, interactions, audit = (
+        set(document["channels"][c]["messages"]) for c in ("domain", "interactions", "audit")
+    )
+    assert domain | interactions | audit == set(EVENT_TYPES) and not domain & interactions and not audit & domain
+    assert audit == {t for t in EVENT_TYPES if t.startswith("crossview.audit.")}
     assert interactions == {t for t in EVENT_TYPES if t.startswith("crossview.interaction.")}
     for event_type, message in document["components"]["messages"].items():
         assert (JSON_DIR / message["payload"]["$ref"].removeprefix("json/")).exists()
