@@ -17,7 +17,8 @@ from domain.errors import DomainError, NotFoundError
 from schemas.api import Problem
 from services.bootstrap import Application
 from services.http import PROBLEM, App, ProblemError, problem_response, render
-from services.routes import commands, ingest, queries, webhooks
+from services.metrics import HttpMetrics, TimingMiddleware
+from services.routes import commands, ingest, operations, queries, webhooks
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,8 @@ def create_app(build: Callable[[], Application]) -> FastAPI:
         lifespan=lifespan,
         responses={422: {"model": Problem, "content": {PROBLEM: {}}, "description": "Malformed input"}},
     )
+    app.state.http_metrics = HttpMetrics()
+    app.add_middleware(TimingMiddleware, metrics=app.state.http_metrics)
 
     @app.exception_handler(ProblemError)
     async def _on_problem(request: Request, error: ProblemError) -> JSONResponse:
@@ -104,6 +107,6 @@ def create_app(build: Callable[[], Application]) -> FastAPI:
         """Liveness, the storage mode, and the log position the read model reflects."""
         return {"status": "ok", "mode": crossview.mode, "position": render(crossview.store.position())}
 
-    for router in (queries.router, commands.router, ingest.router, webhooks.router):
+    for router in (queries.router, commands.router, ingest.router, webhooks.router, operations.router):
         app.include_router(router)
     return app
