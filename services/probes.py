@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -140,8 +141,10 @@ class Probes:
     timeout_s: float = 2.0
     max_relay_lag: int = 1000
     _pool: ThreadPoolExecutor = field(
-        default_factory=lambda: ThreadPoolExecutor(max_workers=8, thread_name_prefix="probe"), repr=False
+        default_factory=lambda: ThreadPoolExecutor(max_workers=4, thread_name_prefix="probe"), repr=False
     )
+    _running: dict[str, Future] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def readiness(self) -> dict[str, Check]:
         """One check per dependency, run side by side, each within the timeout."""
@@ -191,19 +194,26 @@ class Probes:
 
     def _within(self, calls: dict[str, Callable[[], object]]) -> dict[str, _Outcome]:
         started = time.monotonic()
-        futures: dict[str, Future] = {name: self._pool.submit(_timed, call) for name, call in calls.items()}
+        futures: dict[str, Future] = {}
+        with self._lock:
+            for name, call in calls.items():
+                running = self._running.get(name)
+                if running is None or running.done():
+                    running = self._running[name] = self._pool.submit(_timed, call)
+                # else a call that hangs is joined, not repeated: one thread per check at most, so
+                # probes that keep coming while a dependency hangs neither pile up nor queue
+                futures[name] = running
         # A little more than the timeout: the sources' own timeouts should fire first and say why.
-        wait(futures.values(), timeout=self.timeout_s + 0.5)
+        wait(futures.values(), timeout=self.timeout_s + min(0.5, self.timeout_s / 4))
         outcomes = {}
         for name, future in futures.items():
-            if not future.done():
-                future.cancel()  # a queued call is dropped; a running one finishes on its own
+            if future.done():
+                outcomes[name] = future.result()
+            else:
                 outcomes[name] = _Outcome(
                     error=f"no answer within {self.timeout_s}s", seconds=time.monotonic() - started
                 )
                 log.warning("probe %s: no answer within %ss", name, self.timeout_s)
-            else:
-                outcomes[name] = future.result()
         return outcomes
 
     def close(self) -> None:

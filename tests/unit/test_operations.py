@@ -144,11 +144,13 @@ class Hanging:
 
     def __init__(self) -> None:
         self.release = threading.Event()
+        self.pings = 0
 
     def log(self, timeout_s: float) -> LogState:
         return LogState({("t.interactions", 0): 4}, dead_letters=0)
 
     def ping_database(self, timeout_s: float) -> str:
+        self.pings += 1
         self.release.wait(30)
         return "late"
 
@@ -173,6 +175,25 @@ def test_a_hanging_database_makes_readiness_fail_in_bounded_time_naming_it():
         snapshot = probes.snapshot()
         assert snapshot.up == {"kafka": True, "database": False}
         assert snapshot.projector_lag is None and snapshot.relay_lag is None and snapshot.dead_letters == 0
+    finally:
+        sources.release.set()
+        probes.close()
+
+
+def test_probes_that_keep_coming_while_the_database_hangs_join_the_call_in_flight_instead_of_piling_up():
+    sources = Hanging()
+    probes = Probes(sources, timeout_s=0.02)
+    try:
+        for _ in range(3):
+            assert not probes.readiness()["database"].ok
+            assert probes.snapshot().up["database"] is False
+        assert sources.pings == 1
+        assert probes.readiness()["kafka"].ok  # the broker's check still gets a thread
+        sources.release.set()
+        wait_for = time.monotonic() + 5
+        while not probes.readiness()["database"].ok and time.monotonic() < wait_for:
+            time.sleep(0.05)
+        assert probes.readiness()["database"].detail == "late" and sources.pings >= 2
     finally:
         sources.release.set()
         probes.close()
