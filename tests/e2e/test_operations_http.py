@@ -8,9 +8,9 @@ import time
 
 import httpx
 
+from tests.conftest import named, samples
 from tests.e2e.test_http import SMS, free_port, wait_for_http
 from tests.live import ROOT, crossview_process
-from tests.unit.test_operations import named, samples
 
 
 def test_the_demo_is_alive_ready_and_scraped_with_no_service_running(tmp_path):

@@ -19,8 +19,8 @@ from services.metrics import HttpMetrics
 from services.probes import LiveSources, Probes
 from services.relay import Relay, last_notification_id
 from services.relay_positions import PostgresRelayPositions
+from tests.conftest import named, samples
 from tests.live import ProjectorThread, TcpProxy, wait_until
-from tests.unit.test_operations import named, samples
 
 
 def scrape(client: TestClient) -> dict:

@@ -8,7 +8,6 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import generate_latest
-from prometheus_client.parser import text_string_to_metric_families
 
 from channels.memory import MemoryDeadLetters, MemoryLog
 from projections.memory_store import MemoryStore
@@ -22,21 +21,9 @@ from services.metrics import HttpMetrics
 from services.probes import EmbeddedSources, LogState, Probes
 from services.relay import MemoryRelayPositions, Relay
 from services.settings import Settings
+from tests.conftest import named, samples
 
 TOPICS = ["t.interactions", "t.domain"]
-
-
-def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    """Every sample of a Prometheus text exposition, by name and sorted labels."""
-    return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
-
-
-def named(metrics: dict, name: str) -> dict[tuple, float]:
-    return {labels: value for (sample, labels), value in metrics.items() if sample == name}
 
 
 @pytest.fixture
