@@ -260,6 +260,37 @@ def end_offsets(bootstrap: str, topics: Iterable[str]) -> dict[tuple[str, int], 
         consumer.close(autocommit=False)
 
 
+def log_extents(
+    bootstrap: str, partitions: Iterable[tuple[str, int]], timeout_s: float
+) -> dict[tuple[str, int], tuple[int, int]]:
+    """The first and the next offset of each partition, for probes that must answer in bounded time:
+    BrokerUnavailable once ``timeout_s`` is spent. The partitions are named, not looked up, since
+    a metadata lookup may wait for the broker without a limit."""
+    wanted = [TopicPartition(topic, partition) for topic, partition in partitions]
+    deadline = time.monotonic() + timeout_s
+
+    def left_ms() -> int:
+        return max(1, int((deadline - time.monotonic()) * 1000))
+
+    try:
+        consumer = KafkaConsumer(
+            bootstrap_servers=bootstrap,
+            enable_auto_commit=False,
+            bootstrap_timeout_ms=left_ms(),
+            request_timeout_ms=left_ms(),
+        )
+    except KafkaError as error:
+        raise BrokerUnavailable(f"Kafka at {bootstrap} does not answer ({error})") from error
+    try:
+        firsts = consumer.beginning_offsets(wanted, timeout_ms=left_ms())
+        ends = consumer.end_offsets(wanted, timeout_ms=left_ms())
+    except KafkaError as error:
+        raise BrokerUnavailable(f"Kafka at {bootstrap} did not give the offsets in {timeout_s}s ({error})") from error
+    finally:
+        consumer.close(autocommit=False)
+    return {(tp.topic, tp.partition): (firsts[tp], ends[tp]) for tp in wanted}
+
+
 class KafkaReplay:
     """Reads every partition of ``topics`` from given offsets with no consumer group (rebuilds, analysts)."""
 

@@ -37,6 +37,11 @@ class MemoryLog:
             self.on_append(appended)
         return [Position(r.topic, r.partition, r.offset) for r in appended]
 
+    def end_offsets(self, topics: list[str]) -> dict[tuple[str, int], int]:
+        """The next offset of every partition of ``topics``, as Kafka's end offsets."""
+        with self._lock:
+            return {p: len(self._records.get(p, ())) for topic in topics for p in self.partitions_of(topic)}
+
     def records(self, topic: str) -> list[WireRecord]:
         with self._lock:
             return [r for (t, _), log in sorted(self._records.items()) if t == topic for r in log]

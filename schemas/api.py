@@ -316,3 +316,22 @@ class Problem(ApiModel):
     status: int
     detail: str | None = None
     errors: list[dict[str, Any]] | None = None
+
+
+class Liveness(ApiModel):
+    status: Literal["alive"]
+
+
+class CheckOut(ApiModel):
+    ok: bool
+    detail: str = Field(description="What answered, or why the check failed (the server log has the full error).")
+    seconds: float = Field(description="How long the check took.")
+
+
+class Readiness(ApiModel):
+    status: Literal["ready", "not ready"]
+    failed: list[str] = Field(description="The checks that failed, by name; empty when ready.")
+    checks: dict[str, CheckOut] = Field(
+        description="Each check by name: kafka (the topics answer), database (a new connection answers), "
+        "relay (stored events not yet published, within CROSSVIEW_READY_MAX_RELAY_LAG)."
+    )

@@ -19,7 +19,8 @@ from schemas.api import Problem
 from services.access import PUBLIC, Door, check_every_route_declares_access, document_roles
 from services.bootstrap import Application
 from services.http import PROBLEM, App, ProblemError, problem_response, render
-from services.routes import audit, commands, ingest, queries, webhooks
+from services.metrics import HttpMetrics, TimingMiddleware
+from services.routes import audit, commands, ingest, operations, queries, webhooks
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,8 @@ def create_app(build: Callable[[], Application]) -> FastAPI:
         lifespan=lifespan,
         responses={422: {"model": Problem, "content": {PROBLEM: {}}, "description": "Malformed input"}},
     )
+    app.state.http_metrics = HttpMetrics()
+    app.add_middleware(TimingMiddleware, metrics=app.state.http_metrics)
 
     @app.exception_handler(ProblemError)
     async def _on_problem(request: Request, error: ProblemError) -> JSONResponse:
@@ -106,7 +109,7 @@ def create_app(build: Callable[[], Application]) -> FastAPI:
         """Liveness, the storage mode, and the log position the read model reflects."""
         return {"status": "ok", "mode": crossview.mode, "position": render(crossview.store.position())}
 
-    for router in (queries.router, audit.router, commands.router, ingest.router, webhooks.router):
+    for router in (queries.router, audit.router, commands.router, ingest.router, webhooks.router, operations.router):
         app.include_router(router)
     check_every_route_declares_access(app)
     app.add_middleware(Door, api=app)

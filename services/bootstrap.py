@@ -35,6 +35,7 @@ from services.application import Crossview
 from services.audit import Auditor
 from services.auth import Authenticator, parse_api_keys
 from services.demo_data import DemoIds, seed_demo
+from services.probes import EmbeddedSources, LiveSources, Probes
 from services.relay import MemoryRelayPositions, Relay, last_notification_id
 from services.relay_positions import PostgresRelayPositions
 from services.settings import Settings
@@ -100,6 +101,7 @@ class Application:
     used_tokens: MemoryUsedTokens | PostgresUsedTokens | None = None  # single-use webhook tokens
     closers: list[Callable[[], None]] = field(default_factory=list)
     demo: DemoIds | None = None
+    probes: Probes | None = None  # readiness and scrape-time metrics (routes/operations.py)
 
     def close(self) -> None:
         for close in reversed(self.closers):
@@ -109,13 +111,15 @@ class Application:
 def embedded(settings: Settings, with_demo: bool = True) -> Application:
     """No external service: in-memory event store and log, the relay and projector run synchronously."""
     store = MemoryStore()
-    projector = Projector(store, MemoryDeadLetters())
+    dead_letters = MemoryDeadLetters()
+    projector = Projector(store, dead_letters)
     memory_log = MemoryLog(settings.partitions, on_append=projector.process)
     projector.assign([p for topic in settings.event_topics for p in memory_log.partitions_of(topic)])
     ingest = Ingest(memory_log, settings)
     crossview = Crossview(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
     relay = Relay(crossview, ingest.publish, MemoryRelayPositions())
     commands = _SynchronousCommands(crossview, relay, wait_s=0)
+    probes = _probes(settings, EmbeddedSources(memory_log, dead_letters, store, relay, settings.event_topics))
     app = Application(
         settings,
         store,
@@ -125,6 +129,8 @@ def embedded(settings: Settings, with_demo: bool = True) -> Application:
         authenticator=authenticator(settings),
         auditor=Auditor(ingest.publish),
         used_tokens=MemoryUsedTokens(settings.webhook_max_age_s),
+        probes=probes,
+        closers=[probes.close],
     )
     if with_demo:
         app.demo = seed_demo(crossview, ingest.publish)
@@ -157,6 +163,10 @@ def authenticator(settings: Settings) -> Authenticator:
     )
 
 
+def _probes(settings: Settings, sources: EmbeddedSources | LiveSources) -> Probes:
+    return Probes(sources, timeout_s=settings.probe_timeout_s, max_relay_lag=settings.ready_max_relay_lag)
+
+
 def check_services(settings: Settings) -> None:
     """Kafka serves the topics and PostgreSQL answers, or BrokerUnavailable / DatabaseUnavailable
     saying which does not (before a server starts, so it fails with a sentence, not a traceback)."""
@@ -176,17 +186,31 @@ def production(settings: Settings, relay_in_process: bool = True) -> Application
     crossview = event_store(settings)
     positions = PostgresRelayPositions(pool, settings.namespace)
     relay = Relay(crossview, ingest.publish, positions)
+    store = PostgresStore(pool, settings.namespace)
+    probes = _probes(
+        settings,
+        LiveSources(
+            settings.kafka_bootstrap,
+            settings.database_url,
+            settings.event_topics,
+            settings.dead_letter_topic,
+            settings.partitions,
+            store,
+            relay,
+        ),
+    )
     app = Application(
         settings,
-        PostgresStore(pool, settings.namespace),
+        store,
         ingest,
         Commands(crossview, relay, wait_s=settings.ack_timeout_s),
         mode="kafka",
         authenticator=authenticator(settings),
         auditor=Auditor(ingest.publish),
         used_tokens=PostgresUsedTokens(pool, settings.namespace, settings.webhook_max_age_s),
+        probes=probes,
     )
-    app.closers += [pool.close, publisher.close, crossview.close]
+    app.closers += [pool.close, publisher.close, crossview.close, probes.close]
     if relay_in_process:  # closers run last-in first-out: the relay stops before what it uses closes
         stop = threading.Event()
         thread = threading.Thread(

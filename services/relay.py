@@ -184,6 +184,10 @@ class Relay:
                 return None
             return [self._recent[i] for i in range(first_id, last_id + 1) if i in self._recent]
 
+    def lag(self) -> int:
+        """Notifications stored but not yet recorded as published (by whichever relay is active)."""
+        return last_notification_id(self._app) - self._positions.load()
+
     def run(self, stop: threading.Event, idle_s: float = 0.05, lock: Callable[[], bool] = lambda: True) -> None:
         """Relay until ``stop``; ``lock()`` says whether this process may be the active relay."""
         while not stop.is_set():

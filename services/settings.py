@@ -31,6 +31,12 @@ class Settings(BaseSettings):
         10_000, ge=6_000, description="How soon the group notices a dead projector and hands its partitions over."
     )
     log_level: str = "INFO"
+    probe_timeout_s: float = Field(
+        2.0, gt=0, le=30, description="How long /readyz and /metrics wait for each of Kafka and PostgreSQL."
+    )
+    ready_max_relay_lag: int = Field(
+        1000, ge=0, description="/readyz fails when the relay is more than this many stored events behind."
+    )
 
     # --- who may do what ---------------------------------------------------------------------
     auth_jwks_url: str | None = Field(

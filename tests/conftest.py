@@ -6,6 +6,7 @@ import os
 from collections.abc import Iterable
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from projections.facts import Fact, fact_of
 from projections.person_view import PersonView, fold, view_to_json
@@ -27,6 +28,19 @@ def expected_views(events: Iterable[CloudEvent]) -> dict[str, dict]:
 
 def as_json(views: dict[str, PersonView | None]) -> dict[str, dict | None]:
     return {pid: view_to_json(view) if view else None for pid, view in views.items()}
+
+
+def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of a Prometheus text exposition, by name and sorted labels."""
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def named(metrics: dict, name: str) -> dict[tuple, float]:
+    return {labels: value for (sample, labels), value in metrics.items() if sample == name}
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -5,6 +5,7 @@ Nothing here skips: a missing service fails the test with what to do about it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -205,3 +206,72 @@ class SpareBroker:
             self.process.send_signal(signal.SIGKILL)
             self.process.wait()
             self.process = None
+
+
+class TcpProxy:
+    """A local port forwarded to a service. Closing it is an outage of that service for whoever was
+    given the port (its connections cut, new ones refused) without touching the shared service."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self._target = (host, port)
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self.port = 0
+        self._server: socket.socket | None = None
+        self.reopen()
+
+    def reopen(self) -> None:
+        self._server = socket.create_server(("127.0.0.1", self.port))  # SO_REUSEADDR: the same port again
+        self._server.settimeout(0.2)
+        self.port = self._server.getsockname()[1]
+        threading.Thread(target=self._accept, args=(self._server,), daemon=True).start()
+
+    def _accept(self, server: socket.socket) -> None:
+        while server.fileno() != -1:
+            try:
+                client, _ = server.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(self._target, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            upstream.settimeout(None)
+            client.settimeout(None)
+            with self._lock:
+                self._sockets += [client, upstream]
+            threading.Thread(target=self._pump, args=(client, upstream), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for end in (source, sink):
+                with contextlib.suppress(OSError):
+                    end.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        """Refuse new connections and cut the open ones."""
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        with self._lock:
+            sockets, self._sockets = self._sockets, []
+        for end in sockets:
+            with contextlib.suppress(OSError):
+                end.shutdown(socket.SHUT_RDWR)
+            end.close()
+
+    def __enter__(self) -> TcpProxy:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
