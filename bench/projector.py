@@ -26,9 +26,10 @@ from kafka import KafkaConsumer, TopicPartition
 
 from bench.common import fresh_namespace, log, write_result
 from channels.kafka import BATCH_RECORDS, KafkaPublisher, end_offsets
+from projections.postgres_store import open_pool
 from schemas.envelope import to_binary
 from schemas.events import INTERACTIONS
-from services.bootstrap import Ingest, collect_garbage_rarely, run_projector
+from services.bootstrap import Ingest, collect_garbage_rarely, data_keys, run_projector
 from services.demo_data import synthetic_interactions
 from services.settings import Settings
 
@@ -41,7 +42,8 @@ def produce(settings: Settings) -> tuple[float, float]:
     """Publish the events; returns (events/s, mean record size in bytes)."""
     events = synthetic_interactions(people=PEOPLE, per_person=EVENTS // PEOPLE, body_bytes=70)
     publisher = KafkaPublisher(settings.kafka_bootstrap, linger_ms=20)
-    ingest, sizes, started, chunk = Ingest(publisher, settings), 0, time.perf_counter(), []
+    pool = open_pool(settings.database_url, max_size=2)  # events are sealed as in production
+    ingest, sizes, started, chunk = Ingest(publisher, settings, data_keys(settings, pool)), 0, time.perf_counter(), []
     for n, event in enumerate(events, 1):
         chunk.append(event)
         key, value, headers = to_binary(event)
@@ -54,6 +56,7 @@ def produce(settings: Settings) -> tuple[float, float]:
         ingest.publish(chunk)
     rate = EVENTS / (time.perf_counter() - started)
     publisher.close()
+    pool.close()
     return rate, sizes / EVENTS
 
 

@@ -126,7 +126,7 @@ def api(settings: Settings, people: list[str], logs) -> dict:
 def _trickle(settings: Settings, stop: threading.Event) -> None:
     """A few interactions a second while the queries run: the projector is live, not idle."""
     publisher = KafkaPublisher(settings.kafka_bootstrap)
-    ingest = Ingest(publisher, settings)
+    ingest = Ingest(publisher, settings, None)  # background load: clear events are as good
     events = iter(synthetic_interactions(people=1000, per_person=1000, seed=4))
     while not stop.wait(0.1):
         ingest.publish([next(events) for _ in range(20)])

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import datetime
 from typing import NamedTuple
 
+from pydantic_core import to_json
+
+from projections.data_keys import Keys
 from schemas.envelope import CloudEvent, EnvelopeError, WireRecord, read_attributes
 from schemas.events import EventData, InvalidEventData, UnknownEventType, parse_data, parse_data_json
+from schemas.sealing import PERSONAL_BY_TYPE, SealError, unseal
 
 
 class UndecodableRecord(ValueError):
@@ -28,14 +33,28 @@ class Fact(NamedTuple):
     offset: int
 
 
-def decode(record: WireRecord) -> Fact:
+def decode(record: WireRecord, keys: Mapping[str, Keys | None] | None = None) -> Fact:
     """The fact a record carries. The hot path of every projection: pydantic parses the JSON
-    and checks it in one pass, and no intermediate CloudEvent is built."""
+    and checks it in one pass, and no intermediate CloudEvent is built.
+
+    With ``keys`` (subject -> key versions, None for an erased subject), an event whose type has
+    personal fields is unsealed first (schemas/sealing.py); its ``raw_data`` is then the clear data."""
+    value = record.value
     try:
         attributes = read_attributes(record)
-        if record.value is None:
+        if value is None:
             raise EnvelopeError("record has no value (event data)")
-        data = parse_data_json(attributes.type, record.value)
+        if keys is not None and attributes.type in PERSONAL_BY_TYPE:
+            sealed = json.loads(value)
+            if not isinstance(sealed, dict):
+                raise EnvelopeError("event data is not a JSON object")
+            clear = unseal(attributes.type, attributes.id, attributes.subject, sealed, keys.get(attributes.subject, {}))
+            value = to_json(clear)
+        data = parse_data_json(attributes.type, value)
+    except SealError as error:
+        raise UndecodableRecord(f"SealError: {error}") from error
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise UndecodableRecord(f"EnvelopeError: event data is not a JSON object: {error}") from error
     except InvalidEventData as error:
         if not _is_json_object(record.value):
             raise UndecodableRecord(f"EnvelopeError: event data is not a JSON object: {error}") from error
@@ -53,7 +72,7 @@ def decode(record: WireRecord) -> Fact:
         attributes.subject,
         attributes.time,
         data,
-        record.value,
+        value,
         record.topic,
         record.partition,
         record.offset,

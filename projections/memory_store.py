@@ -25,6 +25,10 @@ class _MemoryTransaction:
         self.offsets: dict[Partition, int] = {}
         self.campaign_rows: set[tuple[str, str, str, str]] = set()
         self.audit: dict[str, AuditEntry] = {}
+        self.redacted: set[str] = set()
+
+    def redact_timelines(self, person_ids: Iterable[str]) -> None:
+        self.redacted.update(person_ids)
 
     def record_audit(self, entries: Sequence[AuditEntry]) -> None:
         self.audit.update((e.event_id, e) for e in entries if e.event_id not in self._store._audit)
@@ -85,6 +89,10 @@ class MemoryStore:
             self._offsets.update(tx.offsets)
             self._campaign_rows |= tx.campaign_rows
             self._audit.update(tx.audit)
+            for person_id in tx.redacted:
+                entries = [e._replace(raw_data=b"{}") for e in self._by_person.get(person_id, [])]
+                self._by_person[person_id] = entries
+                self._entries.update((e.event_id, e) for e in entries)
 
     def offsets(self, partitions: Iterable[Partition]) -> dict[Partition, int]:
         with self._lock:

@@ -27,6 +27,7 @@ from schemas.events import (
     FunctionEnded,
     FunctionsReprioritised,
     Interaction,
+    PersonErased,
     PersonJoined,
     PersonMerged,
     PersonRegistered,
@@ -38,6 +39,7 @@ from schemas.events import (
 )
 
 PERSON_SCOPED = (
+    PersonErased,
     ContactPointAdded,
     ContactPointRemoved,
     PersonJoined,
@@ -91,6 +93,7 @@ class PersonView(NamedTuple):
     contact_points: tuple[str, ...] = ()  # "kind:address" leading to this person
     absorbed: tuple[str, ...] = ()  # people joined into this one
     merged_into: str | None = None  # set when this person was joined into another
+    erased_on: date | None = None  # erased at their request: only counts remain
 
     def reachable(self, channel: str, address: str) -> bool:
         """Whether the person may be sent something on this contact point (unknown: yes)."""
@@ -154,6 +157,7 @@ def _fold_person(view: PersonView, facts: list[Fact]) -> PersonView:
     last_event_at = view.last_event_at
     reachability = dict(view.reachability)
     profile = None  # copied on the first domain event only: interactions leave it untouched
+    erased_on = view.erased_on
     for fact in facts:
         at, data = fact.time, fact.data
         if last_event_at is None or at > last_event_at:
@@ -185,10 +189,23 @@ def _fold_person(view: PersonView, facts: list[Fact]) -> PersonView:
                 registration = candidate
         elif isinstance(data, PersonRenamed):  # after the registration: the same aggregate, in order
             registration = (registration[0] or at, data.given_name, data.family_name, False)
+        elif type(data) is PersonErased:
+            erased_on = data.erased_on
         else:
             profile = profile or _Profile.of(view)
             profile.apply(data)
     profile = profile or _Profile.of(view, copy=False)
+    if erased_on is not None:  # whatever came before or after: nothing but counts and ids remain
+        return PersonView(
+            person_id=view.person_id,
+            registered_at=registration[0],
+            interactions=counts,
+            events_applied=view.events_applied + len(facts),
+            last_event_at=last_event_at,
+            absorbed=tuple(profile.absorbed),
+            merged_into=profile.merged_into,
+            erased_on=erased_on,
+        )
     return PersonView(
         person_id=view.person_id,
         given_name=registration[1] or None,
@@ -453,6 +470,7 @@ def view_to_json(view: PersonView) -> dict[str, Any]:
         "contact_points": list(view.contact_points),
         "absorbed": list(view.absorbed),
         "merged_into": view.merged_into,
+        **({"erased_on": view.erased_on.isoformat()} if view.erased_on else {}),
     }
 
 
@@ -490,6 +508,7 @@ def view_from_json(raw: Mapping[str, Any]) -> PersonView:
         contact_points=tuple(raw.get("contact_points", ())),
         absorbed=tuple(raw.get("absorbed", ())),
         merged_into=raw.get("merged_into"),
+        erased_on=date.fromisoformat(raw["erased_on"]) if raw.get("erased_on") else None,
     )
 
 

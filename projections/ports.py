@@ -43,6 +43,10 @@ class ProjectionTransaction(Protocol):
     def record_campaign_reach(self, rows: set[tuple[str, str, str, str]]) -> None:
         """Add (campaign, channel, indicator, person) facts; one already there changes nothing."""
 
+    def redact_timelines(self, person_ids: Iterable[str]) -> None:
+        """Empty the data of every timeline entry of these (erased) people; the entries stay, so a
+        duplicate of their events is still known as one."""
+
     def record_audit(self, entries: Sequence[AuditEntry]) -> None:
         """Add access records; one already there (same event id) changes nothing."""
 

@@ -280,6 +280,13 @@ class _PostgresTransaction:
             [(kind, ident, Jsonb(view)) for (kind, ident), view in documents.items()],
         )
 
+    def redact_timelines(self, person_ids: Iterable[str]) -> None:
+        ids = list(person_ids)
+        if ids:
+            self._conn.execute(
+                self._q("UPDATE {schema}.timeline SET data = '{{}}'::json WHERE person_id = ANY(%s)"), (ids,)
+            )
+
     def record_audit(self, entries: Sequence[AuditEntry]) -> None:
         if entries:
             self._conn.cursor().executemany(

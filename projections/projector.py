@@ -22,6 +22,7 @@ from typing import Protocol
 
 from projections.audit_view import audit_entry, concerns_audit
 from projections.campaigns import campaign_rows
+from projections.data_keys import DataKeys, Keys
 from projections.facts import Fact, UndecodableRecord, decode
 from projections.person_view import PersonView, changes_profile, concerns_person, fold, timeline_entry
 from projections.ports import DeadLetterSink, GenerationChanged, Partition, ProjectionStore, StaleOffsets
@@ -62,8 +63,15 @@ class RecordSource(Protocol):
 
 
 class Projector:
-    def __init__(self, store: ProjectionStore, dead_letters: DeadLetterSink, max_cached_views: int = 200_000) -> None:
+    def __init__(
+        self,
+        store: ProjectionStore,
+        dead_letters: DeadLetterSink,
+        max_cached_views: int = 200_000,
+        keys: DataKeys | None = None,
+    ) -> None:
         self._store = store
+        self._keys = keys  # the subjects' data keys, to unseal personal fields (None: events are clear)
         self._dead_letters = dead_letters
         self._positions: dict[Partition, int] = {}  # next offset per owned partition, as stored
         self._views: dict[str, PersonView] = {}  # committed views of the people this member owns
@@ -97,6 +105,7 @@ class Projector:
         new_offsets: dict[Partition, int] = {}
         facts: list[Fact] = []
         dead: list[tuple[WireRecord, str]] = []
+        keys = self._keys_of(records)
         for record in records:
             partition = (record.topic, record.partition)
             start = self._positions.get(partition)
@@ -104,7 +113,7 @@ class Projector:
                 continue  # not ours any more, or already applied before a re-seek
             new_offsets[partition] = max(new_offsets.get(partition, start), record.offset + 1)
             try:
-                facts.append(decode(record))
+                facts.append(decode(record, keys))
             except UndecodableRecord as error:
                 dead.append((record, str(error)))
         if not new_offsets:
@@ -131,6 +140,7 @@ class Projector:
                 views.update(tx.views(people - views.keys()))
                 folded = fold(person_facts, views)
                 tx.save_views(folded.values(), {f.subject for f in person_facts if changes_profile(f)})
+                tx.redact_timelines(p for p in people if folded[p].erased_on is not None)
                 tx.record_campaign_reach(campaign_rows(person_facts))
                 reference_facts = [fact for fact in fresh if concerns_reference(fact)]
                 if reference_facts:
@@ -142,6 +152,8 @@ class Projector:
             self._views.clear()
             raise
         self._positions.update(new_offsets)
+        if self._keys is not None:
+            self._keys.forget(p for p in people if folded[p].erased_on is not None)
         if len(self._views) + len(folded) > self._max_cached_views:
             self._views.clear()
         self._views.update(folded)
@@ -149,6 +161,12 @@ class Projector:
         outcome.duplicates = len(known) - len(fresh)
         self._add(outcome)
         return outcome
+
+    def _keys_of(self, records: Sequence[WireRecord]) -> dict[str, Keys | None] | None:
+        if self._keys is None:
+            return None
+        subjects = {r.key.decode("utf-8", "replace") for r in records if r.key is not None}
+        return self._keys.all_of(subjects) if subjects else {}
 
     def _add(self, outcome: BatchOutcome) -> None:
         for name in ("records", "applied", "duplicates", "dead_lettered"):

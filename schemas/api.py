@@ -213,6 +213,13 @@ class AuditOut(ApiModel):
     freshness: Freshness
 
 
+class ErasedOut(ApiModel):
+    erased: list[str] = Field(description="The people erased: the person and everyone joined with them")
+    already: bool = Field(description="True when the person had been erased before (nothing more was done)")
+    purged: bool = Field(description="Whether the read models already show the erasure (else within moments)")
+    positions: list[str] = Field(description="Where the erasures landed on the log (for min_position)")
+
+
 # --- commands -------------------------------------------------------------------------------
 
 

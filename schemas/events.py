@@ -85,6 +85,16 @@ class PersonMerged(EventData):
     survivor_id: str = Field(min_length=1, max_length=200)
 
 
+class PersonErased(EventData):
+    """The person (the subject) was erased at their request (GDPR article 17): their data key is
+    destroyed, so their earlier events' personal fields read as erased; views keep only counts."""
+
+    event_type: ClassVar[str] = "crossview.person.erased.v1"
+    stream: ClassVar[str] = DOMAIN
+
+    erased_on: date
+
+
 class PersonSeparated(EventData):
     """A join undone: the absorbed person is their own again (the subject is the former survivor)."""
 
@@ -292,6 +302,7 @@ EVENT_TYPES: dict[str, type[EventData]] = {
         PersonRegistered,
         PersonJoined,
         PersonMerged,
+        PersonErased,
         PersonRenamed,
         PersonSeparated,
         PersonRestored,

@@ -35,9 +35,10 @@ class Allow:
     The `Door` middleware runs the same check before the request's body is read; the dependency
     declares the roles (and documents them) and hands the caller to the route."""
 
-    def __init__(self, *roles: Role, audited: bool = False) -> None:
+    def __init__(self, *roles: Role, audited: bool = False, kind: str | None = None) -> None:
         self.roles = frozenset(roles)
         self.audited = audited
+        self.kind = kind  # what the audit records: by default a read for GET, else a change
 
     async def __call__(
         self,
@@ -56,7 +57,7 @@ class Allow:
             await run_in_threadpool(
                 crossview.auditor.record,
                 admitted,
-                "read" if request.method == "GET" else "change",
+                self.kind or ("read" if request.method == "GET" else "change"),
                 getattr(endpoint, "__name__", request.url.path),
                 request.method,
                 request.url.path,

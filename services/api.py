@@ -20,7 +20,7 @@ from services.access import PUBLIC, Door, check_every_route_declares_access, doc
 from services.bootstrap import Application
 from services.http import PROBLEM, App, ProblemError, problem_response, render
 from services.metrics import HttpMetrics, TimingMiddleware
-from services.routes import audit, commands, ingest, operations, queries, webhooks
+from services.routes import audit, commands, ingest, operations, privacy, queries, webhooks
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +109,15 @@ def create_app(build: Callable[[], Application]) -> FastAPI:
         """Liveness, the storage mode, and the log position the read model reflects."""
         return {"status": "ok", "mode": crossview.mode, "position": render(crossview.store.position())}
 
-    for router in (queries.router, audit.router, commands.router, ingest.router, webhooks.router, operations.router):
+    for router in (
+        queries.router,
+        audit.router,
+        privacy.router,
+        commands.router,
+        ingest.router,
+        webhooks.router,
+        operations.router,
+    ):
         app.include_router(router)
     check_every_route_declares_access(app)
     app.add_middleware(Door, api=app)

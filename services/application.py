@@ -17,6 +17,7 @@ from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcodin
 
 from domain.contact_point import ContactPoint, Resolved, contact_point_id, normalise
 from domain.contact_point import Kind as ContactKind
+from domain.erasure import Erasure, erasure_id
 from domain.errors import ContactPointTakenError, NotFoundError
 from domain.organisation import Kind, Organisation, Relationship, organisation_id_for
 from domain.person import Person
@@ -238,6 +239,43 @@ class Crossview(Application):
                 point.carry(_carrier(absorbed, kind, address))
                 points.append(point)
         self.save(survivor, absorbed, *points)
+
+    # --- erasure (GDPR article 17) -------------------------------------------------------------
+
+    def erasure_plan(self, person_id: uuid.UUID) -> tuple[list[uuid.UUID], list[uuid.UUID]]:
+        """Who is erased together — the person, whoever they were joined into, everyone joined into
+        them: one human — and the contact points that lead to them."""
+        root = self._get(Person, person_id)
+        for _ in range(20):
+            if root.merged_into is None:
+                break
+            root = self._get(Person, uuid.UUID(root.merged_into))
+        family: dict[uuid.UUID, Person] = {}
+        pending = [root]
+        while pending:
+            person = pending.pop()
+            if person.id not in family:
+                family[person.id] = person
+                pending += [self._get(Person, uuid.UUID(a)) for a in person.absorbed]
+        points = []
+        for person in family.values():
+            for kind, address in person.contact_points:
+                point_id = contact_point_id(kind, address)
+                with contextlib.suppress(NotFoundError):
+                    if uuid.UUID(self._get(ContactPoint, point_id).person_id) in family:
+                        points.append(point_id)
+        return list(family), sorted(set(points))
+
+    def record_erasure(self, person_ids: list[uuid.UUID], on: date) -> None:
+        """Record each erasure once; already recorded ones are left as they are."""
+        self.save(*[Erasure(str(p), on) for p in person_ids if not self.is_erased(p)])
+
+    def is_erased(self, person_id: uuid.UUID) -> bool:
+        try:
+            self.repository.get(erasure_id(str(person_id)))
+        except AggregateNotFoundError:
+            return False
+        return True
 
     # --- organisations and referentials ------------------------------------------------------
 

@@ -24,6 +24,7 @@ from channels.kafka import (
     ensure_topics,
 )
 from channels.memory import MemoryDeadLetters, MemoryLog
+from projections.data_keys import DataKeys, MemoryDataKeys, PostgresDataKeys, Wrapper
 from projections.memory_store import MemoryStore
 from projections.ports import ProjectionStore
 from projections.postgres_store import DatabaseUnavailable, PostgresStore, open_pool, where
@@ -31,10 +32,12 @@ from projections.projector import Projector
 from projections.rebuild import catch_up
 from schemas.envelope import CloudEvent
 from schemas.events import stream_of
+from schemas.sealing import PERSONAL_BY_TYPE, seal
 from services.application import Crossview
 from services.audit import Auditor
 from services.auth import Authenticator, parse_api_keys
 from services.demo_data import DemoIds, seed_demo
+from services.erasure import Eraser, memory_purge, postgres_purge
 from services.probes import EmbeddedSources, LiveSources, Probes
 from services.relay import MemoryRelayPositions, Relay, last_notification_id
 from services.relay_positions import PostgresRelayPositions
@@ -54,12 +57,15 @@ class Publisher(Protocol):
 
 @dataclass
 class Ingest:
-    """Routes each event to the topic of its stream, keeping the order of the caller's list."""
+    """Seals each event's personal fields with its subject's data key, then routes it to the topic
+    of its stream, keeping the order of the caller's list."""
 
     publisher: Publisher
     settings: Settings
+    keys: DataKeys | None  # None publishes clear events: only tests of the log's mechanics do
 
     def publish(self, events: Sequence[CloudEvent]) -> list[Position]:
+        events = self._sealed(events)
         by_topic: dict[str, list[int]] = {}
         for index, event in enumerate(events):
             by_topic.setdefault(self.settings.topic(stream_of(event.type)), []).append(index)
@@ -70,6 +76,18 @@ class Ingest:
             ):
                 positions[index] = position
         return positions  # type: ignore[return-value]
+
+    def _sealed(self, events: Sequence[CloudEvent]) -> list[CloudEvent]:
+        personal = {e.subject for e in events if e.type in PERSONAL_BY_TYPE}
+        if not personal or self.keys is None:
+            return list(events)
+        keys = self.keys.current(personal)
+        return [
+            e.model_copy(update={"data": seal(e.type, e.id, e.subject, e.data, keys[e.subject])})
+            if e.subject in personal and e.type in PERSONAL_BY_TYPE
+            else e
+            for e in events
+        ]
 
 
 @dataclass
@@ -98,6 +116,7 @@ class Application:
     mode: str
     authenticator: Authenticator
     auditor: Auditor
+    eraser: Eraser
     used_tokens: MemoryUsedTokens | PostgresUsedTokens | None = None  # single-use webhook tokens
     closers: list[Callable[[], None]] = field(default_factory=list)
     demo: DemoIds | None = None
@@ -112,10 +131,11 @@ def embedded(settings: Settings, with_demo: bool = True) -> Application:
     """No external service: in-memory event store and log, the relay and projector run synchronously."""
     store = MemoryStore()
     dead_letters = MemoryDeadLetters()
-    projector = Projector(store, dead_letters)
+    keys = MemoryDataKeys()
+    projector = Projector(store, dead_letters, keys=keys)
     memory_log = MemoryLog(settings.partitions, on_append=projector.process)
     projector.assign([p for topic in settings.event_topics for p in memory_log.partitions_of(topic)])
-    ingest = Ingest(memory_log, settings)
+    ingest = Ingest(memory_log, settings, keys)
     crossview = Crossview(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
     relay = Relay(crossview, ingest.publish, MemoryRelayPositions())
     commands = _SynchronousCommands(crossview, relay, wait_s=0)
@@ -128,6 +148,7 @@ def embedded(settings: Settings, with_demo: bool = True) -> Application:
         mode="embedded",
         authenticator=authenticator(settings),
         auditor=Auditor(ingest.publish),
+        eraser=Eraser(commands.run, crossview, keys, memory_purge(crossview)),
         used_tokens=MemoryUsedTokens(settings.webhook_max_age_s),
         probes=probes,
         closers=[probes.close],
@@ -167,6 +188,12 @@ def _probes(settings: Settings, sources: EmbeddedSources | LiveSources) -> Probe
     return Probes(sources, timeout_s=settings.probe_timeout_s, max_relay_lag=settings.ready_max_relay_lag)
 
 
+def data_keys(settings: Settings, pool) -> PostgresDataKeys:
+    return PostgresDataKeys(
+        pool, settings.namespace, Wrapper(settings.master_key_bytes, settings.previous_master_key_bytes)
+    )
+
+
 def check_services(settings: Settings) -> None:
     """Kafka serves the topics and PostgreSQL answers, or BrokerUnavailable / DatabaseUnavailable
     saying which does not (before a server starts, so it fails with a sentence, not a traceback)."""
@@ -182,11 +209,13 @@ def production(settings: Settings, relay_in_process: bool = True) -> Application
     ensure_topics(settings.kafka_bootstrap, _topics(settings))
     pool = open_pool(settings.database_url)
     publisher = KafkaPublisher(settings.kafka_bootstrap, ack_timeout_s=settings.ack_timeout_s)
-    ingest = Ingest(publisher, settings)
+    keys = data_keys(settings, pool)
+    ingest = Ingest(publisher, settings, keys)
     crossview = event_store(settings)
     positions = PostgresRelayPositions(pool, settings.namespace)
     relay = Relay(crossview, ingest.publish, positions)
     store = PostgresStore(pool, settings.namespace)
+    commands = Commands(crossview, relay, wait_s=settings.ack_timeout_s)
     probes = _probes(
         settings,
         LiveSources(
@@ -203,10 +232,11 @@ def production(settings: Settings, relay_in_process: bool = True) -> Application
         settings,
         store,
         ingest,
-        Commands(crossview, relay, wait_s=settings.ack_timeout_s),
+        commands,
         mode="kafka",
         authenticator=authenticator(settings),
         auditor=Auditor(ingest.publish),
+        eraser=Eraser(commands.run, crossview, keys, postgres_purge(settings, crossview)),
         used_tokens=PostgresUsedTokens(pool, settings.namespace, settings.webhook_max_age_s),
         probes=probes,
     )
@@ -255,7 +285,7 @@ def run_relay(settings: Settings, stop: threading.Event) -> None:
     crossview = event_store(settings)
     positions = PostgresRelayPositions(pool, settings.namespace)
     try:
-        Relay(crossview, Ingest(publisher, settings).publish, positions).run(
+        Relay(crossview, Ingest(publisher, settings, data_keys(settings, pool)).publish, positions).run(
             stop, lock=lambda: positions.hold_lock(settings.database_url)
         )
     finally:
@@ -281,7 +311,9 @@ def run_projector(settings: Settings, stop: threading.Event, report_every_s: flo
     pool = open_pool(settings.database_url, max_size=2)
     dead_publisher = KafkaPublisher(settings.kafka_bootstrap, ack_timeout_s=settings.ack_timeout_s)
     projector = Projector(
-        PostgresStore(pool, settings.namespace), KafkaDeadLetters(dead_publisher, settings.dead_letter_topic)
+        PostgresStore(pool, settings.namespace),
+        KafkaDeadLetters(dead_publisher, settings.dead_letter_topic),
+        keys=data_keys(settings, pool),
     )
     source = KafkaSource(
         settings.kafka_bootstrap,
@@ -337,7 +369,7 @@ def rebuild(
         generation = PostgresStore(pool, settings.namespace).new_generation()
         target = PostgresStore(pool, settings.namespace, generation=generation)
         dead_letters = MemoryDeadLetters()  # the live projector already dead-lettered them
-        projector = Projector(target, dead_letters)
+        projector = Projector(target, dead_letters, keys=data_keys(settings, pool))
         partitions = end_offsets(settings.kafka_bootstrap, settings.event_topics)
         source = KafkaReplay(settings.kafka_bootstrap, projector.assign(list(partitions)))
         try:

@@ -19,6 +19,7 @@ from eventsourcing.domain import DomainEvent
 
 from channels.kafka import Position
 from domain.contact_point import ContactPoint
+from domain.erasure import Erasure
 from domain.organisation import Organisation
 from domain.person import Person
 from domain.referential import AttributePolicy, TitleReferential
@@ -34,6 +35,7 @@ from schemas.events import (
     FunctionsReprioritised,
     OrganisationRegistered,
     OrganisationRelationshipChanged,
+    PersonErased,
     PersonJoined,
     PersonMerged,
     PersonRegistered,
@@ -95,6 +97,8 @@ def wire_data(event: DomainEvent) -> EventData | None:
             return TitleDefined(code=event.code, label=event.label)
         case TitleReferential.TitleRetired():
             return TitleRetired(code=event.code)
+        case Erasure.Erased():
+            return PersonErased(erased_on=event.erased_on)
         case AttributePolicy.LevelSet():
             return AttributeLevelSet(attribute=event.attribute, level=event.level)
         case (
@@ -110,11 +114,13 @@ def wire_data(event: DomainEvent) -> EventData | None:
 
 def to_cloud_event(event: DomainEvent, data: EventData) -> CloudEvent:
     originator: uuid.UUID = event.originator_id
+    # An erasure is about the person, whose own aggregate is gone from the store: their id is the subject.
+    subject = event.person_id if isinstance(event, Erasure.Erased) else str(originator)
     return CloudEvent(
         id=f"{originator}:{event.originator_version}",  # the same stored event always gets the same id
         source=SOURCE,
         type=data.event_type,
-        subject=str(originator),
+        subject=subject,
         time=event.timestamp,
         data=data.model_dump(mode="json"),
     )

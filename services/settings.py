@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 from typing import Literal
 
 from psycopg.conninfo import conninfo_to_dict
@@ -58,6 +61,16 @@ class Settings(BaseSettings):
         description="API keys of the systems that publish events, as name=<sha256 hex of the key>, comma-separated "
         "(`crossview api-key NAME` makes one). They give the adapter role only.",
     )
+    master_key: str | None = Field(
+        None,
+        description="Base64 of 32 random bytes wrapping every person's data key (crypto-shredding); unset, "
+        "the embedded demo and local trials use a public demo key. Rotate it by moving the old value to "
+        "CROSSVIEW_PREVIOUS_MASTER_KEY and running `crossview keys rewrap`.",
+    )
+    previous_master_key: str | None = Field(
+        None,
+        description="The master key before a rotation: still opens data keys until `crossview keys rewrap`.",
+    )
     local_trial: bool = Field(
         False, description="Let `crossview serve` start with default credentials and the public demo key."
     )
@@ -102,6 +115,21 @@ class Settings(BaseSettings):
     )
     max_webhook_bytes: int = Field(1_000_000, ge=1_000, description="Larger webhook bodies are refused unread.")
 
+    @field_validator("master_key", "previous_master_key")
+    @classmethod
+    def _master_key_is_32_bytes(cls, value: str | None) -> str | None:
+        if value is not None and len(_b64(value)) != 32:
+            raise ValueError("must be the base64 of 32 random bytes (e.g. `openssl rand -base64 32`)")
+        return value
+
+    @property
+    def master_key_bytes(self) -> bytes:
+        return _b64(self.master_key) if self.master_key else hashlib.sha256(DEMO_SIGNING_KEY.encode()).digest()
+
+    @property
+    def previous_master_key_bytes(self) -> bytes | None:
+        return _b64(self.previous_master_key) if self.previous_master_key else None
+
     @field_validator("adapter_keys")
     @classmethod
     def _adapter_keys_parse(cls, value: str | None) -> str | None:
@@ -128,6 +156,10 @@ class Settings(BaseSettings):
             )
         if self.auth_signing_key == DEMO_SIGNING_KEY:
             problems.append("CROSSVIEW_AUTH_SIGNING_KEY is the public demo key: choose a secret one")
+        if not self.master_key:
+            problems.append(
+                "no master key wraps the people's data keys: set CROSSVIEW_MASTER_KEY (base64 of 32 random bytes)"
+            )
         if self.auth_jwks_url and not self.auth_issuer:
             problems.append("CROSSVIEW_AUTH_JWKS_URL needs CROSSVIEW_AUTH_ISSUER (the provider's `iss`)")
         return problems
@@ -147,3 +179,10 @@ class Settings(BaseSettings):
     @property
     def projector_group(self) -> str:
         return f"{self.namespace}.person-view"
+
+
+def _b64(value: str) -> bytes:
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError) as error:
+        raise ValueError("is not base64") from error

@@ -39,7 +39,7 @@ from services.access import AsAdvisor, AsReader
 from services.http import App, AsOf, Fresh, ProblemError, today
 
 router = APIRouter()
-NOT_FOUND = {404: {"model": Problem}}
+NOT_FOUND = {404: {"model": Problem}, 410: {"model": Problem, "description": "The person was erased"}}
 
 
 def _family(crossview, person_id: str) -> tuple[PersonView, list[PersonView]]:
@@ -52,6 +52,8 @@ def _family(crossview, person_id: str) -> tuple[PersonView, list[PersonView]]:
         if view.merged_into is None:
             break
         view = crossview.store.person(view.merged_into) or view
+    if view.erased_on is not None:
+        raise ProblemError(410, "Person erased", f"this person was erased at their request on {view.erased_on}")
     absorbed, pending = [], list(view.absorbed)
     while pending:
         found = list(crossview.store.persons(pending).values())

@@ -24,7 +24,7 @@ class Producer(threading.Thread):
 
     def __init__(self, publisher, settings, events, chunk: int, pause_s: float) -> None:
         super().__init__(daemon=True)
-        self.ingest = Ingest(publisher, settings)
+        self.ingest = Ingest(publisher, settings, None)
         self.events, self.chunk, self.pause_s = events, chunk, pause_s
         self.sent = []
         self.error = None

@@ -51,6 +51,7 @@ def clients(settings, store):
                 mode="test",
                 authenticator=authenticator(settings),
                 auditor=Auditor(lambda events: []),  # this contract compares reads; the audit has its own tests
+                eraser=None,
             )
         )
         for s in (memory, store)

@@ -124,7 +124,7 @@ def test_with_the_broker_down_a_scrape_and_a_readiness_check_answer_in_bounded_t
         closed = probe.getsockname()[1]
     pool = open_pool(settings.database_url, max_size=2)
     writer = event_store(settings)
-    relay = Relay(writer, Ingest(None, settings).publish, PostgresRelayPositions(pool, settings.namespace))
+    relay = Relay(writer, Ingest(None, settings, None).publish, PostgresRelayPositions(pool, settings.namespace))
     probes = Probes(
         LiveSources(
             f"127.0.0.1:{closed}",

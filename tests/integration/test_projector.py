@@ -19,7 +19,7 @@ from tests.live import ProjectorThread, caught_up, wait_until
 def publish(publisher, settings: Settings, events) -> None:
     from services.bootstrap import Ingest
 
-    Ingest(publisher, settings).publish(list(events))
+    Ingest(publisher, settings, None).publish(list(events))
 
 
 def test_n_events_produced_are_reflected_exactly_per_person_and_in_order(settings, publisher, store):

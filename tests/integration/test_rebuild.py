@@ -21,7 +21,7 @@ def test_rebuild_produces_the_same_view_as_the_live_projection_and_the_live_proj
 ):
     first = list(synthetic_interactions(people=30, per_person=20, seed=21)) + seed_scenario()[0]
     later = list(synthetic_interactions(people=30, per_person=5, seed=22))
-    ingest = Ingest(publisher, settings)
+    ingest = Ingest(publisher, settings, None)
     ingest.publish(first)
     with ProjectorThread(settings):
         wait_until(caught_up(store, settings), 60, "the live projection")

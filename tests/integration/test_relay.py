@@ -52,10 +52,10 @@ def test_a_relay_that_crashed_before_recording_its_position_republishes_and_noth
 
         crashing = CrashAfterPublish(pool, settings.namespace)
         with pytest.raises(RuntimeError, match="crashed"):
-            Relay(app, Ingest(publisher, settings).publish, crashing).relay_once()
+            Relay(app, Ingest(publisher, settings, None).publish, crashing).relay_once()
         assert positions.load() == 0  # nothing recorded: the next relay starts over
         app.set_attribute(person, "mobile_phone", "+33699999999")
-        relay = Relay(app, Ingest(publisher, settings).publish, positions)
+        relay = Relay(app, Ingest(publisher, settings, None).publish, positions)
         while relay.relay_once():
             pass
         assert positions.load() == 7  # per number: the claim in the index, the contact point, the attribute
