@@ -204,9 +204,15 @@ class PostgresDataKeys:
         with self._pool.connection() as conn, conn.transaction():
             if conn.execute(self._q("SELECT 1 FROM {s}.erased WHERE subject = %s"), (subject,)).fetchone():
                 raise KeyError(f"{subject} was erased")
-            version = conn.execute(
-                self._q("SELECT max(version) + 1 FROM {s}.data_key WHERE subject = %s FOR UPDATE"), (subject,)
-            ).fetchone()[0]
+            version = (
+                1
+                + conn.execute(
+                    self._q(
+                        "SELECT version FROM {s}.data_key WHERE subject = %s ORDER BY version DESC LIMIT 1 FOR UPDATE"
+                    ),
+                    (subject,),
+                ).fetchone()[0]
+            )
             conn.execute(
                 self._q("INSERT INTO {s}.data_key (subject, version, wrapped) VALUES (%s, %s, %s)"),
                 (subject, version, self._wrapper.wrap(subject, version, os.urandom(32))),

@@ -101,6 +101,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     api_key.add_argument("name", help="the adapter's name, e.g. crm-sync (recorded in the audit)")
 
+    keys = commands.add_parser(
+        "keys",
+        help="the people's data keys: rotate one person's, or rewrap all under a new master key",
+        description="rotate PERSON_ID: a new data key seals that person's events from now on (older events\n"
+        "keep opening with the older key). rewrap: after moving the old CROSSVIEW_MASTER_KEY to\n"
+        "CROSSVIEW_PREVIOUS_MASTER_KEY and setting a new one, wrap every data key under the new one;\n"
+        "then unset CROSSVIEW_PREVIOUS_MASTER_KEY.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    keys.add_argument("action", choices=["rotate", "rewrap"])
+    keys.add_argument("person_id", nargs="?", help="with rotate: whose key")
+
     schemas = commands.add_parser("schemas", help="JSON Schemas of the event types: generate, or check compatibility")
     schemas.add_argument(
         "action",
@@ -350,8 +362,32 @@ def _api_key(name: str) -> int:
     return 0
 
 
+def _keys(settings: Settings, args: argparse.Namespace) -> int:
+    from projections.postgres_store import open_pool
+    from services.bootstrap import data_keys
+
+    if args.action == "rotate" and not args.person_id:
+        print("crossview: keys rotate needs the PERSON_ID whose key to rotate", file=sys.stderr)
+        return 2
+    pool = open_pool(settings.database_url, max_size=1)
+    try:
+        keys = data_keys(settings, pool)
+        if args.action == "rotate":
+            try:
+                print(f"{args.person_id}: key version {keys.rotate(args.person_id)} seals from now on")
+            except KeyError:
+                print(f"crossview: {args.person_id} was erased: they have no key any more", file=sys.stderr)
+                return 1
+        else:
+            print(f"rewrapped {keys.rewrap()} data keys under the current CROSSVIEW_MASTER_KEY")
+    finally:
+        pool.close()
+    return 0
+
+
 COMMANDS = {
     "demo": _demo,
+    "keys": _keys,
     "token": _token,
     "serve": _serve,
     "projector": _projector,
