@@ -2,13 +2,15 @@
 
 import sys
 
-from bench import freshness, ingest, projector, query
+from bench import auth, erasure, freshness, ingest, projector, query
 
 BENCHMARKS = {
     "projector": projector.main,
     "freshness": freshness.main,
     "query": query.main,
     "ingest": ingest.main,
+    "auth": auth.main,
+    "erasure": erasure.main,
 }
 
 for name in sys.argv[1:] or BENCHMARKS:

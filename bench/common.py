@@ -85,8 +85,9 @@ def environment_of(settings: Settings, **extra: str) -> dict[str, str]:
 
 
 @contextmanager
-def crossview_server(settings, logs, **environment: str):
-    """`crossview serve` in its own process on a free port, until the block ends; yields its URL."""
+def crossview_server(settings, logs, module: str = "services.cli", **environment: str):
+    """`crossview serve` in its own process on a free port, until the block ends; yields its URL.
+    A local trial (the benchmark's services use the default password and the demo keys)."""
     import random
     import subprocess
     import sys
@@ -95,8 +96,8 @@ def crossview_server(settings, logs, **environment: str):
 
     port = 18000 + random.randrange(2000)
     server = subprocess.Popen(
-        [sys.executable, "-m", "services.cli", "serve", "--port", str(port)],
-        env=environment_of(settings, **environment),
+        [sys.executable, "-m", module, "serve", "--port", str(port)],
+        env=environment_of(settings, CROSSVIEW_LOCAL_TRIAL="1", **environment),
         stdout=logs,
         stderr=subprocess.STDOUT,
     )
@@ -112,6 +113,13 @@ def crossview_server(settings, logs, **environment: str):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def bearer(role, subject: str = "bench") -> dict[str, str]:
+    """A development token the benchmark's servers accept (they run with the demo signing key)."""
+    from services.auth import DEMO_SIGNING_KEY, development_token
+
+    return {"Authorization": f"Bearer {development_token(DEMO_SIGNING_KEY, subject, [role])}"}
 
 
 def latency_summary(latencies: list[float]) -> dict[str, float]:

@@ -18,10 +18,11 @@ from urllib.parse import urlencode
 import httpx
 from kafka import KafkaProducer
 
-from bench.common import RESULTS, crossview_server, fresh_namespace, latency_summary, log, write_result
+from bench.common import RESULTS, bearer, crossview_server, fresh_namespace, latency_summary, log, write_result
 from channels.client import CrossviewClient
 from channels.twilio import signature
 from schemas.envelope import to_binary
+from services.auth import Role
 from services.demo_data import synthetic_interactions
 from services.settings import Settings
 
@@ -56,11 +57,11 @@ def client(settings: Settings, events) -> float:
         return len(events) / (time.perf_counter() - started)
 
 
-async def _http(base: str, events) -> float:
+async def _http(base: str, events, headers: dict | None = None) -> float:
     batches = [events[i : i + 500] for i in range(0, len(events), 500)]
 
     async def worker() -> None:
-        async with httpx.AsyncClient(base_url=base, timeout=60) as http:
+        async with httpx.AsyncClient(base_url=base, timeout=60, headers=headers) as http:
             while batches:
                 answer = await http.post("/v1/events", json=[e.model_dump(mode="json") for e in batches.pop()])
                 answer.raise_for_status()
@@ -110,7 +111,7 @@ def http_adapters(settings: Settings, events) -> dict:
         (RESULTS / "ingest-server.log").open("w") as logs,
         crossview_server(settings, logs, CROSSVIEW_TWILIO_AUTH_TOKEN=TOKEN) as base,
     ):
-        rate = asyncio.run(_http(base, events))
+        rate = asyncio.run(_http(base, events, bearer(Role.ADAPTER)))
         latencies, webhook_rate = asyncio.run(_webhooks(base))
     latency = latency_summary(latencies)
     return {

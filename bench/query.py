@@ -22,12 +22,13 @@ from pathlib import Path
 import httpx
 import psycopg
 
-from bench.common import crossview_server, environment_of, fresh_namespace, latency_summary, log, write_result
+from bench.common import bearer, crossview_server, environment_of, fresh_namespace, latency_summary, log, write_result
 from channels.kafka import KafkaPublisher
 from channels.memory import MemoryDeadLetters, MemoryLog
 from projections.postgres_store import PostgresStore, open_pool
 from projections.projector import Projector
 from schemas.events import stream_of
+from services.auth import Role
 from services.bootstrap import Ingest
 from services.demo_data import synthetic_interactions, synthetic_people
 from services.settings import Settings
@@ -72,13 +73,13 @@ def _in_batches(projector: Projector, records) -> None:
         projector.process(records[start : start + 5000])
 
 
-async def _api_load(base: str, people: list[str]) -> tuple[list[float], float]:
+async def _api_load(base: str, people: list[str], headers: dict | None = None) -> tuple[list[float], float]:
     rng = random.Random(1)
     queue = [rng.choice(people) for _ in range(REQUESTS)]
     latencies: list[float] = []
 
     async def client() -> None:
-        async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+        async with httpx.AsyncClient(base_url=base, timeout=30, headers=headers) as http:
             while queue:
                 person = queue.pop()
                 started = time.perf_counter()
@@ -117,9 +118,10 @@ class LiveProjection:
 
 
 def api(settings: Settings, people: list[str], logs) -> dict:
+    advisor = bearer(Role.ADVISOR, "bench")
     with crossview_server(settings, logs) as base:
-        asyncio.run(_api_load(base, people[:200]))  # warm-up
-        latencies, rate = asyncio.run(_api_load(base, people))
+        asyncio.run(_api_load(base, people[:200], advisor))  # warm-up
+        latencies, rate = asyncio.run(_api_load(base, people, advisor))
     return _summary(latencies, rate)
 
 

@@ -1,0 +1,79 @@
+"""What the door and the audit cost: the 360° query and HTTP ingest with authentication and audit
+on (`crossview serve`: a bearer token checked, roles checked, an audit record written to Kafka with
+acks=all before each 360° answer), beside the same server with both taken off (bench/unguarded.py),
+in the same run, on the same data, with the projector running.
+
+- query: 16 concurrent clients asking random people's 360° views (advisor token);
+- ingest: POST /v1/events, batches of 500 from 4 concurrent clients (adapter token).
+Each side runs twice, alternating; rates are averaged. ratio = rate with / rate without (aim >= 0.9).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+from bench.common import bearer, crossview_server, fresh_namespace, log, write_result
+from bench.ingest import _http
+from bench.query import LiveProjection, _api_load, _summary, fill
+from services.auth import Role
+from services.demo_data import synthetic_interactions
+
+ROOT = Path(__file__).resolve().parents[1]
+EVENTS = 20_000
+ROUNDS = 2
+
+
+def _measure(settings, people, events, logs, guarded: bool) -> dict:
+    module = "services.cli" if guarded else "bench.unguarded"
+    advisor = bearer(Role.ADVISOR) if guarded else {}
+    adapter = bearer(Role.ADAPTER) if guarded else {}
+    with crossview_server(settings, logs, module=module) as base:
+        asyncio.run(_api_load(base, people[:200], advisor))  # warm-up
+        latencies, rate = asyncio.run(_api_load(base, people, advisor))
+        ingest_rate = asyncio.run(_http(base, events, adapter))
+    return {"query": _summary(latencies, rate), "ingest_events_per_s": round(ingest_rate)}
+
+
+def _mean(runs: list[dict]) -> dict:
+    return {
+        "query_requests_per_s": round(sum(r["query"]["requests_per_s"] for r in runs) / len(runs)),
+        "query_p99_ms": round(sum(r["query"]["p99_ms"] for r in runs) / len(runs), 2),
+        "ingest_events_per_s": round(sum(r["ingest_events_per_s"] for r in runs) / len(runs)),
+        "runs": runs,
+    }
+
+
+def main() -> dict:
+    people_count = int(os.environ.get("BENCH_AUTH_PEOPLE", "20000"))
+    os.environ["BENCH_PEOPLE"] = str(people_count)
+    with fresh_namespace() as settings:
+        import bench.query
+
+        bench.query.PEOPLE = people_count
+        log(f"filling PostgreSQL with {people_count:,} synthetic people...")
+        people = fill(settings)
+        with open(ROOT / "bench" / "results" / "auth-processes.log", "w") as logs, LiveProjection(settings, logs):
+            runs: dict[bool, list[dict]] = {True: [], False: []}
+            for round_ in range(ROUNDS):
+                for guarded in (True, False):
+                    events = list(synthetic_interactions(people=2_000, per_person=10, seed=100 + round_ * 2 + guarded))
+                    log(f"round {round_ + 1}: {'with' if guarded else 'without'} authentication and audit...")
+                    runs[guarded].append(_measure(settings, people, events, logs, guarded))
+                    log(f"  {runs[guarded][-1]}")
+    on, off = _mean(runs[True]), _mean(runs[False])
+    result = {
+        "command": "make bench (or: .venv/bin/python -m bench auth)",
+        "people": people_count,
+        "with_auth_and_audit": on,
+        "without": off,
+        "ratio": {
+            "query_rate": round(on["query_requests_per_s"] / off["query_requests_per_s"], 3),
+            "ingest_rate": round(on["ingest_events_per_s"] / off["ingest_events_per_s"], 3),
+        },
+        "goal": {"ratio_at_least": 0.9},
+    }
+    path = write_result("auth", result)
+    log(f"ratio (with / without) {result['ratio']} -> {path}")
+    return result

@@ -1,0 +1,32 @@
+"""`python -m bench.unguarded serve --port N`: `crossview serve` with the door taken off — every
+caller let in with every role, nothing audited — for bench/auth.py to measure what the door and
+the audit cost. A benchmark's instrument only: never shipped, never run outside `make bench`."""
+
+from __future__ import annotations
+
+import sys
+
+from fastapi import Request
+
+from services import access
+from services.auth import Caller, Role
+
+EVERYONE = Caller(subject="bench", roles=frozenset(Role), via="token")
+
+
+async def _let_in(self, request: Request) -> Caller:
+    return EVERYONE
+
+
+async def _pass(self, scope, receive, send) -> None:
+    await self.app(scope, receive, send)
+
+
+# Before the routes are imported: FastAPI reads a dependency's signature when a route is declared.
+access.Allow.__call__ = _let_in  # type: ignore[method-assign]
+access.Door.__call__ = _pass  # type: ignore[method-assign]
+
+if __name__ == "__main__":
+    from services.cli import main
+
+    sys.exit(main())
