@@ -18,7 +18,7 @@ from domain.errors import DomainError, NotFoundError
 from schemas.api import Problem
 from services.access import PUBLIC, Door, check_every_route_declares_access, document_roles
 from services.bootstrap import Application
-from services.http import PROBLEM, App, ProblemError, problem_response, render
+from services.http import PROBLEM, App, ProblemError, SecurityHeaders, problem_response, render
 from services.metrics import HttpMetrics, TimingMiddleware
 from services.routes import audit, commands, ingest, operations, privacy, queries, webhooks
 
@@ -121,6 +121,7 @@ def create_app(build: Callable[[], Application]) -> FastAPI:
         app.include_router(router)
     check_every_route_declares_access(app)
     app.add_middleware(Door, api=app)
+    app.add_middleware(SecurityHeaders)
 
     def openapi() -> dict:
         if app.openapi_schema is None:

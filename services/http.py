@@ -82,3 +82,32 @@ def render(position: dict[tuple[str, int], int]) -> dict[str, int]:
 
 def positions_out(positions: list[Position] | None) -> list[str]:
     return [str(p) for p in positions or []]
+
+
+class SecurityHeaders:
+    """ASGI middleware: no answer is kept by a browser or a proxy (they carry personal data), sniffed
+    into another content type, framed by another site, or leaks its URL as a referrer."""
+
+    HEADERS = [
+        (b"cache-control", b"no-store"),
+        (b"x-content-type-options", b"nosniff"),
+        (b"x-frame-options", b"DENY"),
+        (b"referrer-policy", b"no-referrer"),
+    ]
+    NAMES = {name for name, _ in HEADERS}
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message) -> None:
+            if message["type"] == "http.response.start":
+                kept = [(k, v) for k, v in message.get("headers", []) if k.lower() not in self.NAMES]
+                message = {**message, "headers": kept + self.HEADERS}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
