@@ -11,9 +11,9 @@ import uuid
 from datetime import date
 from typing import Any, TypeVar
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recording, Transcoding
 
 from domain.contact_point import ContactPoint, Resolved, contact_point_id, normalise
 from domain.contact_point import Kind as ContactKind
@@ -21,6 +21,7 @@ from domain.errors import ContactPointTakenError, NotFoundError
 from domain.organisation import Kind, Organisation, Relationship, organisation_id_for
 from domain.person import Person
 from domain.referential import AttributePolicy, Level, TitleReferential
+from services.wire import check_contract
 
 A = TypeVar("A", bound=Aggregate)
 
@@ -49,6 +50,13 @@ class Crossview(Application):
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         transcoder.register(DateAsISO())
+
+    def _record(self, processing_event: ProcessingEvent) -> list[Recording]:
+        # Every save passes here: an event the wire contract refuses raises before anything is
+        # stored (pydantic's ValidationError, "Outside the event contract" at the edge), since the
+        # relay could not publish it.
+        check_contract(processing_event.events)
+        return super()._record(processing_event)
 
     # --- people ---------------------------------------------------------------------------
 

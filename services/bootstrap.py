@@ -153,7 +153,9 @@ def production(settings: Settings, relay_in_process: bool = True) -> Application
     ingest = Ingest(publisher, settings)
     crossview = event_store(settings)
     positions = PostgresRelayPositions(pool, settings.namespace)
-    relay = Relay(crossview, ingest.publish, positions)
+    relay = Relay(
+        crossview, ingest.publish, positions, dead_letters=KafkaDeadLetters(publisher, settings.dead_letter_topic)
+    )
     app = Application(
         settings,
         PostgresStore(pool, settings.namespace),
@@ -207,9 +209,12 @@ def run_relay(settings: Settings, stop: threading.Event) -> None:
     crossview = event_store(settings)
     positions = PostgresRelayPositions(pool, settings.namespace)
     try:
-        Relay(crossview, Ingest(publisher, settings).publish, positions).run(
-            stop, lock=lambda: positions.hold_lock(settings.database_url)
-        )
+        Relay(
+            crossview,
+            Ingest(publisher, settings).publish,
+            positions,
+            dead_letters=KafkaDeadLetters(publisher, settings.dead_letter_topic),
+        ).run(stop, lock=lambda: positions.hold_lock(settings.database_url))
     finally:
         positions.release()
         publisher.close()
