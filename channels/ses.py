@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 import threading
 import urllib.request
@@ -24,6 +23,8 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from channels.webhook_fields import NotJson, load_json
 
 SNS_HOST = re.compile(r"^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$")
 SIGNED_FIELDS = {
@@ -69,13 +70,13 @@ class CertificateCache:
 
 def parse_envelope(body: bytes) -> dict[str, Any]:
     try:
-        envelope = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise SnsError("body", f"not JSON: {error}") from error
+        envelope = load_json(body)
+    except NotJson as error:
+        raise SnsError("body", str(error)) from error
     if not isinstance(envelope, dict):
         raise SnsError("body", "a JSON object is expected")
     kind = envelope.get("Type")
-    if kind not in SIGNED_FIELDS:
+    if not isinstance(kind, str) or kind not in SIGNED_FIELDS:
         raise SnsError("Type", f"one of {sorted(SIGNED_FIELDS)} expected")
     for name in ("MessageId", "Timestamp", "TopicArn", "Message", "Signature", "SigningCertURL"):
         if not isinstance(envelope.get(name), str) or not envelope[name]:
@@ -118,32 +119,39 @@ class SesEvent:
 def parse_ses(message: str, sns_message_id: str) -> list[SesEvent]:
     """One SES event names one or more recipients: an event for each."""
     try:
-        event = json.loads(message)
-    except json.JSONDecodeError as error:
+        event = load_json(message)
+    except NotJson as error:
         raise SnsError("Message", f"the SES event is not JSON: {error}") from error
     if not isinstance(event, dict) or not isinstance(event.get("mail"), dict):
         raise SnsError("Message", "an SES event with a mail object is expected")
-    kind = str(event.get("eventType") or event.get("notificationType") or "").lower()
-    if not kind:
-        raise SnsError("Message.eventType", "missing")
+    kind = event.get("eventType") or event.get("notificationType") or ""
+    if not isinstance(kind, str) or not kind:
+        raise SnsError("Message.eventType", "a name is expected")
+    kind = kind.lower()
     mail = event["mail"]
-    detail = event.get(kind) if isinstance(event.get(kind), dict) else {}
-    recipients = _recipients(kind, detail) or [str(a) for a in mail.get("destination") or []]
+    detail = _dict(event.get(kind))
+    recipients = _recipients(kind, detail) or [a for a in _list(mail.get("destination")) if isinstance(a, str) and a]
     if not recipients:
         raise SnsError("Message.mail.destination", "no recipient")
+    stamp = detail.get("timestamp") or mail.get("timestamp")
     try:
-        at = datetime.fromisoformat(str(detail.get("timestamp") or mail.get("timestamp")).replace("Z", "+00:00"))
-    except ValueError as error:
-        raise SnsError("Message.mail.timestamp", "an ISO 8601 time expected") from error
-    tags = mail.get("tags") if isinstance(mail.get("tags"), dict) else {}
-    campaign = (tags.get("campaign") or [None])[0] if isinstance(tags.get("campaign"), list) else None
+        at = datetime.fromisoformat(stamp.replace("Z", "+00:00")) if isinstance(stamp, str) else None
+    except ValueError:
+        at = None
+    if at is None or at.tzinfo is None:
+        raise SnsError("Message.mail.timestamp", "an ISO 8601 time with its time zone expected")
+    campaigns = _list(_dict(mail.get("tags")).get("campaign"))
+    campaign = campaigns[0] if campaigns and isinstance(campaigns[0], str) else None
+    message_id = mail.get("messageId") if isinstance(mail.get("messageId"), str) and mail["messageId"] else None
+    link = detail.get("link") if kind == "click" and isinstance(detail.get("link"), str) else None
+    reason = detail.get("bounceSubType") or detail.get("reason")
     bounce_type = None
     if kind == "bounce":
         bounce_type = "bounce" if detail.get("bounceType") == "Permanent" else "blocked"
     return [
         SesEvent(
             event_id=f"{sns_message_id}:{address}",
-            message_id=str(mail.get("messageId") or sns_message_id),
+            message_id=message_id or sns_message_id,
             status={
                 "delivery": "delivered",
                 "complaint": "complained",
@@ -154,9 +162,9 @@ def parse_ses(message: str, sns_message_id: str) -> list[SesEvent]:
             }.get(kind, kind),
             address=address,
             at=at,
-            url=(detail.get("link") if kind == "click" else None),
+            url=link,
             bounce_type=bounce_type,
-            reason=str(detail.get("bounceSubType") or detail.get("reason") or "") or None,
+            reason=reason if isinstance(reason, str) and reason else None,
             campaign=campaign,
         )
         for address in recipients
@@ -164,10 +172,19 @@ def parse_ses(message: str, sns_message_id: str) -> list[SesEvent]:
 
 
 def _recipients(kind: str, detail: dict[str, Any]) -> list[str]:
-    if kind == "bounce":
-        return [str(r.get("emailAddress")) for r in detail.get("bouncedRecipients") or [] if isinstance(r, dict)]
-    if kind == "complaint":
-        return [str(r.get("emailAddress")) for r in detail.get("complainedRecipients") or [] if isinstance(r, dict)]
-    if kind == "delivery":
-        return [str(r) for r in detail.get("recipients") or []]
-    return []
+    if kind in ("bounce", "complaint"):
+        listed = _list(detail.get("bouncedRecipients" if kind == "bounce" else "complainedRecipients"))
+        found = [r.get("emailAddress") for r in listed if isinstance(r, dict)]
+    elif kind == "delivery":
+        found = _list(detail.get("recipients"))
+    else:
+        found = []
+    return [address for address in found if isinstance(address, str) and address]
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []

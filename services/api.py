@@ -15,8 +15,9 @@ from channels.kafka import BrokerUnavailable
 from domain.contact_point import InvalidContactPointError
 from domain.errors import DomainError, NotFoundError
 from schemas.api import Problem
-from services.bootstrap import Application
+from services.bootstrap import Application, ConcurrentUpdateError
 from services.http import PROBLEM, App, ProblemError, problem_response, render
+from services.limits import BodyLimits
 from services.routes import commands, ingest, queries, webhooks
 
 log = logging.getLogger(__name__)
@@ -88,6 +89,12 @@ def create_app(build: Callable[[], Application]) -> FastAPI:
         # A provider payload whose values the event contract cannot hold (a 300-character id, say).
         return _invalid("Outside the event contract", error.errors())
 
+    @app.exception_handler(ConcurrentUpdateError)
+    async def _on_contention(request: Request, error: ConcurrentUpdateError) -> JSONResponse:
+        return problem_response(
+            Problem(status=503, title="Concurrent update", detail=f"{error}; retry."), headers={"Retry-After": "1"}
+        )
+
     @app.exception_handler(BrokerUnavailable)
     async def _on_broker(request: Request, error: BrokerUnavailable) -> JSONResponse:
         return problem_response(
@@ -106,4 +113,5 @@ def create_app(build: Callable[[], Application]) -> FastAPI:
 
     for router in (queries.router, commands.router, ingest.router, webhooks.router):
         app.include_router(router)
+    app.add_middleware(BodyLimits)
     return app

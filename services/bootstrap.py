@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import random
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
 import psycopg
+from eventsourcing.persistence import IntegrityError
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
@@ -69,6 +71,22 @@ class Ingest:
         return positions  # type: ignore[return-value]
 
 
+class ConcurrentUpdateError(Exception):
+    """Other requests kept changing the same aggregates: nothing was stored, retry later (503)."""
+
+
+def run_retrying(use_case: Callable[[Crossview], T], app: Crossview, attempts: int = 5) -> T:
+    """Run a use case; when a concurrent request saved the same aggregate first (the event store's
+    version check), run it again on what is stored now. A failed save stores nothing, and every use
+    case loads what it changes, so running it again is safe."""
+    for attempt in range(attempts):
+        try:
+            return use_case(app)
+        except IntegrityError:
+            time.sleep(random.uniform(0, 0.01 * 2**attempt))
+    raise ConcurrentUpdateError(f"the same records changed concurrently {attempts} times; nothing was stored")
+
+
 @dataclass
 class Commands:
     """Runs a use case, then tells where its events landed on Kafka once the relay carried them."""
@@ -79,7 +97,7 @@ class Commands:
 
     def run(self, use_case: Callable[[Crossview], T]) -> tuple[T, list[Position] | None]:
         before = last_notification_id(self.app)
-        result = use_case(self.app)
+        result = run_retrying(use_case, self.app)
         after = last_notification_id(self.app)
         if after == before:
             return result, []
@@ -126,7 +144,7 @@ class _SynchronousCommands(Commands):
 
     def run(self, use_case: Callable[[Crossview], T]) -> tuple[T, list[Position] | None]:
         before = last_notification_id(self.app)
-        result = use_case(self.app)
+        result = run_retrying(use_case, self.app)
         self.relay_all()
         return result, self.relay.positions_of(before + 1, last_notification_id(self.app), 0)
 
