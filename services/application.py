@@ -218,7 +218,9 @@ class Crossview(Application):
         except NotFoundError:
             return [ContactPoint(kind, address, str(person.id), function_id)]
         if point.person_id != str(person.id):
-            raise ContactPointTakenError(f"{kind} {address} belongs to person {point.person_id}: join the two people")
+            raise ContactPointTakenError(
+                f"{kind} {address} belongs to another person: join the two people"
+            )  # never named
         point.carry(function_id)
         return [point]
 
