@@ -12,6 +12,7 @@ import base64
 import binascii
 import re
 import threading
+import time
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,21 +52,77 @@ def subscribe_url_is_amazons(url: str) -> bool:
 
 
 def fetch_certificate(url: str) -> bytes:  # pragma: no cover - reaches Amazon; tests inject their own
-    with urllib.request.urlopen(url, timeout=10) as answer:  # noqa: S310 - the URL was checked just before
-        return answer.read()
+    with urllib.request.urlopen(url, timeout=5) as answer:  # noqa: S310 - the URL was checked just before
+        return answer.read(MAX_CERTIFICATE_BYTES)
+
+
+MAX_CERTIFICATE_BYTES = 64_000
+
+
+class CertificateUnavailable(OSError):
+    """The certificate could not be fetched or read (remembered for a while: not fetched again meanwhile)."""
 
 
 class CertificateCache:
-    def __init__(self, fetch: Callable[[str], bytes] = fetch_certificate) -> None:
+    """Amazon's signing certificates by URL. Each is fetched once: requests for the same URL wait
+    for that one fetch, requests for any other URL never wait for it (no lock is held across a
+    fetch). A certificate is kept ``ttl_s``, a failed fetch remembered ``failure_ttl_s``, so
+    forged messages naming unreachable URLs cannot make us fetch again and again."""
+
+    def __init__(
+        self,
+        fetch: Callable[[str], bytes] = fetch_certificate,
+        ttl_s: float = 24 * 3600,
+        failure_ttl_s: float = 60,
+        max_entries: int = 1000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._fetch = fetch
-        self._certificates: dict[str, x509.Certificate] = {}
-        self._lock = threading.Lock()
+        self._ttl_s, self._failure_ttl_s, self._max_entries = ttl_s, failure_ttl_s, max_entries
+        self._clock = clock
+        self._entries: dict[str, tuple[float, x509.Certificate | CertificateUnavailable]] = {}
+        self._fetching: dict[str, threading.Event] = {}
+        self._lock = threading.Lock()  # guards the two dicts only, never held across a fetch
 
     def get(self, url: str) -> x509.Certificate:
-        with self._lock:
-            if url not in self._certificates:
-                self._certificates[url] = x509.load_pem_x509_certificate(self._fetch(url))
-            return self._certificates[url]
+        """The certificate; CertificateUnavailable when it could not be had (now or a moment ago)."""
+        while True:
+            with self._lock:
+                entry = self._entries.get(url)
+                if entry is not None and entry[0] > self._clock():
+                    return _certificate_or_raise(entry[1])
+                fetching = self._fetching.get(url)
+                if fetching is None:
+                    fetching = self._fetching[url] = threading.Event()
+                    break
+            fetching.wait(timeout=30)  # someone else fetches this URL: their answer serves us too
+        try:
+            result = self._fetched(url)
+            with self._lock:
+                if len(self._entries) >= self._max_entries:
+                    now = self._clock()
+                    self._entries = {u: e for u, e in self._entries.items() if e[0] > now}
+                    while len(self._entries) >= self._max_entries:
+                        self._entries.pop(next(iter(self._entries)))
+                ttl = self._failure_ttl_s if isinstance(result, CertificateUnavailable) else self._ttl_s
+                self._entries[url] = (self._clock() + ttl, result)
+        finally:
+            with self._lock:
+                self._fetching.pop(url, None)
+            fetching.set()
+        return _certificate_or_raise(result)
+
+    def _fetched(self, url: str) -> x509.Certificate | CertificateUnavailable:
+        try:
+            return x509.load_pem_x509_certificate(self._fetch(url))
+        except Exception as error:  # noqa: BLE001 - a network or a format failure: both mean "no certificate"
+            return CertificateUnavailable(f"no certificate from {url}: {type(error).__name__}: {error}")
+
+
+def _certificate_or_raise(entry: x509.Certificate | CertificateUnavailable) -> x509.Certificate:
+    if isinstance(entry, CertificateUnavailable):
+        raise entry
+    return entry
 
 
 def parse_envelope(body: bytes) -> dict[str, Any]:
