@@ -1,0 +1,26 @@
+"""Read-your-writes waits are bounded and never starve other requests."""
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from fastapi.testclient import TestClient
+
+from services.api import create_app
+from services.bootstrap import embedded
+from services.settings import Settings
+
+
+def test_forty_waiting_queries_leave_health_answering_at_once():
+    with TestClient(create_app(lambda: embedded(Settings(max_wait_ms=3000), with_demo=False))) as client:
+        person = client.post("/v1/persons", json={"given_name": "Fabien", "family_name": "Bellemare"}).json()["id"]
+        never = {"min_position": "crossview.domain:0:999999", "wait_ms": 60_000}  # capped at 3 s
+        with ThreadPoolExecutor(max_workers=40) as pool:
+            began = time.monotonic()
+            waits = [pool.submit(client.get, f"/v1/persons/{person}", params=never) for _ in range(40)]
+            time.sleep(0.5)
+            asked = time.monotonic()
+            assert client.get("/v1/health").status_code == 200
+            assert time.monotonic() - asked < 1
+            answers = [w.result() for w in waits]
+        assert all(a.status_code == 200 and a.json()["freshness"]["caught_up"] is False for a in answers)
+        assert 2.5 < time.monotonic() - began < 8  # bounded by CROSSVIEW_MAX_WAIT_MS, not by wait_ms
