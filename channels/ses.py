@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import ParseResult, urlparse
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -41,14 +41,25 @@ class SnsError(ValueError):
         self.field = field
 
 
-def certificate_url_is_amazons(url: str) -> bool:
-    parsed = urlparse(url)
-    return parsed.scheme == "https" and bool(SNS_HOST.match(parsed.hostname or "")) and parsed.path.endswith(".pem")
+def certificate_url_is_amazons(url: Any) -> bool:
+    parsed = _https(url)
+    return parsed is not None and bool(SNS_HOST.match(parsed.hostname or "")) and parsed.path.endswith(".pem")
 
 
-def subscribe_url_is_amazons(url: str) -> bool:
-    parsed = urlparse(url)
-    return parsed.scheme == "https" and bool(SNS_HOST.match(parsed.hostname or ""))
+def subscribe_url_is_amazons(url: Any) -> bool:
+    parsed = _https(url)
+    return parsed is not None and bool(SNS_HOST.match(parsed.hostname or ""))
+
+
+def _https(url: Any) -> ParseResult | None:
+    if not isinstance(url, str):
+        return None
+    try:
+        parsed = urlparse(url)
+        parsed.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError:
+        return None
+    return parsed if parsed.scheme == "https" else None
 
 
 def fetch_certificate(url: str) -> bytes:  # pragma: no cover - reaches Amazon; tests inject their own

@@ -13,62 +13,10 @@ from typing import Any
 import pytest
 
 from channels import asterisk, connect, mailgun, segment, sendgrid, ses
+from tests.fuzzing import ODD_VALUES, deep, nodes, replaced
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 MUTATIONS = int(os.environ.get("CROSSVIEW_FUZZ_SCALE", "1")) * 300  # per fixture; `make fuzz` raises it
-ODD_VALUES: list[Any] = [
-    None,
-    True,
-    0,
-    -1,
-    2**70,
-    1e300,
-    -1e300,
-    "",
-    " ",
-    "\ud800",
-    "é\u0000\U0001f600",
-    "x" * 5000,
-    "2026-11-20T10:00:00",  # no time zone
-    "2026-11-20T10:00:00+00:00",
-    [],
-    {},
-    [[]],
-    [None],
-    [{}],
-    {"": None},
-    {"a": [1, {"b": "c"}]},
-    ["fabien@fabulous-garden.example", 3],
-    "[" * 40 + "]" * 40,
-]
-
-
-def nodes(document: Any, path: tuple = ()) -> list[tuple]:
-    found = [path]
-    if len(path) > 12:  # not into a deeply nested value swapped in before
-        return found
-    if isinstance(document, dict):
-        for key, value in document.items():
-            found += nodes(value, (*path, key))
-    elif isinstance(document, list):
-        for index, value in enumerate(document):
-            found += nodes(value, (*path, index))
-    return found
-
-
-def replaced(document: Any, path: tuple, value: Any) -> Any:
-    if not path:
-        return value
-    copy = list(document) if isinstance(document, list) else dict(document)
-    copy[path[0]] = replaced(document[path[0]], path[1:], value)
-    return copy
-
-
-def deep(levels: int) -> Any:
-    value: Any = "bottom"
-    for i in range(levels):
-        value = [value] if i % 2 else {"a": value}
-    return value
 
 
 def mutations(document: Any, seed: int, count: int) -> list[Any]:
