@@ -95,7 +95,8 @@ def read_attributes(record: WireRecord) -> Attributes:
 
 def _checked_attributes(record: WireRecord) -> Attributes:
     try:
-        headers = {name: raw.decode() for name, raw in record.headers if raw is not None}
+        # The last of repeated headers counts, as in the quick read: an earlier one is not read.
+        headers = {name: raw.decode() for name, raw in dict(record.headers).items() if raw is not None}
     except (UnicodeDecodeError, AttributeError) as error:
         raise EnvelopeError(f"header is not UTF-8 bytes: {error}") from error
     missing = [name for name in _REQUIRED_HEADERS if not headers.get(name)]
