@@ -12,13 +12,20 @@ import json
 import random
 import string
 import uuid
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
 
+import pytest
+from fastapi.testclient import TestClient
+
+from channels.ses import CertificateCache
 from schemas.events import EVENT_TYPES
+from services.wire import check_contract
+from tests.scenario import Scenario
 
 FIXTURES = Path(__file__).parent / "fixtures"
 WEBHOOKS_PREFIX = "/v1/ingest/"
@@ -408,6 +415,58 @@ class RequestFactory:
             "Bellemare",
         ]
         return rng.choice(choices) if rng.random() < 0.6 else random_text(rng)
+
+
+SECRETS = {
+    "twilio_auth_token": "twilio-token",
+    "sendgrid_verification_key": "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE",
+    "mailgun_signing_key": "mailgun-key",
+    "segment_write_key": "segment-key",
+    "vonage_signature_secret": "vonage-secret",
+    "asterisk_secret": "ari-secret",
+    "connect_api_key": "eventbridge-key",
+    "ses_topic_arns": "arn:aws:sns:eu-west-1:123456789012:ses",
+    "public_base_url": "https://crm.example.org",
+}
+
+
+def unreachable(url: str) -> bytes:
+    raise OSError("no network in tests")
+
+
+def known_ids(client: TestClient) -> dict[str, list[str]]:
+    ids = Scenario(client).build()
+    fabien = client.get(f"/v1/persons/{ids['fabien']}", params={"as_of": "2026-11-23"}).json()
+    return {
+        "person_id": [v for k, v in ids.items() if isinstance(v, str)],
+        "organisation_id": [f["organisation"]["organisation_id"] for f in fabien["functions"]],
+        "function_id": [f["function_id"] for f in fabien["functions"]],
+        "code": ["TREASURER", "BOARD_MEMBER", "web-contact"],
+        "attribute": ["email", "mobile_phone", "postal_address", "favourite_colour"],
+        "campaign": ["spring-promo"],
+    }
+
+
+def fuzz(app, count: int, seed: int) -> Counter:
+    """Send ``count`` generated requests to ``app`` (after the seed's scenario); fail on the first
+    server error with the request that made it, and on any stored event outside the contract."""
+    statuses: Counter = Counter()
+    with TestClient(app) as client:  # an exception a route let out is raised here, with its traceback
+        app.state.sns_certificates = CertificateCache(unreachable)  # nothing leaves the machine
+        app.state.sns_confirm = lambda url: None
+        factory = RequestFactory(app.openapi(), known_ids(client), seed)
+        for request in factory.requests(count):
+            try:
+                answer = send(client, request)
+            except Exception as error:  # noqa: BLE001 - what a server error would have been
+                raise AssertionError(f"server error: seed {seed}: {request}") from error
+            statuses[answer.status_code] += 1
+            if answer.status_code >= 500:
+                pytest.fail(f"{answer.status_code} {answer.text[:500]}\nseed {seed}: {request}")
+        stored = client.app.state.crossview.commands.app
+        notifications = stored.recorder.select_notifications(start=1, limit=10**7)
+        check_contract(stored.mapper.to_domain_event(n) for n in notifications)  # raises for any outside it
+    return statuses
 
 
 def _cursor(at: Any) -> str:

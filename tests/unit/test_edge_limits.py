@@ -135,3 +135,46 @@ def test_a_timeline_cursor_that_is_not_one_of_ours_is_a_422(unsigned, cursor):
     encoded = base64.urlsafe_b64encode(cursor.encode("utf-8", "surrogatepass")).decode()
     answer = unsigned.get(f"/v1/persons/{person}/timeline", params={"before": encoded})
     assert answer.status_code == 422, answer.text
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("get", "/v1/search?q=%00", None),
+        ("get", "/v1/persons/%00", None),
+        ("post", "/v1/persons", b'{"given_name": "Fabien\\u0000", "family_name": "Bellemare"}'),
+        ("post", "/v1/targetings", b'{"organisation_ids": ["\\ud800"]}'),
+        ("post", "/v1/ingest/twilio/sms", b"MessageSid=SM1&SmsStatus=received&From=%2B33612345678&To=1&Body=%00"),
+        ("post", "/v1/ingest/segment", b'{"type": "page", "messageId": "m\\u0000", "anonymousId": "a"}'),
+    ],
+)
+def test_what_no_stored_text_can_hold_is_refused_at_the_edge(unsigned, method, path, body):
+    answer = unsigned.request(method, path, content=body)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["title"] == "Not text Crossview can keep"
+
+
+def test_an_escaped_backslash_before_u0000_and_an_emoji_escaped_as_a_pair_are_text(unsigned):
+    body = b'{"given_name": "Fabien \\\\u0000", "family_name": "\\ud83d\\ude00"}'
+    answer = unsigned.post("/v1/persons", content=body, headers={"content-type": "application/json"})
+    assert answer.status_code == 201, answer.text
+
+
+def test_an_event_time_out_of_the_calendar_once_in_utc_is_refused(unsigned):
+    event = {
+        "id": "e1",
+        "source": "test",
+        "type": "crossview.interaction.sms.v1",
+        "subject": "p1",
+        "time": "0001-01-01T00:00:00+14:00",  # year 0 in UTC
+        "data": {
+            "direction": "inbound",
+            "provider": "t",
+            "provider_id": "1",
+            "status": "received",
+            "from_number": "+33612345678",
+            "to_number": "+33140000000",
+        },
+    }
+    answer = unsigned.post("/v1/events", json=event)
+    assert answer.status_code == 422 and "calendar" in answer.text
