@@ -11,6 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from channels import twilio
+from channels.client import CrossviewClient, RefusedEvent
+from schemas.envelope import CloudEvent
 from services.api import create_app
 from services.bootstrap import embedded
 from services.settings import Settings
@@ -178,3 +180,25 @@ def test_an_event_time_out_of_the_calendar_once_in_utc_is_refused(unsigned):
     }
     answer = unsigned.post("/v1/events", json=event)
     assert answer.status_code == 422 and "calendar" in answer.text
+
+
+@pytest.mark.parametrize("text", ["Bonjour\u0000", "\ud800"])
+def test_the_python_client_refuses_what_no_view_can_hold_before_it_reaches_kafka(text):
+    event = CloudEvent(
+        id="e1",
+        source="test",
+        type="crossview.interaction.sms.v1",
+        subject="p1",
+        time="2026-11-20T10:00:00+00:00",
+        data={
+            "direction": "inbound",
+            "provider": "t",
+            "provider_id": "1",
+            "status": "received",
+            "from_number": "+33612345678",
+            "to_number": "+33140000000",
+            "body": text,
+        },
+    )
+    with pytest.raises(RefusedEvent, match="NUL"):
+        CrossviewClient._check(event)
