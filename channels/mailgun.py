@@ -50,10 +50,10 @@ def parse(body: bytes) -> MailgunEvent:
     data = _object(payload.get("event-data"), "event-data")
     for name in ("timestamp", "token", "signature"):
         if not isinstance(signed.get(name), str | int) or isinstance(signed[name], bool) or signed[name] == "":
-            raise MailgunPayloadError(f"signature.{name}", "missing")
+            raise MailgunPayloadError(f"signature.{name}", "missing, or not text")
     for name in ("event", "id", "recipient"):
         if not isinstance(data.get(name), str) or not data[name]:
-            raise MailgunPayloadError(f"event-data.{name}", "missing")
+            raise MailgunPayloadError(f"event-data.{name}", "missing, or not text")
     if not is_epoch_seconds(data.get("timestamp")):
         raise MailgunPayloadError("event-data.timestamp", "seconds since the epoch expected")
     event = data["event"]

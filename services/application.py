@@ -218,9 +218,8 @@ class Crossview(Application):
         except NotFoundError:
             return [ContactPoint(kind, address, str(person.id), function_id)]
         if point.person_id != str(person.id):
-            raise ContactPointTakenError(
-                f"{kind} {address} belongs to another person: join the two people"
-            )  # never named
+            # Whose it is stays unsaid: an error never names a person the caller did not name.
+            raise ContactPointTakenError(f"{kind} {address} belongs to another person: join the two people")
         point.carry(function_id)
         return [point]
 
