@@ -83,17 +83,23 @@ ODD_TEXT = [
 ]
 
 
-def request_headers(method: str, path: str, extra: Mapping[str, str | bytes] | None = None) -> dict[str, str | bytes]:
-    """The headers of one generated request to ``path``: the request's own (content type, the
-    provider's signature headers, garbage), plus whatever every request of that route needs.
+def request_headers(
+    method: str, path: str, extra: Mapping[str, str | bytes] | None = None, bearer: str | None = None
+) -> dict[str, str | bytes]:
+    """The headers of one generated request to ``path`` (a route template): the request's own
+    (content type, a provider's signature headers, garbage), plus what every request of that route
+    needs. Routes under /v1/ingest/ are providers' webhooks, authenticated by their own signatures;
+    every other route gets ``bearer`` as its token when one is given (and the request does not
+    carry an Authorization header of its own, to see what a wrong one gets)."""
+    headers = dict(extra or {})
+    if bearer is not None and not path.startswith(WEBHOOKS_PREFIX):
+        headers.setdefault("authorization", f"Bearer {bearer}")
+    return headers
 
-    Routes under /v1/ingest/ are providers' webhooks, authenticated by their own signatures; when
-    the other routes require a bearer token, this is where it is added."""
-    return dict(extra or {})
 
-
-def send(client, request: FuzzRequest):
-    headers = request_headers(request.method, request.template, request.headers)
+def send(client, request: FuzzRequest, bearer: str | None = None):
+    """Every generated request goes out here, its headers from request_headers alone."""
+    headers = request_headers(request.method, request.template, request.headers, bearer)
     url = f"{request.url}?{form(request.query)}" if request.query else request.url
     return client.request(request.method, url, content=request.body, headers=headers)
 
@@ -447,17 +453,19 @@ def known_ids(client: TestClient) -> dict[str, list[str]]:
     }
 
 
-def fuzz(app, count: int, seed: int) -> Counter:
+def fuzz(app, count: int, seed: int, bearer: str | None = None) -> Counter:
     """Send ``count`` generated requests to ``app`` (after the seed's scenario); fail on the first
-    server error with the request that made it, and on any stored event outside the contract."""
+    server error with the request that made it, and on any stored event outside the contract.
+    ``bearer``: the token routes other than webhooks get (see request_headers)."""
     statuses: Counter = Counter()
     with TestClient(app) as client:  # an exception a route let out is raised here, with its traceback
         app.state.sns_certificates = CertificateCache(unreachable)  # nothing leaves the machine
         app.state.sns_confirm = lambda url: None
-        factory = RequestFactory(app.openapi(), known_ids(client), seed)
+        seeding = TestClient(app, headers=request_headers("GET", "/v1/seed", bearer=bearer))  # same app, started
+        factory = RequestFactory(app.openapi(), known_ids(seeding), seed)
         for request in factory.requests(count):
             try:
-                answer = send(client, request)
+                answer = send(client, request, bearer)
             except Exception as error:  # noqa: BLE001 - what a server error would have been
                 raise AssertionError(f"server error: seed {seed}: {request}") from error
             statuses[answer.status_code] += 1

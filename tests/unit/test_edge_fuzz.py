@@ -10,7 +10,7 @@ import os
 from services.api import create_app
 from services.bootstrap import embedded
 from services.settings import Settings
-from tests.fuzzing import SECRETS, fuzz, operations
+from tests.fuzzing import SECRETS, fuzz, operations, request_headers
 
 SCALE = int(os.environ.get("CROSSVIEW_FUZZ_SCALE", "1"))
 SEED = int(os.environ.get("CROSSVIEW_FUZZ_SEED", "20261130"))
@@ -36,3 +36,14 @@ def test_ten_thousand_requests_without_signatures_reach_every_parser_and_none_is
 def test_two_thousand_requests_against_configured_signatures_are_never_a_server_error():
     statuses = fuzz(embedded_app(Settings(**SECRETS, max_wait_ms=0)), 2_000 * SCALE, SEED + 1)
     assert statuses[403] > 0
+
+
+def test_the_one_header_helper_gives_a_token_to_every_route_but_the_webhooks():
+    assert request_headers("GET", "/v1/persons/{person_id}", {"x": "1"}, bearer="t") == {
+        "x": "1",
+        "authorization": "Bearer t",
+    }
+    assert request_headers("POST", "/v1/ingest/segment", {}, bearer="t") == {}
+    assert request_headers("GET", "/v1/search", {"authorization": "Bearer wrong"}, bearer="t") == {
+        "authorization": "Bearer wrong"
+    }
