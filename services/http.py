@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from channels.kafka import Position
+from projections.ports import ProjectionStore
 from schemas.api import Freshness, Problem
 from services.bootstrap import Application
 
@@ -51,16 +52,21 @@ async def _wait_for(
     ] = 2000,
 ) -> Freshness:
     """The position the answer reflects. A wait sleeps on the event loop, never in the thread pool
-    the routes run in, so waiting clients cannot starve the others; each look at the position
-    borrows a thread for that look only, and the looks grow sparser (10 ms up to 200 ms)."""
+    the routes run in, so waiting clients cannot starve the others; the waiting queries share one
+    look at the position at a time (a thread borrowed for that look only), and each looks less
+    often as it waits (10 ms up to 200 ms): however many wait, the read model is asked a few
+    dozen times a second at most."""
     crossview: Application = request.app.state.crossview
+    shared = getattr(request.app.state, "positions", None)
+    if shared is None or shared.store is not crossview.store:  # one per application (a restart makes another)
+        shared = request.app.state.positions = SharedPosition(crossview.store)
     if min_position is None:
         return Freshness(position=render(await run_in_threadpool(crossview.store.position)), caught_up=True)
     topic, partition, offset = min_position.rsplit(":", 2)
     deadline = time.monotonic() + min(wait_ms, crossview.settings.max_wait_ms) / 1000
     pause = 0.01
     while True:
-        position = await run_in_threadpool(crossview.store.position)
+        position = await shared.get()
         if position.get((topic, int(partition)), 0) > int(offset):
             return Freshness(position=render(position), caught_up=True)
         left = deadline - time.monotonic()
@@ -71,6 +77,32 @@ async def _wait_for(
 
 
 Fresh = Annotated[Freshness, Depends(_wait_for)]
+
+
+class SharedPosition:
+    """The read model's position, read at most once per ``fresh_s`` for every waiting query of
+    the process. A position a few milliseconds old is still true: every event before it is in."""
+
+    def __init__(self, store: ProjectionStore, fresh_s: float = 0.02) -> None:
+        self.store, self._fresh_s = store, fresh_s
+        self._value: dict[tuple[str, int], int] = {}
+        self._at = float("-inf")
+        self._reading: asyncio.Future | None = None
+
+    async def get(self) -> dict[tuple[str, int], int]:
+        if time.monotonic() - self._at < self._fresh_s:
+            return self._value
+        reading = self._reading
+        if reading is not None and reading.get_loop() is asyncio.get_running_loop():
+            return await asyncio.shield(reading)  # someone is reading it: their read serves us too
+        reading = self._reading = asyncio.ensure_future(run_in_threadpool(self.store.position))
+        try:  # shielded: a client that leaves cancels its own wait, not the read the others await
+            self._value = await asyncio.shield(reading)
+            self._at = time.monotonic()
+        finally:
+            if self._reading is reading:
+                self._reading = None
+        return self._value
 
 
 def _as_of(
