@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from channels import asterisk, connect, mailgun, segment, sendgrid, ses
 from tests.fuzzing import ODD_VALUES, deep, nodes, replaced
@@ -101,3 +103,14 @@ def test_a_parser_refuses_bytes_that_are_no_payload_of_its_provider(provider, bo
     parse, refusal = PARSERS[provider]
     with pytest.raises(refusal):
         parse(body)
+
+
+@pytest.mark.parametrize("provider", sorted(PARSERS))
+@settings(max_examples=300, deadline=None)
+@given(body=st.binary(max_size=300) | st.text(max_size=100).map(lambda t: t.encode("utf-8", "surrogatepass")))
+def test_a_parser_answers_any_byte_sequence_by_parsing_or_naming_a_field(provider, body):
+    parse, refusal = PARSERS[provider]
+    try:
+        parse(body)
+    except refusal as refused:
+        assert refused.field is not None
