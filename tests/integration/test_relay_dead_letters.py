@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 from eventsourcing.application import Application, ProcessingEvent
 from fastapi.testclient import TestClient
 
@@ -9,7 +13,7 @@ from services.api import create_app
 from services.bootstrap import event_store, production
 from services.dead_letters import read_dead_letters
 from services.relay import EVENT_STORE
-from tests.live import wait_until
+from tests.live import ROOT, env_of, wait_until
 
 
 def test_a_bad_stored_event_is_dead_lettered_and_the_commands_after_it_are_relayed(settings):
@@ -35,3 +39,19 @@ def test_a_bad_stored_event_is_dead_lettered_and_the_commands_after_it_are_relay
     assert letter.origin_topic == EVENT_STORE
     assert letter.event_type.endswith("TitleDefined")
     assert "code" in letter.reason
+    listed = crossview_cli(settings, "dead-letters", "list", "--json")
+    [row] = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert row["origin"].startswith(f"{EVENT_STORE}:") and "TitleDefined" in row["type"]
+    replayed = crossview_cli(settings, "dead-letters", "replay")
+    assert "kept" in replayed.stderr and "0 dead letter(s) sent back" in replayed.stderr
+
+
+def crossview_cli(settings, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "services.cli", *args],
+        env=env_of(settings),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
