@@ -16,18 +16,8 @@ from schemas.envelope import CloudEvent
 from services.api import create_app
 from services.bootstrap import embedded
 from services.settings import Settings
+from tests.fuzzing import SECRETS
 
-SECRETS = {
-    "twilio_auth_token": "twilio-token",
-    "sendgrid_verification_key": "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE",
-    "mailgun_signing_key": "mailgun-key",
-    "segment_write_key": "segment-key",
-    "vonage_signature_secret": "vonage-secret",
-    "asterisk_secret": "ari-secret",
-    "connect_api_key": "eventbridge-key",
-    "ses_topic_arns": "arn:aws:sns:eu-west-1:123456789012:ses",
-    "public_base_url": "https://crm.example.org",
-}
 WEBHOOKS = [
     "/v1/ingest/twilio/sms",
     "/v1/ingest/twilio/voice",
