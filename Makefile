@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo services services-down test test-unit test-integration lint schemas bench clean
+.PHONY: help install demo services services-down test test-unit test-integration lint schemas bench fuzz clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -39,6 +39,10 @@ test-unit: install ## unit tests only (no services)
 test: install ## everything: lint, then unit + integration + e2e on real Kafka and PostgreSQL
 	$(MAKE) --no-print-directory lint
 	bash scripts/with-services.sh $(PY) -m pytest -q
+
+FUZZ_SCALE ?= 20
+fuzz: install ## the edge fuzz and the parsers' mutations, FUZZ_SCALE times the suite's counts (no services)
+	CROSSVIEW_FUZZ_SCALE=$(FUZZ_SCALE) $(PY) -m pytest -q tests/unit/test_edge_fuzz.py tests/unit/test_parsers_mutated.py
 
 bench: install ## every benchmark on the real broker and database -> bench/results/*.json
 	bash scripts/with-services.sh $(PY) -m bench

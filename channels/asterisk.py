@@ -4,12 +4,11 @@ Stasis application, its state changes, its end (with the cause), and advisor not
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from channels.webhook_fields import basic_password_is
+from channels.webhook_fields import NotJson, basic_password_is, load_json
 
 KNOWN = {"StasisStart", "ChannelStateChange", "ChannelDestroyed", "ChannelUserevent"}
 
@@ -40,9 +39,9 @@ class CallEvent:
 def parse(body: bytes) -> list[CallEvent]:
     """The call events of the body (one ARI event or an array); events about nothing we track are skipped."""
     try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise AsteriskPayloadError("body", f"not JSON: {error}") from error
+        payload = load_json(body)
+    except NotJson as error:
+        raise AsteriskPayloadError("body", str(error)) from error
     items = payload if isinstance(payload, list) else [payload]
     events = []
     for index, raw in enumerate(items):

@@ -11,7 +11,8 @@ Every event is checked against the JSON Schema of its type before it leaves; dom
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 from channels.kafka import KafkaPublisher, Position
 from schemas.envelope import CloudEvent, to_binary
@@ -60,6 +61,9 @@ class CrossviewClient:
 
     @staticmethod
     def _check(event: CloudEvent) -> None:
+        for text in _texts(event.model_dump()):
+            if "\x00" in text or not _is_unicode(text):
+                raise RefusedEvent(f"event {event.id}: a NUL character or a lone surrogate, which no view can hold")
         try:
             parse_data(event)
             if stream_of(event.type) != INTERACTIONS:
@@ -68,3 +72,24 @@ class CrossviewClient:
             if isinstance(error, RefusedEvent):
                 raise
             raise RefusedEvent(f"event {event.id}: {error}") from error
+
+
+def _texts(value: Any) -> Iterator[str]:
+    """Every string of a document: keys and values, at any depth."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _texts(key)
+            yield from _texts(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _texts(item)
+
+
+def _is_unicode(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -10,13 +10,11 @@ customer once a later one names them.
 
 from __future__ import annotations
 
-import hmac
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from channels.webhook_fields import basic_password_is
+from channels.webhook_fields import NotJson, basic_password_is, load_json, same_secret
 
 CONTACT_EVENT = "Amazon Connect Contact Event"
 # What each contact event says of the call, as the statuses the timeline orders.
@@ -61,15 +59,15 @@ class ContactReport:
 def credentials_are_valid(api_key: str | None, authorization: str | None, secret: str) -> bool:
     """An EventBridge connection authorises with an API key header or HTTP Basic (the password)."""
     if api_key is not None:
-        return hmac.compare_digest(api_key.encode(), secret.encode())
+        return same_secret(secret, api_key)
     return basic_password_is(authorization, secret)
 
 
 def parse(body: bytes) -> list[ContactReport]:
     try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ConnectPayloadError("body", f"not JSON: {error}") from error
+        payload = load_json(body)
+    except NotJson as error:
+        raise ConnectPayloadError("body", str(error)) from error
     items = payload if isinstance(payload, list) else [payload]
     if not items:
         raise ConnectPayloadError("body", "an empty array")

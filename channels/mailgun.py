@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from channels.webhook_fields import is_epoch_seconds
+from channels.webhook_fields import NotJson, is_epoch_seconds, load_json, same_secret
 
 STATUS_OF_EVENT = {"failed": "bounce"}  # a permanent failure is a hard bounce; temporary ones stay "failed"
 
@@ -22,8 +21,8 @@ class MailgunPayloadError(ValueError):
 
 
 def signature_is_valid(signing_key: str, timestamp: str, token: str, signature: str) -> bool:
-    expected = hmac.new(signing_key.encode(), (timestamp + token).encode(), hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, signature)
+    signed = (timestamp + token).encode("utf-8", "surrogatepass")
+    return same_secret(hmac.new(signing_key.encode(), signed, hashlib.sha256).hexdigest(), signature)
 
 
 @dataclass(frozen=True)
@@ -44,49 +43,51 @@ class MailgunEvent:
 
 def parse(body: bytes) -> MailgunEvent:
     try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise MailgunPayloadError("body", f"not JSON: {error}") from error
-    signed = _object(payload, "body").get("signature")
-    signed = _object(signed, "signature")
+        payload = load_json(body)
+    except NotJson as error:
+        raise MailgunPayloadError("body", str(error)) from error
+    signed = _object(_object(payload, "body").get("signature"), "signature")
     data = _object(payload.get("event-data"), "event-data")
     for name in ("timestamp", "token", "signature"):
-        if not signed.get(name):
-            raise MailgunPayloadError(f"signature.{name}", "missing")
-    for name in ("event", "id", "recipient", "timestamp"):
-        if data.get(name) in (None, ""):
-            raise MailgunPayloadError(f"event-data.{name}", "missing")
-    if not is_epoch_seconds(data["timestamp"]):
+        if not isinstance(signed.get(name), str | int) or isinstance(signed[name], bool) or signed[name] == "":
+            raise MailgunPayloadError(f"signature.{name}", "missing, or not text")
+    for name in ("event", "id", "recipient"):
+        if not isinstance(data.get(name), str) or not data[name]:
+            raise MailgunPayloadError(f"event-data.{name}", "missing, or not text")
+    if not is_epoch_seconds(data.get("timestamp")):
         raise MailgunPayloadError("event-data.timestamp", "seconds since the epoch expected")
-    event = str(data["event"])
+    event = data["event"]
     permanent = event == "failed" and data.get("severity") == "permanent"
-    headers = (data.get("message") or {}).get("headers") if isinstance(data.get("message"), dict) else None
-    campaigns = data.get("campaigns") if isinstance(data.get("campaigns"), list) else []
-    tags = data.get("tags") if isinstance(data.get("tags"), list) else []
-    reason = (
-        (data.get("delivery-status") or {}).get("description")
-        if isinstance(data.get("delivery-status"), dict)
-        else None
-    )
+    message_id = _object_or_empty(_object_or_empty(data.get("message")).get("headers")).get("message-id")
+    reason = _object_or_empty(data.get("delivery-status")).get("description") or data.get("reason")
     return MailgunEvent(
         timestamp=str(signed["timestamp"]),
         token=str(signed["token"]),
         signature=str(signed["signature"]),
-        event_id=str(data["id"]),
-        message_id=str((headers or {}).get("message-id") or data["id"]),
+        event_id=data["id"],
+        message_id=message_id if isinstance(message_id, str) and message_id else data["id"],
         status=STATUS_OF_EVENT[event] if permanent else event,
-        address=str(data["recipient"]),
+        address=data["recipient"],
         at=datetime.fromtimestamp(data["timestamp"], UTC),
         url=data.get("url") if isinstance(data.get("url"), str) else None,
-        reason=str(reason or data.get("reason") or "") or None,
+        reason=reason if isinstance(reason, str) and reason else None,
         bounce_type="bounce" if permanent else None,
-        campaign=str(
-            (campaigns[0] or {}).get("name")
-            if campaigns and isinstance(campaigns[0], dict)
-            else (tags[0] if tags else "")
-        )
-        or None,
+        campaign=_campaign(data),
     )
+
+
+def _campaign(data: dict) -> str | None:
+    """The first campaign's name, else the first tag."""
+    campaigns, tags = data.get("campaigns"), data.get("tags")
+    first = campaigns[0] if isinstance(campaigns, list) and campaigns else None
+    if isinstance(first, dict) and isinstance(first.get("name"), str) and first["name"]:
+        return first["name"]
+    tag = tags[0] if isinstance(tags, list) and tags else None
+    return tag if isinstance(tag, str) and tag else None
+
+
+def _object_or_empty(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}
 
 
 def _object(value: Any, where: str) -> dict:

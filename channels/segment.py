@@ -4,13 +4,11 @@ the user name (Segment's tracking API convention)."""
 
 from __future__ import annotations
 
-import hmac
-import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from channels.webhook_fields import basic_credentials
+from channels.webhook_fields import NotJson, basic_credentials, load_json, same_secret
 
 TYPES = {"identify", "track", "page", "screen", "group", "alias"}
 
@@ -23,7 +21,7 @@ class SegmentPayloadError(ValueError):
 
 def write_key_is_valid(authorization: str | None, write_key: str) -> bool:
     credentials = basic_credentials(authorization)
-    return credentials is not None and hmac.compare_digest(credentials[0], write_key)
+    return credentials is not None and same_secret(write_key, credentials[0])
 
 
 @dataclass(frozen=True)
@@ -50,9 +48,9 @@ class SegmentMessage:
 
 def parse(body: bytes) -> list[SegmentMessage]:
     try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise SegmentPayloadError("body", f"not JSON: {error}") from error
+        payload = load_json(body)
+    except NotJson as error:
+        raise SegmentPayloadError("body", str(error)) from error
     if not isinstance(payload, dict):
         raise SegmentPayloadError("body", "a JSON object is expected")
     if "batch" in payload:
@@ -66,7 +64,7 @@ def _message(where: str, raw: Any) -> SegmentMessage:
     if not isinstance(raw, dict):
         raise SegmentPayloadError(where, "a message must be a JSON object")
     kind = raw.get("type")
-    if kind not in TYPES:
+    if not isinstance(kind, str) or kind not in TYPES:
         raise SegmentPayloadError(f"{where}.type", f"one of {sorted(TYPES)} expected")
     if not raw.get("messageId"):
         raise SegmentPayloadError(f"{where}.messageId", "missing")

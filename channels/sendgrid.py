@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -19,7 +18,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
-from channels.webhook_fields import is_epoch_seconds
+from channels.webhook_fields import NotJson, is_epoch_seconds, load_json
 
 REQUIRED = ("email", "event", "sg_event_id", "timestamp")
 
@@ -59,9 +58,9 @@ class EmailEvent:
 def parse_events(body: bytes) -> list[EmailEvent]:
     """Every event of the batch, or SendGridPayloadError naming the first bad field (all or nothing)."""
     try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise SendGridPayloadError("body", f"not JSON: {error}") from error
+        payload = load_json(body)
+    except NotJson as error:
+        raise SendGridPayloadError("body", str(error)) from error
     if not isinstance(payload, list) or not payload:
         raise SendGridPayloadError("body", "a non-empty JSON array of events is expected")
     return [_event(index, raw) for index, raw in enumerate(payload)]

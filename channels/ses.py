@@ -10,20 +10,22 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 import threading
+import time
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import ParseResult, urlparse
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from channels.webhook_fields import NotJson, load_json
 
 SNS_HOST = re.compile(r"^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$")
 SIGNED_FIELDS = {
@@ -39,43 +41,110 @@ class SnsError(ValueError):
         self.field = field
 
 
-def certificate_url_is_amazons(url: str) -> bool:
-    parsed = urlparse(url)
-    return parsed.scheme == "https" and bool(SNS_HOST.match(parsed.hostname or "")) and parsed.path.endswith(".pem")
+def certificate_url_is_amazons(url: Any) -> bool:
+    parsed = _https(url)
+    return parsed is not None and bool(SNS_HOST.match(parsed.hostname or "")) and parsed.path.endswith(".pem")
 
 
-def subscribe_url_is_amazons(url: str) -> bool:
-    parsed = urlparse(url)
-    return parsed.scheme == "https" and bool(SNS_HOST.match(parsed.hostname or ""))
+def subscribe_url_is_amazons(url: Any) -> bool:
+    parsed = _https(url)
+    return parsed is not None and bool(SNS_HOST.match(parsed.hostname or ""))
+
+
+def _https(url: Any) -> ParseResult | None:
+    if not isinstance(url, str):
+        return None
+    try:
+        parsed = urlparse(url)
+        parsed.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError:
+        return None
+    return parsed if parsed.scheme == "https" else None
 
 
 def fetch_certificate(url: str) -> bytes:  # pragma: no cover - reaches Amazon; tests inject their own
-    with urllib.request.urlopen(url, timeout=10) as answer:  # noqa: S310 - the URL was checked just before
-        return answer.read()
+    with urllib.request.urlopen(url, timeout=5) as answer:  # noqa: S310 - the URL was checked just before
+        return answer.read(MAX_CERTIFICATE_BYTES)
+
+
+MAX_CERTIFICATE_BYTES = 64_000
+
+
+class CertificateUnavailable(OSError):
+    """The certificate could not be fetched or read (remembered for a while: not fetched again meanwhile)."""
 
 
 class CertificateCache:
-    def __init__(self, fetch: Callable[[str], bytes] = fetch_certificate) -> None:
+    """Amazon's signing certificates by URL. Each is fetched once: requests for the same URL wait
+    for that one fetch, requests for any other URL never wait for it (no lock is held across a
+    fetch). A certificate is kept ``ttl_s``, a failed fetch remembered ``failure_ttl_s``, so
+    forged messages naming unreachable URLs cannot make us fetch again and again."""
+
+    def __init__(
+        self,
+        fetch: Callable[[str], bytes] = fetch_certificate,
+        ttl_s: float = 24 * 3600,
+        failure_ttl_s: float = 60,
+        max_entries: int = 1000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._fetch = fetch
-        self._certificates: dict[str, x509.Certificate] = {}
-        self._lock = threading.Lock()
+        self._ttl_s, self._failure_ttl_s, self._max_entries = ttl_s, failure_ttl_s, max_entries
+        self._clock = clock
+        self._entries: dict[str, tuple[float, x509.Certificate | CertificateUnavailable]] = {}
+        self._fetching: dict[str, threading.Event] = {}
+        self._lock = threading.Lock()  # guards the two dicts only, never held across a fetch
 
     def get(self, url: str) -> x509.Certificate:
-        with self._lock:
-            if url not in self._certificates:
-                self._certificates[url] = x509.load_pem_x509_certificate(self._fetch(url))
-            return self._certificates[url]
+        """The certificate; CertificateUnavailable when it could not be had (now or a moment ago)."""
+        while True:
+            with self._lock:
+                entry = self._entries.get(url)
+                if entry is not None and entry[0] > self._clock():
+                    return _certificate_or_raise(entry[1])
+                fetching = self._fetching.get(url)
+                if fetching is None:
+                    fetching = self._fetching[url] = threading.Event()
+                    break
+            fetching.wait(timeout=30)  # someone else fetches this URL: their answer serves us too
+        try:
+            result = self._fetched(url)
+            with self._lock:
+                if len(self._entries) >= self._max_entries:
+                    now = self._clock()
+                    self._entries = {u: e for u, e in self._entries.items() if e[0] > now}
+                    while len(self._entries) >= self._max_entries:
+                        self._entries.pop(next(iter(self._entries)))
+                ttl = self._failure_ttl_s if isinstance(result, CertificateUnavailable) else self._ttl_s
+                self._entries[url] = (self._clock() + ttl, result)
+        finally:
+            with self._lock:
+                self._fetching.pop(url, None)
+            fetching.set()
+        return _certificate_or_raise(result)
+
+    def _fetched(self, url: str) -> x509.Certificate | CertificateUnavailable:
+        try:
+            return x509.load_pem_x509_certificate(self._fetch(url))
+        except Exception as error:  # noqa: BLE001 - a network or a format failure: both mean "no certificate"
+            return CertificateUnavailable(f"no certificate from {url}: {type(error).__name__}: {error}")
+
+
+def _certificate_or_raise(entry: x509.Certificate | CertificateUnavailable) -> x509.Certificate:
+    if isinstance(entry, CertificateUnavailable):
+        raise entry
+    return entry
 
 
 def parse_envelope(body: bytes) -> dict[str, Any]:
     try:
-        envelope = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise SnsError("body", f"not JSON: {error}") from error
+        envelope = load_json(body)
+    except NotJson as error:
+        raise SnsError("body", str(error)) from error
     if not isinstance(envelope, dict):
         raise SnsError("body", "a JSON object is expected")
     kind = envelope.get("Type")
-    if kind not in SIGNED_FIELDS:
+    if not isinstance(kind, str) or kind not in SIGNED_FIELDS:
         raise SnsError("Type", f"one of {sorted(SIGNED_FIELDS)} expected")
     for name in ("MessageId", "Timestamp", "TopicArn", "Message", "Signature", "SigningCertURL"):
         if not isinstance(envelope.get(name), str) or not envelope[name]:
@@ -118,32 +187,39 @@ class SesEvent:
 def parse_ses(message: str, sns_message_id: str) -> list[SesEvent]:
     """One SES event names one or more recipients: an event for each."""
     try:
-        event = json.loads(message)
-    except json.JSONDecodeError as error:
+        event = load_json(message)
+    except NotJson as error:
         raise SnsError("Message", f"the SES event is not JSON: {error}") from error
     if not isinstance(event, dict) or not isinstance(event.get("mail"), dict):
         raise SnsError("Message", "an SES event with a mail object is expected")
-    kind = str(event.get("eventType") or event.get("notificationType") or "").lower()
-    if not kind:
-        raise SnsError("Message.eventType", "missing")
+    kind = event.get("eventType") or event.get("notificationType") or ""
+    if not isinstance(kind, str) or not kind:
+        raise SnsError("Message.eventType", "a name is expected")
+    kind = kind.lower()
     mail = event["mail"]
-    detail = event.get(kind) if isinstance(event.get(kind), dict) else {}
-    recipients = _recipients(kind, detail) or [str(a) for a in mail.get("destination") or []]
+    detail = _dict(event.get(kind))
+    recipients = _recipients(kind, detail) or [a for a in _list(mail.get("destination")) if isinstance(a, str) and a]
     if not recipients:
         raise SnsError("Message.mail.destination", "no recipient")
+    stamp = detail.get("timestamp") or mail.get("timestamp")
     try:
-        at = datetime.fromisoformat(str(detail.get("timestamp") or mail.get("timestamp")).replace("Z", "+00:00"))
-    except ValueError as error:
-        raise SnsError("Message.mail.timestamp", "an ISO 8601 time expected") from error
-    tags = mail.get("tags") if isinstance(mail.get("tags"), dict) else {}
-    campaign = (tags.get("campaign") or [None])[0] if isinstance(tags.get("campaign"), list) else None
+        at = datetime.fromisoformat(stamp.replace("Z", "+00:00")) if isinstance(stamp, str) else None
+    except ValueError:
+        at = None
+    if at is None or at.tzinfo is None:
+        raise SnsError("Message.mail.timestamp", "an ISO 8601 time with its time zone expected")
+    campaigns = _list(_dict(mail.get("tags")).get("campaign"))
+    campaign = campaigns[0] if campaigns and isinstance(campaigns[0], str) else None
+    message_id = mail.get("messageId") if isinstance(mail.get("messageId"), str) and mail["messageId"] else None
+    link = detail.get("link") if kind == "click" and isinstance(detail.get("link"), str) else None
+    reason = detail.get("bounceSubType") or detail.get("reason")
     bounce_type = None
     if kind == "bounce":
         bounce_type = "bounce" if detail.get("bounceType") == "Permanent" else "blocked"
     return [
         SesEvent(
             event_id=f"{sns_message_id}:{address}",
-            message_id=str(mail.get("messageId") or sns_message_id),
+            message_id=message_id or sns_message_id,
             status={
                 "delivery": "delivered",
                 "complaint": "complained",
@@ -154,9 +230,9 @@ def parse_ses(message: str, sns_message_id: str) -> list[SesEvent]:
             }.get(kind, kind),
             address=address,
             at=at,
-            url=(detail.get("link") if kind == "click" else None),
+            url=link,
             bounce_type=bounce_type,
-            reason=str(detail.get("bounceSubType") or detail.get("reason") or "") or None,
+            reason=reason if isinstance(reason, str) and reason else None,
             campaign=campaign,
         )
         for address in recipients
@@ -164,10 +240,19 @@ def parse_ses(message: str, sns_message_id: str) -> list[SesEvent]:
 
 
 def _recipients(kind: str, detail: dict[str, Any]) -> list[str]:
-    if kind == "bounce":
-        return [str(r.get("emailAddress")) for r in detail.get("bouncedRecipients") or [] if isinstance(r, dict)]
-    if kind == "complaint":
-        return [str(r.get("emailAddress")) for r in detail.get("complainedRecipients") or [] if isinstance(r, dict)]
-    if kind == "delivery":
-        return [str(r) for r in detail.get("recipients") or []]
-    return []
+    if kind in ("bounce", "complaint"):
+        listed = _list(detail.get("bouncedRecipients" if kind == "bounce" else "complainedRecipients"))
+        found = [r.get("emailAddress") for r in listed if isinstance(r, dict)]
+    elif kind == "delivery":
+        found = _list(detail.get("recipients"))
+    else:
+        found = []
+    return [address for address in found if isinstance(address, str) and address]
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []

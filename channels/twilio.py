@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 
+from channels.webhook_fields import same_secret
+
 INBOUND_STATUSES = {"received", "receiving"}
 
 
@@ -29,12 +31,12 @@ def signature(url: str, params: Sequence[tuple[str, str]], auth_token: str) -> s
     """What Twilio sends in X-Twilio-Signature for this request."""
     # Twilio sorts by name, then value, and signs a repeated (name, value) pair once.
     signed = url + "".join(name + value for name, value in sorted(set(params)))
-    digest = hmac.new(auth_token.encode(), signed.encode(), hashlib.sha1).digest()
+    digest = hmac.new(auth_token.encode(), signed.encode("utf-8", "surrogatepass"), hashlib.sha1).digest()
     return base64.b64encode(digest).decode()
 
 
 def signature_is_valid(url: str, params: Sequence[tuple[str, str]], auth_token: str, received: str | None) -> bool:
-    return bool(received) and hmac.compare_digest(signature(url, params, auth_token), received)
+    return same_secret(signature(url, params, auth_token), received)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from channels.webhook_fields import same_secret
+
 
 class VonagePayloadError(ValueError):
     def __init__(self, field: str, message: str) -> None:
@@ -27,15 +29,15 @@ def signature(params: Mapping[str, str], secret: str, method: str = "md5hash") -
         f"&{k}={str(v).replace('&', '_').replace('=', '_')}" for k, v in sorted(params.items()) if k != "sig"
     )
     if method == "md5hash":
-        return hashlib.md5((signed + secret).encode()).hexdigest()  # noqa: S324 - Vonage's scheme, not our choice
+        return hashlib.md5((signed + secret).encode("utf-8", "surrogatepass")).hexdigest()  # noqa: S324 - Vonage's scheme, not our choice
     if method not in METHODS:
         raise ValueError(f"unknown Vonage signature method {method!r}: one of {METHODS}")
-    return hmac.new(secret.encode(), signed.encode(), method).hexdigest()
+    return hmac.new(secret.encode(), signed.encode("utf-8", "surrogatepass"), method).hexdigest()
 
 
 def signature_is_valid(params: Mapping[str, str], secret: str, method: str = "md5hash") -> bool:
     received = params.get("sig")
-    return bool(received) and hmac.compare_digest(signature(params, secret, method), str(received).lower())
+    return isinstance(received, str) and same_secret(signature(params, secret, method), received.lower())
 
 
 @dataclass(frozen=True)

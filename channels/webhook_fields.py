@@ -1,11 +1,72 @@
-"""Small readers that several providers' parsers share."""
+"""Small readers that several providers' parsers share: JSON bodies, secrets, HTTP Basic, times."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import hmac
+import json
+import math
+import re
+from itertools import accumulate
 from typing import Any
+
+MAX_JSON_DEPTH = 32  # no provider nests deeper; Python's own parser gives up near 1,000
+
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
+_NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
+_STEP = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")  # +1 / -1 as signed bytes
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+class NotJson(ValueError):
+    """The body is not a JSON document Crossview reads (the message says why)."""
+
+
+def json_depth(raw: bytes) -> int:
+    """How deeply arrays and objects nest in ``raw``, without parsing it (brackets inside strings
+    do not count), in linear time whatever the input."""
+    skeleton = _STRING.sub(b"", raw).translate(None, _NOT_BRACKET).translate(_STEP)
+    return max(accumulate(memoryview(skeleton).cast("b")), default=0)
+
+
+def load_json(raw: bytes | str, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """The JSON document in ``raw``; NotJson when it is not UTF-8, not JSON, nested deeper than
+    ``max_depth``, or holds what no other system reads back (lone surrogates, NaN, infinities)."""
+    data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else bytes(raw)
+    if json_depth(data) > max_depth:
+        raise NotJson(f"nested deeper than {max_depth} levels")
+    try:
+        document = json.loads(data.decode("utf-8"), parse_constant=_refuse_constant, parse_float=_finite)
+    except UnicodeDecodeError as error:
+        raise NotJson(f"not UTF-8: {error}") from error
+    except (json.JSONDecodeError, RecursionError) as error:
+        raise NotJson(f"not JSON: {error}") from error
+    if _SURROGATE_ESCAPE.search(data):
+        try:
+            json.dumps(document, ensure_ascii=False).encode()
+        except UnicodeEncodeError as error:
+            raise NotJson("a string holds a lone surrogate (not Unicode text)") from error
+    return document
+
+
+def _refuse_constant(name: str) -> Any:
+    raise NotJson(f"{name} is not JSON")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise NotJson(f"{text[:20]} is out of range")
+    return value
+
+
+def same_secret(expected: str, received: Any) -> bool:
+    """Whether a request carries the expected secret or signature: constant time, and False (never
+    an error) for a missing value, a value of another type, or any characters at all."""
+    if not isinstance(received, str) or not received:
+        return False
+    return hmac.compare_digest(expected.encode("utf-8", "surrogatepass"), received.encode("utf-8", "surrogatepass"))
 
 
 def basic_credentials(authorization: str | None) -> tuple[str, str] | None:
@@ -14,7 +75,7 @@ def basic_credentials(authorization: str | None) -> tuple[str, str] | None:
         return None
     try:
         user, _, password = base64.b64decode(authorization[6:].strip()).decode().partition(":")
-    except (binascii.Error, UnicodeDecodeError):
+    except (binascii.Error, ValueError):  # not base64, not ASCII, not UTF-8
         return None
     return user, password
 
@@ -22,7 +83,7 @@ def basic_credentials(authorization: str | None) -> tuple[str, str] | None:
 def basic_password_is(authorization: str | None, secret: str) -> bool:
     """Whether an HTTP Basic Authorization header carries this password (any user name)."""
     credentials = basic_credentials(authorization)
-    return credentials is not None and hmac.compare_digest(credentials[1].encode(), secret.encode())
+    return credentials is not None and same_secret(secret, credentials[1])
 
 
 def is_epoch_seconds(value: Any) -> bool:

@@ -101,7 +101,9 @@ class Person(Aggregate):
             raise JoinError("a person cannot be joined with themselves")
         for person in (self, absorbed):
             if person.merged_into is not None:
-                raise JoinError(f"person {person.id} was already joined into {person.merged_into}")
+                raise JoinError(
+                    f"person {person.id} was already joined into another person"
+                )  # never named: not theirs to know
         self._joined(str(absorbed.id))
         absorbed._merged_into(str(self.id))
 

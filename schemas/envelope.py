@@ -8,10 +8,10 @@ person's events keep their order, and the value is the event data as JSON.
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal, NamedTuple
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 CONTENT_TYPE = "application/json"
 
@@ -31,6 +31,16 @@ class CloudEvent(BaseModel):
     time: AwareDatetime = Field(description="When it happened, with a time zone.")
     datacontenttype: Literal["application/json"] = CONTENT_TYPE
     data: dict[str, Any]
+
+    @field_validator("time")
+    @classmethod
+    def _an_instant_of_the_calendar(cls, time: datetime) -> datetime:
+        # 0001-01-01T00:00+14:00 is in year 0 in UTC: no calendar of ours (Python's, psycopg's) holds it.
+        try:
+            time.astimezone(UTC)
+        except OverflowError as error:
+            raise ValueError("out of the calendar once in UTC (years 1 to 9999)") from error
+        return time
 
 
 class WireRecord(NamedTuple):

@@ -17,8 +17,9 @@ from domain.contact_point import InvalidContactPointError
 from domain.errors import DomainError, NotFoundError
 from schemas.api import Problem
 from services.access import PUBLIC, Door, check_every_route_declares_access, document_roles
-from services.bootstrap import Application
+from services.bootstrap import Application, ConcurrentUpdateError
 from services.http import PROBLEM, App, ProblemError, SecurityHeaders, problem_response, render
+from services.limits import BodyLimits
 from services.metrics import HttpMetrics, TimingMiddleware
 from services.routes import audit, commands, ingest, operations, privacy, queries, webhooks
 
@@ -93,6 +94,12 @@ def create_app(build: Callable[[], Application]) -> FastAPI:
         # A provider payload whose values the event contract cannot hold (a 300-character id, say).
         return _invalid("Outside the event contract", error.errors())
 
+    @app.exception_handler(ConcurrentUpdateError)
+    async def _on_contention(request: Request, error: ConcurrentUpdateError) -> JSONResponse:
+        return problem_response(
+            Problem(status=503, title="Concurrent update", detail=f"{error}; retry."), headers={"Retry-After": "1"}
+        )
+
     @app.exception_handler(BrokerUnavailable)
     async def _on_broker(request: Request, error: BrokerUnavailable) -> JSONResponse:
         return problem_response(
@@ -120,6 +127,9 @@ def create_app(build: Callable[[], Application]) -> FastAPI:
     ):
         app.include_router(router)
     check_every_route_declares_access(app)
+    # The last added runs first: protective headers on every answer, then the door (credentials
+    # before anything reads a body), then the body's limits.
+    app.add_middleware(BodyLimits)
     app.add_middleware(Door, api=app)
     app.add_middleware(SecurityHeaders)
 

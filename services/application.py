@@ -7,23 +7,26 @@ embedded default; the relay (services/relay.py) carries what is stored to Kafka.
 from __future__ import annotations
 
 import contextlib
+import logging
 import uuid
 from datetime import date
 from typing import Any, TypeVar
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recording, Transcoding
 
 from domain.contact_point import ContactPoint, Resolved, contact_point_id, normalise
 from domain.contact_point import Kind as ContactKind
 from domain.erasure import Erasure, erasure_id
-from domain.errors import ContactPointTakenError, NotFoundError
+from domain.errors import ContactPointTakenError, JoinError, NotFoundError
 from domain.organisation import Kind, Organisation, Relationship, organisation_id_for
 from domain.person import Person
 from domain.referential import AttributePolicy, Level, TitleReferential
+from services.wire import check_contract
 
 A = TypeVar("A", bound=Aggregate)
+log = logging.getLogger(__name__)
 
 
 class DateAsISO(Transcoding):
@@ -50,6 +53,13 @@ class Crossview(Application):
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         transcoder.register(DateAsISO())
+
+    def _record(self, processing_event: ProcessingEvent) -> list[Recording]:
+        # Every save passes here: an event the wire contract refuses raises before anything is
+        # stored (pydantic's ValidationError, "Outside the event contract" at the edge), since the
+        # relay could not publish it.
+        check_contract(processing_event.events)
+        return super()._record(processing_event)
 
     # --- people ---------------------------------------------------------------------------
 
@@ -133,22 +143,52 @@ class Crossview(Application):
             return None
         return Resolved(uuid.UUID(point.person_id), point.function_id)
 
-    def identify(self, contact_points: list[tuple[ContactKind, str]], default_country_code: str = "33") -> Resolved:
+    def identify(
+        self,
+        contact_points: list[tuple[ContactKind, str]],
+        default_country_code: str = "33",
+        keep_identified_apart: bool = False,
+    ) -> Resolved:
         """The one person behind several contact points seen together (a web visitor who logs in, an
         identify with an email, an alias): everyone they lead to is joined into the first person who
-        is not provisional — else into the first one's."""
+        is not provisional — else into the first one's. With ``keep_identified_apart`` (identifiers
+        a browser shares, such as an anonymous id), two people who each have their own email, or
+        each their own user id, are never joined: the refusal is logged for an operator instead."""
         people = list(
             dict.fromkeys(
                 self.resolve_contact_point(kind, address, default_country_code).person_id
                 for kind, address in contact_points
             )
         )
-        persons = [self._get(Person, p) for p in people]
+        persons = list({p.id: p for p in (self._as_joined(p) for p in people)}.values())
         survivor = next((p for p in persons if not p.provisional), persons[0])
+        emails, users = _own_identifiers(survivor)
         for other in persons:
-            if other.id != survivor.id and other.merged_into is None:
+            if other.id == survivor.id:
+                continue
+            other_emails, other_users = _own_identifiers(other)
+            if keep_identified_apart and ((emails and other_emails) or (users and other_users)):
+                log.warning(
+                    "identify: person %s and person %s each have their own email or user id; not joined",
+                    survivor.id,
+                    other.id,
+                )
+                continue
+            try:
                 self.join_people(survivor.id, other.id)
+            except JoinError as error:  # joined by a concurrent request since we read them: read again
+                raise IntegrityError(f"joined concurrently: {error}") from error
+            emails, users = emails | other_emails, users | other_users
         return Resolved(survivor.id, None)
+
+    def _as_joined(self, person_id: uuid.UUID) -> Person:
+        """The person, or whom they were joined into (at any depth)."""
+        person = self._get(Person, person_id)
+        for _ in range(20):
+            if person.merged_into is None:
+                break
+            person = self._get(Person, uuid.UUID(person.merged_into))
+        return person
 
     def index_contact_point(self, person_id: uuid.UUID, kind: ContactKind, address: str) -> Resolved:
         """Let a contact point lead to the person without making it part of their profile (a
@@ -179,7 +219,8 @@ class Crossview(Application):
         except NotFoundError:
             return [ContactPoint(kind, address, str(person.id), function_id)]
         if point.person_id != str(person.id):
-            raise ContactPointTakenError(f"{kind} {address} belongs to person {point.person_id}: join the two people")
+            # Whose it is stays unsaid: an error never names a person the caller did not name.
+            raise ContactPointTakenError(f"{kind} {address} belongs to another person: join the two people")
         point.carry(function_id)
         return [point]
 
@@ -329,6 +370,13 @@ class Crossview(Application):
             return self.repository.get(kind.create_id())
         except AggregateNotFoundError:
             return kind()
+
+
+def _own_identifiers(person: Person) -> tuple[set[str], set[str]]:
+    """The emails and the web user ids that lead to the person."""
+    emails = {address for kind, address in person.contact_points if kind == "email"}
+    users = {address for kind, address in person.contact_points if kind == "web" and address.startswith("user:")}
+    return emails, users
 
 
 def _carrier(person: Person, kind: str, address: str) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import random
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
 import psycopg
+from eventsourcing.persistence import IntegrityError
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
@@ -90,6 +92,22 @@ class Ingest:
         ]
 
 
+class ConcurrentUpdateError(Exception):
+    """Other requests kept changing the same aggregates: nothing was stored, retry later (503)."""
+
+
+def run_retrying(use_case: Callable[[Crossview], T], app: Crossview, attempts: int = 5) -> T:
+    """Run a use case; when a concurrent request saved the same aggregate first (the event store's
+    version check), run it again on what is stored now. A failed save stores nothing, and every use
+    case loads what it changes, so running it again is safe."""
+    for attempt in range(attempts):
+        try:
+            return use_case(app)
+        except IntegrityError:
+            time.sleep(random.uniform(0, 0.01 * 2**attempt))
+    raise ConcurrentUpdateError(f"the same records changed concurrently {attempts} times; nothing was stored")
+
+
 @dataclass
 class Commands:
     """Runs a use case, then tells where its events landed on Kafka once the relay carried them."""
@@ -100,7 +118,7 @@ class Commands:
 
     def run(self, use_case: Callable[[Crossview], T]) -> tuple[T, list[Position] | None]:
         before = last_notification_id(self.app)
-        result = use_case(self.app)
+        result = run_retrying(use_case, self.app)
         after = last_notification_id(self.app)
         if after == before:
             return result, []
@@ -164,7 +182,7 @@ class _SynchronousCommands(Commands):
 
     def run(self, use_case: Callable[[Crossview], T]) -> tuple[T, list[Position] | None]:
         before = last_notification_id(self.app)
-        result = use_case(self.app)
+        result = run_retrying(use_case, self.app)
         self.relay_all()
         return result, self.relay.positions_of(before + 1, last_notification_id(self.app), 0)
 
@@ -213,7 +231,9 @@ def production(settings: Settings, relay_in_process: bool = True) -> Application
     ingest = Ingest(publisher, settings, keys)
     crossview = event_store(settings)
     positions = PostgresRelayPositions(pool, settings.namespace)
-    relay = Relay(crossview, ingest.publish, positions)
+    relay = Relay(
+        crossview, ingest.publish, positions, dead_letters=KafkaDeadLetters(publisher, settings.dead_letter_topic)
+    )
     store = PostgresStore(pool, settings.namespace)
     commands = Commands(crossview, relay, wait_s=settings.ack_timeout_s)
     probes = _probes(
@@ -285,9 +305,12 @@ def run_relay(settings: Settings, stop: threading.Event) -> None:
     crossview = event_store(settings)
     positions = PostgresRelayPositions(pool, settings.namespace)
     try:
-        Relay(crossview, Ingest(publisher, settings, data_keys(settings, pool)).publish, positions).run(
-            stop, lock=lambda: positions.hold_lock(settings.database_url)
-        )
+        Relay(
+            crossview,
+            Ingest(publisher, settings, data_keys(settings, pool)).publish,
+            positions,
+            dead_letters=KafkaDeadLetters(publisher, settings.dead_letter_topic),
+        ).run(stop, lock=lambda: positions.hold_lock(settings.database_url))
     finally:
         positions.release()
         publisher.close()

@@ -288,6 +288,12 @@ def _dead_letters(settings: Settings, args: argparse.Namespace) -> int:
                 )
         print(f"{len(letters)} dead letter(s) in {settings.dead_letter_topic}", file=sys.stderr)
         return 0
+    from services.relay import EVENT_STORE
+
+    stored = [letter for letter in letters if letter.origin_topic == EVENT_STORE]
+    for letter in stored:  # no topic to send them back to: the relay could not make a wire event of them
+        print(f"kept {letter.place}: a stored event the relay could not publish ({letter.reason})", file=sys.stderr)
+    letters = [letter for letter in letters if letter.origin_topic != EVENT_STORE]
     count = replay(settings, letters, lambda letter: print(f"replayed {letter.place} -> {letter.origin_topic}"))
     print(f"{count} dead letter(s) sent back to their topics; the projector applies what it now can", file=sys.stderr)
     return 0

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import psycopg
-from eventsourcing.persistence import StoredEvent
 from psycopg import sql
 
 from channels.kafka import Position
+from domain.erasure import Purged
 from projections.data_keys import DataKeys
 from services.application import Crossview
 from services.settings import Settings
@@ -43,7 +43,7 @@ def postgres_purge(settings: Settings, app: Crossview) -> Purge:
 
 def memory_purge(app: Crossview) -> Purge:
     """The in-memory event store keeps a list (the notification log) and an index by aggregate: the
-    aggregates leave the index, and their entries in the list keep their place with no state."""
+    aggregates leave the index, and each of their entries in the list becomes a ``Purged`` event."""
     recorder = app.recorder
     lock: threading.Lock = recorder._database_lock  # type: ignore[attr-defined]
 
@@ -53,9 +53,8 @@ def memory_purge(app: Crossview) -> Purge:
                 index = recorder._stored_events_index.pop(str(aggregate_id), {})  # type: ignore[attr-defined]
                 for position in index.values():
                     stored = recorder._stored_events[position]  # type: ignore[attr-defined]
-                    recorder._stored_events[position] = StoredEvent(  # type: ignore[attr-defined]
-                        stored.originator_id, stored.originator_version, stored.topic, b"{}"
-                    )
+                    purged = Purged(stored.originator_id, stored.originator_version, Purged.create_timestamp())
+                    recorder._stored_events[position] = app.mapper.to_stored_event(purged)  # type: ignore[attr-defined]
 
     return purge
 

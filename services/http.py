@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from channels.kafka import Position
+from projections.ports import ProjectionStore
 from schemas.api import Freshness, Problem
 from services.bootstrap import Application
 
@@ -35,32 +38,72 @@ def _application(request: Request) -> Application:
 App = Annotated[Application, Depends(_application)]
 
 
-def _wait_for(
+async def _wait_for(
     request: Request,
     min_position: Annotated[
         str | None,
         Query(
             description="topic:partition:offset from an ingest or command answer: wait until the view includes it.",
             pattern=r"^[^:]+:\d+:\d+$",
+            max_length=300,
         ),
     ] = None,
-    wait_ms: Annotated[int, Query(ge=0, description="How long to wait for min_position.")] = 2000,
+    wait_ms: Annotated[
+        int, Query(ge=0, description="How long to wait for min_position (at most CROSSVIEW_MAX_WAIT_MS).")
+    ] = 2000,
 ) -> Freshness:
+    """The position the answer reflects. A wait sleeps on the event loop, never in the thread pool
+    the routes run in, so waiting clients cannot starve the others; the waiting queries share one
+    look at the position at a time (a thread borrowed for that look only), and each looks less
+    often as it waits (10 ms up to 200 ms): however many wait, the read model is asked a few
+    dozen times a second at most."""
     crossview: Application = request.app.state.crossview
+    shared = getattr(request.app.state, "positions", None)
+    if shared is None or shared.store is not crossview.store:  # one per application (a restart makes another)
+        shared = request.app.state.positions = SharedPosition(crossview.store)
     if min_position is None:
-        return Freshness(position=render(crossview.store.position()), caught_up=True)
+        return Freshness(position=render(await run_in_threadpool(crossview.store.position)), caught_up=True)
     topic, partition, offset = min_position.rsplit(":", 2)
     deadline = time.monotonic() + min(wait_ms, crossview.settings.max_wait_ms) / 1000
+    pause = 0.01
     while True:
-        position = crossview.store.position()
+        position = await shared.get()
         if position.get((topic, int(partition)), 0) > int(offset):
             return Freshness(position=render(position), caught_up=True)
-        if time.monotonic() >= deadline:
+        left = deadline - time.monotonic()
+        if left <= 0:
             return Freshness(position=render(position), caught_up=False)
-        time.sleep(0.01)
+        await asyncio.sleep(min(pause, left))
+        pause = min(pause * 2, 0.2)
 
 
 Fresh = Annotated[Freshness, Depends(_wait_for)]
+
+
+class SharedPosition:
+    """The read model's position, read at most once per ``fresh_s`` for every waiting query of
+    the process. A position a few milliseconds old is still true: every event before it is in."""
+
+    def __init__(self, store: ProjectionStore, fresh_s: float = 0.02) -> None:
+        self.store, self._fresh_s = store, fresh_s
+        self._value: dict[tuple[str, int], int] = {}
+        self._at = float("-inf")
+        self._reading: asyncio.Future | None = None
+
+    async def get(self) -> dict[tuple[str, int], int]:
+        if time.monotonic() - self._at < self._fresh_s:
+            return self._value
+        reading = self._reading
+        if reading is not None and reading.get_loop() is asyncio.get_running_loop():
+            return await asyncio.shield(reading)  # someone is reading it: their read serves us too
+        reading = self._reading = asyncio.ensure_future(run_in_threadpool(self.store.position))
+        try:  # shielded: a client that leaves cancels its own wait, not the read the others await
+            self._value = await asyncio.shield(reading)
+            self._at = time.monotonic()
+        finally:
+            if self._reading is reading:
+                self._reading = None
+        return self._value
 
 
 def _as_of(

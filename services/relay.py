@@ -8,122 +8,23 @@ One relay is active per namespace at a time (a PostgreSQL advisory lock), so ord
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
-import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Protocol
 
-from eventsourcing.domain import DomainEvent
-
 from channels.kafka import Position
-from domain.contact_point import ContactPoint
-from domain.erasure import Erasure
-from domain.organisation import Organisation
-from domain.person import Person
-from domain.referential import AttributePolicy, TitleReferential
-from schemas.envelope import CloudEvent
-from schemas.events import (
-    AttributeLevelSet,
-    AttributeSet,
-    ContactPointAdded,
-    ContactPointRemoved,
-    EventData,
-    FunctionAssigned,
-    FunctionEnded,
-    FunctionsReprioritised,
-    OrganisationRegistered,
-    OrganisationRelationshipChanged,
-    PersonErased,
-    PersonJoined,
-    PersonMerged,
-    PersonRegistered,
-    PersonRenamed,
-    PersonRestored,
-    PersonSeparated,
-    TitleDefined,
-    TitleRetired,
-)
+from channels.memory import MemoryDeadLetters
+from projections.ports import DeadLetterSink
+from schemas.envelope import CloudEvent, WireRecord
 from services.application import Crossview
+from services.wire import to_cloud_event, wire_data
 
 log = logging.getLogger(__name__)
 
-SOURCE = "crossview/relay"
-
-
-def wire_data(event: DomainEvent) -> EventData | None:
-    """The wire event for a stored domain event; None for bookkeeping events nobody reads."""
-    match event:
-        case Person.Registered():
-            return PersonRegistered(
-                given_name=event.given_name,
-                family_name=event.family_name,
-                provisional=getattr(event, "provisional", False),
-            )
-        case Person.Renamed():
-            return PersonRenamed(given_name=event.given_name, family_name=event.family_name)
-        case Person.ContactPointAdded():
-            return ContactPointAdded(kind=event.kind, address=event.address)
-        case Person.Joined():
-            return PersonJoined(absorbed_id=event.absorbed_id)
-        case Person.MergedInto():
-            return PersonMerged(survivor_id=event.survivor_id)
-        case Person.Separated():
-            return PersonSeparated(absorbed_id=event.absorbed_id)
-        case Person.Restored():
-            return PersonRestored(former_survivor_id=event.former_survivor_id)
-        case Person.ContactPointRemoved():
-            return ContactPointRemoved(kind=event.kind, address=event.address)
-        case Person.FunctionAssigned():
-            return FunctionAssigned(
-                function_id=event.function_id,
-                organisation_id=event.organisation_id,
-                title_code=event.title_code,
-                entered_on=event.entered_on,
-                exits_on=event.exits_on,
-            )
-        case Person.FunctionEnded():
-            return FunctionEnded(function_id=event.function_id, exited_on=event.exited_on)
-        case Person.FunctionsReprioritised():
-            return FunctionsReprioritised(function_ids=event.function_ids)
-        case Person.AttributeSet():
-            return AttributeSet(name=event.name, value=event.value, function_id=event.function_id)
-        case Organisation.Registered():
-            return OrganisationRegistered(name=event.name, kind=event.kind, relationship=event.relationship)
-        case Organisation.RelationshipChanged():
-            return OrganisationRelationshipChanged(relationship=event.relationship, since=event.since)
-        case TitleReferential.TitleDefined():
-            return TitleDefined(code=event.code, label=event.label)
-        case TitleReferential.TitleRetired():
-            return TitleRetired(code=event.code)
-        case Erasure.Erased():
-            return PersonErased(erased_on=event.erased_on)
-        case AttributePolicy.LevelSet():
-            return AttributeLevelSet(attribute=event.attribute, level=event.level)
-        case (
-            TitleReferential.Started()
-            | AttributePolicy.Started()
-            | ContactPoint.Claimed()
-            | ContactPoint.CarrierChanged()
-            | ContactPoint.Reassigned()
-        ):
-            return None  # bookkeeping of the write side: the index lives in the event store
-    raise TypeError(f"no wire event for {type(event).__qualname__}: add one to services/relay.py")
-
-
-def to_cloud_event(event: DomainEvent, data: EventData) -> CloudEvent:
-    originator: uuid.UUID = event.originator_id
-    # An erasure is about the person, whose own aggregate is gone from the store: their id is the subject.
-    subject = event.person_id if isinstance(event, Erasure.Erased) else str(originator)
-    return CloudEvent(
-        id=f"{originator}:{event.originator_version}",  # the same stored event always gets the same id
-        source=SOURCE,
-        type=data.event_type,
-        subject=subject,
-        time=event.timestamp,
-        data=data.model_dump(mode="json"),
-    )
+EVENT_STORE = "event-store"  # the origin a relay's dead letter names: the notification log, not a topic
 
 
 class RelayPositions(Protocol):
@@ -148,29 +49,46 @@ class Publish(Protocol):
 
 
 class Relay:
-    def __init__(self, app: Crossview, publish: Publish, positions: RelayPositions, batch: int = 500) -> None:
+    def __init__(
+        self,
+        app: Crossview,
+        publish: Publish,
+        positions: RelayPositions,
+        batch: int = 500,
+        dead_letters: DeadLetterSink | None = None,
+    ) -> None:
         self._app = app
         self._publish = publish
         self._positions = positions
         self._batch = batch
+        self._dead_letters = dead_letters if dead_letters is not None else MemoryDeadLetters()
         self._published = threading.Condition()
         self._last_id = positions.load()
         self._recent: OrderedDict[int, Position] = OrderedDict()  # notification id -> where it landed
         self._wake = threading.Event()
 
     def relay_once(self) -> int:
-        """Publish the next notifications; returns how many were read."""
+        """Publish the next notifications; returns how many were read. A stored event that cannot
+        be published (outside the event contract, say) is dead-lettered with the reason, and the
+        relay goes on: nothing stored can stall the log."""
         start = self._positions.load() + 1
         notifications = self._app.recorder.select_notifications(start=start, limit=self._batch)
         if not notifications:
             return 0
-        pending = []
+        pending, refused = [], 0
         for notification in notifications:
-            event = self._app.mapper.to_domain_event(notification)
-            data = wire_data(event)
-            if data is not None:
-                pending.append((notification.id, to_cloud_event(event, data)))
+            try:
+                event = self._app.mapper.to_domain_event(notification)
+                data = wire_data(event)
+                if data is not None:
+                    pending.append((notification.id, to_cloud_event(event, data)))
+            except Exception as error:  # noqa: BLE001 - whatever the cause, one event must not stop the others
+                self._dead_letters.send(_dead_letter(notification), f"{type(error).__name__}: {error}"[:2000])
+                log.error("relay: stored event %s cannot be published; dead-lettered: %s", notification.id, error)
+                refused += 1
         positions = self._publish([cloud for _, cloud in pending]) if pending else []
+        if refused:
+            self._dead_letters.flush()  # acknowledged before the position moves past them
         last_id = notifications[-1].id
         self._positions.save(last_id)
         with self._published:
@@ -209,3 +127,25 @@ class Relay:
 
 def last_notification_id(app: Crossview) -> int:
     return app.recorder.max_notification_id() or 0
+
+
+def _dead_letter(notification) -> WireRecord:
+    """A stored event as a dead letter: where it is in the notification log, and what it holds."""
+    value = {
+        "notification_id": notification.id,
+        "originator_id": str(notification.originator_id),
+        "originator_version": notification.originator_version,
+        "topic": notification.topic,
+        "state": bytes(notification.state).decode(errors="replace"),
+    }
+    return WireRecord(
+        topic=EVENT_STORE,
+        partition=0,
+        offset=notification.id,
+        key=str(notification.originator_id).encode(),
+        value=json.dumps(value).encode(),
+        headers=(
+            ("ce_type", notification.topic.encode()),
+            ("ce_id", f"{notification.originator_id}:{notification.originator_version}".encode()),
+        ),
+    )

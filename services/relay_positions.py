@@ -13,7 +13,10 @@ class PostgresRelayPositions:
         self._table = sql.Identifier(f"{namespace}_meta", "relay_position")
         self._lock_key = f"{namespace}:relay"
         self._lock_conn: psycopg.Connection | None = None
-        with pool.connection() as conn:
+        with pool.connection() as conn, conn.transaction():
+            # The projector creates the same schema at its start (projections/postgres_store.py):
+            # the namespace's lock keeps the two CREATE ... IF NOT EXISTS from racing.
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (namespace,))
             conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(f"{namespace}_meta")))
             conn.execute(
                 sql.SQL(

@@ -11,6 +11,7 @@ from psycopg.conninfo import conninfo_to_dict
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from channels.webhook_fields import MAX_JSON_DEPTH
 from schemas.events import AUDIT, DOMAIN, INTERACTIONS
 from services.auth import DEMO_SIGNING_KEY, parse_api_keys
 
@@ -114,6 +115,17 @@ class Settings(BaseSettings):
         "33", pattern=r"^[1-9]\d{0,2}$", description="Country calling code for phone numbers written nationally."
     )
     max_webhook_bytes: int = Field(1_000_000, ge=1_000, description="Larger webhook bodies are refused unread.")
+    max_body_bytes: int = Field(
+        5_000_000,
+        ge=1_000,
+        description="Larger bodies of every other route (commands, queries, ingest) are refused unread.",
+    )
+    max_json_depth: int = Field(
+        MAX_JSON_DEPTH,
+        ge=2,
+        le=200,
+        description="JSON bodies nested deeper than this are refused before any parser reads them.",
+    )
 
     @field_validator("master_key", "previous_master_key")
     @classmethod

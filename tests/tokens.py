@@ -10,4 +10,5 @@ def bearer(*roles: Role, subject: str = "tester") -> dict[str, str]:
     return {"Authorization": f"Bearer {development_token(DEMO_SIGNING_KEY, subject, roles)}"}
 
 
-EVERY_ROLE = bearer(*Role)
+EVERY_ROLE_TOKEN = development_token(DEMO_SIGNING_KEY, "tester", list(Role))
+EVERY_ROLE = {"Authorization": f"Bearer {EVERY_ROLE_TOKEN}"}

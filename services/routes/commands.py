@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 
 from schemas.api import (
     AttributeIn,
@@ -28,6 +28,12 @@ from services.application import Crossview
 from services.http import App, positions_out
 
 router = APIRouter(tags=["commands"])
+
+# Path names become event fields: constrained here exactly as the event contract constrains them
+# (schemas/events.py), so a command the contract would refuse is a 422 before anything is stored.
+TitleCode = Annotated[str, Path(min_length=1, max_length=100, description="The title's code.")]
+AttributeName = Annotated[str, Path(min_length=1, max_length=100, description="The attribute's name.")]
+FunctionId = Annotated[str, Path(min_length=1, max_length=200, description="The function's id.")]
 ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": Problem, "description": "Unknown person, organisation, function or title"},
     409: {"model": Problem, "description": "A business rule refused the command (the problem says which)"},
@@ -61,7 +67,7 @@ def assign_function(crossview: App, caller: AsAdvisor, person_id: uuid.UUID, bod
 
 @router.post("/v1/persons/{person_id}/functions/{function_id}/end", response_model=CommandOut, responses=ERRORS)
 def end_function(
-    crossview: App, caller: AsAdvisor, person_id: uuid.UUID, function_id: str, body: FunctionEndIn
+    crossview: App, caller: AsAdvisor, person_id: uuid.UUID, function_id: FunctionId, body: FunctionEndIn
 ) -> CommandOut:
     """End a function: it leaves search and targeting after that day, and stays in the history."""
     return _run(crossview, lambda app: app.end_function(person_id, function_id, body.exited_on))
@@ -74,7 +80,9 @@ def reorder_functions(crossview: App, caller: AsAdvisor, person_id: uuid.UUID, b
 
 
 @router.put("/v1/persons/{person_id}/attributes/{name}", response_model=CommandOut, responses=ERRORS)
-def set_attribute(crossview: App, caller: AsAdvisor, person_id: uuid.UUID, name: str, body: AttributeIn) -> CommandOut:
+def set_attribute(
+    crossview: App, caller: AsAdvisor, person_id: uuid.UUID, name: AttributeName, body: AttributeIn
+) -> CommandOut:
     """Set an attribute on the person, or on one of their functions, as the ownership policy says."""
     return _run(crossview, lambda app: app.set_attribute(person_id, name, body.value, body.function_id))
 
@@ -114,19 +122,19 @@ def change_relationship(
 
 
 @router.put("/v1/titles/{code}", response_model=CommandOut, responses=ERRORS, tags=["administration"])
-def define_title(crossview: App, caller: AsAdmin, code: str, body: TitleIn) -> CommandOut:
+def define_title(crossview: App, caller: AsAdmin, code: TitleCode, body: TitleIn) -> CommandOut:
     """Add a function title to the referential, or relabel it."""
     return _run(crossview, lambda app: app.define_title(code, body.label))
 
 
 @router.post("/v1/titles/{code}/retire", response_model=CommandOut, responses=ERRORS, tags=["administration"])
-def retire_title(crossview: App, caller: AsAdmin, code: str) -> CommandOut:
+def retire_title(crossview: App, caller: AsAdmin, code: TitleCode) -> CommandOut:
     """Stop giving a title; functions that have it keep it and stay readable."""
     return _run(crossview, lambda app: app.retire_title(code))
 
 
 @router.put("/v1/attribute-policy/{attribute}", response_model=CommandOut, responses=ERRORS, tags=["administration"])
-def set_attribute_level(crossview: App, caller: AsAdmin, attribute: str, body: LevelIn) -> CommandOut:
+def set_attribute_level(crossview: App, caller: AsAdmin, attribute: AttributeName, body: LevelIn) -> CommandOut:
     """Decide whether an attribute is carried by the person or by each function. It applies from now
     on: values already set stay where they were until set again."""
     return _run(crossview, lambda app: app.set_attribute_level(attribute, body.level))

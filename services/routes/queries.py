@@ -9,6 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from channels.webhook_fields import load_json
 from projections.campaigns import indicators
 from projections.directory import Criteria, References, attributes_out, function_out, history, matches, target
 from projections.person_view import PersonView, TimelineEntry, merge_views, one_row_per_message
@@ -149,7 +150,9 @@ def timeline(
     person_id: str,
     freshness: Fresh,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    before: Annotated[str | None, Query(description="The next_page cursor of the previous page.")] = None,
+    before: Annotated[
+        str | None, Query(max_length=1000, description="The next_page cursor of the previous page.")
+    ] = None,
     channel: Annotated[Channel | None, Query(description="Only this channel's interactions.")] = None,
     function_id: Annotated[
         str | None, Query(description="Only the interactions attributed to this function of the person.")
@@ -282,8 +285,11 @@ def _encode_cursor(entry: TimelineEntry) -> str:
 
 def _decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
-        at, event_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        return datetime.fromisoformat(at), str(event_id)
+        at, event_id = load_json(base64.urlsafe_b64decode(cursor.encode()))
+        moment = datetime.fromisoformat(at)
+        if moment.tzinfo is None or not isinstance(event_id, str):
+            raise ValueError("a time with its zone and an event id are expected")
+        return moment, event_id
     except (ValueError, TypeError) as error:
         raise ProblemError(
             422,

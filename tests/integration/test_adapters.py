@@ -27,6 +27,7 @@ FIXTURES = Path(__file__).parents[1] / "fixtures"
 KEY = ec.generate_private_key(ec.SECP256R1())
 SECRETS = {
     "twilio_auth_token": "twilio-token",
+    "public_base_url": "http://testserver",  # what Twilio signs
     "sendgrid_verification_key": base64.b64encode(
         KEY.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     ).decode(),

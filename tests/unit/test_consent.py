@@ -121,6 +121,7 @@ def test_a_contact_point_of_someone_else_is_refused_as_an_attribute():
         scenario.command("put", f"/v1/persons/{fabien}/attributes/mobile_phone", {"value": MOBILE})
         taken = client.put(f"/v1/persons/{claire}/attributes/mobile_phone", json={"value": MOBILE})
         assert (taken.status_code, taken.json()["title"]) == (409, "ContactPointTakenError")
+        assert fabien not in taken.text  # an error never names another person
 
 
 def test_a_malformed_phone_number_is_a_422_naming_the_value():

@@ -95,6 +95,7 @@ HEADER_VALUES = st.one_of(
 @example(changes=[("ce_subject", None)], dropped=set(), appended=False)
 @example(changes=[("ce_source", b"\xff")], dropped=set(), appended=False)  # not UTF-8
 @example(changes=[("ce_type", b"t2")], dropped=set(), appended=True)  # a duplicate header
+@example(changes=[("ce_source", b"1.0"), ("ce_source", b"\x80")], dropped=set(), appended=True)  # a bad one first
 def test_the_quick_read_of_the_headers_answers_as_the_header_by_header_one(changes, dropped, appended):
     # read_attributes reads a well-formed record in one pass and falls back to _checked_attributes
     # otherwise: both must accept and refuse the same records, with the same attributes.

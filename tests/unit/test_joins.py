@@ -65,6 +65,9 @@ def test_joins_are_refused_with_a_named_rule(client):
     scenario.command("post", f"/v1/persons/{fabien}/joins", {"absorbed_id": claire})
     again = client.post(f"/v1/persons/{fabien}/joins", json={"absorbed_id": claire})
     assert (again.status_code, again.json()["title"]) == (409, "JoinError")
+    anne = scenario.command("post", "/v1/persons", {"given_name": "Anne", "family_name": "Dupont"}, 201)
+    elsewhere = client.post(f"/v1/persons/{anne}/joins", json={"absorbed_id": claire})
+    assert elsewhere.status_code == 409 and fabien not in elsewhere.text  # an error never names another person
     assert client.post(f"/v1/persons/{fabien}/joins", json={"absorbed_id": "nope"}).status_code == 422
 
 

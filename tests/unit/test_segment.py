@@ -2,6 +2,7 @@
 
 import base64
 import json
+import uuid
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from channels.segment import SegmentPayloadError, parse, write_key_is_valid
+from domain.person import Person
 from services.api import create_app
 from services.bootstrap import embedded
 from services.settings import Settings
@@ -137,3 +139,45 @@ def test_an_identify_names_a_visitor_nobody_named_but_never_renames_a_named_pers
     client.put(f"/v1/persons/{visitor.person_id}/name", json={"given_name": "Fabien", "family_name": "Bellemare-Roy"})
     assert client.post("/v1/ingest/segment", content=fixture("identify"), headers=AUTH).status_code == 200
     assert client.get(f"/v1/persons/{visitor.person_id}").json()["family_name"] == "Bellemare-Roy"
+
+
+def identify(user_id: str, email: str, anonymous_id: str = "shared-browser") -> bytes:
+    return json.dumps(
+        {
+            "type": "identify",
+            "messageId": f"identify-{user_id}",
+            "userId": user_id,
+            "anonymousId": anonymous_id,
+            "traits": {"email": email},
+            "timestamp": "2026-11-21T10:00:00Z",
+        }
+    ).encode()
+
+
+def live_people(client) -> list:
+    return [v for v in client.app.state.crossview.store._views.values() if v.merged_into is None]
+
+
+def test_two_people_sharing_a_browser_each_with_their_own_email_are_never_joined(client):
+    assert client.post("/v1/ingest/segment", content=identify("fabien", "fabien@fabulous-garden.example"), headers=AUTH)
+    assert len(live_people(client)) == 1
+    answer = client.post("/v1/ingest/segment", content=identify("anne", "anne@fabulous-garden.example"), headers=AUTH)
+    assert answer.status_code == 200
+    people = live_people(client)
+    assert len(people) == 2  # Fabien, and Anne (her user id and email joined), each their own
+    app = client.app.state.crossview.commands.app
+    emails = sorted(
+        sorted(a for k, a in app._get(Person, uuid.UUID(p.person_id)).contact_points if k == "email") for p in people
+    )
+    assert emails == [["anne@fabulous-garden.example"], ["fabien@fabulous-garden.example"]]
+
+
+def test_an_anonymous_visitor_who_logs_in_is_still_joined_to_the_identified_person(client):
+    page = {"type": "page", "messageId": "p1", "anonymousId": "visitor-1", "timestamp": "2026-11-21T09:00:00Z"}
+    assert client.post("/v1/ingest/segment", json=page, headers=AUTH).status_code == 200
+    answer = client.post(
+        "/v1/ingest/segment", content=identify("fabien", "fabien@fabulous-garden.example", "visitor-1"), headers=AUTH
+    )
+    assert answer.status_code == 200
+    (person,) = live_people(client)
+    assert client.get(f"/v1/persons/{person.person_id}").json()["interactions"] == {"web": 2}

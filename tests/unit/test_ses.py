@@ -3,6 +3,8 @@
 import base64
 import datetime
 import json
+import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from fastapi.testclient import TestClient
 from channels.ses import (
     SIGNED_FIELDS,
     CertificateCache,
+    CertificateUnavailable,
     SnsError,
     certificate_url_is_amazons,
     parse_envelope,
@@ -154,3 +157,55 @@ def test_an_unknown_topic_a_bad_signature_and_an_unconfigured_server_are_refused
     assert client.app.state.crossview.store.position() == {}
     with TestClient(create_app(lambda: embedded(Settings(), with_demo=False)), headers=EVERY_ROLE) as closed:
         assert post(closed, notification("delivery")).status_code == 403
+
+
+def test_no_certificate_is_fetched_for_a_topic_that_is_not_allowed(client):
+    fetched = []
+    client.app.state.sns_certificates = CertificateCache(lambda url: fetched.append(url) or PEM)
+    other = {**notification("delivery"), "TopicArn": "arn:aws:sns:eu-west-1:1:other"}
+    assert post(client, other).status_code == 403
+    assert fetched == []
+    assert post(client, notification("delivery")).status_code == 200
+    assert len(fetched) == 1
+
+
+def test_a_certificate_is_fetched_once_and_a_failed_fetch_is_remembered_for_a_while():
+    now, fetched = [0.0], []
+
+    def unreachable(url):
+        fetched.append(url)
+        raise OSError("connection refused")
+
+    cache = CertificateCache(unreachable, failure_ttl_s=60, clock=lambda: now[0])
+    url = "https://sns.eu-west-1.amazonaws.com/cert.pem"
+    for _ in range(3):
+        with pytest.raises(CertificateUnavailable):
+            cache.get(url)
+    assert fetched == [url]
+    now[0] = 61
+    with pytest.raises(CertificateUnavailable):
+        cache.get(url)
+    assert fetched == [url, url]
+    good = CertificateCache(lambda u: fetched.append(u) or PEM, clock=lambda: now[0])
+    assert good.get(url) is good.get(url)
+    assert fetched == [url, url, url]
+
+
+def test_a_slow_certificate_fetch_blocks_no_request_for_another_certificate():
+    release, started = threading.Event(), threading.Event()
+
+    def fetch(url):
+        if "slow" in url:
+            started.set()
+            release.wait(10)
+        return PEM
+
+    cache = CertificateCache(fetch)
+    slow = threading.Thread(target=cache.get, args=("https://sns.eu-west-1.amazonaws.com/slow.pem",))
+    slow.start()
+    assert started.wait(5)
+    began = time.monotonic()
+    cache.get("https://sns.eu-west-1.amazonaws.com/fast.pem")
+    assert time.monotonic() - began < 1
+    release.set()
+    slow.join(5)

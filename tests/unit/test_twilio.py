@@ -86,7 +86,9 @@ def test_the_parser_never_crashes_on_any_form(fields):
 
 @pytest.fixture
 def client():
-    app = create_app(lambda: embedded(Settings(twilio_auth_token=TOKEN), with_demo=False))
+    app = create_app(
+        lambda: embedded(Settings(twilio_auth_token=TOKEN, public_base_url="http://testserver"), with_demo=False)
+    )
     with TestClient(app, headers=EVERY_ROLE) as client:
         yield client
 

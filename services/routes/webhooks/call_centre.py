@@ -32,10 +32,10 @@ async def asterisk_events(request: Request, crossview: App) -> dict[str, int]:
     """Asterisk ARI events forwarded from the ARI websocket (one event or an array): StasisStart,
     ChannelStateChange, ChannelDestroyed (duration and cause), and advisor notes as a
     ChannelUserevent named CrossviewNote with {"note": ...}. Other ARI events are ignored."""
-    body = await read_body(request, crossview)
     secret = configured_secret(crossview, crossview.settings.asterisk_secret, "ASTERISK_SECRET")
     if secret and not asterisk.credentials_are_valid(request.headers.get("authorization"), secret):
         raise forged("header.Authorization", "HTTP Basic with the configured password is required")
+    body = await read_body(request, crossview)
     try:
         events = asterisk.parse(body)
     except asterisk.AsteriskPayloadError as error:
@@ -97,12 +97,12 @@ async def connect_contacts(request: Request, crossview: App) -> dict[str, int]:
     array. Authorised by the EventBridge connection's X-Api-Key header or HTTP Basic password.
     Voice contacts are calls, chats web interactions, email contacts emails; tasks (advisors' work
     items) are counted as ignored."""
-    body = await read_body(request, crossview)
     secret = configured_secret(crossview, crossview.settings.connect_api_key, "CONNECT_API_KEY")
     if secret and not connect.credentials_are_valid(
         request.headers.get("x-api-key"), request.headers.get("authorization"), secret
     ):
         raise forged("header.X-Api-Key", "the EventBridge connection's API key (or Basic password) is required")
+    body = await read_body(request, crossview)
     try:
         reports = connect.parse(body)
     except connect.ConnectPayloadError as error:

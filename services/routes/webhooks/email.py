@@ -67,8 +67,8 @@ async def sendgrid_events(request: Request, crossview: App) -> dict[str, int]:
     """SendGrid Event Webhook: a signed JSON array of email events (processed, delivered, open, click,
     bounce, dropped, deferred, spamreport, unsubscribe, group_unsubscribe, ...). All or nothing: one
     malformed event refuses the batch; kinds Crossview does not know yet are kept as they are."""
-    body = await read_body(request, crossview)
     key = configured_secret(crossview, crossview.settings.sendgrid_verification_key, "SENDGRID_VERIFICATION_KEY")
+    body = await read_body(request, crossview)
     if key:
         timestamp = request.headers.get("x-twilio-email-event-webhook-timestamp")
         if not sendgrid.signature_is_valid(
@@ -90,12 +90,12 @@ async def sendgrid_events(request: Request, crossview: App) -> dict[str, int]:
 async def mailgun_event(request: Request, crossview: App) -> dict[str, int]:
     """Mailgun webhooks (accepted, delivered, opened, clicked, unsubscribed, complained, failed),
     signed with HMAC-SHA256; a signature's token is single-use, so a replayed request is refused."""
+    key = configured_secret(crossview, crossview.settings.mailgun_signing_key, "MAILGUN_SIGNING_KEY")
     body = await read_body(request, crossview)
-    try:
+    try:  # Mailgun signs inside the body: the signature is checked right after this parse
         event = mailgun.parse(body)
     except mailgun.MailgunPayloadError as error:
         raise refused("Not a Mailgun webhook", "body", error) from error
-    key = configured_secret(crossview, crossview.settings.mailgun_signing_key, "MAILGUN_SIGNING_KEY")
     if key:
         if not mailgun.signature_is_valid(key, event.timestamp, event.token, event.signature):
             raise forged("body.signature", "the Mailgun signature does not match")
@@ -127,12 +127,12 @@ def _confirm_subscription(url: str) -> None:  # pragma: no cover - calls Amazon;
 async def ses_events(request: Request, crossview: App) -> dict[str, int]:
     """Amazon SES events through an SNS subscription: the subscription handshake is answered, and
     every notification is checked against Amazon's signing certificate and the allowed topics."""
+    topics = configured_secret(crossview, crossview.settings.ses_topic_arns, "SES_TOPIC_ARNS")
     body = await read_body(request, crossview)
-    try:
+    try:  # SNS signs inside the body: topic and signature are checked right after this parse
         envelope = ses.parse_envelope(body)
     except ses.SnsError as error:
         raise refused("Not an SNS message", "body", error) from error
-    topics = configured_secret(crossview, crossview.settings.ses_topic_arns, "SES_TOPIC_ARNS")
     if topics:
         if envelope["TopicArn"] not in {arn.strip() for arn in topics.split(",")}:
             raise ProblemError(

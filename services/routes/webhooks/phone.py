@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request, Response
 
 from channels import twilio, vonage
+from channels.webhook_fields import NotJson, load_json
 from schemas.events import CallInteraction, Interaction, SmsInteraction
 from services.bootstrap import Application
 from services.http import App, ProblemError
@@ -29,19 +29,25 @@ EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'  # Twilio: not
 
 
 def _signed_url(request: Request, crossview: Application) -> str:
+    """The URL Twilio signed: the configured public base URL, never the request's Host header (the
+    caller's to choose, so a forger could make the signed URL whatever suits them)."""
     base = crossview.settings.public_base_url
     if not base:
-        return str(request.url)
+        raise ProblemError(
+            403,
+            "Provider not configured",
+            "set CROSSVIEW_PUBLIC_BASE_URL to the URL Twilio calls (e.g. https://crm.example.org): "
+            "Twilio signs it, and it is never taken from the request",
+        )
     query = f"?{request.url.query}" if request.url.query else ""
     return base.rstrip("/") + request.url.path + query
 
 
 async def _twilio_form(request: Request, crossview: Application) -> list[tuple[str, str]]:
-    form = form_fields(await read_body(request, crossview))
     token = configured_secret(crossview, crossview.settings.twilio_auth_token, "TWILIO_AUTH_TOKEN")
-    if token and not twilio.signature_is_valid(
-        _signed_url(request, crossview), form, token, request.headers.get("x-twilio-signature")
-    ):
+    url = _signed_url(request, crossview) if token else ""
+    form = form_fields(await read_body(request, crossview))  # the signature covers the form's fields
+    if token and not twilio.signature_is_valid(url, form, token, request.headers.get("x-twilio-signature")):
         raise forged("header.X-Twilio-Signature", "X-Twilio-Signature does not match this request")
     return form
 
@@ -108,19 +114,19 @@ async def twilio_voice(request: Request, crossview: App) -> Response:
 async def vonage_sms(request: Request, crossview: App) -> dict[str, bool]:
     """Vonage SMS API: inbound messages and delivery receipts, as GET query, POST form or POST JSON,
     signed with the ``sig`` parameter (md5hash or HMAC, per CROSSVIEW_VONAGE_SIGNATURE_METHOD)."""
+    secret = configured_secret(crossview, crossview.settings.vonage_signature_secret, "VONAGE_SIGNATURE_SECRET")
     body = await read_body(request, crossview)
     params: dict[str, str] = dict(request.query_params)
     if body and request.headers.get("content-type", "").startswith("application/json"):
-        try:
-            document = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        try:  # the signature covers the parameters, wherever they come
+            document = load_json(body)
+        except NotJson as error:
             raise ProblemError(422, "Invalid JSON", str(error), [{"field": "body", "message": str(error)}]) from error
         if not isinstance(document, dict):
             raise ProblemError(422, "Invalid JSON", "an object is expected", [{"field": "body", "message": "object"}])
         params.update({k: str(v) for k, v in document.items() if v is not None})
     elif body:
         params.update(dict(form_fields(body)))
-    secret = configured_secret(crossview, crossview.settings.vonage_signature_secret, "VONAGE_SIGNATURE_SECRET")
     if secret:
         if not vonage.signature_is_valid(params, secret, crossview.settings.vonage_signature_method):
             raise forged("sig", "the sig parameter does not match")

@@ -36,7 +36,7 @@ def _identify(message: segment.SegmentMessage) -> Callable[[Crossview], Resolved
             points.append(("web", f"{'user' if known_user else 'anon'}:{message.previous_id}"))
         if message.email:
             points.append(("email", message.email))
-        person = app.identify(points)
+        person = app.identify(points, keep_identified_apart=True)
         if message.names:
             app.name_if_unnamed(person.person_id, *message.names)
         if message.group_id is None:
@@ -56,7 +56,6 @@ async def segment_messages(request: Request, crossview: App) -> dict[str, bool]:
     group and alias, alone or as {"batch": [...]}, authenticated by the source's write key (HTTP
     Basic). identify and alias join the identities they name; group links the person to the
     group's organisation through a function; every message is a web interaction."""
-    body = await read_body(request, crossview)
     key = configured_secret(crossview, crossview.settings.segment_write_key, "SEGMENT_WRITE_KEY")
     if key and not segment.write_key_is_valid(request.headers.get("authorization"), key):
         raise ProblemError(
@@ -65,6 +64,7 @@ async def segment_messages(request: Request, crossview: App) -> dict[str, bool]:
             "HTTP Basic with the source's write key is required",
             [{"field": "header.Authorization", "message": "missing or wrong write key"}],
         )
+    body = await read_body(request, crossview)
     try:
         messages = segment.parse(body)
     except segment.SegmentPayloadError as error:
