@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import NamedTuple
 
-from pydantic_core import to_json
+from pydantic_core import PydanticSerializationError, to_json
 
 from projections.data_keys import Keys
 from schemas.envelope import CloudEvent, EnvelopeError, WireRecord, read_attributes
@@ -50,9 +51,15 @@ def decode(record: WireRecord, keys: Mapping[str, Keys | None] | None = None) ->
                 raise EnvelopeError("event data is not a JSON object")
             clear = unseal(attributes.type, attributes.id, attributes.subject, sealed, keys.get(attributes.subject, {}))
             value = to_json(clear)
+        if _unstorable(value) or any("\x00" in a for a in (attributes.id, attributes.source, attributes.subject)):
+            raise UnstorableText("a NUL character or a lone surrogate, which PostgreSQL text cannot hold")
         data = parse_data_json(attributes.type, value)
     except SealError as error:
         raise UndecodableRecord(f"SealError: {error}") from error
+    except UnstorableText as error:
+        raise UndecodableRecord(f"UnstorableText: {error}") from error
+    except PydanticSerializationError as error:  # unsealed text that cannot be written back as UTF-8
+        raise UndecodableRecord(f"UnstorableText: {error}") from error
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise UndecodableRecord(f"EnvelopeError: event data is not a JSON object: {error}") from error
     except InvalidEventData as error:
@@ -77,6 +84,20 @@ def decode(record: WireRecord, keys: Mapping[str, Keys | None] | None = None) ->
         record.partition,
         record.offset,
     )
+
+
+class UnstorableText(ValueError):
+    """Text PostgreSQL cannot store: the edge refuses it, but a record can come from elsewhere."""
+
+
+# JSON escapes of NUL, and of a surrogate half without its other half.
+_UNSTORABLE = re.compile(
+    rb"\\u0000|\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+)
+
+
+def _unstorable(value: bytes) -> bool:
+    return b"\\u" in value and _UNSTORABLE.search(value) is not None
 
 
 def fact_of(event: CloudEvent, topic: str = "", partition: int = 0, offset: int = 0) -> Fact:

@@ -11,8 +11,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request, Security
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.routing import BaseRoute, Match
@@ -20,6 +23,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.auth import Authenticator, Caller, Role, Unauthenticated
 from services.http import ProblemError, problem_response
+from services.pseudonyms import Pseudonymiser
 
 PROVIDER_SIGNED = "/v1/ingest/"  # webhooks: the provider's signature is the credential
 ROLES_EXTENSION = "x-crossview-roles"
@@ -130,6 +134,17 @@ AsAdapter = Annotated[Caller, Depends(Allow(Role.ADAPTER))]
 AsAdvisor = Annotated[Caller, Depends(Allow(Role.ADVISOR, audited=True))]
 AsAdmin = Annotated[Caller, Depends(Allow(Role.ADMIN, audited=True))]
 AsReader = Annotated[Caller, Depends(Allow(Role.ADVISOR, Role.ANALYST, Role.ADMIN))]  # no personal data
+# People's data: advisors in clear, analysts pseudonymised (see shown_to) unless granted personal-data.
+AsPeopleReader = Annotated[Caller, Depends(Allow(Role.ADVISOR, Role.ANALYST, audited=True))]
+
+
+def shown_to(caller: Caller, answer: BaseModel, crossview: Any) -> BaseModel | JSONResponse:
+    """The answer as this caller may see it: in clear for advisors and granted analysts, else with
+    every personal value replaced by its pseudonym."""
+    if caller.roles & {Role.ADVISOR, Role.PERSONAL_DATA}:
+        return answer
+    secret = crossview.settings.master_key_bytes
+    return JSONResponse(Pseudonymiser(secret).answer(jsonable_encoder(answer)))
 
 
 def api_routes(app: FastAPI) -> list[APIRoute]:

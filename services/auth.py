@@ -27,8 +27,9 @@ ASYMMETRIC = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES
 class Role(StrEnum):
     ADAPTER = "adapter"  # publishes events, reads nothing
     ADVISOR = "advisor"  # reads people and acts on them
-    ANALYST = "analyst"  # reads what carries no personal data
+    ANALYST = "analyst"  # reads, personal data pseudonymised
     ADMIN = "admin"  # referentials, policy, erasure, audit
+    PERSONAL_DATA = "personal-data"  # a grant, not a role: an analyst holding it sees personal data in clear
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ from schemas.api import (
     TitleRef,
 )
 from schemas.events import Channel
-from services.access import AsAdvisor, AsReader
+from services.access import AsAdvisor, AsPeopleReader, AsReader, shown_to
 from services.http import App, AsOf, Fresh, ProblemError, today
 
 router = APIRouter()
@@ -75,7 +75,7 @@ def _functions(view: PersonView, refs: References, day: date, active_only: bool 
 
 
 @router.get("/v1/persons/{person_id}", response_model=Person360Out, tags=["persons"], responses=NOT_FOUND)
-def person_360(crossview: App, caller: AsAdvisor, person_id: str, freshness: Fresh, day: AsOf) -> Person360Out:
+def person_360(crossview: App, caller: AsPeopleReader, person_id: str, freshness: Fresh, day: AsOf) -> Person360Out:
     """The 360° view of a person: their active functions in priority order (the first is the main
     function), attributes tagged person- or function-level, interactions per function and in all,
     and the other people of the organisations where they hold an active function."""
@@ -92,61 +92,71 @@ def person_360(crossview: App, caller: AsAdvisor, person_id: str, freshness: Fre
             titles_by_colleague[c.organisation_id].setdefault(who, []).append(TitleRef(**refs.title(c.title_code)))
     functions = _functions(view, refs, day)
     last = view.last_interaction
-    return Person360Out(
-        person_id=view.person_id,
-        given_name=view.given_name,
-        family_name=view.family_name,
-        registered_at=view.registered_at,
-        provisional=view.provisional,
-        as_of=day,
-        main_function=functions[0] if functions else None,
-        functions=functions,
-        attributes=attributes_out(view, day),
-        interactions=dict(view.interactions),
-        events_applied=view.events_applied,
-        last_interaction=LastInteractionOut(**last._asdict()) if last else None,
-        last_event_at=view.last_event_at,
-        reachability=[
-            ReachabilityOut(
-                channel=r["channel"],
-                address=r["address"],
-                reachable=r["reachable"],
-                reason=r["reason"],
-                since=r["since"],
-            )
-            for r in sorted(view.reachability.values(), key=lambda r: (r["channel"], r["address"]))
-        ],
-        links=[
-            OrganisationLinks(
-                organisation=OrganisationRef(**refs.organisation(oid)),
-                people=[
-                    LinkedPerson(person_id=p, given_name=g, family_name=f, titles=t)
-                    for (p, g, f), t in list(people.items())[:50]
-                ],
-            )
-            for oid, people in titles_by_colleague.items()
-        ],
-        freshness=freshness,
+    return shown_to(
+        caller,
+        Person360Out(
+            person_id=view.person_id,
+            given_name=view.given_name,
+            family_name=view.family_name,
+            registered_at=view.registered_at,
+            provisional=view.provisional,
+            as_of=day,
+            main_function=functions[0] if functions else None,
+            functions=functions,
+            attributes=attributes_out(view, day),
+            interactions=dict(view.interactions),
+            events_applied=view.events_applied,
+            last_interaction=LastInteractionOut(**last._asdict()) if last else None,
+            last_event_at=view.last_event_at,
+            reachability=[
+                ReachabilityOut(
+                    channel=r["channel"],
+                    address=r["address"],
+                    reachable=r["reachable"],
+                    reason=r["reason"],
+                    since=r["since"],
+                )
+                for r in sorted(view.reachability.values(), key=lambda r: (r["channel"], r["address"]))
+            ],
+            links=[
+                OrganisationLinks(
+                    organisation=OrganisationRef(**refs.organisation(oid)),
+                    people=[
+                        LinkedPerson(person_id=p, given_name=g, family_name=f, titles=t)
+                        for (p, g, f), t in list(people.items())[:50]
+                    ],
+                )
+                for oid, people in titles_by_colleague.items()
+            ],
+            freshness=freshness,
+        ),
+        crossview,
     )
 
 
 @router.get("/v1/persons/{person_id}/history", response_model=HistoryOut, tags=["persons"], responses=NOT_FOUND)
-def professional_history(crossview: App, caller: AsAdvisor, person_id: str, freshness: Fresh, day: AsOf) -> HistoryOut:
+def professional_history(
+    crossview: App, caller: AsPeopleReader, person_id: str, freshness: Fresh, day: AsOf
+) -> HistoryOut:
     """Every function the person held or holds, ended ones included, oldest first."""
     view = _person(crossview, person_id)
     refs = crossview.store.reference_data(f.organisation_id for f in view.functions.values())
-    return HistoryOut(
-        person_id=person_id,
-        as_of=day,
-        functions=[FunctionOut(**f) for f in history(view, refs, day)],
-        freshness=freshness,
+    return shown_to(
+        caller,
+        HistoryOut(
+            person_id=person_id,
+            as_of=day,
+            functions=[FunctionOut(**f) for f in history(view, refs, day)],
+            freshness=freshness,
+        ),
+        crossview,
     )
 
 
 @router.get("/v1/persons/{person_id}/timeline", response_model=TimelineOut, tags=["persons"], responses=NOT_FOUND)
 def timeline(
     crossview: App,
-    caller: AsAdvisor,
+    caller: AsPeopleReader,
     person_id: str,
     freshness: Fresh,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -168,11 +178,15 @@ def timeline(
     only = TimelineFilter(channel, function_id)
     entries = one_row_per_message(e for pid in everyone for e in crossview.store.timeline(pid, limit + 1, cursor, only))
     page, more = entries[:limit], len(entries) > limit
-    return TimelineOut(
-        person_id=view.person_id,
-        entries=[_entry_out(e) for e in page],
-        next_page=_encode_cursor(page[-1]) if more else None,
-        freshness=freshness,
+    return shown_to(
+        caller,
+        TimelineOut(
+            person_id=view.person_id,
+            entries=[_entry_out(e) for e in page],
+            next_page=_encode_cursor(page[-1]) if more else None,
+            freshness=freshness,
+        ),
+        crossview,
     )
 
 
@@ -213,7 +227,7 @@ def search(
 )
 def roster(
     crossview: App,
-    caller: AsAdvisor,
+    caller: AsPeopleReader,
     organisation_id: str,
     freshness: Fresh,
     day: AsOf,
@@ -236,13 +250,20 @@ def roster(
                     )
                 )
     rows.sort(key=lambda r: (not r.function.active, r.function.title.code, r.family_name or "", r.given_name or ""))
-    return RosterOut(
-        organisation=OrganisationRef(**refs.organisation(organisation_id)), as_of=day, people=rows, freshness=freshness
+    return shown_to(
+        caller,
+        RosterOut(
+            organisation=OrganisationRef(**refs.organisation(organisation_id)),
+            as_of=day,
+            people=rows,
+            freshness=freshness,
+        ),
+        crossview,
     )
 
 
 @router.post("/v1/targetings", response_model=TargetingOut, tags=["directory"])
-def targeting(crossview: App, caller: AsAdvisor, request: TargetingRequest, freshness: Fresh) -> TargetingOut:
+def targeting(crossview: App, caller: AsPeopleReader, request: TargetingRequest, freshness: Fresh) -> TargetingOut:
     """The population a selection reaches: one row per matching function, or one per person keeping
     their highest-priority matching function (reordering a person's functions changes which)."""
     day = request.as_of or today()
@@ -263,7 +284,9 @@ def targeting(crossview: App, caller: AsAdvisor, request: TargetingRequest, fres
         )
         for r in target((v for v in views if v.merged_into is None), refs, criteria, request.mode, day)
     ]
-    return TargetingOut(mode=request.mode, as_of=day, count=len(rows), rows=rows, freshness=freshness)
+    return shown_to(
+        caller, TargetingOut(mode=request.mode, as_of=day, count=len(rows), rows=rows, freshness=freshness), crossview
+    )
 
 
 def _entry_out(entry: TimelineEntry) -> TimelineEntryOut:

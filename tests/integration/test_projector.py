@@ -96,3 +96,38 @@ def test_topics_whose_partition_count_differs_from_the_settings_are_refused(sett
 
     with pytest.raises(ValueError, match="CROSSVIEW_PARTITIONS"):
         create_topics(settings.model_copy(update={"partitions": settings.partitions + 2}))
+
+
+def test_text_postgresql_cannot_hold_from_another_producer_is_dead_lettered_not_a_stop(settings, publisher, store):
+    """The edge refuses NUL characters and lone surrogates; a record from another producer can still
+    carry them, and PostgreSQL text holds neither: the record is parked, the partition goes on."""
+    person = "fabien-bellemare"
+    topic = settings.topic(INTERACTIONS)
+    sms = {
+        "direction": "inbound",
+        "provider": "other",
+        "provider_id": "x",
+        "status": "received",
+        "from_number": "+33612345678",
+        "to_number": "+33140000000",
+    }
+    bodies = {"nul": "STOP\\u0000", "lone-high": "\\ud83d", "lone-low": "ab\\udc00"}
+    for name, body in bodies.items():
+        value = json.dumps(sms)[:-1].encode() + f', "body": "{body}"}}'.encode()
+        headers = [
+            ("ce_specversion", b"1.0"),
+            ("ce_id", name.encode()),
+            ("ce_source", b"another-producer"),
+            ("ce_type", b"crossview.interaction.sms.v1"),
+            ("ce_subject", person.encode()),
+            ("ce_time", datetime.now(UTC).isoformat().encode()),
+        ]
+        publisher.send_raw(topic, person.encode(), value, headers)
+    publisher.flush()
+    later = [e.model_copy(update={"subject": person}) for e in synthetic_interactions(people=1, per_person=2)]
+    publish(publisher, settings, later)
+
+    with ProjectorThread(settings) as running:
+        wait_until(caught_up(store, settings), 60, "the projector past the unstorable records")
+    assert running.projector.totals.dead_lettered == 3
+    assert store.person(person).events_applied == 2
