@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import NamedTuple
 
-from pydantic_core import PydanticSerializationError, to_json
+from pydantic_core import PydanticSerializationError, from_json, to_json
 
 from projections.data_keys import Keys
 from schemas.envelope import CloudEvent, EnvelopeError, WireRecord, read_attributes
@@ -46,7 +46,10 @@ def decode(record: WireRecord, keys: Mapping[str, Keys | None] | None = None) ->
         if value is None:
             raise EnvelopeError("record has no value (event data)")
         if keys is not None and attributes.type in PERSONAL_BY_TYPE:
-            sealed = json.loads(value)
+            try:
+                sealed = from_json(value)
+            except ValueError as error:
+                raise EnvelopeError(f"event data is not a JSON object: {error}") from error
             if not isinstance(sealed, dict):
                 raise EnvelopeError("event data is not a JSON object")
             clear = unseal(attributes.type, attributes.id, attributes.subject, sealed, keys.get(attributes.subject, {}))
