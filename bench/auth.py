@@ -5,7 +5,8 @@ in the same run, on the same data, with the projector running.
 
 - query: 16 concurrent clients asking random people's 360° views (advisor token);
 - ingest: POST /v1/events, batches of 500 from 4 concurrent clients (adapter token).
-Each side runs twice, alternating; rates are averaged. ratio = rate with / rate without (aim >= 0.9).
+A third server keeps the door but records nothing, to tell the two costs apart. Each runs twice,
+alternating; rates are averaged. ratio = rate with / rate without (aim >= 0.9).
 """
 
 from __future__ import annotations
@@ -25,11 +26,13 @@ EVENTS = 20_000
 ROUNDS = 2
 
 
-def _measure(settings, people, events, logs, guarded: bool) -> dict:
-    module = "services.cli" if guarded else "bench.unguarded"
-    advisor = bearer(Role.ADVISOR) if guarded else {}
-    adapter = bearer(Role.ADAPTER) if guarded else {}
-    with crossview_server(settings, logs, module=module) as base:
+def _measure(settings, people, events, logs, variant: str) -> dict:
+    """variant: "on" (crossview serve), "door" (the door without the audit), "off" (neither)."""
+    module = "services.cli" if variant == "on" else "bench.unguarded"
+    advisor = bearer(Role.ADVISOR) if variant != "off" else {}
+    adapter = bearer(Role.ADAPTER) if variant != "off" else {}
+    keep_door = {"BENCH_KEEP_DOOR": "1"} if variant == "door" else {}
+    with crossview_server(settings, logs, module=module, **keep_door) as base:
         asyncio.run(_api_load(base, people[:200], advisor))  # warm-up
         latencies, rate = asyncio.run(_api_load(base, people, advisor))
         ingest_rate = asyncio.run(_http(base, events, adapter))
@@ -55,22 +58,24 @@ def main() -> dict:
         log(f"filling PostgreSQL with {people_count:,} synthetic people...")
         people = fill(settings)
         with open(ROOT / "bench" / "results" / "auth-processes.log", "w") as logs, LiveProjection(settings, logs):
-            runs: dict[bool, list[dict]] = {True: [], False: []}
+            runs: dict[str, list[dict]] = {"on": [], "door": [], "off": []}
             for round_ in range(ROUNDS):
-                for guarded in (True, False):
-                    events = list(synthetic_interactions(people=2_000, per_person=10, seed=100 + round_ * 2 + guarded))
-                    log(f"round {round_ + 1}: {'with' if guarded else 'without'} authentication and audit...")
-                    runs[guarded].append(_measure(settings, people, events, logs, guarded))
-                    log(f"  {runs[guarded][-1]}")
-    on, off = _mean(runs[True]), _mean(runs[False])
+                for n, variant in enumerate(runs):
+                    events = list(synthetic_interactions(people=2_000, per_person=10, seed=100 + round_ * 3 + n))
+                    log(f"round {round_ + 1}: authentication and audit {variant}...")
+                    runs[variant].append(_measure(settings, people, events, logs, variant))
+                    log(f"  {runs[variant][-1]}")
+    on, door, off = _mean(runs["on"]), _mean(runs["door"]), _mean(runs["off"])
     result = {
         "command": "make bench (or: .venv/bin/python -m bench auth)",
         "people": people_count,
         "with_auth_and_audit": on,
+        "with_auth_without_audit": door,
         "without": off,
         "ratio": {
             "query_rate": round(on["query_requests_per_s"] / off["query_requests_per_s"], 3),
             "ingest_rate": round(on["ingest_events_per_s"] / off["ingest_events_per_s"], 3),
+            "query_rate_door_alone": round(door["query_requests_per_s"] / off["query_requests_per_s"], 3),
         },
         "goal": {"ratio_at_least": 0.9},
     }

@@ -1,14 +1,17 @@
 """`python -m bench.unguarded serve --port N`: `crossview serve` with the door taken off — every
 caller let in with every role, nothing audited — for bench/auth.py to measure what the door and
-the audit cost. A benchmark's instrument only: never shipped, never run outside `make bench`."""
+the audit cost; with BENCH_KEEP_DOOR=1 only the audit is taken off. A benchmark's instrument only:
+never shipped, never run outside `make bench`."""
 
 from __future__ import annotations
 
+import os
 import sys
 
 from fastapi import Request
 
 from services import access
+from services.audit import Auditor
 from services.auth import Caller, Role
 
 EVERYONE = Caller(subject="bench", roles=frozenset(Role), via="token")
@@ -22,9 +25,15 @@ async def _pass(self, scope, receive, send) -> None:
     await self.app(scope, receive, send)
 
 
-# Before the routes are imported: FastAPI reads a dependency's signature when a route is declared.
-access.Allow.__call__ = _let_in  # type: ignore[method-assign]
-access.Door.__call__ = _pass  # type: ignore[method-assign]
+async def _unrecorded(self, *args, **kwargs) -> None:
+    return None
+
+
+Auditor.record = _unrecorded  # type: ignore[method-assign]
+if os.environ.get("BENCH_KEEP_DOOR") != "1":
+    # Before the routes are imported: FastAPI reads a dependency's signature when a route is declared.
+    access.Allow.__call__ = _let_in  # type: ignore[method-assign]
+    access.Door.__call__ = _pass  # type: ignore[method-assign]
 
 if __name__ == "__main__":
     from services.cli import main

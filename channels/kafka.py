@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -96,6 +97,11 @@ def _check_partition_counts(admin: KafkaAdminClient, expected: dict[str, int]) -
             )
 
 
+def _settle(future: asyncio.Future, result, error) -> None:
+    if not future.done():
+        future.set_exception(error) if error is not None else future.set_result(result)
+
+
 class KafkaPublisher:
     """Publishes CloudEvents in binary mode; returns only once the broker acknowledged them."""
 
@@ -125,6 +131,24 @@ class KafkaPublisher:
             return [self._position(future.get(timeout=self._ack_timeout_s)) for future in futures]
         except KafkaError as error:
             raise BrokerUnavailable(f"Kafka did not acknowledge: {error}") from error
+
+    async def publish_async(self, topic: str, events: Sequence[CloudEvent]) -> list[Position]:
+        """``publish`` for the event loop: no thread held while the broker acknowledges, and no flush,
+        so records sent by many concurrent requests leave together (within linger_ms)."""
+        loop = asyncio.get_running_loop()
+        waiting = []
+        try:
+            for event in events:
+                key, value, headers = to_binary(event)
+                sent = self._producer.send(topic, key=key, value=value, headers=headers)
+                acknowledged = loop.create_future()
+                sent.add_callback(lambda meta, f=acknowledged: loop.call_soon_threadsafe(_settle, f, meta, None))
+                sent.add_errback(lambda error, f=acknowledged: loop.call_soon_threadsafe(_settle, f, None, error))
+                waiting.append(acknowledged)
+            metadata = await asyncio.wait_for(asyncio.gather(*waiting), self._ack_timeout_s)
+        except (KafkaError, TimeoutError) as error:
+            raise BrokerUnavailable(f"Kafka did not acknowledge: {error}") from error
+        return [self._position(meta) for meta in metadata]
 
     def send_raw(self, topic: str, key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]]):
         """Queue one record as it is (tests and the dead-letter sink); returns the send future."""

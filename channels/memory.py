@@ -37,6 +37,9 @@ class MemoryLog:
             self.on_append(appended)
         return [Position(r.topic, r.partition, r.offset) for r in appended]
 
+    async def publish_async(self, topic: str, events: Sequence[CloudEvent]) -> list[Position]:
+        return self.publish(topic, events)
+
     def end_offsets(self, topics: list[str]) -> dict[tuple[str, int], int]:
         """The next offset of every partition of ``topics``, as Kafka's end offsets."""
         with self._lock:

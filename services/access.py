@@ -10,13 +10,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Request, Security
+from fastapi import Depends, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
-from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -29,8 +27,20 @@ PROVIDER_SIGNED = "/v1/ingest/"  # webhooks: the provider's signature is the cre
 ROLES_EXTENSION = "x-crossview-roles"
 CALLER = "crossview.caller"  # where the Door leaves the admitted caller in the request's scope
 
-_bearer = HTTPBearer(auto_error=False, description="A JWT from the identity provider (or `crossview token`).")
-_api_key = APIKeyHeader(name="X-Api-Key", auto_error=False, description="An adapter's API key (publishes events only).")
+SECURITY_SCHEMES = {
+    "bearer": {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": "A JWT from the identity provider (or `crossview token`).",
+    },
+    "apiKey": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-Api-Key",
+        "description": "An adapter's API key (publishes events only).",
+    },
+}
 
 
 class Allow:
@@ -44,22 +54,16 @@ class Allow:
         self.audited = audited
         self.kind = kind  # what the audit records: by default a read for GET, else a change
 
-    async def __call__(
-        self,
-        request: Request,
-        bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)] = None,
-        api_key: Annotated[str | None, Security(_api_key)] = None,
-    ) -> Caller | None:
+    async def __call__(self, request: Request) -> Caller | None:
         if not self.roles:
             return None
         crossview = request.app.state.crossview
         admitted = request.scope.get(CALLER)
-        if admitted is None:
-            admitted = self.admit(crossview.authenticator, bearer and bearer.credentials, api_key)
+        if admitted is None:  # an app without the Door (it always has one): the same check here
+            admitted = self.admit(crossview.authenticator, *credentials_of(Headers(scope=request.scope)))
         if self.audited:  # before the route runs: nothing is read or changed without a record
             endpoint = request.scope.get("endpoint")
-            await run_in_threadpool(
-                crossview.auditor.record,
+            await crossview.auditor.record(
                 admitted,
                 self.kind or ("read" if request.method == "GET" else "change"),
                 getattr(endpoint, "__name__", request.url.path),
@@ -93,6 +97,12 @@ class Allow:
         return caller
 
 
+def credentials_of(headers: Headers) -> tuple[str | None, str | None]:
+    """(bearer token, API key) as the request carries them."""
+    scheme, _, credentials = headers.get("authorization", "").partition(" ")
+    return (credentials.strip() if scheme.lower() == "bearer" else None), headers.get("x-api-key")
+
+
 class Door:
     """ASGI middleware: credentials and roles are checked before anything reads the request's body."""
 
@@ -105,12 +115,9 @@ class Door:
         if scope["type"] == "http":
             guard = self._guard_for(scope)
             if guard is not None and guard.roles:
-                headers = Headers(scope=scope)
-                scheme, _, credentials = headers.get("authorization", "").partition(" ")
-                bearer = credentials.strip() if scheme.lower() == "bearer" else None
                 try:
                     scope[CALLER] = guard.admit(
-                        self.api.state.crossview.authenticator, bearer, headers.get("x-api-key")
+                        self.api.state.crossview.authenticator, *credentials_of(Headers(scope=scope))
                     )
                 except ProblemError as error:
                     await problem_response(error.problem, headers=error.headers)(scope, receive, send)
@@ -188,12 +195,12 @@ def document_roles(app: FastAPI, schema: dict[str, Any]) -> dict[str, Any]:
             who = ", ".join(roles) if roles else "anyone, without credentials"
             operation["description"] = f"{operation.get('description', '')}\n\n**Roles:** {who}.".lstrip()
             if roles:
+                operation["security"] = [{"bearer": []}, *([{"apiKey": []}] if Role.ADAPTER in guard.roles else [])]
                 operation.setdefault("responses", {}).update(
                     {
                         "401": {"description": "No credentials, or credentials that do not verify"},
                         "403": {"description": "The caller lacks the role"},
                     }
                 )
-            else:
-                operation.pop("security", None)
+    schema.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
     return schema

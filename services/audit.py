@@ -5,7 +5,7 @@ nothing is disclosed or changed without a trace."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -31,10 +31,10 @@ def concerned(path_params: Mapping[str, Any]) -> tuple[str, str]:
 
 
 class Auditor:
-    def __init__(self, publish: Callable[[Sequence[CloudEvent]], list[Position]]) -> None:
+    def __init__(self, publish: Callable[[Sequence[CloudEvent]], Awaitable[list[Position]]]) -> None:
         self._publish = publish
 
-    def record(
+    async def record(
         self,
         caller: Caller,
         kind: Kind,
@@ -56,7 +56,7 @@ class Auditor:
             client=client[:100] if client else None,
             concerns=concerns,  # type: ignore[arg-type]
         )
-        self._publish(
+        await self._publish(
             [
                 CloudEvent(
                     id=str(uuid.uuid4()),

@@ -78,8 +78,21 @@ class Authenticator:
         self._audience = audience
         self._roles_claim = roles_claim.split(".")
         self._api_keys = dict(api_keys or {})
+        # A token verified once is trusted until it expires (five minutes at most): the same client
+        # sends the same token request after request, and verifying costs more than a view's query.
+        self._verified: dict[str, tuple[float, Caller]] = {}
 
     def from_bearer(self, token: str) -> Caller:
+        known = self._verified.get(token)
+        if known is not None and time.time() < known[0]:
+            return known[1]
+        caller, expires = self._verify(token)
+        if len(self._verified) >= 10_000:
+            self._verified.clear()
+        self._verified[token] = (min(expires, time.time() + 300), caller)
+        return caller
+
+    def _verify(self, token: str) -> tuple[Caller, float]:
         try:
             algorithm = jwt.get_unverified_header(token).get("alg")
             if algorithm == "HS256" and self._signing_key:
@@ -93,7 +106,7 @@ class Authenticator:
             raise Unauthenticated("the token's signing key is not known to the identity provider") from error
         except jwt.InvalidTokenError as error:
             raise Unauthenticated(f"invalid token: {error}") from error
-        return Caller(subject=str(claims["sub"]), roles=self._roles(claims), via="token")
+        return Caller(subject=str(claims["sub"]), roles=self._roles(claims), via="token"), float(claims["exp"])
 
     def from_api_key(self, key: str) -> Caller:
         digest = api_key_digest(key)

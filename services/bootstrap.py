@@ -56,6 +56,8 @@ class Publisher(Protocol):
 
     def publish(self, topic: str, events: Sequence[CloudEvent]) -> list[Position]: ...
 
+    async def publish_async(self, topic: str, events: Sequence[CloudEvent]) -> list[Position]: ...
+
 
 @dataclass
 class Ingest:
@@ -68,16 +70,29 @@ class Ingest:
 
     def publish(self, events: Sequence[CloudEvent]) -> list[Position]:
         events = self._sealed(events)
-        by_topic: dict[str, list[int]] = {}
-        for index, event in enumerate(events):
-            by_topic.setdefault(self.settings.topic(stream_of(event.type)), []).append(index)
         positions: list[Position | None] = [None] * len(events)
-        for topic, indexes in by_topic.items():
+        for topic, indexes in self._by_topic(events).items():
             for index, position in zip(
                 indexes, self.publisher.publish(topic, [events[i] for i in indexes]), strict=True
             ):
                 positions[index] = position
         return positions  # type: ignore[return-value]
+
+    async def publish_async(self, events: Sequence[CloudEvent]) -> list[Position]:
+        """``publish`` on the event loop (each topic's events in turn): the audit records' path."""
+        events = self._sealed(events)
+        positions: list[Position | None] = [None] * len(events)
+        for topic, indexes in self._by_topic(events).items():
+            landed = await self.publisher.publish_async(topic, [events[i] for i in indexes])
+            for index, position in zip(indexes, landed, strict=True):
+                positions[index] = position
+        return positions  # type: ignore[return-value]
+
+    def _by_topic(self, events: Sequence[CloudEvent]) -> dict[str, list[int]]:
+        by_topic: dict[str, list[int]] = {}
+        for index, event in enumerate(events):
+            by_topic.setdefault(self.settings.topic(stream_of(event.type)), []).append(index)
+        return by_topic
 
     def _sealed(self, events: Sequence[CloudEvent]) -> list[CloudEvent]:
         personal = {e.subject for e in events if e.type in PERSONAL_BY_TYPE}
@@ -165,7 +180,7 @@ def embedded(settings: Settings, with_demo: bool = True) -> Application:
         commands,
         mode="embedded",
         authenticator=authenticator(settings),
-        auditor=Auditor(ingest.publish),
+        auditor=Auditor(ingest.publish_async),
         eraser=Eraser(commands.run, crossview, keys, memory_purge(crossview)),
         used_tokens=MemoryUsedTokens(settings.webhook_max_age_s),
         probes=probes,
@@ -255,7 +270,7 @@ def production(settings: Settings, relay_in_process: bool = True) -> Application
         commands,
         mode="kafka",
         authenticator=authenticator(settings),
-        auditor=Auditor(ingest.publish),
+        auditor=Auditor(ingest.publish_async),
         eraser=Eraser(commands.run, crossview, keys, postgres_purge(settings, crossview)),
         used_tokens=PostgresUsedTokens(pool, settings.namespace, settings.webhook_max_age_s),
         probes=probes,
