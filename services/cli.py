@@ -88,7 +88,11 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     token.add_argument(
-        "--role", action="append", required=True, choices=[r.value for r in Role], help="a role (repeatable)"
+        "--role",
+        action="append",
+        required=True,
+        choices=[r.value for r in Role],
+        help="a role (repeatable); personal-data is a grant: with analyst, personal values in clear",
     )
     token.add_argument("--subject", required=True, help="who the token speaks for (recorded in the audit)")
     token.add_argument("--hours", type=float, default=8, help="lifetime in hours (default 8)")
@@ -164,6 +168,7 @@ def _demo(settings: Settings, args: argparse.Namespace) -> int:
     tokens = "\n".join(
         f"  {role.value:<9} Bearer {development_token(key, f'demo-{role.value}', [role], settings.auth_audience, 86400)}"
         for role in Role
+        if role is not Role.PERSONAL_DATA  # a grant given with a role, not a role of its own
     )
     print(
         f"Crossview (embedded default, demo data) on {url}\n"
