@@ -21,7 +21,7 @@ from services.bootstrap import Application, ConcurrentUpdateError
 from services.http import PROBLEM, App, ProblemError, SecurityHeaders, problem_response, render
 from services.limits import BodyLimits
 from services.metrics import HttpMetrics, TimingMiddleware
-from services.routes import audit, commands, ingest, operations, privacy, queries, webhooks
+from services.routes import audit, commands, docs, ingest, operations, privacy, queries, webhooks
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,8 @@ def create_app(build: Callable[[], Application]) -> FastAPI:
         version="0.1.0",
         summary="One live view of every person, across every channel and every function they hold.",
         lifespan=lifespan,
+        docs_url=None,  # served with vendored files: services/routes/docs.py
+        redoc_url=None,
         responses={422: {"model": Problem, "content": {PROBLEM: {}}, "description": "Malformed input"}},
     )
     app.state.http_metrics = HttpMetrics()
@@ -126,6 +128,7 @@ def create_app(build: Callable[[], Application]) -> FastAPI:
         operations.router,
     ):
         app.include_router(router)
+    docs.serve_docs(app)
     check_every_route_declares_access(app)
     # The last added runs first: protective headers on every answer, then the door (credentials
     # before anything reads a body), then the body's limits.

@@ -166,15 +166,16 @@ def _demo(settings: Settings, args: argparse.Namespace) -> int:
     url = f"http://{args.host}:{args.port}"
     key = settings.development_signing_key or ""
     tokens = "\n".join(
-        f"  {role.value:<9} Bearer {development_token(key, f'demo-{role.value}', [role], settings.auth_audience, 86400)}"
+        f"  {role.value:<9} {development_token(key, f'demo-{role.value}', [role], settings.auth_audience, 86400)}"
         for role in Role
         if role is not Role.PERSONAL_DATA  # a grant given with a role, not a role of its own
     )
     print(
         f"Crossview (embedded default, demo data) on {url}\n"
-        f"  API docs:          {url}/docs  (Authorize with a token below)\n"
+        f"  API docs:          {url}/docs  (Authorize: paste a token below)\n"
         f"  find Fabien:       {url}/v1/search?q=Bellemare  (then /v1/persons/<person_id>, /history, /timeline)\n"
-        f"Development tokens, one per role, valid 24 h (more: `crossview token --role advisor --subject you`):\n"
+        f"Development tokens, one per role, valid 24 h, sent as `Authorization: Bearer <token>`\n"
+        f"(more: `crossview token --role advisor --subject you`):\n"
         f"{tokens}\n"
         "Press Ctrl+C to stop.",
         flush=True,
