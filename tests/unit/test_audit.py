@@ -2,13 +2,9 @@
 before the answer; an administrator reads a person's trail."""
 
 import pytest
-from fastapi.testclient import TestClient
 
 from channels.kafka import BrokerUnavailable
-from services.api import create_app
 from services.auth import Role
-from services.bootstrap import embedded
-from services.settings import Settings
 from tests.tokens import bearer
 
 ALICE = bearer(Role.ADVISOR, subject="alice@advisors")
@@ -16,14 +12,8 @@ ROOT = bearer(Role.ADMIN, subject="root@admins")
 
 
 @pytest.fixture
-def client():
-    with TestClient(create_app(lambda: embedded(Settings()))) as client:
-        yield client
-
-
-@pytest.fixture
-def fabien(client):
-    return str(client.app.state.crossview.demo.fabien)
+def client(demo_client):
+    return demo_client
 
 
 def trail(client, person_id: str) -> list[dict]:

@@ -4,12 +4,8 @@ left anywhere Crossview keeps data, and everybody else is as they were."""
 import json
 
 import pytest
-from fastapi.testclient import TestClient
 
-from services.api import create_app
 from services.auth import Role
-from services.bootstrap import embedded
-from services.settings import Settings
 from tests.tokens import bearer
 
 ADVISOR = bearer(Role.ADVISOR, subject="alice@advisors")
@@ -18,9 +14,8 @@ SECRETS = ("Fabien", "Bellemare", "fabien", "+33612345678", "STOP")
 
 
 @pytest.fixture
-def client():
-    with TestClient(create_app(lambda: embedded(Settings()))) as client:
-        yield client
+def client(demo_client):
+    return demo_client
 
 
 @pytest.fixture

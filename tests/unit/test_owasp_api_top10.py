@@ -19,14 +19,8 @@ ADVISOR, ANALYST, ADAPTER, ADMIN = (bearer(r) for r in (Role.ADVISOR, Role.ANALY
 
 
 @pytest.fixture
-def client():
-    with TestClient(create_app(lambda: embedded(Settings()))) as client:
-        yield client
-
-
-@pytest.fixture
-def fabien(client):
-    return str(client.app.state.crossview.demo.fabien)
+def client(demo_client):
+    return demo_client
 
 
 # API1:2023 Broken Object Level Authorization — a person's data only for those whose role reads people

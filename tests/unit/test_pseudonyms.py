@@ -4,12 +4,8 @@ the rest (ids, functions, counts, statuses) as advisors see it; in clear with th
 import json
 
 import pytest
-from fastapi.testclient import TestClient
 
-from services.api import create_app
 from services.auth import Role
-from services.bootstrap import embedded
-from services.settings import Settings
 from tests.tokens import bearer
 
 ADVISOR, ANALYST = bearer(Role.ADVISOR), bearer(Role.ANALYST, subject="ana@analysts")
@@ -18,14 +14,8 @@ PERSONAL = ("Fabien", "Bellemare", "+33612345678", "fabien@fabulous-garden.examp
 
 
 @pytest.fixture
-def client():
-    with TestClient(create_app(lambda: embedded(Settings()))) as client:
-        yield client
-
-
-@pytest.fixture
-def fabien(client):
-    return str(client.app.state.crossview.demo.fabien)
+def client(demo_client):
+    return demo_client
 
 
 def masked(text: str) -> list[str]:
