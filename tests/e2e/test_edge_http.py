@@ -4,33 +4,16 @@ server goes on answering."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 
 import httpx
 
-from tests.e2e.test_http import free_port, wait_for_http
-from tests.live import ROOT
+from tests.e2e.test_http import demo_server
 from tests.tokens import EVERY_ROLE
 
 
 def test_a_47_megabyte_body_is_refused_unread_and_the_server_goes_on(tmp_path):
-    port, log = free_port(), tmp_path / "demo.log"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "services.cli", "demo", "--port", str(port)],
-        cwd=ROOT,
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-        env={
-            "CROSSVIEW_KAFKA_BOOTSTRAP": "127.0.0.1:1",
-            "CROSSVIEW_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/x",
-            "PATH": "/usr/bin:/bin",
-        },
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_http(f"{base}/v1/health", process, log)
+    with demo_server(tmp_path) as (base, log):
         big = b"[" + b'{"x": "' + b"y" * 47_000_000 + b'"}]'
         began = time.monotonic()
         declared = httpx.post(f"{base}/v1/events", content=big, timeout=60, headers=EVERY_ROLE)
@@ -49,6 +32,3 @@ def test_a_47_megabyte_body_is_refused_unread_and_the_server_goes_on(tmp_path):
         deep = httpx.post(f"{base}/v1/persons", content=b"[" * 100_000 + b"]" * 100_000, timeout=30, headers=EVERY_ROLE)
         assert deep.status_code == 422
         assert httpx.get(f"{base}/v1/health").status_code == 200
-    finally:
-        process.terminate()
-        process.wait(timeout=30)

@@ -6,6 +6,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -37,7 +39,10 @@ def wait_for_http(url: str, process: subprocess.Popen, log: Path, timeout_s: flo
     pytest.fail(f"no answer from {url} after {timeout_s}s:\n{log.read_text()[-3000:]}")
 
 
-def test_the_demo_command_serves_fabien_bellemare_with_no_service_running(tmp_path):
+@contextmanager
+def demo_server(tmp_path: Path, ready_path: str = "/v1/health") -> Iterator[tuple[str, Path]]:
+    """`crossview demo` in its own process with no Kafka or PostgreSQL reachable, until the block
+    ends; yields its base URL and its log."""
     port, log = free_port(), tmp_path / "demo.log"
     process = subprocess.Popen(
         [sys.executable, "-m", "services.cli", "demo", "--port", str(port)],
@@ -52,7 +57,15 @@ def test_the_demo_command_serves_fabien_bellemare_with_no_service_running(tmp_pa
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_for_http(f"{base}/v1/health", process, log)
+        wait_for_http(f"{base}{ready_path}", process, log)
+        yield base, log
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_the_demo_command_serves_fabien_bellemare_with_no_service_running(tmp_path):
+    with demo_server(tmp_path) as (base, log):
         assert httpx.get(f"{base}/v1/search", params={"q": "bellemare"}).status_code == 401  # no token, no data
         roles = ("adapter", "admin", "advisor", "analyst")
         printed = dict(
@@ -82,9 +95,6 @@ def test_the_demo_command_serves_fabien_bellemare_with_no_service_running(tmp_pa
         assert httpx.get(f"{base}/docs/static/swagger-ui-bundle.js").status_code == 200
         assert httpx.get(f"{base}/openapi.json").json()["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
         assert "/v1/search?q=Bellemare" in log.read_text()  # the banner tells the user where to look
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 SMS = {

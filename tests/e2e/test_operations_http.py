@@ -2,43 +2,24 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 
 import httpx
 
 from tests.conftest import named, samples
-from tests.e2e.test_http import SMS, free_port, wait_for_http
-from tests.live import ROOT, crossview_process
+from tests.e2e.test_http import SMS, demo_server, free_port, wait_for_http
+from tests.live import crossview_process
 from tests.tokens import EVERY_ROLE
 
 
 def test_the_demo_is_alive_ready_and_scraped_with_no_service_running(tmp_path):
-    port, log = free_port(), tmp_path / "demo.log"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "services.cli", "demo", "--port", str(port)],
-        cwd=ROOT,
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-        env={
-            "CROSSVIEW_KAFKA_BOOTSTRAP": "127.0.0.1:1",
-            "CROSSVIEW_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/x",
-            "PATH": "/usr/bin:/bin",
-        },
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_http(f"{base}/livez", process, log)
+    with demo_server(tmp_path, "/livez") as (base, log):
         assert httpx.get(f"{base}/livez").json() == {"status": "alive"}
         ready = httpx.get(f"{base}/readyz")
         assert ready.status_code == 200 and set(ready.json()["checks"]) == {"kafka", "database", "relay"}
         metrics = samples(httpx.get(f"{base}/metrics").text)
         assert named(metrics, "crossview_up") == {(("dependency", "database"),): 1, (("dependency", "kafka"),): 1}
         assert set(named(metrics, "crossview_projector_lag").values()) == {0}
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def test_crossview_serve_counts_requests_by_route_and_reports_the_projector_catching_up(settings, tmp_path):
