@@ -28,8 +28,10 @@ from projections.person_view import PersonView, changes_profile, concerns_person
 from projections.ports import DeadLetterSink, GenerationChanged, Partition, ProjectionStore, StaleOffsets
 from projections.reference_view import concerns_reference, fold_references, key_of
 from schemas.envelope import WireRecord
+from schemas.sealing import PERSONAL_BY_TYPE
 
 log = logging.getLogger(__name__)
+_SEALABLE_TYPES = {event_type.encode() for event_type in PERSONAL_BY_TYPE}
 
 
 @dataclass
@@ -163,9 +165,16 @@ class Projector:
         return outcome
 
     def _keys_of(self, records: Sequence[WireRecord]) -> dict[str, Keys | None] | None:
+        """The keys of the people whose events in the batch may be sealed: only event types with
+        personal fields (organisations, referentials and audit records have no key to look up, and
+        a subject without one is not cached, so asking would cost a query every batch)."""
         if self._keys is None:
             return None
-        subjects = {r.key.decode("utf-8", "replace") for r in records if r.key is not None}
+        subjects = {
+            r.key.decode("utf-8", "replace")
+            for r in records
+            if r.key is not None and next((v for n, v in r.headers if n == "ce_type"), None) in _SEALABLE_TYPES
+        }
         return self._keys.all_of(subjects) if subjects else {}
 
     def _add(self, outcome: BatchOutcome) -> None:
