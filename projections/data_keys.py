@@ -134,7 +134,7 @@ class MemoryDataKeys:
                 self._erased.add(subject)
 
     def forget(self, subjects: Iterable[str]) -> None:
-        pass  # one process: nothing cached apart from the keys themselves
+        """Nothing to drop: this store is the only copy, and an erasure changes it directly."""
 
 
 class PostgresDataKeys:

@@ -84,9 +84,9 @@ class Allow:
             else:
                 raise Unauthenticated("send a bearer token (Authorization: Bearer ...) or an adapter's X-Api-Key")
         except Unauthenticated as error:
-            problem = ProblemError(401, "Unauthenticated", str(error))
-            problem.headers = {"WWW-Authenticate": 'Bearer realm="crossview"'}
-            raise problem from error
+            raise ProblemError(
+                401, "Unauthenticated", str(error), headers={"WWW-Authenticate": 'Bearer realm="crossview"'}
+            ) from error
         if not caller.roles & self.roles:
             raise ProblemError(
                 403,

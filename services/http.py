@@ -20,9 +20,16 @@ PROBLEM = "application/problem+json"
 
 
 class ProblemError(Exception):
-    def __init__(self, status: int, title: str, detail: str, errors: list[dict[str, Any]] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str,
+        errors: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         self.problem = Problem(status=status, title=title, detail=detail, errors=errors)
-        self.headers: dict[str, str] | None = None
+        self.headers = headers
 
 
 def problem_response(problem: Problem, headers: dict[str, str] | None = None) -> JSONResponse:

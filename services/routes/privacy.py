@@ -21,7 +21,7 @@ from services.access import Allow
 from services.auth import Caller, Role
 from services.bootstrap import Application
 from services.http import App, positions_out, render, today
-from services.routes.queries import _family
+from services.routes.queries import family_of
 
 router = APIRouter(tags=["privacy"])
 AsAdminExporting = Annotated[Caller, Depends(Allow(Role.ADMIN, audited=True, kind="export"))]
@@ -37,7 +37,7 @@ def export_person(crossview: App, caller: AsAdminExporting, person_id: str) -> J
     """Everything Crossview holds about the person, as one JSON document to hand them (access and
     portability): their view with everyone joined into them, their professional history, every
     timeline entry with its data, and who read or changed their data."""
-    view, absorbed = _family(crossview, person_id)
+    view, absorbed = family_of(crossview, person_id)
     everyone = [view, *absorbed]
     refs = crossview.store.reference_data(f.organisation_id for v in everyone for f in v.functions.values())
     timeline: list[dict[str, Any]] = []

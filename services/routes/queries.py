@@ -43,7 +43,7 @@ router = APIRouter()
 NOT_FOUND = {404: {"model": Problem}, 410: {"model": Problem, "description": "The person was erased"}}
 
 
-def _family(crossview, person_id: str) -> tuple[PersonView, list[PersonView]]:
+def family_of(crossview, person_id: str) -> tuple[PersonView, list[PersonView]]:
     """The person as one: followed to the survivor if they were joined into someone, and everyone
     joined into them (at any depth)."""
     view = crossview.store.person(person_id)
@@ -65,7 +65,7 @@ def _family(crossview, person_id: str) -> tuple[PersonView, list[PersonView]]:
 
 def _person(crossview, person_id: str) -> PersonView:
     """The person's view with the history of everyone joined into them."""
-    view, absorbed = _family(crossview, person_id)
+    view, absorbed = family_of(crossview, person_id)
     return merge_views(view, absorbed) if absorbed else view
 
 
@@ -170,7 +170,7 @@ def timeline(
 ) -> TimelineOut:
     """Everything that happened to the person, on every channel, newest first, paged; or the part
     of one channel, or of one of their functions."""
-    view, absorbed = _family(crossview, person_id)
+    view, absorbed = family_of(crossview, person_id)
     if function_id is not None and all(function_id not in v.functions for v in (view, *absorbed)):
         raise ProblemError(404, "Function not found", f"person {person_id} has no function {function_id!r}")
     cursor = _decode_cursor(before) if before else None
