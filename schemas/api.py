@@ -217,7 +217,7 @@ class ErasedOut(ApiModel):
     erased: list[str] = Field(description="The people erased: the person and everyone joined with them")
     already: bool = Field(description="True when the person had been erased before (nothing more was done)")
     purged: bool = Field(description="Whether the read models already show the erasure (else within moments)")
-    positions: list[str] = Field(description="Where the erasures landed on the log (for min_position)")
+    positions: list[str] = Field(description="Where the erasures are stored (event-store:0:N, for min_position)")
 
 
 # --- commands -------------------------------------------------------------------------------
@@ -272,12 +272,16 @@ class LevelIn(ApiModel):
 
 
 class CommandOut(ApiModel):
-    """A command's events are stored; ``positions`` say where they landed in the log."""
+    """A command's events are stored (the answer never waits for the relay); ``positions`` say where."""
 
     id: str | None = Field(description="The id created by the command, if any.")
-    positions: list[str] = Field(description="topic:partition:offset of each event: give the last as min_position.")
+    positions: list[str] = Field(
+        description="event-store:0:N for each stored event, in order: give the last as min_position to read "
+        "your own write once the relay carried it to the log."
+    )
     relayed: bool = Field(
-        description="False when the relay had not carried the events to Kafka in time; they are stored and will be."
+        description="Whether the relay had already carried the events to the log when the answer was made; "
+        "when false they are stored and will be."
     )
 
 

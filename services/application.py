@@ -7,6 +7,7 @@ embedded default; the relay (services/relay.py) carries what is stored to Kafka.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import logging
 import uuid
 from datetime import date
@@ -27,6 +28,7 @@ from services.wire import check_contract
 
 A = TypeVar("A", bound=Aggregate)
 log = logging.getLogger(__name__)
+_RECORDED: contextvars.ContextVar[list[int]] = contextvars.ContextVar("recorded_notifications")
 
 
 class DateAsISO(Transcoding):
@@ -58,8 +60,27 @@ class Crossview(Application):
         # Every save passes here: an event the wire contract refuses raises before anything is
         # stored (pydantic's ValidationError, "Outside the event contract" at the edge), since the
         # relay could not publish it.
-        check_contract(processing_event.events)
-        return super()._record(processing_event)
+        published = {id(event) for event in check_contract(processing_event.events)}
+        recordings = super()._record(processing_event)
+        recorded = _RECORDED.get(None)
+        if recorded is not None:
+            recorded.extend(
+                r.notification.id for r in recordings if r.notification is not None and id(r.domain_event) in published
+            )
+        return recordings
+
+    @staticmethod
+    @contextlib.contextmanager
+    def recording_notifications():
+        """Collects the notification ids of the events the saves inside the block stored for the log
+        (in this thread or task alone): where a command's events sit in the event store, which the
+        read side can wait for."""
+        ids: list[int] = []
+        token = _RECORDED.set(ids)
+        try:
+            yield ids
+        finally:
+            _RECORDED.reset(token)
 
     # --- people ---------------------------------------------------------------------------
 

@@ -41,7 +41,7 @@ from services.auth import Authenticator, parse_api_keys
 from services.demo_data import DemoIds, seed_demo
 from services.erasure import Eraser, memory_purge, postgres_purge
 from services.probes import EmbeddedSources, LiveSources, Probes
-from services.relay import MemoryRelayPositions, Relay, last_notification_id
+from services.relay import EVENT_STORE, Marks, MemoryRelayPositions, Relay, RelayPositions
 from services.relay_positions import PostgresRelayPositions
 from services.settings import Settings
 from services.used_tokens import MemoryUsedTokens, PostgresUsedTokens
@@ -125,19 +125,29 @@ def run_retrying(use_case: Callable[[Crossview], T], app: Crossview, attempts: i
 
 @dataclass
 class Commands:
-    """Runs a use case, then tells where its events landed on Kafka once the relay carried them."""
+    """Runs a use case and answers once its events are stored, with their places in the event store:
+    never waiting for the relay, which carries them to the log behind the answer, in whichever
+    process holds the relay lock. ``landed`` tells a reader when they reached the log, and where."""
 
     app: Crossview
     relay: Relay
-    wait_s: float
+    checkpoints: RelayPositions
 
-    def run(self, use_case: Callable[[Crossview], T]) -> tuple[T, list[Position] | None]:
-        before = last_notification_id(self.app)
-        result = run_retrying(use_case, self.app)
-        after = last_notification_id(self.app)
-        if after == before:
-            return result, []
-        return result, self.relay.positions_of(before + 1, after, self.wait_s)
+    def run(self, use_case: Callable[[Crossview], T]) -> tuple[T, list[Position]]:
+        with self.app.recording_notifications() as stored:
+            result = run_retrying(use_case, self.app)
+        if stored:
+            self.relay.nudge()  # the relay of this process, when it holds the lock, goes at once
+        return result, [stored_position(notification_id) for notification_id in stored]
+
+    def landed(self, notification_id: int) -> Marks | None:
+        return self.checkpoints.landed(notification_id)
+
+
+def stored_position(notification_id: int) -> Position:
+    """A stored event's place, written like a log position so that a client treats both alike:
+    ``event-store:0:<notification id>`` is a valid min_position."""
+    return Position(EVENT_STORE, 0, notification_id)
 
 
 @dataclass
@@ -170,8 +180,9 @@ def embedded(settings: Settings, with_demo: bool = True) -> Application:
     projector.assign([p for topic in settings.event_topics for p in memory_log.partitions_of(topic)])
     ingest = Ingest(memory_log, settings, keys)
     crossview = Crossview(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
-    relay = Relay(crossview, ingest.publish, MemoryRelayPositions())
-    commands = _SynchronousCommands(crossview, relay, wait_s=0)
+    checkpoints = MemoryRelayPositions()
+    relay = Relay(crossview, ingest.publish, checkpoints)
+    commands = _SynchronousCommands(crossview, relay, checkpoints)
     probes = _probes(settings, EmbeddedSources(memory_log, dead_letters, store, relay, settings.event_topics))
     app = Application(
         settings,
@@ -195,11 +206,10 @@ def embedded(settings: Settings, with_demo: bool = True) -> Application:
 class _SynchronousCommands(Commands):
     """The embedded default relays inside the command, so a command's events are in the view at once."""
 
-    def run(self, use_case: Callable[[Crossview], T]) -> tuple[T, list[Position] | None]:
-        before = last_notification_id(self.app)
-        result = run_retrying(use_case, self.app)
+    def run(self, use_case: Callable[[Crossview], T]) -> tuple[T, list[Position]]:
+        result, positions = super().run(use_case)
         self.relay_all()
-        return result, self.relay.positions_of(before + 1, last_notification_id(self.app), 0)
+        return result, positions
 
     def relay_all(self) -> None:
         while self.relay.relay_once():
@@ -250,7 +260,7 @@ def production(settings: Settings, relay_in_process: bool = True) -> Application
         crossview, ingest.publish, positions, dead_letters=KafkaDeadLetters(publisher, settings.dead_letter_topic)
     )
     store = PostgresStore(pool, settings.namespace)
-    commands = Commands(crossview, relay, wait_s=settings.ack_timeout_s)
+    commands = Commands(crossview, relay, positions)
     probes = _probes(
         settings,
         LiveSources(

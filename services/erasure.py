@@ -62,7 +62,7 @@ def memory_purge(app: Crossview) -> Purge:
 @dataclass(frozen=True)
 class Erased:
     person_ids: list[str]
-    positions: list[Position] | None  # where the erasures landed on the log (None: not relayed yet)
+    positions: list[Position]  # where the erasures are stored (event-store positions, for min_position)
     already: bool = False
 
 

@@ -15,6 +15,7 @@ from channels.kafka import Position
 from projections.ports import ProjectionStore
 from schemas.api import Freshness, Problem
 from services.bootstrap import Application
+from services.relay import EVENT_STORE, Marks
 
 PROBLEM = "application/problem+json"
 
@@ -50,7 +51,8 @@ async def _wait_for(
     min_position: Annotated[
         str | None,
         Query(
-            description="topic:partition:offset from an ingest or command answer: wait until the view includes it.",
+            description="A position from an ingest or command answer (topic:partition:offset, or "
+            "event-store:0:N for a command's stored event): wait until the view includes it.",
             pattern=r"^[^:]+:\d+:\d+$",
             max_length=300,
         ),
@@ -72,16 +74,35 @@ async def _wait_for(
         return Freshness(position=render(await run_in_threadpool(crossview.store.position)), caught_up=True)
     topic, partition, offset = min_position.rsplit(":", 2)
     deadline = time.monotonic() + min(wait_ms, crossview.settings.max_wait_ms) / 1000
+    if topic == EVENT_STORE:  # a command's stored event: first where the relay put it on the log
+        marks = await _landed(crossview, int(offset), deadline)
+        if marks is None:
+            return Freshness(position=render(await shared.get()), caught_up=False)
+    else:
+        marks = {(topic, int(partition)): int(offset)}
     pause = 0.01
     while True:
         position = await shared.get()
-        if position.get((topic, int(partition)), 0) > int(offset):
+        if all(position.get(where, 0) > mark for where, mark in marks.items()):
             return Freshness(position=render(position), caught_up=True)
         left = deadline - time.monotonic()
         if left <= 0:
             return Freshness(position=render(position), caught_up=False)
         await asyncio.sleep(min(pause, left))
         pause = min(pause * 2, 0.2)
+
+
+async def _landed(crossview: Application, notification_id: int, deadline: float) -> Marks | None:
+    """The log marks past which the read model holds a stored event, once the relay (in whichever
+    process) carried it; None if it did not before ``deadline``."""
+    pause = 0.01
+    while (marks := await run_in_threadpool(crossview.commands.landed, notification_id)) is None:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        await asyncio.sleep(min(pause, left))
+        pause = min(pause * 2, 0.2)
+    return marks
 
 
 Fresh = Annotated[Freshness, Depends(_wait_for)]

@@ -4,15 +4,20 @@ It follows the application's notification log from the position it last recorded
 each event (acknowledged by the broker) and only then records the new position. A crash between
 the two republishes the same events with the same ids, which the projector drops as duplicates.
 One relay is active per namespace at a time (a PostgreSQL advisory lock), so order holds.
+
+Commands never wait for it: they answer with the notification ids of what they stored, and a
+reader waits until the relay's checkpoint passed them and the read model passed that checkpoint's
+marks (``landed``). Any process can read the checkpoints, whichever process relays.
 """
 
 from __future__ import annotations
 
+import bisect
 import json
 import logging
 import threading
-from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from channels.kafka import Position
@@ -27,21 +32,45 @@ log = logging.getLogger(__name__)
 EVENT_STORE = "event-store"  # the origin a relay's dead letter names: the notification log, not a topic
 
 
-class RelayPositions(Protocol):
-    def load(self) -> int: ...
+Marks = dict[tuple[str, int], int]  # (topic, partition) -> the highest offset published there
 
-    def save(self, notification_id: int) -> None: ...
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """How far the relay got: every notification up to ``notification_id`` is on the log, and no
+    partition holds a relayed record beyond ``marks`` (cumulative over every relay before it)."""
+
+    notification_id: int = 0
+    marks: Marks = field(default_factory=dict)
+
+
+class RelayPositions(Protocol):
+    def load(self) -> Checkpoint: ...
+
+    def save(self, checkpoint: Checkpoint) -> None: ...
+
+    def landed(self, notification_id: int) -> Marks | None:
+        """The marks of the first checkpoint at or past ``notification_id``: once the read model has
+        passed them, it holds that stored event. None while it is not relayed."""
+        ...
 
 
 class MemoryRelayPositions:
-    def __init__(self) -> None:
-        self.notification_id = 0
+    def __init__(self, keep: int = 10_000) -> None:
+        self._checkpoints: list[Checkpoint] = []
+        self._keep = keep
 
-    def load(self) -> int:
-        return self.notification_id
+    def load(self) -> Checkpoint:
+        return self._checkpoints[-1] if self._checkpoints else Checkpoint()
 
-    def save(self, notification_id: int) -> None:
-        self.notification_id = notification_id
+    def save(self, checkpoint: Checkpoint) -> None:
+        self._checkpoints.append(checkpoint)
+        del self._checkpoints[: -self._keep]
+
+    def landed(self, notification_id: int) -> Marks | None:
+        ids = [c.notification_id for c in self._checkpoints]
+        at = bisect.bisect_left(ids, notification_id)
+        return self._checkpoints[at].marks if at < len(ids) else None
 
 
 class Publish(Protocol):
@@ -62,17 +91,14 @@ class Relay:
         self._positions = positions
         self._batch = batch
         self._dead_letters = dead_letters if dead_letters is not None else MemoryDeadLetters()
-        self._published = threading.Condition()
-        self._last_id = positions.load()
-        self._recent: OrderedDict[int, Position] = OrderedDict()  # notification id -> where it landed
         self._wake = threading.Event()
 
     def relay_once(self) -> int:
         """Publish the next notifications; returns how many were read. A stored event that cannot
         be published (outside the event contract, say) is dead-lettered with the reason, and the
         relay goes on: nothing stored can stall the log."""
-        start = self._positions.load() + 1
-        notifications = self._app.recorder.select_notifications(start=start, limit=self._batch)
+        checkpoint = self._positions.load()
+        notifications = self._app.recorder.select_notifications(start=checkpoint.notification_id + 1, limit=self._batch)
         if not notifications:
             return 0
         pending, refused = [], 0
@@ -81,36 +107,27 @@ class Relay:
                 event = self._app.mapper.to_domain_event(notification)
                 data = wire_data(event)
                 if data is not None:
-                    pending.append((notification.id, to_cloud_event(event, data)))
+                    pending.append(to_cloud_event(event, data))
             except Exception as error:  # noqa: BLE001 - whatever the cause, one event must not stop the others
                 self._dead_letters.send(_dead_letter(notification), f"{type(error).__name__}: {error}"[:2000])
                 log.error("relay: stored event %s cannot be published; dead-lettered: %s", notification.id, error)
                 refused += 1
-        positions = self._publish([cloud for _, cloud in pending]) if pending else []
+        marks = dict(checkpoint.marks)
+        for position in self._publish(pending) if pending else []:
+            where = (position.topic, position.partition)
+            marks[where] = max(marks.get(where, -1), position.offset)
         if refused:
             self._dead_letters.flush()  # acknowledged before the position moves past them
-        last_id = notifications[-1].id
-        self._positions.save(last_id)
-        with self._published:
-            self._last_id = last_id
-            for (notification_id, _), position in zip(pending, positions, strict=True):
-                self._recent[notification_id] = position
-            while len(self._recent) > 10_000:
-                self._recent.popitem(last=False)
-            self._published.notify_all()
+        self._positions.save(Checkpoint(notifications[-1].id, marks))
         return len(notifications)
 
-    def positions_of(self, first_id: int, last_id: int, timeout_s: float) -> list[Position] | None:
-        """Where notifications first_id..last_id landed on Kafka, once relayed; None on time-out."""
+    def nudge(self) -> None:
+        """Something was just stored: relay now rather than at the next idle poll."""
         self._wake.set()
-        with self._published:
-            if not self._published.wait_for(lambda: self._last_id >= last_id, timeout=timeout_s):
-                return None
-            return [self._recent[i] for i in range(first_id, last_id + 1) if i in self._recent]
 
     def lag(self) -> int:
         """Notifications stored but not yet recorded as published (by whichever relay is active)."""
-        return last_notification_id(self._app) - self._positions.load()
+        return last_notification_id(self._app) - self._positions.load().notification_id
 
     def run(self, stop: threading.Event, idle_s: float = 0.05, lock: Callable[[], bool] = lambda: True) -> None:
         """Relay until ``stop``; ``lock()`` says whether this process may be the active relay."""

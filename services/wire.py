@@ -117,10 +117,14 @@ def to_cloud_event(event: DomainEvent, data: EventData) -> CloudEvent:
     )
 
 
-def check_contract(events: Iterable[DomainEvent]) -> None:
+def check_contract(events: Iterable[DomainEvent]) -> list[DomainEvent]:
     """Raise pydantic's ValidationError (or TypeError for an unmapped class) when one of ``events``
-    could not be published as a wire event: called before anything is stored."""
+    could not be published as a wire event: called before anything is stored. Returns those that
+    go on the wire (the others are bookkeeping)."""
+    published = []
     for event in events:
         data = wire_data(event)
         if data is not None:
             to_cloud_event(event, data)
+            published.append(event)
+    return published

@@ -143,6 +143,12 @@ def wait_until(condition: Callable[[], bool], timeout_s: float, what: str) -> No
         time.sleep(0.1)
 
 
+def relayed(client, answer) -> Callable[[], bool]:
+    """True once the relay (in whichever process) carried a command's last stored event to the log."""
+    last = int(answer.json()["positions"][-1].rsplit(":", 1)[1])
+    return lambda: client.app.state.crossview.commands.landed(last) is not None
+
+
 def caught_up(store: PostgresStore, settings: Settings) -> Callable[[], bool]:
     """True once the active read model reflects everything written to the event topics so far."""
 

@@ -42,9 +42,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 def _run(crossview, use_case: Callable[[Crossview], Any]) -> CommandOut:
     result, positions = crossview.commands.run(use_case)
-    return CommandOut(
-        id=None if result is None else str(result), positions=positions_out(positions), relayed=positions is not None
-    )
+    relayed = not positions or crossview.commands.landed(positions[-1].offset) is not None
+    return CommandOut(id=None if result is None else str(result), positions=positions_out(positions), relayed=relayed)
 
 
 @router.post("/v1/persons", status_code=201, response_model=CommandOut, responses=ERRORS)

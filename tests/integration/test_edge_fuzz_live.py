@@ -9,8 +9,9 @@ from fastapi.testclient import TestClient
 
 from projections.postgres_store import open_pool
 from services.api import create_app
-from services.bootstrap import last_notification_id, production
+from services.bootstrap import production
 from services.dead_letters import read_dead_letters
+from services.relay import last_notification_id
 from services.relay_positions import PostgresRelayPositions
 from tests.fuzzing import fuzz
 from tests.live import ProjectorThread, wait_until
@@ -31,7 +32,7 @@ def test_generated_requests_on_the_real_services_are_never_a_server_error_and_th
     pool = open_pool(settings.database_url, max_size=1)
     try:
         positions = PostgresRelayPositions(pool, settings.namespace)
-        wait_until(lambda: positions.load() >= stored, 30, "the relay to reach the last stored event")
+        wait_until(lambda: positions.load().notification_id >= stored, 30, "the relay to reach the last stored event")
     finally:
         pool.close()
     assert read_dead_letters(settings) == []

@@ -7,6 +7,7 @@ from eventsourcing.application import Application, ProcessingEvent
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
+from channels.kafka import Position
 from channels.memory import MemoryDeadLetters
 from services.api import create_app
 from services.application import Crossview
@@ -72,7 +73,10 @@ def test_a_stored_event_outside_the_contract_is_dead_lettered_and_the_relay_goes
     app = Crossview(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
     published, positions, dead_letters = [], MemoryRelayPositions(), MemoryDeadLetters()
     relay = Relay(
-        app, lambda events: published.extend(events) or [None] * len(events), positions, dead_letters=dead_letters
+        app,
+        lambda events: published.extend(events) or [Position("t", 0, 0)] * len(events),
+        positions,
+        dead_letters=dead_letters,
     )
     titles = app._titles()
     titles.define_title(TOO_LONG, "Stored by an older version")
@@ -82,7 +86,7 @@ def test_a_stored_event_outside_the_contract_is_dead_lettered_and_the_relay_goes
         pass
     assert [e.type for e in published] == ["crossview.person.registered.v1"]
     assert published[0].subject == str(person)
-    assert positions.load() == app.recorder.max_notification_id()
+    assert positions.load().notification_id == app.recorder.max_notification_id()
     [(record, reason)] = dead_letters.letters
     assert record.topic == EVENT_STORE and record.offset == 2
     assert "code" in reason and "100 characters" in reason

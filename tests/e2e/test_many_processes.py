@@ -1,0 +1,130 @@
+"""Two API processes and a separate relay, as an operator scales out: commands and webhooks answer
+once stored, whichever process holds the relay lock, and every stored event reaches the log once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import uuid
+from pathlib import Path
+
+import httpx
+import psycopg
+from kafka import KafkaConsumer
+
+from schemas.events import DOMAIN, INTERACTIONS
+from services.bootstrap import event_store
+from services.wire import to_cloud_event, wire_data
+from tests.e2e.test_http import free_port, wait_for_http
+from tests.live import ProjectorThread, crossview_process, wait_until
+from tests.tokens import EVERY_ROLE
+
+FIXTURES = Path(__file__).parents[1] / "fixtures"
+# A relay-bound answer would wait for the broker's acknowledgement this long: longer than the
+# client's patience below, so a command that waited for the relay fails the test.
+SETTINGS = {"CROSSVIEW_ACK_TIMEOUT_S": "60", "CROSSVIEW_INSECURE_SKIP_SIGNATURES": "1"}
+PATIENCE_S = 20
+
+
+def test_two_api_processes_answer_while_the_separate_relay_is_frozen_and_every_event_reaches_the_log_once(
+    settings, store, tmp_path
+):
+    log = tmp_path / "processes.log"
+    relay = crossview_process(settings, "relay", log=log, env=SETTINGS)
+    servers, bases = [], []
+    try:
+        wait_until(lambda: relay_lock_held(settings), 60, "the separate relay to take the relay lock")
+        os.kill(relay.pid, signal.SIGSTOP)  # it keeps the lock, and relays nothing
+        for _ in range(2):
+            port = free_port()
+            servers.append(crossview_process(settings, "serve", "--port", str(port), log=log, env=SETTINGS))
+            bases.append(f"http://127.0.0.1:{port}")
+        for base, server in zip(bases, servers, strict=True):
+            wait_for_http(f"{base}/livez", server, log)
+
+        people, webhooks = [], 0
+        with httpx.Client(timeout=PATIENCE_S, headers=EVERY_ROLE) as client:
+            for i in range(10):
+                base = bases[i % 2]
+                answer = client.post(
+                    f"{base}/v1/persons", json={"given_name": f"Fabien{i}", "family_name": "Bellemare"}
+                )
+                assert answer.status_code == 201, answer.text
+                assert answer.json()["relayed"] is False  # the relay is frozen: stored, not yet on the log
+                people.append((answer.json()["id"], answer.json()["positions"][-1], bases[(i + 1) % 2]))
+            for i, base in enumerate(bases):  # an SMS from a number nobody has yet: a new provisional person
+                sms = (FIXTURES / "twilio" / "inbound_sms.form").read_text().strip()
+                sms = sms.replace("%2B33612345678", f"%2B3361234567{i}").replace("SM1f0e", f"SM{i}f0e")
+                answer = client.post(
+                    f"{base}/v1/ingest/twilio/sms",
+                    content=sms,
+                    headers={"content-type": "application/x-www-form-urlencoded"},
+                )
+                assert answer.status_code < 300, answer.text
+                webhooks += 1
+
+            os.kill(relay.pid, signal.SIGCONT)
+            with ProjectorThread(settings):
+                for person_id, position, other_base in people:  # read your write on the other process
+                    view = client.get(
+                        f"{other_base}/v1/persons/{person_id}",
+                        params={"min_position": position, "wait_ms": 15000},
+                    )
+                    assert view.status_code == 200, view.text
+                    assert view.json()["freshness"]["caught_up"] is True
+                    assert view.json()["family_name"] == "Bellemare"
+    finally:
+        for process in [*servers, relay]:
+            if process.poll() is None:
+                os.kill(process.pid, signal.SIGCONT)
+                process.terminate()
+        for process in [*servers, relay]:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+    stored = stored_wire_event_ids(settings)
+    assert len(stored) >= 10 + webhooks  # ten people, a provisional person per new number
+    assert sorted(ids_on(settings, DOMAIN)) == sorted(stored)  # each stored event once: none twice, none missing
+    assert len(ids_on(settings, INTERACTIONS)) == webhooks
+
+
+def relay_lock_held(settings) -> bool:
+    """Whether another session holds the namespace's relay lock (taken and let go at once if not)."""
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        key = f"{settings.namespace}:relay"
+        free = conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (key,)).fetchone()[0]
+        if free:
+            conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (key,))
+        return not free
+
+
+def stored_wire_event_ids(settings) -> list[str]:
+    app = event_store(settings)
+    try:
+        ids = []
+        for notification in app.recorder.select_notifications(start=1, limit=100_000):
+            event = app.mapper.to_domain_event(notification)
+            data = wire_data(event)
+            if data is not None:
+                ids.append(to_cloud_event(event, data).id)
+        return ids
+    finally:
+        app.close()
+
+
+def ids_on(settings, stream: str) -> list[str]:
+    """The ce_id of every record of a stream's topic."""
+    consumer = KafkaConsumer(
+        settings.topic(stream),
+        bootstrap_servers=settings.kafka_bootstrap,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=5000,
+        group_id=f"check-{uuid.uuid4()}",
+    )
+    try:
+        return [dict(r.headers)["ce_id"].decode() for r in consumer]
+    finally:
+        consumer.close()
