@@ -2,7 +2,7 @@
 
 import sys
 
-from bench import auth, erasure, freshness, ingest, projector, query
+from bench import auth, erasure, freshness, ingest, projector, query, scale
 
 BENCHMARKS = {
     "projector": projector.main,
@@ -11,6 +11,7 @@ BENCHMARKS = {
     "ingest": ingest.main,
     "auth": auth.main,
     "erasure": erasure.main,
+    "scale": scale.main,
 }
 
 for name in sys.argv[1:] or BENCHMARKS:
