@@ -18,8 +18,8 @@ from pathlib import Path
 from bench.common import bearer, crossview_server, fresh_namespace, log, write_result
 from bench.ingest import _http
 from bench.query import LiveProjection, _api_load, _summary, fill
-from services.auth import Role
-from services.demo_data import synthetic_interactions
+from services.application.auth import Role
+from services.demo.data import synthetic_interactions
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = 20_000

@@ -117,7 +117,8 @@ def crossview_server(settings, logs, module: str = "services.cli", **environment
 
 def bearer(role, subject: str = "bench") -> dict[str, str]:
     """A development token the benchmark's servers accept (they run with the demo signing key)."""
-    from services.auth import DEMO_SIGNING_KEY, development_token
+    from services.application.auth import development_token
+    from services.settings import DEMO_SIGNING_KEY
 
     return {"Authorization": f"Bearer {development_token(DEMO_SIGNING_KEY, subject, [role])}"}
 

@@ -14,7 +14,7 @@ import httpx
 
 from bench.common import bearer, crossview_server, fresh_namespace, latency_summary, log, write_result
 from bench.query import LiveProjection
-from services.auth import Role
+from services.application.auth import Role
 
 ROOT = Path(__file__).resolve().parents[1]
 PEOPLE = 40

@@ -26,7 +26,7 @@ from bench.common import RESULTS, environment_of, fresh_namespace, latency_summa
 from channels.kafka import KafkaPublisher
 from projections.postgres_store import PostgresStore, open_pool
 from schemas.events import INTERACTIONS
-from services.demo_data import synthetic_interactions
+from services.demo.data import synthetic_interactions
 from services.settings import Settings
 
 RATE = 200

@@ -22,8 +22,8 @@ from bench.common import RESULTS, bearer, crossview_server, fresh_namespace, lat
 from channels.client import CrossviewClient
 from channels.twilio import signature
 from schemas.envelope import to_binary
-from services.auth import Role
-from services.demo_data import synthetic_interactions
+from services.application.auth import Role
+from services.demo.data import synthetic_interactions
 from services.settings import Settings
 
 EVENTS = 100_000

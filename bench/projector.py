@@ -29,8 +29,9 @@ from channels.kafka import BATCH_RECORDS, KafkaPublisher, end_offsets
 from projections.postgres_store import open_pool
 from schemas.envelope import to_binary
 from schemas.events import INTERACTIONS
-from services.bootstrap import Ingest, collect_garbage_rarely, data_keys, run_projector
-from services.demo_data import synthetic_interactions
+from services.application.ingest import Ingest
+from services.bootstrap import collect_garbage_rarely, data_keys, run_projector
+from services.demo.data import synthetic_interactions
 from services.settings import Settings
 
 EVENTS = 200_000

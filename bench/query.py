@@ -28,9 +28,9 @@ from channels.memory import MemoryDeadLetters, MemoryLog
 from projections.postgres_store import PostgresStore, open_pool
 from projections.projector import Projector
 from schemas.events import stream_of
-from services.auth import Role
-from services.bootstrap import Ingest
-from services.demo_data import synthetic_interactions, synthetic_people
+from services.application.auth import Role
+from services.application.ingest import Ingest
+from services.demo.data import synthetic_interactions, synthetic_people
 from services.settings import Settings
 
 PEOPLE = int(os.environ.get("BENCH_PEOPLE", "100000"))

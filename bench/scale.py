@@ -22,8 +22,8 @@ from pathlib import Path
 import httpx
 
 from bench.common import bearer, crossview_server, fresh_namespace, latency_summary, log, write_result
-from services.auth import Role
-from services.demo_data import synthetic_interactions
+from services.application.auth import Role
+from services.demo.data import synthetic_interactions
 
 ROOT = Path(__file__).resolve().parents[1]
 PROCESSES = (1, 2, 3)

@@ -11,8 +11,8 @@ import sys
 from fastapi import Request
 
 from services import access
-from services.audit import Auditor
-from services.auth import Caller, Role
+from services.application.audit import Auditor
+from services.application.auth import Caller, Role
 
 EVERYONE = Caller(subject="bench", roles=frozenset(Role), via="token")
 

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import gc
 import logging
-import random
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 import psycopg
-from eventsourcing.persistence import IntegrityError
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
@@ -21,156 +18,36 @@ from channels.kafka import (
     KafkaPublisher,
     KafkaReplay,
     KafkaSource,
-    Position,
     end_offsets,
     ensure_topics,
 )
 from channels.memory import MemoryDeadLetters, MemoryLog
-from projections.data_keys import DataKeys, MemoryDataKeys, PostgresDataKeys, Wrapper
+from projections.data_keys import MemoryDataKeys, PostgresDataKeys, Wrapper
 from projections.memory_store import MemoryStore
-from projections.ports import ProjectionStore
 from projections.postgres_store import DatabaseUnavailable, PostgresStore, open_pool, where
 from projections.projector import Projector
 from projections.rebuild import catch_up
-from schemas.envelope import CloudEvent
-from schemas.events import stream_of
-from schemas.sealing import PERSONAL_BY_TYPE, seal
-from services.application import Crossview
-from services.audit import Auditor
-from services.auth import Authenticator, parse_api_keys
-from services.demo_data import DemoIds, seed_demo
-from services.erasure import Eraser, memory_purge, postgres_purge
-from services.probes import EmbeddedSources, LiveSources, Probes
-from services.relay import EVENT_STORE, Marks, MemoryRelayPositions, Relay, RelayPositions
-from services.relay_positions import PostgresRelayPositions
-from services.settings import Settings
-from services.used_tokens import MemoryUsedTokens, PostgresUsedTokens
+from services.adapters.probes import EmbeddedSources, LiveSources, Probes
+from services.adapters.purge import memory_purge, postgres_purge
+from services.adapters.relay_positions import PostgresRelayPositions
+from services.adapters.used_tokens import MemoryUsedTokens, PostgresUsedTokens
+from services.application.audit import Auditor
+from services.application.auth import Authenticator
+from services.application.commands import Commands, SynchronousCommands
+from services.application.crossview import Crossview
+from services.application.erasure import Eraser
+from services.application.ingest import Ingest
+from services.application.relay import MemoryRelayPositions, Relay
+from services.container import Container
+from services.demo.data import seed_demo
+from services.settings import Settings, parse_api_keys
 
 T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
 
-class Publisher(Protocol):
-    """What both Kafka and the embedded log offer: publish to a topic, return acknowledged positions."""
-
-    def publish(self, topic: str, events: Sequence[CloudEvent]) -> list[Position]: ...
-
-    async def publish_async(self, topic: str, events: Sequence[CloudEvent]) -> list[Position]: ...
-
-
-@dataclass
-class Ingest:
-    """Seals each event's personal fields with its subject's data key, then routes it to the topic
-    of its stream, keeping the order of the caller's list."""
-
-    publisher: Publisher
-    settings: Settings
-    keys: DataKeys | None  # None publishes clear events: only tests of the log's mechanics do
-
-    def publish(self, events: Sequence[CloudEvent]) -> list[Position]:
-        events = self._sealed(events)
-        positions: list[Position | None] = [None] * len(events)
-        for topic, indexes in self._by_topic(events).items():
-            for index, position in zip(
-                indexes, self.publisher.publish(topic, [events[i] for i in indexes]), strict=True
-            ):
-                positions[index] = position
-        return positions  # type: ignore[return-value]
-
-    async def publish_async(self, events: Sequence[CloudEvent]) -> list[Position]:
-        """``publish`` on the event loop (each topic's events in turn): the audit records' path."""
-        events = self._sealed(events)
-        positions: list[Position | None] = [None] * len(events)
-        for topic, indexes in self._by_topic(events).items():
-            landed = await self.publisher.publish_async(topic, [events[i] for i in indexes])
-            for index, position in zip(indexes, landed, strict=True):
-                positions[index] = position
-        return positions  # type: ignore[return-value]
-
-    def _by_topic(self, events: Sequence[CloudEvent]) -> dict[str, list[int]]:
-        by_topic: dict[str, list[int]] = {}
-        for index, event in enumerate(events):
-            by_topic.setdefault(self.settings.topic(stream_of(event.type)), []).append(index)
-        return by_topic
-
-    def _sealed(self, events: Sequence[CloudEvent]) -> list[CloudEvent]:
-        personal = {e.subject for e in events if e.type in PERSONAL_BY_TYPE}
-        if not personal or self.keys is None:
-            return list(events)
-        keys = self.keys.current(personal)
-        return [
-            e.model_copy(update={"data": seal(e.type, e.id, e.subject, e.data, keys[e.subject])})
-            if e.subject in personal and e.type in PERSONAL_BY_TYPE
-            else e
-            for e in events
-        ]
-
-
-class ConcurrentUpdateError(Exception):
-    """Other requests kept changing the same aggregates: nothing was stored, retry later (503)."""
-
-
-def run_retrying(use_case: Callable[[Crossview], T], app: Crossview, attempts: int = 5) -> T:
-    """Run a use case; when a concurrent request saved the same aggregate first (the event store's
-    version check), run it again on what is stored now. A failed save stores nothing, and every use
-    case loads what it changes, so running it again is safe."""
-    for attempt in range(attempts):
-        try:
-            return use_case(app)
-        except IntegrityError:
-            time.sleep(random.uniform(0, 0.01 * 2**attempt))
-    raise ConcurrentUpdateError(f"the same records changed concurrently {attempts} times; nothing was stored")
-
-
-@dataclass
-class Commands:
-    """Runs a use case and answers once its events are stored, with their places in the event store:
-    never waiting for the relay, which carries them to the log behind the answer, in whichever
-    process holds the relay lock. ``landed`` tells a reader when they reached the log, and where."""
-
-    app: Crossview
-    relay: Relay
-    checkpoints: RelayPositions
-
-    def run(self, use_case: Callable[[Crossview], T]) -> tuple[T, list[Position]]:
-        with self.app.recording_notifications() as stored:
-            result = run_retrying(use_case, self.app)
-        if stored:
-            self.relay.nudge()  # the relay of this process, when it holds the lock, goes at once
-        return result, [stored_position(notification_id) for notification_id in stored]
-
-    def landed(self, notification_id: int) -> Marks | None:
-        return self.checkpoints.landed(notification_id)
-
-
-def stored_position(notification_id: int) -> Position:
-    """A stored event's place, written like a log position so that a client treats both alike:
-    ``event-store:0:<notification id>`` is a valid min_position."""
-    return Position(EVENT_STORE, 0, notification_id)
-
-
-@dataclass
-class Application:
-    settings: Settings
-    store: ProjectionStore
-    ingest: Ingest
-    commands: Commands
-    mode: str
-    authenticator: Authenticator
-    auditor: Auditor
-    eraser: Eraser
-    used_tokens: MemoryUsedTokens | PostgresUsedTokens | None = None  # single-use webhook tokens
-    closers: list[Callable[[], None]] = field(default_factory=list)
-    demo: DemoIds | None = None
-    probes: Probes | None = None  # readiness and scrape-time metrics (routes/operations.py)
-
-    def close(self) -> None:
-        for close in reversed(self.closers):
-            close()
-
-
-def embedded(settings: Settings, with_demo: bool = True) -> Application:
+def embedded(settings: Settings, with_demo: bool = True) -> Container:
     """No external service: in-memory event store and log, the relay and projector run synchronously."""
     store = MemoryStore()
     dead_letters = MemoryDeadLetters()
@@ -182,9 +59,9 @@ def embedded(settings: Settings, with_demo: bool = True) -> Application:
     crossview = Crossview(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
     checkpoints = MemoryRelayPositions()
     relay = Relay(crossview, ingest.publish, checkpoints)
-    commands = _SynchronousCommands(crossview, relay, checkpoints)
+    commands = SynchronousCommands(crossview, relay, checkpoints)
     probes = _probes(settings, EmbeddedSources(memory_log, dead_letters, store, relay, settings.event_topics))
-    app = Application(
+    app = Container(
         settings,
         store,
         ingest,
@@ -201,19 +78,6 @@ def embedded(settings: Settings, with_demo: bool = True) -> Application:
         app.demo = seed_demo(crossview, ingest.publish)
         commands.relay_all()
     return app
-
-
-class _SynchronousCommands(Commands):
-    """The embedded default relays inside the command, so a command's events are in the view at once."""
-
-    def run(self, use_case: Callable[[Crossview], T]) -> tuple[T, list[Position]]:
-        result, positions = super().run(use_case)
-        self.relay_all()
-        return result, positions
-
-    def relay_all(self) -> None:
-        while self.relay.relay_once():
-            pass
 
 
 def authenticator(settings: Settings) -> Authenticator:
@@ -244,7 +108,7 @@ def check_services(settings: Settings) -> None:
     event_store(settings).close()
 
 
-def production(settings: Settings, relay_in_process: bool = True) -> Application:
+def production(settings: Settings, relay_in_process: bool = True) -> Container:
     """Kafka for ingest and domain events, PostgreSQL for the event store and the read models.
 
     The relay runs in this process whenever it can take the namespace's relay lock; another
@@ -273,7 +137,7 @@ def production(settings: Settings, relay_in_process: bool = True) -> Application
             relay,
         ),
     )
-    app = Application(
+    app = Container(
         settings,
         store,
         ingest,

@@ -8,7 +8,7 @@ import signal
 import sys
 import threading
 
-from services.auth import Role
+from services.application.auth import Role
 from services.settings import Settings
 
 EPILOG = """Settings come from the environment: CROSSVIEW_KAFKA_BOOTSTRAP (default 127.0.0.1:9092),
@@ -160,7 +160,7 @@ def _http_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _demo(settings: Settings, args: argparse.Namespace) -> int:
-    from services.auth import development_token
+    from services.application.auth import development_token
     from services.bootstrap import embedded
 
     url = f"http://{args.host}:{args.port}"
@@ -203,7 +203,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 def _serve_app(build, args: argparse.Namespace) -> int:
     import uvicorn
 
-    from services.api import create_app
+    from services.http.app import create_app
 
     uvicorn.run(create_app(build), host=args.host, port=args.port, log_level="warning")
     return 0
@@ -261,7 +261,7 @@ def _topics(settings: Settings, args: argparse.Namespace) -> int:
 def _dead_letters(settings: Settings, args: argparse.Namespace) -> int:
     import json
 
-    from services.dead_letters import read_dead_letters, replay
+    from services.adapters.dead_letters import read_dead_letters, replay
 
     letters = read_dead_letters(settings)
     if args.only:
@@ -294,7 +294,7 @@ def _dead_letters(settings: Settings, args: argparse.Namespace) -> int:
                 )
         print(f"{len(letters)} dead letter(s) in {settings.dead_letter_topic}", file=sys.stderr)
         return 0
-    from services.relay import EVENT_STORE
+    from services.application.relay import EVENT_STORE
 
     stored = [letter for letter in letters if letter.origin_topic == EVENT_STORE]
     for letter in stored:  # no topic to send them back to: the relay could not make a wire event of them
@@ -346,7 +346,7 @@ def _schemas(action: str) -> int:
 
 
 def _token(settings: Settings, args: argparse.Namespace) -> int:
-    from services.auth import development_token
+    from services.application.auth import development_token
 
     key = settings.development_signing_key
     if key is None:
@@ -366,7 +366,7 @@ def _token(settings: Settings, args: argparse.Namespace) -> int:
 def _api_key(name: str) -> int:
     import secrets
 
-    from services.auth import api_key_digest
+    from services.application.auth import api_key_digest
 
     key = f"cvk_{secrets.token_urlsafe(32)}"
     print(f"Give this key to {name} (sent as the X-Api-Key header); it is shown once:\n{key}")

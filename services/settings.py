@@ -13,7 +13,21 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from channels.webhook_fields import MAX_JSON_DEPTH
 from schemas.events import AUDIT, DOMAIN, INTERACTIONS
-from services.auth import DEMO_SIGNING_KEY, parse_api_keys
+
+# Signs development tokens when no key is set: public, so a server using it is a local trial.
+DEMO_SIGNING_KEY = "crossview-demo-signing-key: public, for local trials only"
+
+
+def parse_api_keys(setting: str | None) -> dict[str, str]:
+    """``name=sha256hex,name=sha256hex`` -> {digest: name}. Only digests are configured, never keys."""
+    keys: dict[str, str] = {}
+    for entry in filter(None, (part.strip() for part in (setting or "").split(","))):
+        name, _, digest = entry.partition("=")
+        digest = digest.strip().lower().removeprefix("sha256:")
+        if not name.strip() or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+            raise ValueError(f"CROSSVIEW_ADAPTER_KEYS: {name.strip() or entry!r} needs name=<sha256 hex of the key>")
+        keys[digest] = name.strip()
+    return keys
 
 
 class Settings(BaseSettings):

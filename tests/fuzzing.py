@@ -24,7 +24,7 @@ from fastapi.testclient import TestClient
 
 from channels.ses import CertificateCache
 from schemas.events import EVENT_TYPES
-from services.wire import check_contract
+from services.application.wire import check_contract
 from tests.scenario import Scenario
 
 FIXTURES = Path(__file__).parent / "fixtures"

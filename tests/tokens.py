@@ -3,7 +3,8 @@ settings accept (the role matrix in tests/unit/test_access.py checks each role p
 
 from __future__ import annotations
 
-from services.auth import DEMO_SIGNING_KEY, Role, development_token
+from services.application.auth import Role, development_token
+from services.settings import DEMO_SIGNING_KEY
 
 
 def bearer(*roles: Role, subject: str = "tester") -> dict[str, str]:

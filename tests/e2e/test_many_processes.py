@@ -14,8 +14,8 @@ import psycopg
 from kafka import KafkaConsumer
 
 from schemas.events import DOMAIN, INTERACTIONS
+from services.application.wire import to_cloud_event, wire_data
 from services.bootstrap import event_store
-from services.wire import to_cloud_event, wire_data
 from tests.e2e.test_http import free_port, wait_for_http
 from tests.live import ProjectorThread, crossview_process, wait_until
 from tests.tokens import EVERY_ROLE

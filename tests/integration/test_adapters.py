@@ -17,8 +17,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi.testclient import TestClient
 
 from channels import twilio, vonage
-from services.api import create_app
 from services.bootstrap import production
+from services.http.app import create_app
 from tests.live import ProjectorThread, caught_up, wait_until
 from tests.scenario import Scenario
 from tests.tokens import EVERY_ROLE

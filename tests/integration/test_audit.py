@@ -6,9 +6,9 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 from kafka import KafkaConsumer
 
-from services.api import create_app
-from services.auth import Role
+from services.application.auth import Role
 from services.bootstrap import production
+from services.http.app import create_app
 from tests.live import ProjectorThread, wait_until
 from tests.tokens import bearer
 

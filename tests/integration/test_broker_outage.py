@@ -6,9 +6,9 @@ import time
 
 from fastapi.testclient import TestClient
 
-from services.api import create_app
 from services.bootstrap import production
-from services.demo_data import synthetic_interactions
+from services.demo.data import synthetic_interactions
+from services.http.app import create_app
 from tests.live import ProjectorThread, SpareBroker, caught_up, wait_until
 from tests.tokens import EVERY_ROLE
 

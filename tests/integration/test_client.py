@@ -6,7 +6,7 @@ import pytest
 
 from channels.client import CrossviewClient, RefusedEvent
 from channels.kafka import end_offsets
-from services.demo_data import seed_scenario, synthetic_interactions
+from services.demo.data import seed_scenario, synthetic_interactions
 from tests.conftest import as_json, expected_views
 from tests.live import ProjectorThread, caught_up, wait_until
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from services.api import create_app
 from services.bootstrap import production
+from services.http.app import create_app
 from tests.tokens import EVERY_ROLE
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "connect"

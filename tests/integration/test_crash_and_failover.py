@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from services.bootstrap import Ingest
-from services.demo_data import synthetic_interactions
+from services.application.ingest import Ingest
+from services.demo.data import synthetic_interactions
 from tests.conftest import as_json, expected_views
 from tests.live import caught_up, crossview_process, wait_until
 

@@ -9,8 +9,8 @@ import sys
 from channels.kafka import KafkaDeadLetters
 from schemas.envelope import WireRecord, to_binary
 from schemas.events import INTERACTIONS
-from services.dead_letters import read_dead_letters, replay
-from services.demo_data import synthetic_interactions
+from services.adapters.dead_letters import read_dead_letters, replay
+from services.demo.data import synthetic_interactions
 from tests.live import ROOT, ProjectorThread, caught_up, env_of, wait_until
 
 

@@ -15,10 +15,11 @@ from channels.memory import MemoryDeadLetters, MemoryLog
 from projections.memory_store import MemoryStore
 from projections.projector import Projector
 from schemas.events import stream_of
-from services.api import create_app
-from services.audit import Auditor
-from services.bootstrap import Application, authenticator
-from services.demo_data import seed_scenario, synthetic_people
+from services.application.audit import Auditor
+from services.bootstrap import authenticator
+from services.container import Container
+from services.demo.data import seed_scenario, synthetic_people
+from services.http.app import create_app
 from tests.tokens import EVERY_ROLE
 
 SCENARIO, IDS = seed_scenario()
@@ -47,7 +48,7 @@ def clients(settings, store):
     fill(store, settings)
     apps = [
         create_app(
-            lambda s=s: Application(
+            lambda s=s: Container(
                 settings,
                 s,
                 None,

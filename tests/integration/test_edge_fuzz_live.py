@@ -8,11 +8,11 @@ import os
 from fastapi.testclient import TestClient
 
 from projections.postgres_store import open_pool
-from services.api import create_app
+from services.adapters.dead_letters import read_dead_letters
+from services.adapters.relay_positions import PostgresRelayPositions
+from services.application.relay import last_notification_id
 from services.bootstrap import production
-from services.dead_letters import read_dead_letters
-from services.relay import last_notification_id
-from services.relay_positions import PostgresRelayPositions
+from services.http.app import create_app
 from tests.fuzzing import fuzz
 from tests.live import ProjectorThread, wait_until
 from tests.tokens import EVERY_ROLE_TOKEN

@@ -16,9 +16,9 @@ from kafka import KafkaConsumer
 
 from projections.postgres_store import open_pool
 from schemas.envelope import CloudEvent
-from services.api import create_app
-from services.auth import Role
+from services.application.auth import Role
 from services.bootstrap import data_keys, production, rebuild
+from services.http.app import create_app
 from tests.live import ProjectorThread, caught_up, wait_until
 from tests.scenario import Scenario
 from tests.tokens import EVERY_ROLE, bearer

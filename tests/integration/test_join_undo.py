@@ -7,8 +7,8 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from services.api import create_app
 from services.bootstrap import production
+from services.http.app import create_app
 from tests.live import ProjectorThread, caught_up, wait_until
 from tests.scenario import Scenario
 from tests.tokens import EVERY_ROLE

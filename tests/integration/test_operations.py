@@ -12,13 +12,14 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from projections.postgres_store import open_pool
 from schemas.events import INTERACTIONS
-from services.api import create_app
-from services.bootstrap import Ingest, event_store, production, run_relay
-from services.demo_data import synthetic_interactions
-from services.metrics import HttpMetrics
-from services.probes import LiveSources, Probes
-from services.relay import Relay, last_notification_id
-from services.relay_positions import PostgresRelayPositions
+from services.adapters.probes import LiveSources, Probes
+from services.adapters.relay_positions import PostgresRelayPositions
+from services.application.ingest import Ingest
+from services.application.relay import Relay, last_notification_id
+from services.bootstrap import event_store, production, run_relay
+from services.demo.data import synthetic_interactions
+from services.http.app import create_app
+from services.http.metrics import HttpMetrics
 from tests.conftest import named, samples
 from tests.live import ProjectorThread, TcpProxy, wait_until
 

@@ -10,14 +10,14 @@ import pytest
 from kafka import KafkaConsumer
 
 from schemas.events import INTERACTIONS
-from services.demo_data import seed_scenario, synthetic_interactions
+from services.demo.data import seed_scenario, synthetic_interactions
 from services.settings import Settings
 from tests.conftest import as_json, expected_views
 from tests.live import ProjectorThread, caught_up, wait_until
 
 
 def publish(publisher, settings: Settings, events) -> None:
-    from services.bootstrap import Ingest
+    from services.application.ingest import Ingest
 
     Ingest(publisher, settings, None).publish(list(events))
 

@@ -6,8 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from services.bootstrap import Ingest
-from services.demo_data import seed_scenario, synthetic_interactions
+from services.application.ingest import Ingest
+from services.demo.data import seed_scenario, synthetic_interactions
 from tests.conftest import as_json, expected_views
 from tests.live import ROOT, ProjectorThread, caught_up, env_of, wait_until
 

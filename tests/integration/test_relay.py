@@ -8,10 +8,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from projections.postgres_store import open_pool
-from services.api import create_app
-from services.bootstrap import Ingest, event_store, production
-from services.relay import Checkpoint, Relay
-from services.relay_positions import PostgresRelayPositions
+from services.adapters.relay_positions import PostgresRelayPositions
+from services.application.ingest import Ingest
+from services.application.relay import Checkpoint, Relay
+from services.bootstrap import event_store, production
+from services.http.app import create_app
 from tests.live import ProjectorThread, caught_up, wait_until
 from tests.tokens import EVERY_ROLE
 

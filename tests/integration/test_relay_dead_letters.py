@@ -9,10 +9,10 @@ import sys
 from eventsourcing.application import Application, ProcessingEvent
 from fastapi.testclient import TestClient
 
-from services.api import create_app
+from services.adapters.dead_letters import read_dead_letters
+from services.application.relay import EVENT_STORE
 from services.bootstrap import event_store, production
-from services.dead_letters import read_dead_letters
-from services.relay import EVENT_STORE
+from services.http.app import create_app
 from tests.live import ROOT, env_of, relayed, wait_until
 from tests.tokens import EVERY_ROLE
 

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 
 from projections.postgres_store import open_pool
-from services.relay import Checkpoint, MemoryRelayPositions
-from services.relay_positions import PostgresRelayPositions
+from services.adapters.relay_positions import PostgresRelayPositions
+from services.application.relay import Checkpoint, MemoryRelayPositions
 
 EVENTS = ("t.domain", 0)
 OTHERS = ("t.domain", 1)

@@ -1,7 +1,7 @@
 """Single-use webhook tokens in PostgreSQL: every API process of a deployment sees the same uses."""
 
 from projections.postgres_store import open_pool
-from services.used_tokens import PostgresUsedTokens
+from services.adapters.used_tokens import PostgresUsedTokens
 
 
 def test_a_token_used_through_one_process_is_refused_through_another(settings):

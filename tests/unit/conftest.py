@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from services.api import create_app
 from services.bootstrap import embedded
+from services.http.app import create_app
 from services.settings import Settings
 
 

@@ -21,11 +21,11 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
 
-from services.access import check_every_route_declares_access
-from services.api import create_app
-from services.auth import DEMO_SIGNING_KEY, DEV_ISSUER, Role, api_key_digest
+from services.application.auth import DEV_ISSUER, Role, api_key_digest
 from services.bootstrap import embedded
-from services.settings import Settings
+from services.http.access import check_every_route_declares_access
+from services.http.app import create_app
+from services.settings import DEMO_SIGNING_KEY, Settings
 from tests.tokens import bearer
 
 ADAPTER_KEY = "cvk_test-adapter-key-for-the-matrix"

@@ -3,9 +3,9 @@
 import pytest
 from fastapi.testclient import TestClient
 
-from services.api import create_app
 from services.bootstrap import embedded
-from services.demo_data import seed_scenario
+from services.demo.data import seed_scenario
+from services.http.app import create_app
 from services.settings import Settings
 from tests.tokens import EVERY_ROLE
 

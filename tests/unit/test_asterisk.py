@@ -8,8 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from channels.asterisk import AsteriskPayloadError, credentials_are_valid, parse
-from services.api import create_app
 from services.bootstrap import embedded
+from services.http.app import create_app
 from services.settings import Settings
 from tests.tokens import EVERY_ROLE
 

@@ -4,7 +4,7 @@ before the answer; an administrator reads a person's trail."""
 import pytest
 
 from channels.kafka import BrokerUnavailable
-from services.auth import Role
+from services.application.auth import Role
 from tests.tokens import bearer
 
 ALICE = bearer(Role.ADVISOR, subject="alice@advisors")

@@ -3,8 +3,8 @@
 import pytest
 from fastapi.testclient import TestClient
 
-from services.api import create_app
 from services.bootstrap import embedded
+from services.http.app import create_app
 from services.settings import Settings
 from tests.scenario import Scenario
 from tests.tokens import EVERY_ROLE

@@ -16,9 +16,9 @@ from projections.memory_store import MemoryStore
 from projections.projector import Projector
 from schemas.envelope import WireRecord, to_binary
 from schemas.events import DOMAIN, SmsInteraction, stream_of
-from services.application import Crossview
-from services.demo_data import event
-from services.relay import MemoryRelayPositions, Relay
+from services.application.crossview import Crossview
+from services.application.relay import MemoryRelayPositions, Relay
+from services.demo.data import event
 
 
 def TEXT(**size):  # noqa: N802 - reads as the strategy it is

@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from channels.connect import ConnectPayloadError, credentials_are_valid, parse
-from services.api import create_app
 from services.bootstrap import embedded
+from services.http.app import create_app
 from services.settings import Settings
 from tests.tokens import EVERY_ROLE
 

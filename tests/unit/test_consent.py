@@ -7,9 +7,9 @@ from fastapi.testclient import TestClient
 
 from projections.person_view import fold
 from schemas.events import EmailInteraction, SmsInteraction
-from services.api import create_app
 from services.bootstrap import embedded
-from services.demo_data import event
+from services.demo.data import event
+from services.http.app import create_app
 from services.settings import Settings
 from tests.conftest import facts_of
 from tests.scenario import Scenario

@@ -16,7 +16,7 @@ from domain.errors import (
     UnknownTitleError,
 )
 from domain.person import Person
-from services.application import Crossview
+from services.application.crossview import Crossview
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import os
 
-from services.api import create_app
 from services.bootstrap import embedded
+from services.http.app import create_app
 from services.settings import Settings
 from tests.fuzzing import SECRETS, fuzz, operations, request_headers
 from tests.tokens import EVERY_ROLE_TOKEN

@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 from channels import twilio
 from channels.client import CrossviewClient, RefusedEvent
 from schemas.envelope import CloudEvent
-from services.api import create_app
 from services.bootstrap import embedded
+from services.http.app import create_app
 from services.settings import Settings
 from tests.fuzzing import SECRETS
 from tests.tokens import EVERY_ROLE

@@ -9,12 +9,12 @@ from pydantic import ValidationError
 
 from channels.kafka import Position
 from channels.memory import MemoryDeadLetters
-from services.api import create_app
-from services.application import Crossview
+from services.application.crossview import Crossview
+from services.application.relay import EVENT_STORE, MemoryRelayPositions, Relay
+from services.application.wire import check_contract
 from services.bootstrap import embedded
-from services.relay import EVENT_STORE, MemoryRelayPositions, Relay
+from services.http.app import create_app
 from services.settings import Settings
-from services.wire import check_contract
 from tests.tokens import EVERY_ROLE
 
 TOO_LONG = "T" * 101

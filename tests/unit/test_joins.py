@@ -7,9 +7,9 @@ from fastapi.testclient import TestClient
 
 from domain.contact_point import Resolved
 from domain.errors import JoinError
-from services.api import create_app
-from services.application import Crossview
+from services.application.crossview import Crossview
 from services.bootstrap import embedded
+from services.http.app import create_app
 from services.settings import Settings
 from tests.scenario import Scenario
 from tests.tokens import EVERY_ROLE

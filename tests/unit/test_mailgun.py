@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 
 from channels.kafka import BrokerUnavailable
 from channels.mailgun import MailgunPayloadError, parse, signature_is_valid
-from services.api import create_app
 from services.bootstrap import embedded
+from services.http.app import create_app
 from services.settings import Settings
 from tests.tokens import EVERY_ROLE
 

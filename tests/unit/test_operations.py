@@ -13,13 +13,13 @@ from channels.memory import MemoryDeadLetters, MemoryLog
 from projections.memory_store import MemoryStore
 from projections.projector import Projector
 from schemas.envelope import WireRecord
-from services.api import create_app
-from services.application import Crossview
+from services.adapters.probes import EmbeddedSources, LogState, Probes
+from services.application.crossview import Crossview
+from services.application.relay import MemoryRelayPositions, Relay
 from services.bootstrap import embedded
-from services.demo_data import synthetic_interactions
-from services.metrics import HttpMetrics
-from services.probes import EmbeddedSources, LogState, Probes
-from services.relay import MemoryRelayPositions, Relay
+from services.demo.data import synthetic_interactions
+from services.http.app import create_app
+from services.http.metrics import HttpMetrics
 from services.settings import Settings
 from tests.conftest import named, samples
 from tests.tokens import EVERY_ROLE

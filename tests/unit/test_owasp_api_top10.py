@@ -9,9 +9,9 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 from fastapi.testclient import TestClient
 
-from services.api import create_app
-from services.auth import Role
+from services.application.auth import Role
 from services.bootstrap import embedded
+from services.http.app import create_app
 from services.settings import Settings
 from tests.tokens import bearer
 
@@ -160,7 +160,7 @@ def test_api8_answers_carry_protective_headers_and_grant_no_cross_origin_reads(c
 # API9:2023 Improper Inventory Management — every route the server answers is in the OpenAPI document,
 # with the roles it admits: nothing undocumented, nothing open by omission.
 def test_api9_every_route_is_documented_with_its_roles(client):
-    from services.access import api_routes
+    from services.http.access import api_routes
 
     documented = client.get("/openapi.json").json()["paths"]
     for route in api_routes(client.app):

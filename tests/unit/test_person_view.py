@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 from projections.person_view import concerns_person, fold, view_from_json, view_to_json
 from schemas.events import DOMAIN, FunctionsReprioritised, SmsInteraction, stream_of
-from services.demo_data import event, seed_scenario, synthetic_interactions
+from services.demo.data import event, seed_scenario, synthetic_interactions
 from tests.conftest import facts_of
 
 SCENARIO, IDS = seed_scenario()

@@ -7,7 +7,7 @@ from projections.memory_store import MemoryStore
 from projections.ports import StaleOffsets
 from projections.projector import NotCoPartitioned, Projector
 from schemas.envelope import WireRecord
-from services.demo_data import synthetic_interactions
+from services.demo.data import synthetic_interactions
 from tests.conftest import as_json, expected_views
 
 TOPIC = "t.interactions"

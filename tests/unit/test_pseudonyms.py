@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from services.auth import Role
+from services.application.auth import Role
 from tests.tokens import bearer
 
 ADVISOR, ANALYST = bearer(Role.ADVISOR), bearer(Role.ANALYST, subject="ana@analysts")

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from channels.segment import SegmentPayloadError, parse, write_key_is_valid
 from domain.person import Person
-from services.api import create_app
 from services.bootstrap import embedded
+from services.http.app import create_app
 from services.settings import Settings
 from tests.scenario import Scenario
 from tests.tokens import EVERY_ROLE

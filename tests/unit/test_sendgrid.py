@@ -11,8 +11,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi.testclient import TestClient
 
 from channels.sendgrid import SendGridPayloadError, parse_events, signature_is_valid
-from services.api import create_app
 from services.bootstrap import embedded
+from services.http.app import create_app
 from services.settings import Settings
 from tests.tokens import EVERY_ROLE
 

@@ -25,8 +25,8 @@ from channels.ses import (
     parse_ses,
     signature_is_valid,
 )
-from services.api import create_app
 from services.bootstrap import embedded
+from services.http.app import create_app
 from services.settings import Settings
 from tests.tokens import EVERY_ROLE
 

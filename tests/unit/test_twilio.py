@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from channels.twilio import TwilioPayloadError, parse_sms, signature, signature_is_valid
-from services.api import create_app
 from services.bootstrap import embedded
+from services.http.app import create_app
 from services.settings import Settings
 from tests.tokens import EVERY_ROLE
 

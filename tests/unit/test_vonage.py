@@ -9,8 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from channels.vonage import VonagePayloadError, parse, signature, signature_is_valid
-from services.api import create_app
 from services.bootstrap import embedded
+from services.http.app import create_app
 from services.settings import Settings
 from tests.tokens import EVERY_ROLE
 

@@ -1,0 +1,130 @@
+"""Stored domain events as wire events: the one mapping from the event store to the event contract.
+
+The application checks every event against it before storing (services/application/crossview.py), so no
+command can store an event the relay could not publish; the relay uses it to publish.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+
+from eventsourcing.domain import DomainEvent
+
+from domain.contact_point import ContactPoint
+from domain.erasure import Erasure, Purged
+from domain.organisation import Organisation
+from domain.person import Person
+from domain.referential import AttributePolicy, TitleReferential
+from schemas.envelope import CloudEvent
+from schemas.events import (
+    AttributeLevelSet,
+    AttributeSet,
+    ContactPointAdded,
+    ContactPointRemoved,
+    EventData,
+    FunctionAssigned,
+    FunctionEnded,
+    FunctionsReprioritised,
+    OrganisationRegistered,
+    OrganisationRelationshipChanged,
+    PersonErased,
+    PersonJoined,
+    PersonMerged,
+    PersonRegistered,
+    PersonRenamed,
+    PersonRestored,
+    PersonSeparated,
+    TitleDefined,
+    TitleRetired,
+)
+
+SOURCE = "crossview/relay"
+
+
+def wire_data(event: DomainEvent) -> EventData | None:
+    """The wire event for a stored domain event; None for bookkeeping events nobody reads."""
+    match event:
+        case Person.Registered():
+            return PersonRegistered(
+                given_name=event.given_name,
+                family_name=event.family_name,
+                provisional=getattr(event, "provisional", False),
+            )
+        case Person.Renamed():
+            return PersonRenamed(given_name=event.given_name, family_name=event.family_name)
+        case Person.ContactPointAdded():
+            return ContactPointAdded(kind=event.kind, address=event.address)
+        case Person.Joined():
+            return PersonJoined(absorbed_id=event.absorbed_id)
+        case Person.MergedInto():
+            return PersonMerged(survivor_id=event.survivor_id)
+        case Person.Separated():
+            return PersonSeparated(absorbed_id=event.absorbed_id)
+        case Person.Restored():
+            return PersonRestored(former_survivor_id=event.former_survivor_id)
+        case Person.ContactPointRemoved():
+            return ContactPointRemoved(kind=event.kind, address=event.address)
+        case Person.FunctionAssigned():
+            return FunctionAssigned(
+                function_id=event.function_id,
+                organisation_id=event.organisation_id,
+                title_code=event.title_code,
+                entered_on=event.entered_on,
+                exits_on=event.exits_on,
+            )
+        case Person.FunctionEnded():
+            return FunctionEnded(function_id=event.function_id, exited_on=event.exited_on)
+        case Person.FunctionsReprioritised():
+            return FunctionsReprioritised(function_ids=event.function_ids)
+        case Person.AttributeSet():
+            return AttributeSet(name=event.name, value=event.value, function_id=event.function_id)
+        case Organisation.Registered():
+            return OrganisationRegistered(name=event.name, kind=event.kind, relationship=event.relationship)
+        case Organisation.RelationshipChanged():
+            return OrganisationRelationshipChanged(relationship=event.relationship, since=event.since)
+        case TitleReferential.TitleDefined():
+            return TitleDefined(code=event.code, label=event.label)
+        case TitleReferential.TitleRetired():
+            return TitleRetired(code=event.code)
+        case Erasure.Erased():
+            return PersonErased(erased_on=event.erased_on)
+        case AttributePolicy.LevelSet():
+            return AttributeLevelSet(attribute=event.attribute, level=event.level)
+        case (
+            TitleReferential.Started()
+            | AttributePolicy.Started()
+            | ContactPoint.Claimed()
+            | ContactPoint.CarrierChanged()
+            | ContactPoint.Reassigned()
+            | Purged()
+        ):
+            return None  # bookkeeping of the write side: the index lives in the event store
+    raise TypeError(f"no wire event for {type(event).__qualname__}: add one to services/application/wire.py")
+
+
+def to_cloud_event(event: DomainEvent, data: EventData) -> CloudEvent:
+    originator: uuid.UUID = event.originator_id
+    # An erasure is about the person, whose own aggregate is gone from the store: their id is the subject.
+    subject = event.person_id if isinstance(event, Erasure.Erased) else str(originator)
+    return CloudEvent(
+        id=f"{originator}:{event.originator_version}",  # the same stored event always gets the same id
+        source=SOURCE,
+        type=data.event_type,
+        subject=subject,
+        time=event.timestamp,
+        data=data.model_dump(mode="json"),
+    )
+
+
+def check_contract(events: Iterable[DomainEvent]) -> list[DomainEvent]:
+    """Raise pydantic's ValidationError (or TypeError for an unmapped class) when one of ``events``
+    could not be published as a wire event: called before anything is stored. Returns those that
+    go on the wire (the others are bookkeeping)."""
+    published = []
+    for event in events:
+        data = wire_data(event)
+        if data is not None:
+            to_cloud_event(event, data)
+            published.append(event)
+    return published

@@ -1,0 +1,206 @@
+"""The door of every operation: each route declares who may call it, and the OpenAPI document says so.
+
+A route takes a ``Caller`` through one of the aliases below (``AsAdvisor``, ``AsAdmin``...), or
+declares itself ``PUBLIC``; webhooks under /v1/ingest/ are verified by their provider's signature
+instead. `check_every_route_declares_access` refuses to build an app where a route says none of
+these, so a new operation cannot be left open by forgetting.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
+from pydantic import BaseModel
+from starlette.datastructures import Headers
+from starlette.routing import BaseRoute, Match
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from services.application.auth import Authenticator, Caller, Role, Unauthenticated
+from services.http.deps import ProblemError, problem_response
+from services.http.pseudonyms import Pseudonymiser
+
+PROVIDER_SIGNED = "/v1/ingest/"  # webhooks: the provider's signature is the credential
+ROLES_EXTENSION = "x-crossview-roles"
+CALLER = "crossview.caller"  # where the Door leaves the admitted caller in the request's scope
+
+SECURITY_SCHEMES = {
+    "bearer": {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": "A JWT from the identity provider (or `crossview token`).",
+    },
+    "apiKey": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-Api-Key",
+        "description": "An adapter's API key (publishes events only).",
+    },
+}
+
+
+class Allow:
+    """A dependency that lets in callers holding any of ``roles``; none means anyone (public).
+
+    The `Door` middleware runs the same check before the request's body is read; the dependency
+    declares the roles (and documents them) and hands the caller to the route."""
+
+    def __init__(self, *roles: Role, audited: bool = False, kind: str | None = None) -> None:
+        self.roles = frozenset(roles)
+        self.audited = audited
+        self.kind = kind  # what the audit records: by default a read for GET, else a change
+
+    async def __call__(self, request: Request) -> Caller | None:
+        if not self.roles:
+            return None
+        crossview = request.app.state.crossview
+        admitted = request.scope.get(CALLER)
+        if admitted is None:  # an app without the Door (it always has one): the same check here
+            admitted = self.admit(crossview.authenticator, *credentials_of(Headers(scope=request.scope)))
+        if self.audited:  # before the route runs: nothing is read or changed without a record
+            endpoint = request.scope.get("endpoint")
+            await crossview.auditor.record(
+                admitted,
+                self.kind or ("read" if request.method == "GET" else "change"),
+                getattr(endpoint, "__name__", request.url.path),
+                request.method,
+                request.url.path,
+                request.client.host if request.client else None,
+                request.path_params,
+            )
+        return admitted
+
+    def admit(self, authenticator: Authenticator, bearer: str | None, api_key: str | None) -> Caller:
+        """The caller, if their credentials verify and they hold one of the roles; else 401 or 403."""
+        try:
+            if bearer:
+                caller = authenticator.from_bearer(bearer)
+            elif api_key:
+                caller = authenticator.from_api_key(api_key)
+            else:
+                raise Unauthenticated("send a bearer token (Authorization: Bearer ...) or an adapter's X-Api-Key")
+        except Unauthenticated as error:
+            raise ProblemError(
+                401, "Unauthenticated", str(error), headers={"WWW-Authenticate": 'Bearer realm="crossview"'}
+            ) from error
+        if not caller.roles & self.roles:
+            raise ProblemError(
+                403,
+                "Forbidden",
+                f"this operation needs the role {' or '.join(sorted(self.roles))}; "
+                f"the caller has {', '.join(sorted(caller.roles)) or 'no known role'}",
+            )
+        return caller
+
+
+def credentials_of(headers: Headers) -> tuple[str | None, str | None]:
+    """(bearer token, API key) as the request carries them."""
+    scheme, _, credentials = headers.get("authorization", "").partition(" ")
+    return (credentials.strip() if scheme.lower() == "bearer" else None), headers.get("x-api-key")
+
+
+class Door:
+    """ASGI middleware: credentials and roles are checked before anything reads the request's body."""
+
+    def __init__(self, app: ASGIApp, api: FastAPI) -> None:
+        self.app = app
+        self.api = api
+        self._routes: list[tuple[RouteContext, Allow | None]] | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            guard = self._guard_for(scope)
+            if guard is not None and guard.roles:
+                try:
+                    scope[CALLER] = guard.admit(
+                        self.api.state.crossview.authenticator, *credentials_of(Headers(scope=scope))
+                    )
+                except ProblemError as error:
+                    await problem_response(error.problem, headers=error.headers)(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
+
+    def _guard_for(self, scope: Scope) -> Allow | None:
+        if self._routes is None:
+            self._routes = [
+                (context, _guard_of(context.original_route)) for context in iter_route_contexts(self.api.routes)
+            ]
+        for context, guard in self._routes:
+            match, _ = context.matches(scope)
+            if match == Match.FULL:
+                return guard
+        return None
+
+
+PUBLIC = Depends(Allow())
+AsAdapter = Annotated[Caller, Depends(Allow(Role.ADAPTER))]
+AsAdvisor = Annotated[Caller, Depends(Allow(Role.ADVISOR, audited=True))]
+AsAdmin = Annotated[Caller, Depends(Allow(Role.ADMIN, audited=True))]
+AsReader = Annotated[Caller, Depends(Allow(Role.ADVISOR, Role.ANALYST, Role.ADMIN))]  # no personal data
+# People's data: advisors in clear, analysts pseudonymised (see shown_to) unless granted personal-data.
+AsPeopleReader = Annotated[Caller, Depends(Allow(Role.ADVISOR, Role.ANALYST, audited=True))]
+
+
+def shown_to(caller: Caller, answer: BaseModel, crossview: Any) -> BaseModel | JSONResponse:
+    """The answer as this caller may see it: in clear for advisors and granted analysts, else with
+    every personal value replaced by its pseudonym."""
+    if caller.roles & {Role.ADVISOR, Role.PERSONAL_DATA}:
+        return answer
+    secret = crossview.settings.master_key_bytes
+    return JSONResponse(Pseudonymiser(secret).answer(jsonable_encoder(answer)))
+
+
+def api_routes(app: FastAPI) -> list[APIRoute]:
+    """Every operation, including those of included routers."""
+    return [c.original_route for c in iter_route_contexts(app.routes) if isinstance(c.original_route, APIRoute)]
+
+
+def _guard_of(route: BaseRoute) -> Allow | None:
+    if not isinstance(route, APIRoute):
+        return None
+    pending = list(route.dependant.dependencies)
+    while pending:
+        dependency = pending.pop()
+        if isinstance(dependency.call, Allow):
+            return dependency.call
+        pending += dependency.dependencies
+    return None
+
+
+def check_every_route_declares_access(app: FastAPI) -> None:
+    for route in api_routes(app):
+        if not route.path.startswith(PROVIDER_SIGNED) and _guard_of(route) is None:
+            raise RuntimeError(f"{sorted(route.methods)} {route.path} declares no access (Allow, PUBLIC)")
+
+
+def document_roles(app: FastAPI, schema: dict[str, Any]) -> dict[str, Any]:
+    """Each operation's roles in the OpenAPI document: an extension a program reads, a line a person reads."""
+    for route in api_routes(app):
+        if not route.include_in_schema:
+            continue
+        guard = _guard_of(route)
+        for method in route.methods:
+            operation = schema["paths"].get(route.path_format, {}).get(method.lower())
+            if operation is None:
+                continue
+            if route.path.startswith(PROVIDER_SIGNED):
+                operation[ROLES_EXTENSION] = ["provider-signature"]
+                continue
+            roles = sorted(guard.roles) if guard else []
+            operation[ROLES_EXTENSION] = roles or ["public"]
+            who = ", ".join(roles) if roles else "anyone, without credentials"
+            operation["description"] = f"{operation.get('description', '')}\n\n**Roles:** {who}.".lstrip()
+            if roles:
+                operation["security"] = [{"bearer": []}, *([{"apiKey": []}] if Role.ADAPTER in guard.roles else [])]
+                operation.setdefault("responses", {}).update(
+                    {
+                        "401": {"description": "No credentials, or credentials that do not verify"},
+                        "403": {"description": "The caller lacks the role"},
+                    }
+                )
+    schema.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
+    return schema

@@ -1,0 +1,156 @@
+"""The HTTP API: the FastAPI app, its error handling, and its routers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+from channels.kafka import BrokerUnavailable
+from domain.contact_point import InvalidContactPointError
+from domain.errors import DomainError, NotFoundError
+from schemas.api import Problem
+from services.application.commands import ConcurrentUpdateError
+from services.container import Container
+from services.http.access import PUBLIC, Door, check_every_route_declares_access, document_roles
+from services.http.deps import PROBLEM, App, ProblemError, SecurityHeaders, problem_response, render
+from services.http.limits import BodyLimits
+from services.http.metrics import HttpMetrics, TimingMiddleware
+from services.http.routes import audit, commands, docs, ingest, operations, privacy, queries, webhooks
+
+log = logging.getLogger(__name__)
+
+
+def _invalid(title: str, failures) -> JSONResponse:
+    errors = [{"field": ".".join(str(part) for part in e["loc"]), "message": e["msg"]} for e in failures]
+    detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+    return problem_response(Problem(status=422, title=title, errors=errors, detail=detail))
+
+
+def create_app(build: Callable[[], Container]) -> FastAPI:
+    """The FastAPI app; ``build`` makes the Container at start-up (never at import)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.crossview = build()
+        if app.state.crossview.settings.insecure_skip_signatures:
+            log.warning(
+                "CROSSVIEW_INSECURE_SKIP_SIGNATURES is set: webhooks are accepted UNSIGNED. "
+                "Anyone who can reach this server can publish events. Local trials only."
+            )
+        try:
+            yield
+        finally:
+            app.state.crossview.close()
+
+    app = FastAPI(
+        title="Crossview",
+        version="0.1.0",
+        summary="One live view of every person, across every channel and every function they hold.",
+        lifespan=lifespan,
+        docs_url=None,  # served with vendored files: services/http/routes/docs.py
+        redoc_url=None,
+        responses={422: {"model": Problem, "content": {PROBLEM: {}}, "description": "Malformed input"}},
+    )
+    app.state.http_metrics = HttpMetrics()
+    app.add_middleware(TimingMiddleware, metrics=app.state.http_metrics)
+
+    @app.exception_handler(ProblemError)
+    async def _on_problem(request: Request, error: ProblemError) -> JSONResponse:
+        return problem_response(error.problem, headers=error.headers)
+
+    @app.exception_handler(NotFoundError)
+    async def _on_not_found(request: Request, error: NotFoundError) -> JSONResponse:
+        return problem_response(Problem(status=404, title=type(error).__name__, detail=str(error)))
+
+    @app.exception_handler(InvalidContactPointError)
+    async def _on_bad_contact(request: Request, error: InvalidContactPointError) -> JSONResponse:
+        return problem_response(
+            Problem(
+                status=422,
+                title="Invalid contact point",
+                detail=str(error),
+                errors=[{"field": "body.value", "message": str(error)}],
+            )
+        )
+
+    @app.exception_handler(DomainError)
+    async def _on_rule(request: Request, error: DomainError) -> JSONResponse:
+        return problem_response(Problem(status=409, title=type(error).__name__, detail=str(error)))
+
+    @app.exception_handler(HTTPException)
+    async def _on_http(request: Request, error: HTTPException) -> JSONResponse:
+        return problem_response(Problem(status=error.status_code, title=str(error.detail), detail=str(error.detail)))
+
+    @app.exception_handler(RequestValidationError)
+    async def _on_invalid(request: Request, error: RequestValidationError) -> JSONResponse:
+        return _invalid("Invalid request", error.errors())
+
+    @app.exception_handler(ValidationError)
+    async def _on_outside_contract(request: Request, error: ValidationError) -> JSONResponse:
+        # A provider payload whose values the event contract cannot hold (a 300-character id, say).
+        return _invalid("Outside the event contract", error.errors())
+
+    @app.exception_handler(ConcurrentUpdateError)
+    async def _on_contention(request: Request, error: ConcurrentUpdateError) -> JSONResponse:
+        return problem_response(
+            Problem(status=503, title="Concurrent update", detail=f"{error}; retry."), headers={"Retry-After": "1"}
+        )
+
+    @app.exception_handler(BrokerUnavailable)
+    async def _on_broker(request: Request, error: BrokerUnavailable) -> JSONResponse:
+        return problem_response(
+            Problem(
+                status=503,
+                title="Event log unavailable",
+                detail="The broker did not acknowledge; nothing was accepted. Retry later.",
+            ),
+            headers={"Retry-After": "5"},
+        )
+
+    @app.get("/v1/health", tags=["operations"], dependencies=[PUBLIC])
+    def health(crossview: App) -> dict[str, object]:
+        """Liveness, the storage mode, and the log position the read model reflects."""
+        return {"status": "ok", "mode": crossview.mode, "position": render(crossview.store.position())}
+
+    for router in (
+        queries.router,
+        audit.router,
+        privacy.router,
+        commands.router,
+        ingest.router,
+        webhooks.router,
+        operations.router,
+    ):
+        app.include_router(router)
+    docs.serve_docs(app)
+    check_every_route_declares_access(app)
+    # The last added runs first: protective headers on every answer, then the door (credentials
+    # before anything reads a body), then the body's limits.
+    app.add_middleware(BodyLimits)
+    app.add_middleware(Door, api=app)
+    app.add_middleware(SecurityHeaders)
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_roles(app, get_openapi(**_openapi_fields(app)))
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
+
+
+def _openapi_fields(app: FastAPI) -> dict:
+    return {
+        "title": app.title,
+        "version": app.version,
+        "summary": app.summary,
+        "description": app.description,
+        "routes": app.routes,
+    }

@@ -1,0 +1,117 @@
+"""The edge's limits on requests, for every route: a body larger than the setting is refused before
+it is read (413), a JSON body nested deeper than the setting before any route parses it (422), and
+a NUL character (U+0000) anywhere in the path, the query or the body is refused (422): no
+PostgreSQL text can hold one, so it would break whatever stored or searched it. Routes then read a
+body that is already whole, bounded, shallow and free of NUL."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from channels.webhook_fields import json_depth
+from schemas.api import Problem
+from services.http.deps import problem_response
+from services.settings import Settings
+
+WEBHOOKS_PREFIX = "/v1/ingest/"
+
+
+class BodyLimits:
+    """Pure ASGI middleware (it buffers at most the limit, and streams nothing it did not check)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        crossview = getattr(scope["app"].state, "crossview", None)
+        settings: Settings = crossview.settings if crossview is not None else Settings()
+        webhook = scope["path"].startswith(WEBHOOKS_PREFIX)
+        limit = settings.max_webhook_bytes if webhook else settings.max_body_bytes
+        setting = "CROSSVIEW_MAX_WEBHOOK_BYTES" if webhook else "CROSSVIEW_MAX_BODY_BYTES"
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > limit:
+            await _refuse(
+                scope, receive, send, 413, "Payload too large", f"the body is larger than {limit} bytes ({setting})"
+            )
+            return
+        body = bytearray()
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return  # the client left: nothing to answer
+            body += message.get("body", b"")
+            if len(body) > limit:
+                await _refuse(
+                    scope, receive, send, 413, "Payload too large", f"the body is larger than {limit} bytes ({setting})"
+                )
+                return
+            if not message.get("more_body", False):
+                break
+        if body.lstrip()[:1] in (b"[", b"{") and json_depth(bytes(body)) > settings.max_json_depth:
+            await _refuse(
+                scope,
+                receive,
+                send,
+                422,
+                "Too deeply nested",
+                f"JSON nested deeper than {settings.max_json_depth} levels (CROSSVIEW_MAX_JSON_DEPTH)",
+            )
+            return
+        unreadable = _not_text(scope, bytes(body))
+        if unreadable:
+            await _refuse(scope, receive, send, 422, "Not text Crossview can keep", unreadable)
+            return
+        await self.app(scope, _replay(bytes(body), receive), send)
+
+
+_JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")  # an escape \u0000 (not an escaped backslash before u0000)
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+NUL = "a NUL character (U+0000) in the {}: no text Crossview keeps (PostgreSQL's) can hold one"
+
+
+def _not_text(scope: Scope, body: bytes) -> str | None:
+    """Why the request's path, query or body holds what no stored text can (a NUL character, a
+    lone UTF-16 surrogate in a JSON string), or None."""
+    if "\x00" in scope["path"]:
+        return NUL.format("path")
+    if b"%00" in scope["query_string"] or b"\x00" in scope["query_string"]:
+        return NUL.format("query")
+    if b"\x00" in body:
+        return NUL.format("body")
+    if body.lstrip()[:1] not in (b"[", b"{", b'"'):
+        return NUL.format("body") if b"%00" in body else None  # a form
+    if _JSON_NUL.search(body):
+        return NUL.format("body")
+    if _SURROGATE_ESCAPE.search(body):  # a pair is an emoji; alone, it is no character at all
+        try:
+            json.dumps(json.loads(body), ensure_ascii=False).encode()
+        except UnicodeEncodeError:
+            return "a lone UTF-16 surrogate in a JSON string of the body: not Unicode text"
+        except (ValueError, RecursionError):
+            return None  # not JSON: the route says so
+    return None
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """The checked body once, then whatever the client sends next (a disconnect)."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
+
+
+async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, title: str, detail: str) -> None:
+    problem = Problem(status=status, title=title, detail=detail, errors=[{"field": "body", "message": detail}])
+    await problem_response(problem)(scope, receive, send)

@@ -1,0 +1,146 @@
+"""Provider webhooks: the payloads go in exactly as the providers send them.
+
+Each request is size-checked before it is read, its signature verified on the raw body, parsed by
+the provider's pure parser (channels/), its contact points resolved to people, and published; the
+answer is 2xx only once the broker acknowledged (503 otherwise, and the provider retries). A
+provider with no secret configured is refused, unless CROSSVIEW_INSECURE_SKIP_SIGNATURES is set.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import parse_qsl
+
+from fastapi import Request
+from starlette.concurrency import run_in_threadpool
+
+from domain.contact_point import InvalidContactPointError, Resolved
+from schemas.api import Problem
+from schemas.envelope import CloudEvent
+from schemas.events import Interaction
+from services.application.crossview import Crossview
+from services.container import Container
+from services.http.deps import ProblemError
+
+WEBHOOKS = uuid.UUID("9d8e6f14-3c2b-4a57-8e0d-1f6b2c3a4d5e")
+RESPONSES = {
+    403: {"model": Problem, "description": "Missing or wrong signature (nothing was published)"},
+    413: {"model": Problem, "description": "Body larger than CROSSVIEW_MAX_WEBHOOK_BYTES"},
+    422: {"model": Problem, "description": "Not a payload of this provider (the problem names the field)"},
+    503: {"model": Problem, "description": "Broker unavailable; the provider retries"},
+}
+
+
+@dataclass(frozen=True)
+class Reached:
+    """One interaction a provider reported, before we know whose it is."""
+
+    resolve: Callable[[Crossview], Resolved]  # the use case that finds (or makes) the person
+    field: str  # the request field holding the contact point, named when it is invalid
+    data: Interaction  # without function: the contact point decides that
+    key: str  # the provider's own unique key: a retry gives the same event id
+    at: datetime
+
+
+@dataclass(frozen=True)
+class by_contact:  # noqa: N801 - reads as the function it replaces: by_contact("email", address, "33")
+    """Resolve through one contact point. Equal for the same address, so a batch resolves it once."""
+
+    kind: str
+    address: str
+    country_code: str
+
+    def __call__(self, app: Crossview) -> Resolved:
+        return app.resolve_contact_point(self.kind, self.address, self.country_code)
+
+
+def _resolve_and_publish(crossview: Container, reached: list[Reached]) -> int:
+    """Resolve every contact point (each once per batch), then publish the whole batch: all
+    acknowledged, or an error."""
+    events, resolutions = [], {}
+    for item in reached:
+        try:
+            if item.resolve not in resolutions:
+                resolutions[item.resolve], _ = crossview.commands.run(item.resolve)
+            resolved = resolutions[item.resolve]
+        except InvalidContactPointError as error:
+            raise ProblemError(
+                422, "Invalid contact point", str(error), [{"field": item.field, "message": str(error)}]
+            ) from error
+        data = item.data.model_copy(update={"function_id": resolved.function_id})
+        events.append(
+            CloudEvent(
+                id=str(uuid.uuid5(WEBHOOKS, item.key)),
+                source=item.data.provider,
+                type=data.event_type,
+                subject=str(resolved.person_id),
+                time=item.at,
+                data=data.model_dump(mode="json", exclude_none=True),
+            )
+        )
+    crossview.ingest.publish(events)
+    return len(events)
+
+
+async def publish(crossview: Container, reached: list[Reached]) -> int:
+    return await run_in_threadpool(_resolve_and_publish, crossview, reached)
+
+
+async def read_body(request: Request, crossview: Container) -> bytes:
+    limit = crossview.settings.max_webhook_bytes
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise ProblemError(413, "Payload too large", f"the body is larger than {limit} bytes")
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise ProblemError(413, "Payload too large", f"the body is larger than {limit} bytes")
+    return body
+
+
+def form_fields(body: bytes) -> list[tuple[str, str]]:
+    try:
+        return parse_qsl(body.decode("utf-8"), keep_blank_values=True)
+    except UnicodeDecodeError as error:
+        raise ProblemError(
+            422, "Invalid form", "the body is not UTF-8 form data", [{"field": "body", "message": str(error)}]
+        ) from error
+
+
+def configured_secret(crossview: Container, value: str | None, setting: str) -> str | None:
+    """The provider's secret; None when the operator allows unsigned trials; 403 when it is missing."""
+    if crossview.settings.insecure_skip_signatures:
+        return None
+    if not value:
+        raise ProblemError(
+            403,
+            "Provider not configured",
+            f"set CROSSVIEW_{setting} to accept these webhooks (unsigned webhooks are refused)",
+        )
+    return value
+
+
+def forged(field: str, detail: str) -> ProblemError:
+    return ProblemError(403, "Invalid signature", detail, [{"field": field, "message": "missing or wrong"}])
+
+
+def refused(title: str, prefix: str, error: ValueError) -> ProblemError:
+    field = getattr(error, "field", "")
+    where = prefix if field in ("", "body") else f"{prefix}.{field}" if prefix else field
+    return ProblemError(422, title, str(error), [{"field": where, "message": str(error)}])
+
+
+def check_fresh(max_age_s: int, timestamp: str | None) -> None:
+    """A signed request replayed long after it was sent is refused: the signature covers its timestamp."""
+    if not max_age_s:
+        return
+    try:
+        age = abs(datetime.now(UTC).timestamp() - int(timestamp or ""))
+    except ValueError as error:
+        raise ProblemError(403, "Invalid timestamp", "the signed timestamp is not a number") from error
+    if age > max_age_s:
+        raise ProblemError(403, "Stale webhook", f"signed {int(age)} s ago, more than {max_age_s} s: a replay?")
