@@ -70,7 +70,10 @@ def _resolve_and_publish(crossview: Application, reached: list[Reached]) -> int:
             raise ProblemError(
                 422, "Invalid contact point", str(error), [{"field": item.field, "message": str(error)}]
             ) from error
-        data = item.data.model_copy(update={"function_id": resolved.function_id})
+        # The provider's status stays as it came; its canonical one goes beside it (schemas/statuses.py).
+        data = item.data.model_copy(
+            update={"function_id": resolved.function_id, "canonical_status": item.data.lifecycle}
+        )
         events.append(
             CloudEvent(
                 id=str(uuid.uuid5(WEBHOOKS, item.key)),
