@@ -27,6 +27,7 @@ def credentials_are_valid(authorization: str | None, secret: str) -> bool:
 class CallEvent:
     key: str  # unique per event: a forwarder's retry is the same
     call_id: str  # the channel id; a note gets its own so that it shows as its own row
+    channel_id: str  # the call's channel, a note's too
     status: str
     caller: str
     called: str
@@ -64,8 +65,8 @@ def _event(where: str, raw: Any) -> CallEvent | None:
     channel = raw.get("channel")
     if not isinstance(channel, dict) or not channel.get("id"):
         raise AsteriskPayloadError(field("channel.id"), "missing")
-    caller = (channel.get("caller") or {}).get("number") if isinstance(channel.get("caller"), dict) else None
-    if not caller:
+    caller = channel["caller"].get("number") if isinstance(channel.get("caller"), dict) else None
+    if not isinstance(caller, str | int) or isinstance(caller, bool):  # "" is a withheld caller id: well formed
         raise AsteriskPayloadError(field("channel.caller.number"), "missing")
     dialplan = channel.get("dialplan") if isinstance(channel.get("dialplan"), dict) else {}
     at = _time(field("timestamp"), raw.get("timestamp"))
@@ -88,8 +89,9 @@ def _event(where: str, raw: Any) -> CallEvent | None:
     return CallEvent(
         key=f"{channel['id']}:{kind}:{raw.get('timestamp')}:{status}",
         call_id=call_id,
+        channel_id=str(channel["id"]),
         status=status,
-        caller=str(caller),
+        caller=str(caller) or "unknown",
         called=str(dialplan.get("exten") or "unknown"),
         at=at,
         duration_seconds=duration,

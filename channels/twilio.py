@@ -65,14 +65,17 @@ def parse_sms(params: Sequence[tuple[str, str]]) -> SmsReport:
     status = (form.get("MessageStatus") or form.get("SmsStatus") or "").lower()
     if not status:
         raise TwilioPayloadError("MessageStatus", "missing (neither MessageStatus nor SmsStatus)")
-    for field in ("From", "To"):
+    inbound = status in INBOUND_STATUSES
+    # A status callback of a message we sent names its recipient, the customer; it may leave out
+    # From (a messaging service's sender pool): well formed, and attributable all the same.
+    for field in ("From", "To") if inbound else ("To",):
         if not form.get(field):
             raise TwilioPayloadError(field, "missing")
     return SmsReport(
         message_sid=sid,
         status=status,
-        direction="inbound" if status in INBOUND_STATUSES else "outbound",
-        from_number=form["From"],
+        direction="inbound" if inbound else "outbound",
+        from_number=form.get("From") or form.get("MessagingServiceSid") or "unknown",
         to_number=form["To"],
         body=form.get("Body", ""),
         error_code=form.get("ErrorCode") or None,
@@ -109,7 +112,8 @@ class CallReport:
 
 def parse_call(params: Sequence[tuple[str, str]]) -> CallReport:
     form = dict(params)
-    for field in ("CallSid", "CallStatus", "From", "To"):
+    # A withheld caller id comes as an empty or "anonymous" From: the call is still well formed.
+    for field in ("CallSid", "CallStatus", "To"):
         if not form.get(field):
             raise TwilioPayloadError(field, "missing")
     duration = form.get("CallDuration") or form.get("Duration")
@@ -123,7 +127,7 @@ def parse_call(params: Sequence[tuple[str, str]]) -> CallReport:
         call_sid=form["CallSid"],
         status=form["CallStatus"].lower(),
         direction="inbound" if form.get("Direction", "inbound") == "inbound" else "outbound",
-        from_number=form["From"],
+        from_number=form.get("From") or "unknown",
         to_number=form["To"],
         duration_seconds=int(duration) if duration is not None else None,
         at=at,

@@ -61,11 +61,7 @@ def parse(params: Mapping[str, str]) -> VonageSms:
         raise VonagePayloadError("status", "empty")
     customer = "+" + str(params["msisdn"]).lstrip("+")
     ours = str(params["to"])
-    stamp = params.get("message-timestamp")
-    try:
-        at = datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC) if stamp else None
-    except ValueError as error:
-        raise VonagePayloadError("message-timestamp", "YYYY-MM-DD HH:MM:SS expected") from error
+    at = _moment(params.get("message-timestamp"))
     return VonageSms(
         message_id=str(params["messageId"]),
         status="received" if inbound else str(params["status"]).lower(),
@@ -75,3 +71,15 @@ def parse(params: Mapping[str, str]) -> VonageSms:
         body=str(params.get("text", "")),
         at=at,
     )
+
+
+def _moment(stamp: str | None) -> datetime | None:
+    """Vonage's documented "YYYY-MM-DD HH:MM:SS" (UTC), or the ISO 8601 its newer APIs and some
+    receipts send ("2026-11-20T10:00:00Z", "2026-11-20T10:00:00.000+00:00")."""
+    if not stamp:
+        return None
+    try:
+        moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError as error:
+        raise VonagePayloadError("message-timestamp", "YYYY-MM-DD HH:MM:SS or ISO 8601 expected") from error
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment

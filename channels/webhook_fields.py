@@ -86,6 +86,15 @@ def basic_password_is(authorization: str | None, secret: str) -> bool:
     return credentials is not None and same_secret(secret, credentials[1])
 
 
+# What telephony writes where a caller withheld their number (or the network lost it).
+WITHHELD_NUMBERS = frozenset({"", "anonymous", "restricted", "private", "unknown", "unavailable", "withheld"})
+
+
+def is_withheld(number: str | None) -> bool:
+    """No customer number to attribute the call or message to: absent, or a withheld caller id."""
+    return number is None or number.strip().lower() in WITHHELD_NUMBERS
+
+
 def is_epoch_seconds(value: Any) -> bool:
     """A Unix time in seconds that a datetime can hold (not a bool, not centuries away)."""
     return isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value < 10**11

@@ -15,7 +15,7 @@ from services.http import App
 from services.routes.webhooks.edge import (
     RESPONSES,
     Reached,
-    by_contact,
+    by_phone,
     configured_secret,
     forged,
     publish,
@@ -41,27 +41,22 @@ async def asterisk_events(request: Request, crossview: App) -> dict[str, int]:
     except asterisk.AsteriskPayloadError as error:
         raise refused("Not an ARI event", "body", error) from error
     country = crossview.settings.default_country_code
-    reached = [
-        Reached(
-            by_contact("phone", e.caller, country),
-            "body.channel.caller.number",
-            CallInteraction(
-                direction="inbound",
-                provider="asterisk",
-                provider_id=e.call_id,
-                status=e.status,
-                from_number=e.caller,
-                to_number=e.called,
-                duration_seconds=e.duration_seconds,
-                outcome=e.outcome,
-                notes=e.notes,
-            ),
-            f"asterisk:{e.key}",
-            e.at,
+    reached = []
+    for e in events:
+        contact, attributed = by_phone(e.caller, "asterisk", e.channel_id, country)
+        data = CallInteraction(
+            direction="inbound",
+            provider="asterisk",
+            provider_id=e.call_id,
+            status=e.status,
+            from_number=e.caller,
+            to_number=e.called,
+            duration_seconds=e.duration_seconds,
+            outcome=e.outcome,
+            notes=e.notes,
         )
-        for e in events
-    ]
-    return {"accepted": await publish(crossview, reached)}
+        reached.append(Reached(contact, "body.channel.caller.number", data, f"asterisk:{e.key}", e.at, attributed))
+    return {"accepted": await publish(crossview, reached, request)}
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
+from channels.webhook_fields import is_withheld
 from domain.contact_point import InvalidContactPointError, Resolved
 from schemas.api import Problem
 from schemas.envelope import CloudEvent
@@ -43,6 +44,16 @@ class Reached:
     data: Interaction  # without function: the contact point decides that
     key: str  # the provider's own unique key: a retry gives the same event id
     at: datetime
+    attributed: bool = True  # False: no customer address, recorded under the provider's own id
+
+
+def by_phone(number: str, provider: str, provider_id: str, country_code: str) -> tuple[Callable, bool]:
+    """(use case, attributed): the person a customer's number leads to; when the number is withheld
+    or absent, the provider's own id of the call or message leads to a provisional person, so the
+    interaction is kept (and counted) until a later report names the customer."""
+    if is_withheld(number):
+        return by_contact("contact", f"{provider}:{provider_id}", country_code), False
+    return by_contact("phone", number, country_code), True
 
 
 @dataclass(frozen=True)
@@ -88,8 +99,15 @@ def _resolve_and_publish(crossview: Application, reached: list[Reached]) -> int:
     return len(events)
 
 
-async def publish(crossview: Application, reached: list[Reached]) -> int:
-    return await run_in_threadpool(_resolve_and_publish, crossview, reached)
+async def publish(crossview: Application, reached: list[Reached], request: Request | None = None) -> int:
+    """Resolve and publish the batch (2xx only after this returned); then count, per provider, the
+    interactions recorded without a customer address (crossview_webhook_unattributed on /metrics)."""
+    published = await run_in_threadpool(_resolve_and_publish, crossview, reached)
+    metrics = getattr(request.app.state, "http_metrics", None) if request is not None else None
+    for item in reached:
+        if not item.attributed and metrics is not None:
+            metrics.unattributed.labels(item.data.provider).inc()
+    return published
 
 
 async def read_body(request: Request, crossview: Application) -> bytes:
