@@ -11,14 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from channels.webhook_fields import same_secret
-
-
-class VonagePayloadError(ValueError):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-
+from channels.webhook_fields import PayloadError, same_secret
 
 METHODS = ("md5hash", "md5", "sha1", "sha256", "sha512")
 
@@ -55,10 +48,10 @@ def parse(params: Mapping[str, str]) -> VonageSms:
     """An inbound message has text; a delivery receipt has a status. msisdn is always the customer."""
     for field in ("msisdn", "to", "messageId"):
         if not params.get(field):
-            raise VonagePayloadError(field, "missing")
+            raise PayloadError(field, "missing")
     inbound = "status" not in params
     if not inbound and not params.get("status"):
-        raise VonagePayloadError("status", "empty")
+        raise PayloadError("status", "empty")
     customer = "+" + str(params["msisdn"]).lstrip("+")
     ours = str(params["to"])
     at = _moment(params.get("message-timestamp"))
@@ -81,5 +74,5 @@ def _moment(stamp: str | None) -> datetime | None:
     try:
         moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
     except ValueError as error:
-        raise VonagePayloadError("message-timestamp", "YYYY-MM-DD HH:MM:SS or ISO 8601 expected") from error
+        raise PayloadError("message-timestamp", "YYYY-MM-DD HH:MM:SS or ISO 8601 expected") from error
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment

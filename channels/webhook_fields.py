@@ -19,6 +19,15 @@ _STEP = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")  # +1 / -1 as signed bytes
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
+class PayloadError(ValueError):
+    """A provider's payload is malformed: not what that provider sends. ``field`` names the field
+    at fault (dotted, "body" for the whole), so the 422 problem can say which."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
 class NotJson(ValueError):
     """The body is not a JSON document Crossview reads (the message says why)."""
 

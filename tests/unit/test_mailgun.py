@@ -11,7 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from channels.kafka import BrokerUnavailable
-from channels.mailgun import MailgunPayloadError, parse, signature_is_valid
+from channels.mailgun import parse, signature_is_valid
+from channels.webhook_fields import PayloadError
 from services.api import create_app
 from services.bootstrap import embedded
 from services.settings import Settings
@@ -55,7 +56,7 @@ def test_a_permanent_failure_is_a_hard_bounce():
     ],
 )
 def test_a_malformed_webhook_is_refused_naming_the_field(body, field):
-    with pytest.raises(MailgunPayloadError) as refused:
+    with pytest.raises(PayloadError) as refused:
         parse(body)
     assert refused.value.field == field
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from fastapi import APIRouter, Request
 
 from channels import asterisk, connect
+from channels.webhook_fields import PayloadError
 from domain.contact_point import Resolved
 from schemas.events import CallInteraction, EmailInteraction, Interaction, WebInteraction
 from services.application import Crossview
@@ -38,7 +39,7 @@ async def asterisk_events(request: Request, crossview: App) -> dict[str, int]:
     body = await read_body(request, crossview)
     try:
         events = asterisk.parse(body)
-    except asterisk.AsteriskPayloadError as error:
+    except PayloadError as error:
         raise refused("Not an ARI event", "body", error) from error
     country = crossview.settings.default_country_code
     reached = []
@@ -100,7 +101,7 @@ async def connect_contacts(request: Request, crossview: App) -> dict[str, int]:
     body = await read_body(request, crossview)
     try:
         reports = connect.parse(body)
-    except connect.ConnectPayloadError as error:
+    except PayloadError as error:
         raise refused("Not an Amazon Connect contact event or record", "body", error) from error
     country = crossview.settings.default_country_code
     reached = [

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, Request, Response
 
 from channels import twilio, vonage
-from channels.webhook_fields import NotJson, load_json
+from channels.webhook_fields import NotJson, PayloadError, load_json
 from schemas.events import CallInteraction, Interaction, SmsInteraction
 from services.bootstrap import Application
 from services.http import App, ProblemError
@@ -76,7 +76,7 @@ async def twilio_sms(request: Request, crossview: App) -> Response:
     form = await _twilio_form(request, crossview)
     try:
         report = twilio.parse_sms(form)
-    except twilio.TwilioPayloadError as error:
+    except PayloadError as error:
         raise refused("Not a Twilio SMS webhook", "form", error) from error
     data = SmsInteraction(
         direction=report.direction,
@@ -99,7 +99,7 @@ async def twilio_voice(request: Request, crossview: App) -> Response:
     form = await _twilio_form(request, crossview)
     try:
         report = twilio.parse_call(form)
-    except twilio.TwilioPayloadError as error:
+    except PayloadError as error:
         raise refused("Not a Twilio Voice callback", "form", error) from error
     data = CallInteraction(
         direction=report.direction,
@@ -145,7 +145,7 @@ async def vonage_sms(request: Request, crossview: App) -> dict[str, bool]:
         check_fresh(crossview.settings.webhook_max_age_s, params.get("timestamp"))
     try:
         report = vonage.parse(params)
-    except vonage.VonagePayloadError as error:
+    except PayloadError as error:
         raise refused("Not a Vonage SMS webhook", "", error) from error
     customer = report.from_number if report.direction == "inbound" else report.to_number
     data = SmsInteraction(

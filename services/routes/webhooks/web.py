@@ -7,6 +7,7 @@ from collections.abc import Callable
 from fastapi import APIRouter, Request
 
 from channels import segment
+from channels.webhook_fields import PayloadError
 from domain.contact_point import Resolved
 from schemas.events import WebInteraction
 from services.application import Crossview
@@ -67,7 +68,7 @@ async def segment_messages(request: Request, crossview: App) -> dict[str, bool]:
     body = await read_body(request, crossview)
     try:
         messages = segment.parse(body)
-    except segment.SegmentPayloadError as error:
+    except PayloadError as error:
         raise refused("Not a Segment message", "", error) from error
     reached = [
         Reached(
