@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 
 from fastapi import APIRouter, Request
 
 from channels import asterisk, connect
 from channels.webhook_fields import PayloadError
-from domain.contact_point import Resolved
 from schemas.events import CallInteraction, EmailInteraction, Interaction, WebInteraction
-from services.application import Crossview
 from services.http import App
+from services.identity import by_connect_contact, by_phone
 from services.routes.webhooks.edge import (
     RESPONSES,
     Reached,
-    by_phone,
     configured_secret,
     forged,
     publish,
@@ -58,31 +55,6 @@ async def asterisk_events(request: Request, crossview: App) -> dict[str, int]:
         )
         reached.append(Reached(contact, "body.channel.caller.number", data, f"asterisk:{e.key}", e.at, attributed))
     return {"accepted": await publish(crossview, reached, request)}
-
-
-@dataclass(frozen=True)
-class by_connect_contact:  # noqa: N801 - reads as the use case it runs, like by_contact
-    """The customer a contact names; while nobody is named, the contact itself leads to a
-    provisional person. Contact events come in any order: once a report names the customer, the
-    contact leads to them (its late anonymous events too), and a provisional person its earlier
-    anonymous events made is joined into them."""
-
-    customer: tuple[tuple[str, str], ...]
-    contact: str  # the initial contact id: every leg of a transferred call
-    country_code: str
-
-    def __call__(self, app: Crossview) -> Resolved:
-        if not self.customer:
-            return app.resolve_contact_point("contact", self.contact)
-        points = list(self.customer)
-        customer = (
-            app.identify(points, self.country_code)
-            if len(points) > 1
-            else app.resolve_contact_point(*points[0], self.country_code)
-        )
-        if app.index_contact_point(customer.person_id, "contact", self.contact).person_id == customer.person_id:
-            return customer
-        return app.identify([*points, ("contact", self.contact)], self.country_code)
 
 
 @router.post("/v1/ingest/connect", responses=RESPONSES)

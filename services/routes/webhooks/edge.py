@@ -17,7 +17,6 @@ from urllib.parse import parse_qsl
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
-from channels.webhook_fields import is_withheld
 from domain.contact_point import InvalidContactPointError, Resolved
 from schemas.api import Problem
 from schemas.envelope import CloudEvent
@@ -45,27 +44,6 @@ class Reached:
     key: str  # the provider's own unique key: a retry gives the same event id
     at: datetime
     attributed: bool = True  # False: no customer address, recorded under the provider's own id
-
-
-def by_phone(number: str, provider: str, provider_id: str, country_code: str) -> tuple[Callable, bool]:
-    """(use case, attributed): the person a customer's number leads to; when the number is withheld
-    or absent, the provider's own id of the call or message leads to a provisional person, so the
-    interaction is kept (and counted) until a later report names the customer."""
-    if is_withheld(number):
-        return by_contact("contact", f"{provider}:{provider_id}", country_code), False
-    return by_contact("phone", number, country_code), True
-
-
-@dataclass(frozen=True)
-class by_contact:  # noqa: N801 - reads as the function it replaces: by_contact("email", address, "33")
-    """Resolve through one contact point. Equal for the same address, so a batch resolves it once."""
-
-    kind: str
-    address: str
-    country_code: str
-
-    def __call__(self, app: Crossview) -> Resolved:
-        return app.resolve_contact_point(self.kind, self.address, self.country_code)
 
 
 def _resolve_and_publish(crossview: Application, reached: list[Reached]) -> int:

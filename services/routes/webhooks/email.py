@@ -13,10 +13,10 @@ from channels.webhook_fields import PayloadError
 from schemas.events import EmailInteraction
 from services.bootstrap import Application
 from services.http import App, ProblemError
+from services.identity import by_contact
 from services.routes.webhooks.edge import (
     RESPONSES,
     Reached,
-    by_contact,
     check_fresh,
     configured_secret,
     forged,

@@ -11,10 +11,10 @@ from channels.webhook_fields import NotJson, PayloadError, load_json
 from schemas.events import CallInteraction, Interaction, SmsInteraction
 from services.bootstrap import Application
 from services.http import App, ProblemError
+from services.identity import by_phone
 from services.routes.webhooks.edge import (
     RESPONSES,
     Reached,
-    by_phone,
     check_fresh,
     configured_secret,
     forged,

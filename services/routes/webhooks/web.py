@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from fastapi import APIRouter, Request
 
 from channels import segment
 from channels.webhook_fields import PayloadError
-from domain.contact_point import Resolved
 from schemas.events import WebInteraction
-from services.application import Crossview
 from services.http import App, ProblemError
+from services.identity import by_web_identities
 from services.routes.webhooks.edge import (
     RESPONSES,
     Reached,
@@ -22,33 +19,6 @@ from services.routes.webhooks.edge import (
 )
 
 router = APIRouter(tags=["webhooks"])
-
-
-def _identify(message: segment.SegmentMessage) -> Callable[[Crossview], Resolved]:
-    """identify and alias join the identities they name (and the email of an identify), and an
-    identify names a person nobody named yet from its traits; group
-    makes the person a member of the group's organisation, and the call an interaction of that
-    function."""
-
-    def use_case(app: Crossview) -> Resolved:
-        points = [("web", web_id) for web_id in message.identities]
-        if message.type == "alias" and message.previous_id:
-            known_user = app.find_contact_point("web", f"user:{message.previous_id}")
-            points.append(("web", f"{'user' if known_user else 'anon'}:{message.previous_id}"))
-        if message.email:
-            points.append(("email", message.email))
-        person = app.identify(points, keep_identified_apart=True)
-        if message.names:
-            app.name_if_unnamed(person.person_id, *message.names)
-        if message.group_id is None:
-            return person
-        name = str(message.properties.get("name") or message.group_id)[:200]
-        function_id = app.join_organisation(
-            person.person_id, f"segment-group:{message.group_id}", name, message.at.date()
-        )
-        return Resolved(person.person_id, function_id)
-
-    return use_case
 
 
 @router.post("/v1/ingest/segment", responses=RESPONSES)
@@ -72,7 +42,7 @@ async def segment_messages(request: Request, crossview: App) -> dict[str, bool]:
         raise refused("Not a Segment message", "", error) from error
     reached = [
         Reached(
-            _identify(m),
+            by_web_identities.of(m),
             "traits.email",
             WebInteraction(
                 direction="inbound",
