@@ -8,15 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from channels.webhook_fields import NotJson, basic_password_is, load_json
+from channels.webhook_fields import NotJson, PayloadError, basic_password_is, load_json
 
 KNOWN = {"StasisStart", "ChannelStateChange", "ChannelDestroyed", "ChannelUserevent"}
-
-
-class AsteriskPayloadError(ValueError):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
 
 
 def credentials_are_valid(authorization: str | None, secret: str) -> bool:
@@ -27,6 +21,7 @@ def credentials_are_valid(authorization: str | None, secret: str) -> bool:
 class CallEvent:
     key: str  # unique per event: a forwarder's retry is the same
     call_id: str  # the channel id; a note gets its own so that it shows as its own row
+    channel_id: str  # the call's channel, a note's too
     status: str
     caller: str
     called: str
@@ -41,7 +36,7 @@ def parse(body: bytes) -> list[CallEvent]:
     try:
         payload = load_json(body)
     except NotJson as error:
-        raise AsteriskPayloadError("body", str(error)) from error
+        raise PayloadError("body", str(error)) from error
     items = payload if isinstance(payload, list) else [payload]
     events = []
     for index, raw in enumerate(items):
@@ -57,16 +52,16 @@ def _event(where: str, raw: Any) -> CallEvent | None:
         return f"{where}.{name}" if where else name
 
     if not isinstance(raw, dict) or not isinstance(raw.get("type"), str):
-        raise AsteriskPayloadError(field("type"), "an ARI event object with a type is expected")
+        raise PayloadError(field("type"), "an ARI event object with a type is expected")
     kind = raw["type"]
     if kind not in KNOWN:
         return None
     channel = raw.get("channel")
     if not isinstance(channel, dict) or not channel.get("id"):
-        raise AsteriskPayloadError(field("channel.id"), "missing")
-    caller = (channel.get("caller") or {}).get("number") if isinstance(channel.get("caller"), dict) else None
-    if not caller:
-        raise AsteriskPayloadError(field("channel.caller.number"), "missing")
+        raise PayloadError(field("channel.id"), "missing")
+    caller = channel["caller"].get("number") if isinstance(channel.get("caller"), dict) else None
+    if not isinstance(caller, str | int) or isinstance(caller, bool):  # "" is a withheld caller id: well formed
+        raise PayloadError(field("channel.caller.number"), "missing")
     dialplan = channel.get("dialplan") if isinstance(channel.get("dialplan"), dict) else {}
     at = _time(field("timestamp"), raw.get("timestamp"))
     status, duration, outcome, notes, call_id = "ringing", None, None, None, str(channel["id"])
@@ -83,13 +78,14 @@ def _event(where: str, raw: Any) -> CallEvent | None:
             return None
         userevent = raw.get("userevent") if isinstance(raw.get("userevent"), dict) else {}
         if not userevent.get("note"):
-            raise AsteriskPayloadError(field("userevent.note"), "missing")
+            raise PayloadError(field("userevent.note"), "missing")
         status, notes, call_id = "note", str(userevent["note"]), f"{channel['id']}:note:{raw.get('timestamp')}"
     return CallEvent(
         key=f"{channel['id']}:{kind}:{raw.get('timestamp')}:{status}",
         call_id=call_id,
+        channel_id=str(channel["id"]),
         status=status,
-        caller=str(caller),
+        caller=str(caller) or "unknown",
         called=str(dialplan.get("exten") or "unknown"),
         at=at,
         duration_seconds=duration,
@@ -106,7 +102,7 @@ def _time(field: str, value: Any) -> datetime:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError as error:
-        raise AsteriskPayloadError(field, "an ISO 8601 time expected") from error
+        raise PayloadError(field, "an ISO 8601 time expected") from error
     if moment.tzinfo is None:
-        raise AsteriskPayloadError(field, "a time zone is expected")
+        raise PayloadError(field, "a time zone is expected")
     return moment

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from channels.webhook_fields import NotJson, basic_password_is, load_json, same_secret
+from channels.webhook_fields import NotJson, PayloadError, basic_password_is, load_json, same_secret
 
 CONTACT_EVENT = "Amazon Connect Contact Event"
 # What each contact event says of the call, as the statuses the timeline orders.
@@ -28,12 +28,6 @@ STATUSES = {
 }
 OUTBOUND_METHODS = {"OUTBOUND", "EXTERNAL_OUTBOUND", "CALLBACK", "API"}
 ENDPOINT_KINDS = {"TELEPHONE_NUMBER": "phone", "EMAIL_ADDRESS": "email"}
-
-
-class ConnectPayloadError(ValueError):
-    def __init__(self, field_name: str, message: str) -> None:
-        super().__init__(f"{field_name}: {message}")
-        self.field = field_name
 
 
 @dataclass(frozen=True)
@@ -67,10 +61,10 @@ def parse(body: bytes) -> list[ContactReport]:
     try:
         payload = load_json(body)
     except NotJson as error:
-        raise ConnectPayloadError("body", str(error)) from error
+        raise PayloadError("body", str(error)) from error
     items = payload if isinstance(payload, list) else [payload]
     if not items:
-        raise ConnectPayloadError("body", "an empty array")
+        raise PayloadError("body", "an empty array")
     several = isinstance(payload, list)
     return [_report(str(i) if several else "", item) for i, item in enumerate(items)]
 
@@ -80,27 +74,27 @@ def _report(where: str, raw: Any) -> ContactReport:
         return f"{where}.{name}" if where else name
 
     if not isinstance(raw, dict):
-        raise ConnectPayloadError(where or "body", "an object is expected")
+        raise PayloadError(where or "body", "an object is expected")
     if "detail-type" in raw:
         if raw["detail-type"] != CONTACT_EVENT:
-            raise ConnectPayloadError(field("detail-type"), f"{CONTACT_EVENT!r} expected")
+            raise PayloadError(field("detail-type"), f"{CONTACT_EVENT!r} expected")
         if not isinstance(raw.get("detail"), dict):
-            raise ConnectPayloadError(field("detail"), "an object is expected")
+            raise PayloadError(field("detail"), "an object is expected")
         return _contact_event(field, lambda name: field(f"detail.{name}"), raw, raw["detail"])
     if _get(raw, "ContactId") is not None:
         return _contact_record(field, raw)
-    raise ConnectPayloadError(field("detail-type"), "an EventBridge contact event or a contact record is expected")
+    raise PayloadError(field("detail-type"), "an EventBridge contact event or a contact record is expected")
 
 
 def _contact_event(field, in_detail, envelope: dict[str, Any], detail: dict[str, Any]) -> ContactReport:
     if not envelope.get("id"):
-        raise ConnectPayloadError(field("id"), "missing")
+        raise PayloadError(field("id"), "missing")
     contact_id, event_type = _text(in_detail, detail, "ContactId"), _text(in_detail, detail, "EventType", 40)
     started = _time(in_detail, detail, "ConnectedToSystemTimestamp") or _time(in_detail, detail, "InitiationTimestamp")
     ended = _time(in_detail, detail, "DisconnectTimestamp")
     at = ended or _time(field, envelope, "time") or started
     if at is None:
-        raise ConnectPayloadError(field("time"), "missing")
+        raise PayloadError(field("time"), "missing")
     agent, queue = _get(detail, "AgentInfo"), _get(detail, "QueueInfo")
     outcome = None
     if event_type == "DISCONNECTED":
@@ -131,7 +125,7 @@ def _contact_record(field, record: dict[str, Any]) -> ContactReport:
     updated = _time(field, record, "LastUpdateTimestamp")
     at = ended or updated or started
     if at is None:
-        raise ConnectPayloadError(field("DisconnectTimestamp"), "missing")
+        raise PayloadError(field("DisconnectTimestamp"), "missing")
     reason = _get(record, "DisconnectReason")
     return ContactReport(
         # A record is delivered again when it changes: a new LastUpdateTimestamp is new data.
@@ -160,9 +154,9 @@ def _get(obj: dict[str, Any], name: str) -> Any:
 def _text(field, obj: dict[str, Any], name: str, max_length: int = 200) -> str:
     value = _get(obj, name)
     if not isinstance(value, str) or not value.strip():
-        raise ConnectPayloadError(field(name), "missing")
+        raise PayloadError(field(name), "missing")
     if len(value.strip()) > max_length:
-        raise ConnectPayloadError(field(name), f"longer than {max_length} characters")
+        raise PayloadError(field(name), f"longer than {max_length} characters")
     return value.strip()
 
 
@@ -173,9 +167,9 @@ def _time(field, obj: dict[str, Any], name: str) -> datetime | None:
     try:
         moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError as error:
-        raise ConnectPayloadError(field(name), "an ISO 8601 time expected") from error
+        raise PayloadError(field(name), "an ISO 8601 time expected") from error
     if moment.tzinfo is None:
-        raise ConnectPayloadError(field(name), "a time zone is expected")
+        raise PayloadError(field(name), "a time zone is expected")
     return moment
 
 
@@ -200,7 +194,7 @@ def _customer(field, contact: dict[str, Any]) -> tuple[tuple[str, str], ...]:
     customer_id = _get(contact, "CustomerId")
     if customer_id not in (None, ""):
         if not isinstance(customer_id, str | int) or len(str(customer_id).strip()) > 200:
-            raise ConnectPayloadError(field("CustomerId"), "a string of at most 200 characters is expected")
+            raise PayloadError(field("CustomerId"), "a string of at most 200 characters is expected")
         found.append(("customer", str(customer_id).strip()))
     return tuple(found)
 

@@ -9,15 +9,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from channels.webhook_fields import NotJson, is_epoch_seconds, load_json, same_secret
+from channels.webhook_fields import NotJson, PayloadError, is_epoch_seconds, load_json, same_secret
 
 STATUS_OF_EVENT = {"failed": "bounce"}  # a permanent failure is a hard bounce; temporary ones stay "failed"
-
-
-class MailgunPayloadError(ValueError):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
 
 
 def signature_is_valid(signing_key: str, timestamp: str, token: str, signature: str) -> bool:
@@ -45,17 +39,17 @@ def parse(body: bytes) -> MailgunEvent:
     try:
         payload = load_json(body)
     except NotJson as error:
-        raise MailgunPayloadError("body", str(error)) from error
+        raise PayloadError("body", str(error)) from error
     signed = _object(_object(payload, "body").get("signature"), "signature")
     data = _object(payload.get("event-data"), "event-data")
     for name in ("timestamp", "token", "signature"):
         if not isinstance(signed.get(name), str | int) or isinstance(signed[name], bool) or signed[name] == "":
-            raise MailgunPayloadError(f"signature.{name}", "missing, or not text")
+            raise PayloadError(f"signature.{name}", "missing, or not text")
     for name in ("event", "id", "recipient"):
         if not isinstance(data.get(name), str) or not data[name]:
-            raise MailgunPayloadError(f"event-data.{name}", "missing, or not text")
+            raise PayloadError(f"event-data.{name}", "missing, or not text")
     if not is_epoch_seconds(data.get("timestamp")):
-        raise MailgunPayloadError("event-data.timestamp", "seconds since the epoch expected")
+        raise PayloadError("event-data.timestamp", "seconds since the epoch expected")
     event = data["event"]
     permanent = event == "failed" and data.get("severity") == "permanent"
     message_id = _object_or_empty(_object_or_empty(data.get("message")).get("headers")).get("message-id")
@@ -92,5 +86,5 @@ def _object_or_empty(value: Any) -> dict:
 
 def _object(value: Any, where: str) -> dict:
     if not isinstance(value, dict):
-        raise MailgunPayloadError(where, "a JSON object is expected")
+        raise PayloadError(where, "a JSON object is expected")
     return value

@@ -8,15 +8,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from channels.webhook_fields import NotJson, basic_credentials, load_json, same_secret
+from channels.webhook_fields import NotJson, PayloadError, basic_credentials, load_json, same_secret
 
 TYPES = {"identify", "track", "page", "screen", "group", "alias"}
-
-
-class SegmentPayloadError(ValueError):
-    def __init__(self, field_name: str, message: str) -> None:
-        super().__init__(f"{field_name}: {message}")
-        self.field = field_name
 
 
 def write_key_is_valid(authorization: str | None, write_key: str) -> bool:
@@ -50,32 +44,32 @@ def parse(body: bytes) -> list[SegmentMessage]:
     try:
         payload = load_json(body)
     except NotJson as error:
-        raise SegmentPayloadError("body", str(error)) from error
+        raise PayloadError("body", str(error)) from error
     if not isinstance(payload, dict):
-        raise SegmentPayloadError("body", "a JSON object is expected")
+        raise PayloadError("body", "a JSON object is expected")
     if "batch" in payload:
         if not isinstance(payload["batch"], list) or not payload["batch"]:
-            raise SegmentPayloadError("batch", "a non-empty array of messages is expected")
+            raise PayloadError("batch", "a non-empty array of messages is expected")
         return [_message(f"batch.{i}", raw) for i, raw in enumerate(payload["batch"])]
     return [_message("body", payload)]
 
 
 def _message(where: str, raw: Any) -> SegmentMessage:
     if not isinstance(raw, dict):
-        raise SegmentPayloadError(where, "a message must be a JSON object")
+        raise PayloadError(where, "a message must be a JSON object")
     kind = raw.get("type")
     if not isinstance(kind, str) or kind not in TYPES:
-        raise SegmentPayloadError(f"{where}.type", f"one of {sorted(TYPES)} expected")
+        raise PayloadError(f"{where}.type", f"one of {sorted(TYPES)} expected")
     if not raw.get("messageId"):
-        raise SegmentPayloadError(f"{where}.messageId", "missing")
+        raise PayloadError(f"{where}.messageId", "missing")
     if not (raw.get("userId") or raw.get("anonymousId")):
-        raise SegmentPayloadError(f"{where}.userId", "userId or anonymousId is required")
+        raise PayloadError(f"{where}.userId", "userId or anonymousId is required")
     if kind == "alias" and not (raw.get("previousId") and raw.get("userId")):
-        raise SegmentPayloadError(f"{where}.previousId", "an alias needs previousId and userId")
+        raise PayloadError(f"{where}.previousId", "an alias needs previousId and userId")
     if kind == "group" and not (isinstance(raw.get("groupId"), str | int) and str(raw["groupId"]).strip()):
-        raise SegmentPayloadError(f"{where}.groupId", "a group call names its group")
+        raise PayloadError(f"{where}.groupId", "a group call names its group")
     if kind == "group" and len(str(raw["groupId"])) > 200:
-        raise SegmentPayloadError(f"{where}.groupId", "longer than 200 characters")
+        raise PayloadError(f"{where}.groupId", "longer than 200 characters")
     try:
         at = datetime.fromisoformat(str(raw.get("timestamp") or raw.get("sentAt") or "").replace("Z", "+00:00"))
     except ValueError:

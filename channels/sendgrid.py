@@ -18,15 +18,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
-from channels.webhook_fields import NotJson, is_epoch_seconds, load_json
+from channels.webhook_fields import NotJson, PayloadError, is_epoch_seconds, load_json
 
 REQUIRED = ("email", "event", "sg_event_id", "timestamp")
-
-
-class SendGridPayloadError(ValueError):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
 
 
 def signature_is_valid(body: bytes, signature: str | None, timestamp: str | None, public_key_b64: str) -> bool:
@@ -56,24 +50,24 @@ class EmailEvent:
 
 
 def parse_events(body: bytes) -> list[EmailEvent]:
-    """Every event of the batch, or SendGridPayloadError naming the first bad field (all or nothing)."""
+    """Every event of the batch, or PayloadError naming the first bad field (all or nothing)."""
     try:
         payload = load_json(body)
     except NotJson as error:
-        raise SendGridPayloadError("body", str(error)) from error
+        raise PayloadError("body", str(error)) from error
     if not isinstance(payload, list) or not payload:
-        raise SendGridPayloadError("body", "a non-empty JSON array of events is expected")
+        raise PayloadError("body", "a non-empty JSON array of events is expected")
     return [_event(index, raw) for index, raw in enumerate(payload)]
 
 
 def _event(index: int, raw: Any) -> EmailEvent:
     if not isinstance(raw, dict):
-        raise SendGridPayloadError(f"{index}", "an event must be a JSON object")
+        raise PayloadError(f"{index}", "an event must be a JSON object")
     for field in REQUIRED:
         if raw.get(field) in (None, ""):
-            raise SendGridPayloadError(f"{index}.{field}", "missing")
+            raise PayloadError(f"{index}.{field}", "missing")
     if not is_epoch_seconds(raw["timestamp"]):
-        raise SendGridPayloadError(f"{index}.timestamp", "seconds since the epoch expected")
+        raise PayloadError(f"{index}.timestamp", "seconds since the epoch expected")
     category = raw.get("category")
     if isinstance(category, list):
         category = category[0] if category else None

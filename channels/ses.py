@@ -25,7 +25,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from channels.webhook_fields import NotJson, load_json
+from channels.webhook_fields import NotJson, PayloadError, load_json
 
 SNS_HOST = re.compile(r"^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$")
 SIGNED_FIELDS = {
@@ -33,12 +33,6 @@ SIGNED_FIELDS = {
     "SubscriptionConfirmation": ("Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type"),
     "UnsubscribeConfirmation": ("Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type"),
 }
-
-
-class SnsError(ValueError):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
 
 
 def certificate_url_is_amazons(url: Any) -> bool:
@@ -140,15 +134,15 @@ def parse_envelope(body: bytes) -> dict[str, Any]:
     try:
         envelope = load_json(body)
     except NotJson as error:
-        raise SnsError("body", str(error)) from error
+        raise PayloadError("body", str(error)) from error
     if not isinstance(envelope, dict):
-        raise SnsError("body", "a JSON object is expected")
+        raise PayloadError("body", "a JSON object is expected")
     kind = envelope.get("Type")
     if not isinstance(kind, str) or kind not in SIGNED_FIELDS:
-        raise SnsError("Type", f"one of {sorted(SIGNED_FIELDS)} expected")
+        raise PayloadError("Type", f"one of {sorted(SIGNED_FIELDS)} expected")
     for name in ("MessageId", "Timestamp", "TopicArn", "Message", "Signature", "SigningCertURL"):
         if not isinstance(envelope.get(name), str) or not envelope[name]:
-            raise SnsError(name, "missing")
+            raise PayloadError(name, "missing")
     return envelope
 
 
@@ -189,25 +183,25 @@ def parse_ses(message: str, sns_message_id: str) -> list[SesEvent]:
     try:
         event = load_json(message)
     except NotJson as error:
-        raise SnsError("Message", f"the SES event is not JSON: {error}") from error
+        raise PayloadError("Message", f"the SES event is not JSON: {error}") from error
     if not isinstance(event, dict) or not isinstance(event.get("mail"), dict):
-        raise SnsError("Message", "an SES event with a mail object is expected")
+        raise PayloadError("Message", "an SES event with a mail object is expected")
     kind = event.get("eventType") or event.get("notificationType") or ""
     if not isinstance(kind, str) or not kind:
-        raise SnsError("Message.eventType", "a name is expected")
+        raise PayloadError("Message.eventType", "a name is expected")
     kind = kind.lower()
     mail = event["mail"]
     detail = _dict(event.get(kind))
     recipients = _recipients(kind, detail) or [a for a in _list(mail.get("destination")) if isinstance(a, str) and a]
     if not recipients:
-        raise SnsError("Message.mail.destination", "no recipient")
+        raise PayloadError("Message.mail.destination", "no recipient")
     stamp = detail.get("timestamp") or mail.get("timestamp")
     try:
         at = datetime.fromisoformat(stamp.replace("Z", "+00:00")) if isinstance(stamp, str) else None
     except ValueError:
         at = None
     if at is None or at.tzinfo is None:
-        raise SnsError("Message.mail.timestamp", "an ISO 8601 time with its time zone expected")
+        raise PayloadError("Message.mail.timestamp", "an ISO 8601 time with its time zone expected")
     campaigns = _list(_dict(mail.get("tags")).get("campaign"))
     campaign = campaigns[0] if campaigns and isinstance(campaigns[0], str) else None
     message_id = mail.get("messageId") if isinstance(mail.get("messageId"), str) and mail["messageId"] else None

@@ -14,17 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 
-from channels.webhook_fields import same_secret
+from channels.webhook_fields import PayloadError, same_secret
 
 INBOUND_STATUSES = {"received", "receiving"}
-
-
-class TwilioPayloadError(ValueError):
-    """The form is not a Twilio SMS webhook; ``field`` names what is missing or wrong."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
 
 
 def signature(url: str, params: Sequence[tuple[str, str]], auth_token: str) -> str:
@@ -61,18 +53,21 @@ def parse_sms(params: Sequence[tuple[str, str]]) -> SmsReport:
     form = dict(params)
     sid = form.get("MessageSid") or form.get("SmsSid")
     if not sid:
-        raise TwilioPayloadError("MessageSid", "missing")
+        raise PayloadError("MessageSid", "missing")
     status = (form.get("MessageStatus") or form.get("SmsStatus") or "").lower()
     if not status:
-        raise TwilioPayloadError("MessageStatus", "missing (neither MessageStatus nor SmsStatus)")
-    for field in ("From", "To"):
+        raise PayloadError("MessageStatus", "missing (neither MessageStatus nor SmsStatus)")
+    inbound = status in INBOUND_STATUSES
+    # A status callback of a message we sent names its recipient, the customer; it may leave out
+    # From (a messaging service's sender pool): well formed, and attributable all the same.
+    for field in ("From", "To") if inbound else ("To",):
         if not form.get(field):
-            raise TwilioPayloadError(field, "missing")
+            raise PayloadError(field, "missing")
     return SmsReport(
         message_sid=sid,
         status=status,
-        direction="inbound" if status in INBOUND_STATUSES else "outbound",
-        from_number=form["From"],
+        direction="inbound" if inbound else "outbound",
+        from_number=form.get("From") or form.get("MessagingServiceSid") or "unknown",
         to_number=form["To"],
         body=form.get("Body", ""),
         error_code=form.get("ErrorCode") or None,
@@ -109,21 +104,22 @@ class CallReport:
 
 def parse_call(params: Sequence[tuple[str, str]]) -> CallReport:
     form = dict(params)
-    for field in ("CallSid", "CallStatus", "From", "To"):
+    # A withheld caller id comes as an empty or "anonymous" From: the call is still well formed.
+    for field in ("CallSid", "CallStatus", "To"):
         if not form.get(field):
-            raise TwilioPayloadError(field, "missing")
+            raise PayloadError(field, "missing")
     duration = form.get("CallDuration") or form.get("Duration")
     if duration is not None and not duration.isdigit():
-        raise TwilioPayloadError("CallDuration", "a whole number of seconds expected")
+        raise PayloadError("CallDuration", "a whole number of seconds expected")
     try:
         at = parsedate_to_datetime(form["Timestamp"]) if form.get("Timestamp") else None
     except (TypeError, ValueError) as error:
-        raise TwilioPayloadError("Timestamp", "an RFC 2822 date expected") from error
+        raise PayloadError("Timestamp", "an RFC 2822 date expected") from error
     return CallReport(
         call_sid=form["CallSid"],
         status=form["CallStatus"].lower(),
         direction="inbound" if form.get("Direction", "inbound") == "inbound" else "outbound",
-        from_number=form["From"],
+        from_number=form.get("From") or "unknown",
         to_number=form["To"],
         duration_seconds=int(duration) if duration is not None else None,
         at=at,

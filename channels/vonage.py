@@ -11,14 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from channels.webhook_fields import same_secret
-
-
-class VonagePayloadError(ValueError):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-
+from channels.webhook_fields import PayloadError, same_secret
 
 METHODS = ("md5hash", "md5", "sha1", "sha256", "sha512")
 
@@ -55,17 +48,13 @@ def parse(params: Mapping[str, str]) -> VonageSms:
     """An inbound message has text; a delivery receipt has a status. msisdn is always the customer."""
     for field in ("msisdn", "to", "messageId"):
         if not params.get(field):
-            raise VonagePayloadError(field, "missing")
+            raise PayloadError(field, "missing")
     inbound = "status" not in params
     if not inbound and not params.get("status"):
-        raise VonagePayloadError("status", "empty")
+        raise PayloadError("status", "empty")
     customer = "+" + str(params["msisdn"]).lstrip("+")
     ours = str(params["to"])
-    stamp = params.get("message-timestamp")
-    try:
-        at = datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC) if stamp else None
-    except ValueError as error:
-        raise VonagePayloadError("message-timestamp", "YYYY-MM-DD HH:MM:SS expected") from error
+    at = _moment(params.get("message-timestamp"))
     return VonageSms(
         message_id=str(params["messageId"]),
         status="received" if inbound else str(params["status"]).lower(),
@@ -75,3 +64,15 @@ def parse(params: Mapping[str, str]) -> VonageSms:
         body=str(params.get("text", "")),
         at=at,
     )
+
+
+def _moment(stamp: str | None) -> datetime | None:
+    """Vonage's documented "YYYY-MM-DD HH:MM:SS" (UTC), or the ISO 8601 its newer APIs and some
+    receipts send ("2026-11-20T10:00:00Z", "2026-11-20T10:00:00.000+00:00")."""
+    if not stamp:
+        return None
+    try:
+        moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError as error:
+        raise PayloadError("message-timestamp", "YYYY-MM-DD HH:MM:SS or ISO 8601 expected") from error
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment

@@ -19,6 +19,15 @@ _STEP = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")  # +1 / -1 as signed bytes
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
+class PayloadError(ValueError):
+    """A provider's payload is malformed: not what that provider sends. ``field`` names the field
+    at fault (dotted, "body" for the whole), so the 422 problem can say which."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
 class NotJson(ValueError):
     """The body is not a JSON document Crossview reads (the message says why)."""
 
@@ -84,6 +93,15 @@ def basic_password_is(authorization: str | None, secret: str) -> bool:
     """Whether an HTTP Basic Authorization header carries this password (any user name)."""
     credentials = basic_credentials(authorization)
     return credentials is not None and same_secret(secret, credentials[1])
+
+
+# What telephony writes where a caller withheld their number (or the network lost it).
+WITHHELD_NUMBERS = frozenset({"", "anonymous", "restricted", "private", "unknown", "unavailable", "withheld"})
+
+
+def is_withheld(number: str | None) -> bool:
+    """No customer number to attribute the call or message to: absent, or a withheld caller id."""
+    return number is None or number.strip().lower() in WITHHELD_NUMBERS
 
 
 def is_epoch_seconds(value: Any) -> bool:

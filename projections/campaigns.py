@@ -13,23 +13,6 @@ from collections.abc import Iterable, Mapping
 from projections.facts import Fact
 from schemas.events import Interaction, models_of
 
-INDICATOR_OF_STATUS = {
-    "delivered": "delivered",
-    "open": "opened",
-    "opened": "opened",
-    "click": "clicked",
-    "clicked": "clicked",
-    "bounce": "bounced",
-    "bounced": "bounced",
-    "dropped": "bounced",
-    "undelivered": "bounced",
-    "failed": "bounced",
-    "unsubscribe": "unsubscribed",
-    "group_unsubscribe": "unsubscribed",
-    "unsubscribed": "unsubscribed",
-    "spamreport": "complaints",
-    "complained": "complaints",
-}
 INDICATORS = ("sent", "delivered", "opened", "clicked", "bounced", "unsubscribed", "complaints")
 # Each rate is over the people the indicator could apply to.
 RATE_BASE = {
@@ -51,7 +34,7 @@ def campaign_rows(facts: Iterable[Fact]) -> set[Row]:
         data = fact.data
         if type(data) in _INTERACTION_MODELS and data.campaign:
             rows.add((data.campaign, data.channel, "sent", fact.subject))
-            indicator = INDICATOR_OF_STATUS.get(data.status)
+            indicator = data.meaning.indicator  # the one status table (schemas/statuses.py)
             if indicator:
                 rows.add((data.campaign, data.channel, indicator, fact.subject))
     return rows

@@ -37,6 +37,7 @@ from schemas.events import (
     SmsInteraction,
     models_of,
 )
+from schemas.statuses import canonical, meaning
 
 PERSON_SCOPED = (
     PersonErased,
@@ -230,13 +231,6 @@ def _fold_person(view: PersonView, facts: list[Fact]) -> PersonView:
 
 STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "ARRET", "ARRÊT"}
 START_WORDS = {"START", "UNSTOP", "YES"}
-EMAIL_OPT_OUTS = {
-    "unsubscribe": "unsubscribed",
-    "group_unsubscribe": "unsubscribed from a group",
-    "spamreport": "complained (spam report)",
-    "complained": "complained (spam report)",
-    "unsubscribed": "unsubscribed",
-}
 
 
 def contact_address(data: Interaction) -> str:
@@ -251,12 +245,11 @@ def contact_address(data: Interaction) -> str:
 def reachability_change(data: Interaction) -> tuple[bool, str] | None:
     """(reachable, reason) when the interaction changes what the person may be sent, else None."""
     if isinstance(data, EmailInteraction):
-        if data.status in EMAIL_OPT_OUTS:
-            return False, EMAIL_OPT_OUTS[data.status]
-        if data.status in ("bounce", "bounced", "failed") and data.bounce_type != "blocked":
-            return False, f"hard bounce{': ' + data.reason if data.reason else ''}"
-        if data.status == "group_resubscribe":
-            return True, "resubscribed"
+        # The one status table says (schemas/statuses.py): unsubscribes, complaints, hard bounces.
+        status = data.meaning
+        if status.reachable is not None and status.reason is not None:
+            hard_bounce = data.lifecycle == "bounced" and data.reason
+            return status.reachable, f"{status.reason}: {data.reason}" if hard_bounce else status.reason
     if isinstance(data, SmsInteraction) and data.direction == "inbound":
         word = data.body.strip().split(" ")[0].upper() if data.body.strip() else ""
         if word in STOP_WORDS:
@@ -377,36 +370,11 @@ def timeline_entry(fact: Fact) -> TimelineEntry:
     )
 
 
-STATUS_STAGE = {
-    "queued": 0,
-    "accepted": 0,
-    "processed": 0,
-    "initiated": 0,
-    "sending": 0,
-    "sent": 1,
-    "ringing": 1,
-    "deferred": 1,
-    "in-progress": 2,
-    "buffered": 1,
-    "delivered": 3,
-    "received": 3,
-    "answered": 3,
-    "completed": 4,
-    "undelivered": 4,
-    "failed": 4,
-    "bounce": 4,
-    "dropped": 4,
-    "expired": 4,
-    "rejected": 4,
-    "busy": 4,
-    "no-answer": 4,
-    "canceled": 4,
-    "wrapped-up": 5,
-    "open": 5,
-    "opened": 5,
-    "click": 6,
-    "clicked": 6,
-}
+def status_stage(message_key: str | None, status: str) -> int:
+    """Where a provider's status sits in its message's lifecycle (the one status table's stage);
+    the provider is read from the message key (channel:provider:provider_id)."""
+    provider = message_key.split(":", 2)[1] if message_key and message_key.count(":") >= 2 else ""
+    return meaning(canonical(provider, status)).stage
 
 
 def one_row_per_message(entries: Iterable[TimelineEntry]) -> list[TimelineEntry]:
@@ -419,11 +387,11 @@ def one_row_per_message(entries: Iterable[TimelineEntry]) -> list[TimelineEntry]
     for group in groups.values():
         # A provider may report statuses out of order (a late "sent" after "delivered"): within one
         # message the lifecycle decides which status is latest, time only breaks ties.
-        group.sort(key=lambda e: (STATUS_STAGE.get(e.status or "", 1), e.occurred_at, e.event_id))
+        group.sort(key=lambda e: (status_stage(e.message_key, e.status or ""), e.occurred_at, e.event_id))
         latest = group[-1]
         # An entry a store already grouped brings its own progression.
         progression = tuple(st for e in group for st in (e.statuses or ((e.status,) if e.status else ())))
-        progression = tuple(sorted(progression, key=lambda st: STATUS_STAGE.get(st, 1)))
+        progression = tuple(sorted(progression, key=lambda st: status_stage(latest.message_key, st)))
         rows.append(latest._replace(statuses=progression))
     return sorted(rows, key=lambda e: (e.occurred_at, e.event_id), reverse=True)
 

@@ -23,9 +23,10 @@ from pydantic_core import to_json
 
 from projections.audit_view import AuditEntry
 from projections.directory import Colleague, Criteria, References
-from projections.person_view import STATUS_STAGE, PersonView, TimelineEntry, view_from_json, view_to_json
+from projections.person_view import PersonView, TimelineEntry, view_from_json, view_to_json
 from projections.ports import GenerationChanged, Partition, StaleOffsets, TimelineFilter
 from projections.reference_view import ORGANISATION, TITLES
+from schemas.statuses import MEANINGS, PROVIDER_STATUSES, meaning
 
 PROJECTION = "person_view"
 
@@ -101,10 +102,18 @@ CREATE TABLE IF NOT EXISTS {schema}.audit (
 CREATE INDEX IF NOT EXISTS audit_subject_at ON {schema}.audit (subject, at DESC, event_id DESC);
 """
 
-# The lifecycle stage of a status (person_view.STATUS_STAGE), so SQL picks a message's latest status as
-# the in-memory store does.
+# The lifecycle stage of a provider's status (the one table of schemas/statuses.py, as
+# person_view.status_stage reads it), so SQL picks a message's latest status as the in-memory store does.
 _STAGE_SQL = (
-    "CASE status " + " ".join(f"WHEN '{status}' THEN {stage}" for status, stage in STATUS_STAGE.items()) + " ELSE 1 END"
+    "coalesce(CASE split_part(message_key, ':', 2) || ':' || status "
+    + " ".join(
+        f"WHEN '{provider}:{status}' THEN {meaning(mapped).stage}"
+        for provider, statuses in PROVIDER_STATUSES.items()
+        for status, mapped in statuses.items()
+    )
+    + " END, CASE status "
+    + " ".join(f"WHEN '{status}' THEN {stage}" for status, (stage, *_) in MEANINGS.items())
+    + " END, 1)"
 )
 
 _TIMELINE_COLUMNS = (

@@ -13,6 +13,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from schemas.envelope import CloudEvent
+from schemas.statuses import CanonicalStatus, Meaning, canonical, meaning
 
 INTERACTIONS = "interactions"  # written by channel adapters
 DOMAIN = "domain"  # written only by the relay from the event store
@@ -228,9 +229,26 @@ class Interaction(EventData):
     direction: Direction
     provider: str = Field(min_length=1, max_length=100)
     provider_id: str = Field(min_length=1, max_length=200, description="The provider's own id of the message or call.")
-    status: str = Field(min_length=1, max_length=50)
+    status: str = Field(min_length=1, max_length=50, description="The provider's own status, as it reported it.")
+    canonical_status: CanonicalStatus | None = Field(
+        default=None,
+        description="The status in Crossview's one vocabulary (schemas/statuses.py); absent from "
+        "events written before it existed, whose provider status is then mapped when read.",
+    )
     function_id: str | None = None
     campaign: str | None = Field(default=None, max_length=200)
+
+    @property
+    def lifecycle(self) -> str:
+        """The canonical status: the one carried, else the provider's status mapped (older events)."""
+        if self.canonical_status is not None:
+            return self.canonical_status
+        return canonical(self.provider, self.status, getattr(self, "bounce_type", None))
+
+    @property
+    def meaning(self) -> Meaning:
+        """What the status means for the timeline, consent and campaign indicators."""
+        return meaning(self.lifecycle)
 
 
 class SmsInteraction(Interaction):

@@ -38,6 +38,14 @@ class HttpMetrics:
             registry=self.registry,
         )
 
+        self.unattributed = Counter(
+            "crossview_webhook_unattributed",
+            "Interactions a provider reported without a usable customer address (a withheld caller id, "
+            "an empty number): accepted and recorded under the provider's own id, by provider.",
+            ["provider"],
+            registry=self.registry,
+        )
+
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
         method = method if method in METHODS else "other"  # a made-up method must not make a new series
         self.requests.labels(route, method, str(status)).inc()

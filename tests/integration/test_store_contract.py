@@ -197,3 +197,38 @@ def test_a_generation_created_with_jsonb_documents_still_takes_the_projectors_wr
         tx.advance({P0: 3}, {P0: 2})
     assert store.person("fabien").interactions == {"sms": 2}
     assert [(e.event_id, e.data) for e in store.timeline("fabien", 10)] == [("b", {"body": "b"}), ("a", {"body": "a"})]
+
+
+def test_a_providers_status_is_ordered_by_its_canonical_stage_in_every_store(any_store):
+    # Mailgun says "failed" for a temporary failure it retries (a delay, stage of "sent"), Twilio for
+    # a message that will never arrive (a final stage): the same word, ordered per provider.
+    def email(event_id: str, minutes: int, status: str, message: str) -> TimelineEntry:
+        return TimelineEntry(
+            "fabien",
+            event_id,
+            "crossview.interaction.email.v1",
+            "email",
+            AT + timedelta(minutes=minutes),
+            b"{}",
+            "t.interactions",
+            0,
+            minutes,
+            message,
+            status,
+        )
+
+    entries = [
+        email("mg-delivered", 1, "delivered", "email:mailgun:M1"),
+        email("mg-failed", 2, "failed", "email:mailgun:M1"),
+        email("tw-delivered", 3, "delivered", "sms:twilio:S1"),
+        email("tw-failed", 4, "failed", "sms:twilio:S1"),
+    ]
+    with any_store.transaction() as tx:
+        tx.claim(entries)
+        tx.advance({P0: 10}, {P0: 0})
+    rows = {row.message_key: row for row in any_store.timeline("fabien", 10)}
+    assert (rows["email:mailgun:M1"].status, rows["email:mailgun:M1"].statuses) == (
+        "delivered",
+        ("failed", "delivered"),
+    )
+    assert (rows["sms:twilio:S1"].status, rows["sms:twilio:S1"].statuses) == ("failed", ("delivered", "failed"))

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from channels.asterisk import AsteriskPayloadError, credentials_are_valid, parse
+from channels.asterisk import credentials_are_valid, parse
+from channels.webhook_fields import PayloadError
 from services.bootstrap import embedded
 from services.http.app import create_app
 from services.settings import Settings
@@ -40,7 +41,7 @@ def test_the_call_events_parse_and_other_ari_events_are_skipped():
     ],
 )
 def test_a_malformed_event_is_refused_naming_the_field(body, field):
-    with pytest.raises(AsteriskPayloadError) as refused:
+    with pytest.raises(PayloadError) as refused:
         parse(body)
     assert refused.value.field == field
 

@@ -10,7 +10,8 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from channels.connect import ConnectPayloadError, credentials_are_valid, parse
+from channels.connect import credentials_are_valid, parse
+from channels.webhook_fields import PayloadError
 from services.bootstrap import embedded
 from services.http.app import create_app
 from services.settings import Settings
@@ -83,7 +84,7 @@ def test_an_abandoned_call_says_so():
     ],
 )
 def test_a_malformed_report_is_refused_naming_the_field(body, field):
-    with pytest.raises(ConnectPayloadError) as refused:
+    with pytest.raises(PayloadError) as refused:
         parse(body)
     assert refused.value.field == field
 
@@ -185,7 +186,7 @@ def test_no_altered_report_crashes_the_parser_or_the_endpoint(client, name, chan
     (document.get("detail") or document).update(changes)
     try:
         parse(json.dumps(document).encode())
-    except ConnectPayloadError as refused:
+    except PayloadError as refused:
         assert refused.field
     answer = client.post("/v1/ingest/connect", json=document, headers={"x-api-key": KEY})
     assert answer.status_code in (200, 422), answer.text

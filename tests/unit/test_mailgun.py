@@ -11,7 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from channels.kafka import BrokerUnavailable
-from channels.mailgun import MailgunPayloadError, parse, signature_is_valid
+from channels.mailgun import parse, signature_is_valid
+from channels.webhook_fields import PayloadError
 from services.bootstrap import embedded
 from services.http.app import create_app
 from services.settings import Settings
@@ -55,7 +56,7 @@ def test_a_permanent_failure_is_a_hard_bounce():
     ],
 )
 def test_a_malformed_webhook_is_refused_naming_the_field(body, field):
-    with pytest.raises(MailgunPayloadError) as refused:
+    with pytest.raises(PayloadError) as refused:
         parse(body)
     assert refused.value.field == field
 
@@ -105,3 +106,18 @@ def test_a_webhook_refused_by_an_unavailable_broker_passes_when_mailgun_retries_
     ingest.publish = publish
     assert post(client, body).status_code == 200  # the same token: the first try was not accepted
     assert post(client, body).status_code == 403  # but it is used now
+
+
+def test_a_temporary_failure_is_no_bounce_the_address_stays_reachable_and_the_campaign_unbounced(client):
+    # Mailgun retries a temporary failure itself; it used to fold as a hard bounce (issue 10).
+    assert parse(signed("failed_temporary")).status == "failed"
+    for name in ("delivered", "failed_temporary"):
+        assert post(client, signed(name)).status_code == 200
+    (view,) = client.app.state.crossview.store._views.values()
+    assert view.reachability.get("email:fabien@fabulous-garden.example", {}).get("reachable", True) is True
+    email = client.get("/v1/campaigns/spring-promo").json()["channels"]["email"]
+    assert (email["counts"]["sent"], email["counts"]["bounced"]) == (1, 0)
+    timeline = client.app.state.crossview.store.timeline(view.person_id, 10)
+    (row,) = [row for row in timeline if row.channel == "email"]  # one message: delivered
+    assert (row.status, row.statuses) == ("delivered", ("failed", "delivered"))
+    assert row.data["canonical_status"] == "delivered"

@@ -25,7 +25,7 @@ SMS = {
 CLEAR = {
     "provisional", "absorbed_id", "survivor_id", "former_survivor_id", "kind", "function_id", "organisation_id",
     "title_code", "entered_on", "exits_on", "exited_on", "function_ids", "name", "direction", "provider",
-    "provider_id", "status", "campaign", "bounce_type", "action", "duration_seconds", "outcome", "erased_on",
+    "provider_id", "status", "canonical_status", "campaign", "bounce_type", "action", "duration_seconds", "outcome", "erased_on",
 }  # fmt: skip
 
 

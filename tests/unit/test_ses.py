@@ -19,7 +19,7 @@ from channels.ses import (
     SIGNED_FIELDS,
     CertificateCache,
     CertificateUnavailable,
-    SnsError,
+    PayloadError,
     certificate_url_is_amazons,
     parse_envelope,
     parse_ses,
@@ -113,7 +113,7 @@ def test_each_ses_event_kind_parses():
     }
     assert kinds["bounce_permanent"].bounce_type == "bounce" and kinds["click"].url == "https://shop.example/irrigation"
     assert kinds["open"].campaign == "spring-promo"
-    with pytest.raises(SnsError):
+    with pytest.raises(PayloadError):
         parse_envelope(b'{"Type": "Other"}')
 
 

@@ -8,7 +8,8 @@ from urllib.parse import urlencode
 import pytest
 from fastapi.testclient import TestClient
 
-from channels.vonage import VonagePayloadError, parse, signature, signature_is_valid
+from channels.vonage import parse, signature, signature_is_valid
+from channels.webhook_fields import PayloadError
 from services.bootstrap import embedded
 from services.http.app import create_app
 from services.settings import Settings
@@ -65,7 +66,7 @@ def test_msisdn_is_the_customer_both_ways():
     assert (inbound.direction, inbound.status, inbound.from_number) == ("inbound", "received", "+33612345678")
     receipt = parse(fixture("receipt_delivered"))
     assert (receipt.direction, receipt.status, receipt.to_number) == ("outbound", "delivered", "+33612345678")
-    with pytest.raises(VonagePayloadError) as refused:
+    with pytest.raises(PayloadError) as refused:
         parse({"to": "x", "messageId": "m"})
     assert refused.value.field == "msisdn"
 

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 
 from fastapi import APIRouter, Request
 
 from channels import asterisk, connect
-from domain.contact_point import Resolved
+from channels.webhook_fields import PayloadError
 from schemas.events import CallInteraction, EmailInteraction, Interaction, WebInteraction
-from services.application.crossview import Crossview
+from services.application.identity import by_connect_contact, by_phone
 from services.http.deps import App
 from services.http.routes.webhooks.edge import (
     RESPONSES,
     Reached,
-    by_contact,
     configured_secret,
     forged,
     publish,
@@ -38,55 +36,25 @@ async def asterisk_events(request: Request, crossview: App) -> dict[str, int]:
     body = await read_body(request, crossview)
     try:
         events = asterisk.parse(body)
-    except asterisk.AsteriskPayloadError as error:
+    except PayloadError as error:
         raise refused("Not an ARI event", "body", error) from error
     country = crossview.settings.default_country_code
-    reached = [
-        Reached(
-            by_contact("phone", e.caller, country),
-            "body.channel.caller.number",
-            CallInteraction(
-                direction="inbound",
-                provider="asterisk",
-                provider_id=e.call_id,
-                status=e.status,
-                from_number=e.caller,
-                to_number=e.called,
-                duration_seconds=e.duration_seconds,
-                outcome=e.outcome,
-                notes=e.notes,
-            ),
-            f"asterisk:{e.key}",
-            e.at,
+    reached = []
+    for e in events:
+        contact, attributed = by_phone(e.caller, "asterisk", e.channel_id, country)
+        data = CallInteraction(
+            direction="inbound",
+            provider="asterisk",
+            provider_id=e.call_id,
+            status=e.status,
+            from_number=e.caller,
+            to_number=e.called,
+            duration_seconds=e.duration_seconds,
+            outcome=e.outcome,
+            notes=e.notes,
         )
-        for e in events
-    ]
-    return {"accepted": await publish(crossview, reached)}
-
-
-@dataclass(frozen=True)
-class by_connect_contact:  # noqa: N801 - reads as the use case it runs, like by_contact
-    """The customer a contact names; while nobody is named, the contact itself leads to a
-    provisional person. Contact events come in any order: once a report names the customer, the
-    contact leads to them (its late anonymous events too), and a provisional person its earlier
-    anonymous events made is joined into them."""
-
-    customer: tuple[tuple[str, str], ...]
-    contact: str  # the initial contact id: every leg of a transferred call
-    country_code: str
-
-    def __call__(self, app: Crossview) -> Resolved:
-        if not self.customer:
-            return app.resolve_contact_point("contact", self.contact)
-        points = list(self.customer)
-        customer = (
-            app.identify(points, self.country_code)
-            if len(points) > 1
-            else app.resolve_contact_point(*points[0], self.country_code)
-        )
-        if app.index_contact_point(customer.person_id, "contact", self.contact).person_id == customer.person_id:
-            return customer
-        return app.identify([*points, ("contact", self.contact)], self.country_code)
+        reached.append(Reached(contact, "body.channel.caller.number", data, f"asterisk:{e.key}", e.at, attributed))
+    return {"accepted": await publish(crossview, reached, request)}
 
 
 @router.post("/v1/ingest/connect", responses=RESPONSES)
@@ -105,7 +73,7 @@ async def connect_contacts(request: Request, crossview: App) -> dict[str, int]:
     body = await read_body(request, crossview)
     try:
         reports = connect.parse(body)
-    except connect.ConnectPayloadError as error:
+    except PayloadError as error:
         raise refused("Not an Amazon Connect contact event or record", "body", error) from error
     country = crossview.settings.default_country_code
     reached = [

@@ -43,18 +43,7 @@ class Reached:
     data: Interaction  # without function: the contact point decides that
     key: str  # the provider's own unique key: a retry gives the same event id
     at: datetime
-
-
-@dataclass(frozen=True)
-class by_contact:  # noqa: N801 - reads as the function it replaces: by_contact("email", address, "33")
-    """Resolve through one contact point. Equal for the same address, so a batch resolves it once."""
-
-    kind: str
-    address: str
-    country_code: str
-
-    def __call__(self, app: Crossview) -> Resolved:
-        return app.resolve_contact_point(self.kind, self.address, self.country_code)
+    attributed: bool = True  # False: no customer address, recorded under the provider's own id
 
 
 def _resolve_and_publish(crossview: Container, reached: list[Reached]) -> int:
@@ -70,7 +59,10 @@ def _resolve_and_publish(crossview: Container, reached: list[Reached]) -> int:
             raise ProblemError(
                 422, "Invalid contact point", str(error), [{"field": item.field, "message": str(error)}]
             ) from error
-        data = item.data.model_copy(update={"function_id": resolved.function_id})
+        # The provider's status stays as it came; its canonical one goes beside it (schemas/statuses.py).
+        data = item.data.model_copy(
+            update={"function_id": resolved.function_id, "canonical_status": item.data.lifecycle}
+        )
         events.append(
             CloudEvent(
                 id=str(uuid.uuid5(WEBHOOKS, item.key)),
@@ -85,8 +77,15 @@ def _resolve_and_publish(crossview: Container, reached: list[Reached]) -> int:
     return len(events)
 
 
-async def publish(crossview: Container, reached: list[Reached]) -> int:
-    return await run_in_threadpool(_resolve_and_publish, crossview, reached)
+async def publish(crossview: Container, reached: list[Reached], request: Request | None = None) -> int:
+    """Resolve and publish the batch (2xx only after this returned); then count, per provider, the
+    interactions recorded without a customer address (crossview_webhook_unattributed on /metrics)."""
+    published = await run_in_threadpool(_resolve_and_publish, crossview, reached)
+    metrics = getattr(request.app.state, "http_metrics", None) if request is not None else None
+    for item in reached:
+        if not item.attributed and metrics is not None:
+            metrics.unattributed.labels(item.data.provider).inc()
+    return published
 
 
 async def read_body(request: Request, crossview: Container) -> bytes:

@@ -9,13 +9,14 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from channels import mailgun, sendgrid, ses
+from channels.webhook_fields import PayloadError
 from schemas.events import EmailInteraction
+from services.application.identity import by_contact
 from services.container import Container
 from services.http.deps import App, ProblemError
 from services.http.routes.webhooks.edge import (
     RESPONSES,
     Reached,
-    by_contact,
     check_fresh,
     configured_secret,
     forged,
@@ -80,7 +81,7 @@ async def sendgrid_events(request: Request, crossview: App) -> dict[str, int]:
         check_fresh(crossview.settings.webhook_max_age_s, timestamp)
     try:
         events = sendgrid.parse_events(body)
-    except sendgrid.SendGridPayloadError as error:
+    except PayloadError as error:
         raise refused("Not a SendGrid event batch", "body", error) from error
     reached = [_reached("sendgrid", e, f"body.{i}.email", crossview) for i, e in enumerate(events)]
     return {"accepted": await publish(crossview, reached)}
@@ -94,7 +95,7 @@ async def mailgun_event(request: Request, crossview: App) -> dict[str, int]:
     body = await read_body(request, crossview)
     try:  # Mailgun signs inside the body: the signature is checked right after this parse
         event = mailgun.parse(body)
-    except mailgun.MailgunPayloadError as error:
+    except PayloadError as error:
         raise refused("Not a Mailgun webhook", "body", error) from error
     if key:
         if not mailgun.signature_is_valid(key, event.timestamp, event.token, event.signature):
@@ -131,7 +132,7 @@ async def ses_events(request: Request, crossview: App) -> dict[str, int]:
     body = await read_body(request, crossview)
     try:  # SNS signs inside the body: topic and signature are checked right after this parse
         envelope = ses.parse_envelope(body)
-    except ses.SnsError as error:
+    except PayloadError as error:
         raise refused("Not an SNS message", "body", error) from error
     if topics:
         if envelope["TopicArn"] not in {arn.strip() for arn in topics.split(",")}:
@@ -160,7 +161,7 @@ async def ses_events(request: Request, crossview: App) -> dict[str, int]:
         return {"accepted": 0}
     try:
         events = ses.parse_ses(envelope["Message"], envelope["MessageId"])
-    except ses.SnsError as error:
+    except PayloadError as error:
         raise refused("Not an SES event", "body", error) from error
     reached = [_reached("ses", e, "body.Message", crossview) for e in events]
     return {"accepted": await publish(crossview, reached)}

@@ -7,14 +7,14 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, Request, Response
 
 from channels import twilio, vonage
-from channels.webhook_fields import NotJson, load_json
+from channels.webhook_fields import NotJson, PayloadError, load_json
 from schemas.events import CallInteraction, Interaction, SmsInteraction
+from services.application.identity import by_phone
 from services.container import Container
 from services.http.deps import App, ProblemError
 from services.http.routes.webhooks.edge import (
     RESPONSES,
     Reached,
-    by_contact,
     check_fresh,
     configured_secret,
     forged,
@@ -53,12 +53,19 @@ async def _twilio_form(request: Request, crossview: Container) -> list[tuple[str
 
 
 async def _twilio_answer(
-    crossview: Container, report: twilio.SmsReport | twilio.CallReport, data: Interaction, key: str, at: datetime
+    request: Request,
+    crossview: Container,
+    report: twilio.SmsReport | twilio.CallReport,
+    data: Interaction,
+    key: str,
+    at: datetime,
 ) -> Response:
     """Publish what Twilio reported for the customer's number, and answer with empty TwiML."""
     field = "form.From" if report.direction == "inbound" else "form.To"
-    contact = by_contact("phone", report.customer_number, crossview.settings.default_country_code)
-    await publish(crossview, [Reached(contact, field, data, key, at)])
+    contact, attributed = by_phone(
+        report.customer_number, "twilio", data.provider_id, crossview.settings.default_country_code
+    )
+    await publish(crossview, [Reached(contact, field, data, key, at, attributed)], request)
     return Response(EMPTY_TWIML, media_type="text/xml")
 
 
@@ -69,7 +76,7 @@ async def twilio_sms(request: Request, crossview: App) -> Response:
     form = await _twilio_form(request, crossview)
     try:
         report = twilio.parse_sms(form)
-    except twilio.TwilioPayloadError as error:
+    except PayloadError as error:
         raise refused("Not a Twilio SMS webhook", "form", error) from error
     data = SmsInteraction(
         direction=report.direction,
@@ -81,7 +88,7 @@ async def twilio_sms(request: Request, crossview: App) -> Response:
         body=report.body,
     )
     return await _twilio_answer(
-        crossview, report, data, f"twilio:sms:{report.message_sid}:{report.status}", datetime.now(UTC)
+        request, crossview, report, data, f"twilio:sms:{report.message_sid}:{report.status}", datetime.now(UTC)
     )
 
 
@@ -92,7 +99,7 @@ async def twilio_voice(request: Request, crossview: App) -> Response:
     form = await _twilio_form(request, crossview)
     try:
         report = twilio.parse_call(form)
-    except twilio.TwilioPayloadError as error:
+    except PayloadError as error:
         raise refused("Not a Twilio Voice callback", "form", error) from error
     data = CallInteraction(
         direction=report.direction,
@@ -105,7 +112,12 @@ async def twilio_voice(request: Request, crossview: App) -> Response:
         outcome=report.outcome,
     )
     return await _twilio_answer(
-        crossview, report, data, f"twilio:call:{report.call_sid}:{report.status}", report.at or datetime.now(UTC)
+        request,
+        crossview,
+        report,
+        data,
+        f"twilio:call:{report.call_sid}:{report.status}",
+        report.at or datetime.now(UTC),
     )
 
 
@@ -133,7 +145,7 @@ async def vonage_sms(request: Request, crossview: App) -> dict[str, bool]:
         check_fresh(crossview.settings.webhook_max_age_s, params.get("timestamp"))
     try:
         report = vonage.parse(params)
-    except vonage.VonagePayloadError as error:
+    except PayloadError as error:
         raise refused("Not a Vonage SMS webhook", "", error) from error
     customer = report.from_number if report.direction == "inbound" else report.to_number
     data = SmsInteraction(
@@ -145,16 +157,7 @@ async def vonage_sms(request: Request, crossview: App) -> dict[str, bool]:
         to_number=report.to_number,
         body=report.body,
     )
-    await publish(
-        crossview,
-        [
-            Reached(
-                by_contact("phone", customer, crossview.settings.default_country_code),
-                "msisdn",
-                data,
-                f"vonage:sms:{report.message_id}:{report.status}",
-                report.at or datetime.now(UTC),
-            )
-        ],
-    )
+    contact, attributed = by_phone(customer, "vonage", report.message_id, crossview.settings.default_country_code)
+    key, at = f"vonage:sms:{report.message_id}:{report.status}", report.at or datetime.now(UTC)
+    await publish(crossview, [Reached(contact, "msisdn", data, key, at, attributed)], request)
     return {"ok": True}
