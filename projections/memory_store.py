@@ -11,9 +11,11 @@ from typing import Any
 
 from projections.audit_view import AuditEntry
 from projections.directory import Colleague, Criteria, References, colleagues_of
-from projections.person_view import PersonView, TimelineEntry, one_row_per_message
+from projections.person_model import PersonView
+from projections.person_view import one_row_per_message
 from projections.ports import Partition, StaleOffsets, TimelineFilter
 from projections.reference_view import ORGANISATION, TITLES, Key
+from projections.timeline import TimelineEntry
 
 
 class _MemoryTransaction:

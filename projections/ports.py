@@ -10,8 +10,9 @@ from typing import Any, Protocol
 
 from projections.audit_view import AuditEntry
 from projections.directory import Colleague, Criteria, References
-from projections.person_view import PersonView, TimelineEntry
+from projections.person_model import PersonView
 from projections.reference_view import Key as ReferenceKey
+from projections.timeline import TimelineEntry
 from schemas.envelope import WireRecord
 
 Partition = tuple[str, int]  # (topic, partition)

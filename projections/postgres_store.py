@@ -23,9 +23,12 @@ from pydantic_core import to_json
 
 from projections.audit_view import AuditEntry
 from projections.directory import Colleague, Criteria, References
-from projections.person_view import STATUS_STAGE, PersonView, TimelineEntry, view_from_json, view_to_json
+from projections.person_codec import view_from_json, view_to_json
+from projections.person_model import PersonView
+from projections.person_view import STATUS_STAGE
 from projections.ports import GenerationChanged, Partition, StaleOffsets, TimelineFilter
 from projections.reference_view import ORGANISATION, TITLES
+from projections.timeline import TimelineEntry
 
 PROJECTION = "person_view"
 

@@ -12,8 +12,10 @@ from fastapi import APIRouter, Query
 from channels.webhook_fields import load_json
 from projections.campaigns import indicators
 from projections.directory import Criteria, References, attributes_out, function_out, history, matches, target
-from projections.person_view import PersonView, TimelineEntry, merge_views, one_row_per_message
+from projections.person_model import PersonView, merge_views
+from projections.person_view import one_row_per_message
 from projections.ports import TimelineFilter
+from projections.timeline import TimelineEntry
 from schemas.api import (
     CampaignOut,
     FunctionOut,

@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from projections.memory_store import MemoryStore
-from projections.person_view import PersonView, TimelineEntry
+from projections.person_model import PersonView
 from projections.ports import StaleOffsets
+from projections.timeline import TimelineEntry
 
 P0, P1 = ("t.interactions", 0), ("t.interactions", 1)
 AT = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
