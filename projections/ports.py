@@ -88,6 +88,9 @@ class ProjectionStore(Protocol):
 
     def organisation(self, organisation_id: str) -> dict[str, Any] | None: ...
 
+    def attribute_policy(self) -> dict[str, str]:
+        """The projected attribute ownership policy: attribute -> "person" or "function"."""
+
     def campaign_counts(self, campaign: str) -> dict[tuple[str, str], int]:
         """Distinct people per (channel, indicator) of the campaign."""
 

@@ -13,7 +13,7 @@ from projections.audit_view import AuditEntry
 from projections.directory import Colleague, Criteria, References
 from projections.person_codec import view_from_json
 from projections.person_model import PersonView
-from projections.reference_view import ORGANISATION, TITLES
+from projections.reference_view import ORGANISATION, POLICY, TITLES, policy_levels
 
 
 class PostgresQueries:
@@ -146,6 +146,10 @@ class PostgresQueries:
             "SELECT view FROM {schema}.reference WHERE kind = %s AND id = %s", (ORGANISATION, organisation_id)
         )
         return rows[0][0] if rows else None
+
+    def attribute_policy(self) -> dict[str, str]:
+        rows = self._rows("SELECT view FROM {schema}.reference WHERE kind = %s AND id = %s", (POLICY, POLICY))
+        return policy_levels(rows[0][0] if rows else None)
 
 
 def _audit_entry(entry: dict[str, Any]) -> AuditEntry:
