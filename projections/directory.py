@@ -14,7 +14,7 @@ from datetime import date
 from typing import Any, Literal
 
 from domain.person import Function
-from projections.person_view import PersonView
+from projections.person_model import PersonView
 
 
 @dataclass(frozen=True)

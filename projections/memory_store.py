@@ -11,9 +11,11 @@ from typing import Any
 
 from projections.audit_view import AuditEntry
 from projections.directory import Colleague, Criteria, References, colleagues_of
-from projections.person_view import PersonView, TimelineEntry, one_row_per_message
+from projections.person_model import PersonView
+from projections.person_view import one_row_per_message
 from projections.ports import Partition, StaleOffsets, TimelineFilter
-from projections.reference_view import ORGANISATION, TITLES, Key
+from projections.reference_view import ORGANISATION, POLICY, TITLES, Key, policy_levels
+from projections.timeline import TimelineEntry
 
 
 class _MemoryTransaction:
@@ -178,3 +180,7 @@ class MemoryStore:
     def organisation(self, organisation_id: str) -> dict[str, Any] | None:
         with self._lock:
             return self._references.get((ORGANISATION, organisation_id))
+
+    def attribute_policy(self) -> dict[str, str]:
+        with self._lock:
+            return policy_levels(self._references.get((POLICY, POLICY)))

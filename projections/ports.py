@@ -10,8 +10,9 @@ from typing import Any, Protocol
 
 from projections.audit_view import AuditEntry
 from projections.directory import Colleague, Criteria, References
-from projections.person_view import PersonView, TimelineEntry
+from projections.person_model import PersonView
 from projections.reference_view import Key as ReferenceKey
+from projections.timeline import TimelineEntry
 from schemas.envelope import WireRecord
 
 Partition = tuple[str, int]  # (topic, partition)
@@ -86,6 +87,9 @@ class ProjectionStore(Protocol):
         """People with at least one function that may meet ``criteria``, with their references."""
 
     def organisation(self, organisation_id: str) -> dict[str, Any] | None: ...
+
+    def attribute_policy(self) -> dict[str, str]:
+        """The projected attribute ownership policy: attribute -> "person" or "function"."""
 
     def campaign_counts(self, campaign: str) -> dict[tuple[str, str], int]:
         """Distinct people per (channel, indicator) of the campaign."""

@@ -24,9 +24,11 @@ from projections.audit_view import audit_entry, concerns_audit
 from projections.campaigns import campaign_rows
 from projections.data_keys import DataKeys, Keys
 from projections.facts import Fact, UndecodableRecord, decode
-from projections.person_view import PersonView, changes_profile, concerns_person, fold, timeline_entry
+from projections.person_model import PersonView
+from projections.person_view import changes_profile, concerns_person, fold
 from projections.ports import DeadLetterSink, GenerationChanged, Partition, ProjectionStore, StaleOffsets
 from projections.reference_view import concerns_reference, fold_references, key_of
+from projections.timeline import timeline_entry
 from schemas.envelope import WireRecord
 from schemas.sealing import PERSONAL_BY_TYPE
 

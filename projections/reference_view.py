@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from domain.referential import DEFAULT_LEVELS
 from projections.facts import Fact
 from schemas.events import (
     AttributeLevelSet,
@@ -81,3 +82,9 @@ def _apply(view: dict[str, Any] | None, fact: Fact) -> dict[str, Any]:
     if isinstance(data, AttributeLevelSet):
         return {"levels": {**(view or {}).get("levels", {}), data.attribute: data.level}}
     raise TypeError(f"not a reference event: {fact.event_type}")
+
+
+def policy_levels(document: Mapping[str, Any] | None) -> dict[str, str]:
+    """The level of every attribute with a decision: the aggregate's defaults, then what the projected
+    policy changed (the defaults are code, not events: the log only carries the changes)."""
+    return {**DEFAULT_LEVELS, **((document or {}).get("levels") or {})}

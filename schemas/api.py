@@ -65,6 +65,15 @@ class AttributeOut(ApiModel):
     function_id: str | None
 
 
+class AttributePolicyOut(ApiModel):
+    """Which attributes a person carries once, and which each of their functions carries."""
+
+    levels: dict[str, Literal["person", "function"]] = Field(
+        description="The level of every attribute with a decision; any other attribute is person-level."
+    )
+    freshness: Freshness
+
+
 class ReachabilityOut(ApiModel):
     """Whether a contact point may be used, and the event that decided it (unsubscribe, STOP, bounce...)."""
 

@@ -9,7 +9,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from projections.facts import Fact, fact_of
-from projections.person_view import PersonView, fold, view_to_json
+from projections.person_codec import view_to_json
+from projections.person_model import PersonView
+from projections.person_view import fold
 from schemas.envelope import CloudEvent
 
 REQUIRE_SERVICES = bool(os.environ.get("CI") or os.environ.get("CROSSVIEW_REQUIRE_SERVICES"))

@@ -8,8 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from projections.memory_store import MemoryStore
-from projections.person_view import PersonView, TimelineEntry
+from projections.person_model import PersonView
 from projections.ports import StaleOffsets
+from projections.reference_view import POLICY
+from projections.timeline import TimelineEntry
 
 P0, P1 = ("t.interactions", 0), ("t.interactions", 1)
 AT = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -177,6 +179,20 @@ def test_a_status_reported_late_does_not_pass_for_the_latest(any_store):
         tx.advance({P0: 10}, {P0: 0})
     (row,) = any_store.timeline("fabien", 10)
     assert row.status == "delivered"
+
+
+def test_the_attribute_policy_is_the_defaults_until_the_projected_changes(any_store):
+    assert any_store.attribute_policy() == {"mobile_phone": "person", "email": "function", "postal_address": "function"}
+    policy = {(POLICY, POLICY): {"levels": {"email": "person", "loyalty_card": "function"}}}
+    with any_store.transaction() as tx:
+        tx.save_references(policy)
+        tx.advance({P0: 1}, {P0: 0})
+    assert any_store.attribute_policy() == {
+        "mobile_phone": "person",
+        "email": "person",
+        "postal_address": "function",
+        "loyalty_card": "function",
+    }
 
 
 def test_a_generation_created_with_jsonb_documents_still_takes_the_projectors_writes(store):

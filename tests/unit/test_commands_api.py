@@ -170,10 +170,21 @@ def test_an_organisation_changing_status_changes_targeting_by_status(client, sce
 
 
 def test_the_attribute_policy_is_an_administrators_decision(client, scenario):
-    assert ok(client.get("/v1/attribute-policy"))["email"] == "function"
+    assert ok(client.get("/v1/attribute-policy"))["levels"]["email"] == "function"
     ok(client.put("/v1/attribute-policy/email", json={"level": "person"}))
     ok(client.put(f"/v1/persons/{scenario['fabien']}/attributes/email", json={"value": "fabien@example.org"}))
-    assert ok(client.get("/v1/attribute-policy"))["email"] == "person"
+    assert ok(client.get("/v1/attribute-policy"))["levels"]["email"] == "person"
+
+
+def test_the_attribute_policy_is_read_from_its_projection_with_the_position_it_reflects(client):
+    changed = ok(client.put("/v1/attribute-policy/postal_address", json={"level": "person"}))
+    (position,) = changed["positions"]
+    crossview = client.app.state.crossview
+    body = ok(client.get("/v1/attribute-policy", params={"min_position": position}))
+    assert body["levels"] == crossview.store.attribute_policy() == crossview.commands.app.attribute_levels()
+    assert body["levels"]["postal_address"] == "person" and body["freshness"]["caught_up"]
+    marks = crossview.commands.landed(int(position.rsplit(":", 1)[1]))  # where the relay put the change
+    assert marks and all(body["freshness"]["position"][f"{t}:{p}"] > offset for (t, p), offset in marks.items())
 
 
 def test_the_referential_and_organisations_are_readable(client, scenario):

@@ -4,7 +4,8 @@ from datetime import UTC, date, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from projections.person_view import concerns_person, fold, view_from_json, view_to_json
+from projections.person_codec import view_from_json, view_to_json
+from projections.person_view import concerns_person, fold
 from schemas.events import DOMAIN, FunctionsReprioritised, SmsInteraction, stream_of
 from services.demo.data import event, seed_scenario, synthetic_interactions
 from tests.conftest import facts_of

@@ -24,7 +24,7 @@ from schemas.api import (
     TitleIn,
 )
 from services.application.crossview import Crossview
-from services.http.access import AsAdmin, AsAdvisor, AsReader
+from services.http.access import AsAdmin, AsAdvisor
 from services.http.deps import App, positions_out
 
 router = APIRouter(tags=["commands"])
@@ -137,9 +137,3 @@ def set_attribute_level(crossview: App, caller: AsAdmin, attribute: AttributeNam
     """Decide whether an attribute is carried by the person or by each function. It applies from now
     on: values already set stay where they were until set again."""
     return _run(crossview, lambda app: app.set_attribute_level(attribute, body.level))
-
-
-@router.get("/v1/attribute-policy", tags=["administration"])
-def attribute_policy(crossview: App, caller: AsReader) -> dict[str, str]:
-    """The level (person or function) of every attribute with a decision; others are person-level."""
-    return crossview.commands.app.attribute_levels()

@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from projections.directory import history
-from projections.person_view import view_to_json
+from projections.person_codec import view_to_json
 from schemas.api import ErasedOut, Problem
 from services.application.auth import Caller, Role
 from services.container import Container

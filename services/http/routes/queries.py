@@ -12,9 +12,12 @@ from fastapi import APIRouter, Query
 from channels.webhook_fields import load_json
 from projections.campaigns import indicators
 from projections.directory import Criteria, References, attributes_out, function_out, history, matches, target
-from projections.person_view import PersonView, TimelineEntry, merge_views, one_row_per_message
+from projections.person_model import PersonView, merge_views
+from projections.person_view import one_row_per_message
 from projections.ports import TimelineFilter
+from projections.timeline import TimelineEntry
 from schemas.api import (
+    AttributePolicyOut,
     CampaignOut,
     FunctionOut,
     HistoryOut,
@@ -335,6 +338,13 @@ def organisation(crossview: App, caller: AsReader, organisation_id: str) -> dict
 def titles(crossview: App, caller: AsReader) -> dict:
     """The referential of function titles: code, label, and whether it is retired."""
     return {"titles": dict(crossview.store.reference_data(()).titles)}
+
+
+@router.get("/v1/attribute-policy", response_model=AttributePolicyOut, tags=["administration"])
+def attribute_policy(crossview: App, caller: AsReader, freshness: Fresh) -> AttributePolicyOut:
+    """The level (person or function) of every attribute with a decision; others are person-level.
+    Read from the projected policy: give min_position from the PUT's answer to read your change."""
+    return AttributePolicyOut(levels=crossview.store.attribute_policy(), freshness=freshness)
 
 
 @router.get("/v1/campaigns/{campaign}", response_model=CampaignOut, tags=["campaigns"], responses=NOT_FOUND)

@@ -1,0 +1,160 @@
+"""The PostgreSQL store's queries: what the API asks of the read models, on the generation queries read."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime
+from typing import Any
+
+from psycopg import sql
+from psycopg_pool import ConnectionPool
+
+from projections.audit_view import AuditEntry
+from projections.directory import Colleague, Criteria, References
+from projections.person_codec import view_from_json
+from projections.person_model import PersonView
+from projections.reference_view import ORGANISATION, POLICY, TITLES, policy_levels
+
+
+class PostgresQueries:
+    """The read side of ``PostgresStore``; ``_read_schema`` says which generation it reads."""
+
+    _pool: ConnectionPool
+
+    def _read_schema(self) -> sql.Identifier:
+        raise NotImplementedError
+
+    def _rows(self, statement: str, params: Any = None) -> list[tuple]:
+        """Run one query on the generation queries read. The schema is resolved before a connection
+        is taken, so a request never holds one connection while waiting for another."""
+        query = sql.SQL(statement).format(schema=self._read_schema())
+        with self._pool.connection() as conn:
+            return conn.execute(query, params).fetchall()
+
+    def person(self, person_id: str) -> PersonView | None:
+        rows = self._rows("SELECT view FROM {schema}.person_view WHERE person_id = %s", (person_id,))
+        return view_from_json(rows[0][0]) if rows else None
+
+    def persons(self, person_ids: Iterable[str]) -> dict[str, PersonView]:
+        rows = self._rows("SELECT view FROM {schema}.person_view WHERE person_id = ANY(%s)", (list(person_ids),))
+        return {view.person_id: view for view in (view_from_json(row[0]) for row in rows)}
+
+    def reference_data(self, organisation_ids: Iterable[str]) -> References:
+        rows = self._rows(
+            "SELECT kind, id, view FROM {schema}.reference WHERE (kind = %s AND id = ANY(%s)) OR kind = %s",
+            (ORGANISATION, list(set(organisation_ids)), TITLES),
+        )
+        organisations = {ident: view for kind, ident, view in rows if kind == ORGANISATION}
+        titles = next((view.get("titles", {}) for kind, _, view in rows if kind == TITLES), {})
+        return References(organisations, titles)
+
+    def _views_with_references(self, person_ids: list[str]) -> tuple[list[PersonView], References]:
+        views = list(self.persons(person_ids).values())
+        return views, self.reference_data(f.organisation_id for v in views for f in v.functions.values())
+
+    def search_candidates(self, query: str, day: date, limit: int) -> tuple[list[PersonView], References]:
+        words = query.lower().split()
+        patterns = [f"%{_escape_like(word)}%" for word in words] or ["%"]
+        titles = self.reference_data(()).titles
+        title_codes = [
+            code
+            for code, t in titles.items()
+            if any(word in code.lower() or word in (t.get("label") or "").lower() for word in words)
+        ]
+        organisation_ids = [
+            row[0]
+            for row in self._rows(
+                "SELECT id FROM {schema}.reference WHERE kind = %s AND lower(view->>'name') LIKE ANY(%s)",
+                (ORGANISATION, patterns),
+            )
+        ]
+        ids = [
+            row[0]
+            for row in self._rows(
+                "SELECT person_id FROM {schema}.person_search WHERE text LIKE ANY(%(p)s) "
+                "UNION SELECT person_id FROM {schema}.person_function "
+                "WHERE entered_on <= %(day)s AND (exits_on IS NULL OR exits_on >= %(day)s) "
+                "AND (organisation_id = ANY(%(orgs)s) OR title_code = ANY(%(titles)s) OR contacts LIKE ANY(%(p)s)) "
+                "LIMIT %(cap)s",
+                {"p": patterns, "day": day, "orgs": organisation_ids, "titles": title_codes, "cap": limit * 20},
+            )
+        ]
+        return self._views_with_references(ids)
+
+    def people_of(self, organisation_id: str, day: date, include_past: bool) -> list[PersonView]:
+        active = "" if include_past else "AND entered_on <= %(day)s AND (exits_on IS NULL OR exits_on >= %(day)s)"
+        ids = [
+            row[0]
+            for row in self._rows(
+                f"SELECT DISTINCT person_id FROM {{schema}}.person_function WHERE organisation_id = %(org)s {active}",
+                {"org": organisation_id, "day": day},
+            )
+        ]
+        return list(self.persons(ids).values())
+
+    def colleagues(self, organisation_ids: Iterable[str], day: date) -> list[Colleague]:
+        rows = self._rows(
+            "SELECT pf.organisation_id, pf.person_id, pv.view->>'given_name', pv.view->>'family_name', pf.title_code "
+            "FROM {schema}.person_function pf JOIN {schema}.person_view pv USING (person_id) "
+            "WHERE pf.organisation_id = ANY(%(orgs)s) AND pf.entered_on <= %(day)s "
+            "AND (pf.exits_on IS NULL OR pf.exits_on >= %(day)s)",
+            {"orgs": list(organisation_ids), "day": day},
+        )
+        return [Colleague(*row) for row in rows]
+
+    def targeting_candidates(self, criteria: Criteria, day: date) -> tuple[list[PersonView], References]:
+        conditions, params = [], {"day": day}
+        if criteria.active_only:
+            conditions.append("pf.entered_on <= %(day)s AND (pf.exits_on IS NULL OR pf.exits_on >= %(day)s)")
+        if criteria.title_codes is not None:
+            conditions.append("pf.title_code = ANY(%(titles)s)")
+            params["titles"] = list(criteria.title_codes)
+        if criteria.organisation_ids is not None:
+            conditions.append("pf.organisation_id = ANY(%(orgs)s)")
+            params["orgs"] = list(criteria.organisation_ids)
+        join = ""
+        if criteria.relationships is not None:
+            join = "JOIN {schema}.reference r ON r.kind = 'organisation' AND r.id = pf.organisation_id"
+            conditions.append("r.view->>'relationship' = ANY(%(relationships)s)")
+            params["relationships"] = list(criteria.relationships)
+        where = " AND ".join(conditions) or "TRUE"
+        ids = [
+            row[0]
+            for row in self._rows(
+                f"SELECT DISTINCT pf.person_id FROM {{schema}}.person_function pf {join} WHERE {where}", params
+            )
+        ]
+        return self._views_with_references(ids)
+
+    def campaign_counts(self, campaign: str) -> dict[tuple[str, str], int]:
+        rows = self._rows(
+            "SELECT channel, indicator, count(*) FROM {schema}.campaign_reach WHERE campaign = %s "
+            "GROUP BY channel, indicator",
+            (campaign,),
+        )
+        return {(channel, indicator): count for channel, indicator, count in rows}
+
+    def audit_of(self, subject: str, limit: int) -> list[AuditEntry]:
+        rows = self._rows(
+            "SELECT entry FROM {schema}.audit WHERE subject = %s ORDER BY at DESC, event_id DESC LIMIT %s",
+            (subject, limit),
+        )
+        return [_audit_entry(entry) for (entry,) in rows]
+
+    def organisation(self, organisation_id: str) -> dict[str, Any] | None:
+        rows = self._rows(
+            "SELECT view FROM {schema}.reference WHERE kind = %s AND id = %s", (ORGANISATION, organisation_id)
+        )
+        return rows[0][0] if rows else None
+
+    def attribute_policy(self) -> dict[str, str]:
+        rows = self._rows("SELECT view FROM {schema}.reference WHERE kind = %s AND id = %s", (POLICY, POLICY))
+        return policy_levels(rows[0][0] if rows else None)
+
+
+def _audit_entry(entry: dict[str, Any]) -> AuditEntry:
+    return AuditEntry(**{**entry, "at": datetime.fromisoformat(entry["at"]), "roles": tuple(entry["roles"])})
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -1,0 +1,232 @@
+"""The projector's side of the PostgreSQL store: one batch's rows and offsets, written in the
+transaction that ``PostgresStore.transaction`` opens, so they commit together or not at all."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.types.json import Jsonb
+from pydantic_core import to_json
+
+from projections.audit_view import AuditEntry
+from projections.person_codec import view_from_json, view_to_json
+from projections.person_model import PersonView
+from projections.ports import Partition, StaleOffsets
+from projections.timeline import TimelineEntry
+
+_TIMELINE_COLUMNS = (
+    "event_id, person_id, occurred_at, event_type, channel, data, topic, partition, kafka_offset, message_key, status"
+)
+
+
+class PostgresTransaction:
+    """One batch's writes to one generation, inside the store's transaction (ports.ProjectionTransaction)."""
+
+    def __init__(self, conn: psycopg.Connection, schema: sql.Identifier) -> None:
+        self._conn = conn
+        self._schema = schema
+
+    def _q(self, text: str) -> sql.Composed:
+        return sql.SQL(text).format(schema=self._schema)
+
+    def claim(self, entries: Sequence[TimelineEntry]) -> set[str]:
+        """Duplicates are rare (a producer's retry), so first try copying the batch straight into
+        the timeline; only when an event id is already there, sort it out through a staging table."""
+        unique = list({e.event_id: e for e in reversed(entries)}.values())[::-1]  # first occurrence wins
+        if not unique:
+            return set()
+        try:
+            with self._conn.transaction():  # a savepoint: a duplicate undoes the copy, not the batch
+                self._copy_timeline(f"{{schema}}.timeline ({_TIMELINE_COLUMNS})", unique)
+            return {e.event_id for e in unique}
+        except psycopg.errors.UniqueViolation:
+            pass
+        cur = self._conn.cursor()
+        cur.execute(
+            self._q("CREATE TEMP TABLE IF NOT EXISTS stage_timeline (LIKE {schema}.timeline) ON COMMIT DELETE ROWS")
+        )
+        self._copy_timeline(f"stage_timeline ({_TIMELINE_COLUMNS})", unique)
+        cur.execute(
+            self._q(
+                f"INSERT INTO {{schema}}.timeline ({_TIMELINE_COLUMNS}) SELECT {_TIMELINE_COLUMNS} "
+                "FROM stage_timeline ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
+            )
+        )
+        return {row[0] for row in cur.fetchall()}
+
+    def _copy_timeline(self, target: str, entries: Sequence[TimelineEntry]) -> None:
+        with self._conn.cursor().copy(self._q(f"COPY {target} FROM STDIN")) as copy:
+            for e in entries:
+                copy.write_row(
+                    (
+                        e.event_id,
+                        e.person_id,
+                        e.occurred_at,
+                        e.event_type,
+                        e.channel,
+                        e.raw_data.decode(),
+                        e.topic,
+                        e.partition,
+                        e.offset,
+                        e.message_key,
+                        e.status,
+                    )
+                )
+
+    def views(self, person_ids: Iterable[str]) -> dict[str, PersonView]:
+        """The current views, locked until commit: a person's events arrive on two topics, which
+        two projectors may own, so the read-fold-write of one person must not interleave."""
+        ids = sorted(set(person_ids))
+        if not ids:
+            return {}
+        self._conn.execute(
+            self._q(
+                "INSERT INTO {schema}.person_view (person_id) SELECT unnest(%s::text[]) ORDER BY 1 "
+                "ON CONFLICT DO NOTHING"
+            ),
+            (ids,),
+        )
+        rows = self._conn.execute(
+            self._q(
+                "SELECT view FROM {schema}.person_view WHERE person_id = ANY(%s) AND view IS NOT NULL "
+                "ORDER BY person_id FOR UPDATE"
+            ),
+            (ids,),
+        ).fetchall()
+        return {view.person_id: view for view in (view_from_json(row[0]) for row in rows)}
+
+    def save_views(self, views: Iterable[PersonView], profile_changed: Iterable[str] = ()) -> None:
+        views = list(views)
+        if not views:
+            return
+        cur = self._conn.cursor()
+        cur.execute("CREATE TEMP TABLE IF NOT EXISTS stage_view (person_id text, view json) ON COMMIT DELETE ROWS")
+        with cur.copy("COPY stage_view (person_id, view) FROM STDIN") as copy:
+            for view in views:
+                # pydantic's Rust encoder: four times faster than json.dumps, the same JSON
+                copy.write_row((view.person_id, to_json(view_to_json(view)).decode()))
+        cur.execute(
+            self._q(
+                "INSERT INTO {schema}.person_view (person_id, view) SELECT person_id, view FROM stage_view "
+                "ON CONFLICT (person_id) DO UPDATE SET view = excluded.view"
+            )
+        )
+        changed = set(profile_changed)
+        if changed:
+            self._reindex([view for view in views if view.person_id in changed])
+
+    def _reindex(self, views: list[PersonView]) -> None:
+        """Rewrite the search and roster rows of people whose profile changed."""
+        ids = [view.person_id for view in views]
+        cur = self._conn.cursor()
+        cur.execute(self._q("DELETE FROM {schema}.person_function WHERE person_id = ANY(%s)"), (ids,))
+        with cur.copy(
+            self._q(
+                "COPY {schema}.person_function (person_id, function_id, organisation_id, title_code, entered_on, "
+                "exits_on, contacts) FROM STDIN"
+            )
+        ) as copy:
+            for view in views:
+                for f in view.functions.values():
+                    contacts = " ".join(v for v in view.function_attributes.get(f.function_id, {}).values() if v)
+                    copy.write_row(
+                        (
+                            view.person_id,
+                            f.function_id,
+                            f.organisation_id,
+                            f.title_code,
+                            f.entered_on,
+                            f.exits_on,
+                            contacts.lower(),
+                        )
+                    )
+        cur.executemany(
+            self._q(
+                "INSERT INTO {schema}.person_search (person_id, text) VALUES (%s, %s) "
+                "ON CONFLICT (person_id) DO UPDATE SET text = excluded.text"
+            ),
+            [
+                (
+                    v.person_id,
+                    " ".join(
+                        [
+                            v.given_name or "",
+                            v.family_name or "",
+                            *(a for a in v.attributes.values() if a),
+                            *(c.split(":", 1)[1] for c in v.contact_points),
+                        ]
+                    ).lower(),
+                )
+                for v in views
+            ],
+        )
+
+    def record_campaign_reach(self, rows: set[tuple[str, str, str, str]]) -> None:
+        if rows:
+            self._conn.cursor().executemany(
+                self._q("INSERT INTO {schema}.campaign_reach VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING"),
+                sorted(rows),
+            )
+
+    def references(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+        keys = list(keys)
+        if not keys:
+            return {}
+        rows = self._conn.execute(
+            self._q(
+                "SELECT kind, id, view FROM {schema}.reference WHERE (kind, id) IN (SELECT * FROM unnest(%s::text[], %s::text[]))"
+            ),
+            ([k for k, _ in keys], [i for _, i in keys]),
+        ).fetchall()
+        return {(kind, ident): view for kind, ident, view in rows}
+
+    def save_references(self, documents: Mapping[tuple[str, str], dict[str, Any]]) -> None:
+        self._conn.cursor().executemany(
+            self._q(
+                "INSERT INTO {schema}.reference (kind, id, view) VALUES (%s, %s, %s) "
+                "ON CONFLICT (kind, id) DO UPDATE SET view = excluded.view"
+            ),
+            [(kind, ident, Jsonb(view)) for (kind, ident), view in documents.items()],
+        )
+
+    def redact_timelines(self, person_ids: Iterable[str]) -> None:
+        ids = list(person_ids)
+        if ids:
+            self._conn.execute(
+                self._q("UPDATE {schema}.timeline SET data = '{{}}'::json WHERE person_id = ANY(%s)"), (ids,)
+            )
+
+    def record_audit(self, entries: Sequence[AuditEntry]) -> None:
+        if entries:
+            self._conn.cursor().executemany(
+                self._q("INSERT INTO {schema}.audit VALUES (%s, %s, %s, %s::json) ON CONFLICT DO NOTHING"),
+                [(e.event_id, e.subject, e.at, to_json(e._asdict()).decode()) for e in entries],
+            )
+
+    def advance(self, new: Mapping[Partition, int], expected: Mapping[Partition, int]) -> None:
+        cur = self._conn.cursor()
+        for (topic, partition), offset in sorted(new.items()):
+            start = expected[(topic, partition)]
+            if offset <= start:
+                raise StaleOffsets(f"{topic}:{partition}: offset {offset} does not move forward from {start}")
+            if start == 0:
+                cur.execute(
+                    self._q(
+                        "INSERT INTO {schema}.offsets (topic, partition, next_offset) VALUES (%s, %s, %s) "
+                        "ON CONFLICT DO NOTHING"
+                    ),
+                    (topic, partition, offset),
+                )
+            else:
+                cur.execute(
+                    self._q(
+                        "UPDATE {schema}.offsets SET next_offset = %s "
+                        "WHERE topic = %s AND partition = %s AND next_offset = %s"
+                    ),
+                    (offset, topic, partition, start),
+                )
+            if cur.rowcount != 1:
+                raise StaleOffsets(f"{topic}:{partition}: another projector moved past offset {start}")
