@@ -258,7 +258,15 @@ class KafkaSource:
         self._consumer.subscribe(topics=list(topics), listener=_Listener())
 
     def poll(self, timeout_ms: int = 500) -> list[WireRecord]:
-        batches = self._consumer.poll(timeout_ms=timeout_ms, max_records=self._max_records)
+        """The next records; BrokerUnavailable if the consumer failed, or the error of a rebalance
+        callback as it was raised (the client wraps it), so the caller can tell what to retry."""
+        try:
+            batches = self._consumer.poll(timeout_ms=timeout_ms, max_records=self._max_records)
+        except KafkaError as error:
+            cause = error.__cause__
+            if isinstance(cause, Exception) and not isinstance(cause, KafkaError):
+                raise cause from error
+            raise BrokerUnavailable(f"Kafka consumer failed: {error}") from error
         return [_wire(message) for messages in batches.values() for message in messages]
 
     def seek(self, starts: dict[tuple[str, int], int]) -> None:

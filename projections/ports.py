@@ -23,6 +23,11 @@ class StaleOffsets(RuntimeError):
     another member took the partition over and moved on. The batch must not be committed."""
 
 
+class StoreUnavailable(RuntimeError):
+    """The read models' storage did not answer (a database restarting, a connection cut): nothing
+    of the batch was committed, so the projector resumes from the stored offsets once it answers."""
+
+
 class GenerationChanged(RuntimeError):
     """A rebuild switched the active read model: reload offsets from the new generation."""
 

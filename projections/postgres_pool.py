@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from projections.ports import StoreUnavailable
 
-class DatabaseUnavailable(RuntimeError):
-    """PostgreSQL does not answer at the configured address."""
+
+class DatabaseUnavailable(StoreUnavailable):
+    """PostgreSQL does not answer at the configured address (or cut the connection in use)."""
 
 
 def where(database_url: str) -> str:
@@ -16,8 +22,32 @@ def where(database_url: str) -> str:
     return f"{info.get('host', 'localhost')}:{info.get('port', 5432)}/{info.get('dbname', '')}"
 
 
+class _Pool(ConnectionPool):
+    """A pool whose lost connections are one named error: a database that restarts or goes away
+    raises DatabaseUnavailable from whatever used the connection, so the projector retries from
+    its stored offsets and the API answers 503, instead of each caller knowing psycopg's errors.
+    The pool drops a broken connection when it comes back, so the next borrow connects anew."""
+
+    @contextmanager
+    def connection(self, timeout: float | None = None) -> Iterator[psycopg.Connection]:
+        try:
+            with super().connection(timeout) as conn:
+                yield conn
+        except (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout) as error:
+            if not _lost(error):
+                raise
+            raise DatabaseUnavailable(f"PostgreSQL at {where(self.conninfo)} did not answer ({error})") from error
+
+
+def _lost(error: Exception) -> bool:
+    """A connection lost or refused, not an answer of a live server (a lock wait cancelled, a deadlock)."""
+    return not isinstance(error, psycopg.errors.QueryCanceled | psycopg.errors.TransactionRollback)
+
+
 def open_pool(database_url: str, max_size: int = 8) -> ConnectionPool:
-    pool = ConnectionPool(database_url, min_size=1, max_size=max_size, open=False, kwargs={"autocommit": True})
+    # A caller waits at most 5 s for a connection (psycopg's default is 30): with PostgreSQL away,
+    # a request answers 503 soon and the projector retries, instead of both hanging.
+    pool = _Pool(database_url, min_size=1, max_size=max_size, open=False, timeout=5, kwargs={"autocommit": True})
     try:
         pool.open(wait=True, timeout=15)
     except PoolTimeout as error:

@@ -26,7 +26,14 @@ from projections.data_keys import DataKeys, Keys
 from projections.facts import Fact, UndecodableRecord, decode
 from projections.person_model import PersonView
 from projections.person_view import changes_profile, concerns_person, fold
-from projections.ports import DeadLetterSink, GenerationChanged, Partition, ProjectionStore, StaleOffsets
+from projections.ports import (
+    DeadLetterSink,
+    GenerationChanged,
+    Partition,
+    ProjectionStore,
+    StaleOffsets,
+    StoreUnavailable,
+)
 from projections.reference_view import concerns_reference, fold_references, key_of
 from projections.timeline import timeline_entry
 from schemas.envelope import WireRecord
@@ -78,6 +85,8 @@ class Projector:
         self._keys = keys  # the subjects' data keys, to unseal personal fields (None: events are clear)
         self._dead_letters = dead_letters
         self._positions: dict[Partition, int] = {}  # next offset per owned partition, as stored
+        self._owned: list[Partition] = []  # what the group gave this member, positioned or not
+        self._unpositioned = False  # owned partitions whose stored offsets could not be read yet
         self._views: dict[str, PersonView] = {}  # committed views of the people this member owns
         self._max_cached_views = max_cached_views
         self.totals = BatchOutcome()
@@ -88,15 +97,21 @@ class Projector:
         """Own ``partitions`` from their stored offsets; returns where to seek."""
         partitions = list(partitions)
         check_co_partitioned(partitions)
-        starts = self._store.offsets(partitions)
-        self._positions = dict(starts)
+        # Until the stored offsets are read, nothing is applied: a store that fails here (the
+        # database restarting during a rebalance) leaves the member owning partitions it must
+        # not consume from wherever the consumer happens to be; ``run`` positions them later.
+        self._owned, self._positions, self._unpositioned = partitions, {}, True
         self._views.clear()
+        starts = self._store.offsets(partitions)
+        self._positions, self._unpositioned = dict(starts), False
         log.info("assigned %s", {f"{t}:{p}": o for (t, p), o in sorted(starts.items())})
         return starts
 
     def revoke(self, partitions: Iterable[Partition]) -> None:
         for partition in partitions:
             self._positions.pop(partition, None)
+        revoked = set(partitions)
+        self._owned = [p for p in self._owned if p not in revoked]
         self._views.clear()
 
     def positions(self) -> dict[Partition, int]:
@@ -185,12 +200,30 @@ class Projector:
 
     # --- the loop ---------------------------------------------------------------------------
 
-    def run(self, source: RecordSource, stop: threading.Event, poll_timeout_ms: int = 500) -> None:
-        """Poll and project until ``stop`` is set; recover from fencing by re-seeking to stored offsets."""
+    def run(
+        self,
+        source: RecordSource,
+        stop: threading.Event,
+        poll_timeout_ms: int = 500,
+        transient: tuple[type[BaseException], ...] = (),
+        retry_s: float = 1.0,
+    ) -> None:
+        """Poll and project until ``stop`` is set. Fencing, a store that does not answer, or any of the
+        ``transient`` errors (the broker away while dead letters are written, say) leave nothing
+        committed: the member waits, re-reads its stored offsets and seeks back to them, so the
+        records of the failed batch are read again, and no person is needed to restart it."""
+        failures = (StoreUnavailable, *transient)
         while not stop.is_set():
-            records = source.poll(poll_timeout_ms)
             try:
+                if self._unpositioned:
+                    source.seek(self.assign(list(self._owned)))
+                    log.info("projecting again from the stored offsets")
+                records = source.poll(poll_timeout_ms)
                 self.process(records)
             except (StaleOffsets, GenerationChanged) as reason:
                 log.warning("batch not committed (%s); resuming from the stored offsets", reason)
-                source.seek(self.assign(list(self._positions)))
+                self._unpositioned = True
+            except failures as error:
+                log.warning("batch not committed (%s: %s); retrying in %.0fs", type(error).__name__, error, retry_s)
+                self._unpositioned = True
+                stop.wait(retry_s)

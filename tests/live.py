@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -166,7 +168,7 @@ class SpareBroker:
 
     def __init__(self, data_dir: Path, port: int = 19092) -> None:
         self.port, self.data_dir = port, data_dir
-        self.libs = ROOT / ".services" / "kafka" / "libs"
+        self.libs = kafka_libs()
         self.process: subprocess.Popen | None = None
 
     @property
@@ -212,6 +214,69 @@ class SpareBroker:
             self.process.send_signal(signal.SIGKILL)
             self.process.wait()
             self.process = None
+
+
+def kafka_libs() -> Path:
+    """Where the Kafka server jars are: CROSSVIEW_KAFKA_LIBS, this checkout's `.services`, or the
+    main checkout's when this is a git worktree (its `.services` is not shared); else ours, to fetch."""
+    ours = ROOT / ".services" / "kafka" / "libs"
+    candidates = [Path(os.environ["CROSSVIEW_KAFKA_LIBS"])] if os.environ.get("CROSSVIEW_KAFKA_LIBS") else []
+    candidates.append(ours)
+    common = subprocess.run(
+        ["git", "rev-parse", "--path-format=absolute", "--git-common-dir"], cwd=ROOT, capture_output=True, text=True
+    )
+    if common.returncode == 0 and common.stdout.strip():
+        candidates.append(Path(common.stdout.strip()).parent / ".services" / "kafka" / "libs")
+    return next((c for c in candidates if (c / ".complete").exists()), ours)
+
+
+def _postgres_bin() -> Path:
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parent.parent.name))
+    if not versions:
+        pytest.fail("no PostgreSQL server binaries (Debian's postgresql package) to start a spare database")
+    return versions[-1].parent
+
+
+class SparePostgres:
+    """A PostgreSQL of its own (initdb into a temporary folder, its own port), for tests that stop
+    and restart the database without disturbing the shared one. Runs as the `postgres` user when
+    the tests run as root (PostgreSQL refuses root). Trust authentication on 127.0.0.1 only."""
+
+    def __init__(self, port: int = 25432) -> None:
+        self.port = port
+        self.bin = _postgres_bin()
+        self.data_dir = Path(tempfile.mkdtemp(prefix="crossview-spare-pg-"))
+        self._as = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        if self._as:
+            shutil.chown(self.data_dir, "postgres")
+        self._run("initdb", "-D", str(self.data_dir / "data"), "-U", "crossview", "--auth=trust", "-E", "UTF8")
+
+    @property
+    def url(self) -> str:
+        return self._url("crossview")
+
+    def _url(self, dbname: str) -> str:
+        return f"postgresql://crossview:crossview@127.0.0.1:{self.port}/{dbname}"
+
+    def _run(self, tool: str, *args: str) -> None:
+        subprocess.run([*self._as, str(self.bin / tool), *args], check=True, capture_output=True, cwd=self.data_dir)
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.data_dir} -c listen_addresses=127.0.0.1 -c fsync=off"
+        log = self.data_dir / "postgres.log"
+        self._run("pg_ctl", "-D", str(self.data_dir / "data"), "-l", str(log), "-o", options, "-w", "start")
+        with psycopg.connect(self._url("postgres"), autocommit=True) as conn:
+            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = 'crossview'").fetchone():
+                conn.execute("CREATE DATABASE crossview")
+
+    def stop(self, mode: str = "immediate") -> None:
+        """Stop it; "immediate" is a crash as far as clients can tell (connections cut, no goodbye)."""
+        self._run("pg_ctl", "-D", str(self.data_dir / "data"), "-m", mode, "-w", "stop")
+
+    def remove(self) -> None:
+        with contextlib.suppress(subprocess.CalledProcessError):
+            self.stop()
+        shutil.rmtree(self.data_dir, ignore_errors=True)
 
 
 class TcpProxy:

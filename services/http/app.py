@@ -6,6 +6,8 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
+from eventsourcing.persistence import InterfaceError as EventStoreInterfaceError
+from eventsourcing.persistence import OperationalError as EventStoreOperationalError
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
@@ -15,6 +17,7 @@ from pydantic import ValidationError
 from channels.kafka import BrokerUnavailable
 from domain.contact_point import InvalidContactPointError
 from domain.errors import DomainError, NotFoundError
+from projections.ports import StoreUnavailable
 from schemas.api import Problem
 from services.application.commands import ConcurrentUpdateError
 from services.container import Container
@@ -112,6 +115,22 @@ def create_app(build: Callable[[], Container]) -> FastAPI:
                 detail="The broker did not acknowledge; nothing was accepted. Retry later.",
             ),
             headers={"Retry-After": "5"},
+        )
+
+    @app.exception_handler(StoreUnavailable)
+    @app.exception_handler(EventStoreOperationalError)
+    @app.exception_handler(EventStoreInterfaceError)
+    async def _on_database(request: Request, error: Exception) -> JSONResponse:
+        # A command that failed here stored nothing (the event store saves a command's events in
+        # one transaction) or everything; either way the client may retry (commands load first).
+        log.warning("database unavailable: %s: %s", type(error).__name__, error)
+        return problem_response(
+            Problem(
+                status=503,
+                title="Database unavailable",
+                detail="PostgreSQL did not answer; retry later.",
+            ),
+            headers={"Retry-After": "2"},
         )
 
     @app.get("/v1/health", tags=["operations"], dependencies=[PUBLIC])
