@@ -194,7 +194,7 @@ def log_ids(settings: Settings) -> Counter[str]:
 def relay_caught_up(settings: Settings, app: Crossview) -> bool:
     pool = open_pool(settings.database_url, max_size=1)
     try:
-        return PostgresRelayPositions(pool, settings.namespace).load() >= last_notification_id(app)
+        return PostgresRelayPositions(pool, settings.namespace).load().notification_id >= last_notification_id(app)
     finally:
         pool.close()
 

@@ -12,6 +12,7 @@ from typing import TypeVar
 from eventsourcing.persistence import IntegrityError
 
 from channels.kafka import Position
+from projections.ports import StoreUnavailable
 from services.application.crossview import Crossview
 from services.application.relay import EVENT_STORE, Marks, Relay, RelayPositions
 
@@ -53,6 +54,15 @@ class Commands:
 
     def landed(self, notification_id: int) -> Marks | None:
         return self.checkpoints.landed(notification_id)
+
+    def relayed(self, positions: list[Position]) -> bool:
+        """Whether the relay already carried these stored events to the log. Asked after the
+        command is stored: a database gone meanwhile answers "not yet", never an error that
+        would make the client send a stored command again."""
+        try:
+            return not positions or self.landed(positions[-1].offset) is not None
+        except StoreUnavailable:
+            return False
 
 
 def stored_position(notification_id: int) -> Position:

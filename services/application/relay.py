@@ -20,9 +20,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from channels.kafka import Position
+from eventsourcing.persistence import InterfaceError, OperationalError
+
+from channels.kafka import BrokerUnavailable, Position
 from channels.memory import MemoryDeadLetters
-from projections.ports import DeadLetterSink
+from projections.ports import DeadLetterSink, StoreUnavailable
 from schemas.envelope import CloudEvent, WireRecord
 from services.application.crossview import Crossview
 from services.application.wire import to_cloud_event, wire_data
@@ -135,7 +137,10 @@ class Relay:
             try:
                 if lock() and self.relay_once():
                     continue
-            except Exception:  # the broker or the database is away: say so, wait, try again
+            except (BrokerUnavailable, StoreUnavailable, OperationalError, InterfaceError) as error:
+                log.warning("relay: %s; retrying in 1 s", error)  # away for a while: one line a second
+                stop.wait(1)
+            except Exception:  # anything else is a bug worth its traceback; the relay still goes on
                 log.exception("relay: publishing failed; retrying")
                 stop.wait(1)
             self._wake.wait(idle_s)

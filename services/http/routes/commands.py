@@ -42,8 +42,11 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 def _run(crossview, use_case: Callable[[Crossview], Any]) -> CommandOut:
     result, positions = crossview.commands.run(use_case)
-    relayed = not positions or crossview.commands.landed(positions[-1].offset) is not None
-    return CommandOut(id=None if result is None else str(result), positions=positions_out(positions), relayed=relayed)
+    return CommandOut(
+        id=None if result is None else str(result),
+        positions=positions_out(positions),
+        relayed=crossview.commands.relayed(positions),
+    )
 
 
 @router.post("/v1/persons", status_code=201, response_model=CommandOut, responses=ERRORS)
