@@ -142,6 +142,9 @@ class MemoryStore:
     def reference_data(self, organisation_ids: Iterable[str]) -> References:
         return self._all_references()
 
+    def person_context(self, person_id: str, day: date) -> tuple[PersonView | None, References]:
+        return self.person(person_id), self._all_references()
+
     def search_candidates(self, query: str, day: date, limit: int) -> tuple[list[PersonView], References]:
         with self._lock:
             views = list(self._views.values())

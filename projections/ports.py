@@ -79,6 +79,10 @@ class ProjectionStore(Protocol):
     def reference_data(self, organisation_ids: Iterable[str]) -> References:
         """The given organisations and every function title."""
 
+    def person_context(self, person_id: str, day: date) -> tuple[PersonView | None, References]:
+        """The person's view (None if unknown) with the references of their functions active on
+        ``day`` (at least those organisations, and every title): what a 360° view needs, at once."""
+
     def search_candidates(self, query: str, day: date, limit: int) -> tuple[list[PersonView], References]:
         """People who may match ``query`` (a superset of directory.matches), with their references."""
 

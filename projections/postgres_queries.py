@@ -39,6 +39,27 @@ class PostgresQueries:
         rows = self._rows("SELECT view FROM {schema}.person_view WHERE person_id = ANY(%s)", (list(person_ids),))
         return {view.person_id: view for view in (view_from_json(row[0]) for row in rows)}
 
+    def person_context(self, person_id: str, day: date) -> tuple[PersonView | None, References]:
+        """The person's view and the references of their functions active on ``day``, in one round
+        trip (a pipeline) and one snapshot (a read-only transaction), on one connection."""
+        schema = self._read_schema()
+        view_sql = sql.SQL("SELECT view FROM {schema}.person_view WHERE person_id = %s").format(schema=schema)
+        refs_sql = sql.SQL(
+            "SELECT kind, id, view FROM {schema}.reference WHERE (kind = %(org)s AND id IN ("
+            "SELECT organisation_id FROM {schema}.person_function WHERE person_id = %(person)s "
+            "AND entered_on <= %(day)s AND (exits_on IS NULL OR exits_on >= %(day)s))) OR kind = %(titles)s"
+        ).format(schema=schema)
+        with self._pool.connection() as conn:
+            with conn.pipeline():
+                conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                views = conn.execute(view_sql, (person_id,))
+                refs = conn.execute(refs_sql, {"org": ORGANISATION, "person": person_id, "day": day, "titles": TITLES})
+                conn.execute("COMMIT")
+            view_rows, ref_rows = views.fetchall(), refs.fetchall()
+        organisations = {ident: view for kind, ident, view in ref_rows if kind == ORGANISATION}
+        titles = next((view.get("titles", {}) for kind, _, view in ref_rows if kind == TITLES), {})
+        return (view_from_json(view_rows[0][0]) if view_rows else None), References(organisations, titles)
+
     def reference_data(self, organisation_ids: Iterable[str]) -> References:
         rows = self._rows(
             "SELECT kind, id, view FROM {schema}.reference WHERE (kind = %s AND id = ANY(%s)) OR kind = %s",

@@ -28,6 +28,7 @@ from projections.memory_store import MemoryStore
 from projections.postgres_store import DatabaseUnavailable, PostgresStore, open_pool, where
 from projections.projector import Projector
 from projections.rebuild import catch_up
+from schemas.events import AUDIT
 from services.adapters.probes import EmbeddedSources, LiveSources, Probes
 from services.adapters.purge import memory_purge, postgres_purge
 from services.adapters.relay_positions import PostgresRelayPositions
@@ -226,32 +227,73 @@ def create_topics(settings: Settings) -> dict[str, int]:
 
 
 def run_projector(settings: Settings, stop: threading.Event, report_every_s: float = 10) -> Projector:
-    """The live projector: a consumer-group member writing the active generation until ``stop``."""
+    """The live projector until ``stop``: a member of the person views' consumer group, and beside
+    it, in its own thread and group, a member for the audit trail (see ``_audit_member``)."""
     ensure_topics(settings.kafka_bootstrap, _topics(settings))
-    pool = open_pool(settings.database_url, max_size=2)
+    pool = open_pool(settings.database_url, max_size=3)
     dead_publisher = KafkaPublisher(settings.kafka_bootstrap, ack_timeout_s=settings.ack_timeout_s)
     projector = Projector(
         PostgresStore(pool, settings.namespace),
         KafkaDeadLetters(dead_publisher, settings.dead_letter_topic),
         keys=data_keys(settings, pool),
     )
+    audit_topic = settings.topic(AUDIT)
     source = KafkaSource(
         settings.kafka_bootstrap,
         settings.projector_group,
-        settings.event_topics,
+        [topic for topic in settings.event_topics if topic != audit_topic],
         on_assigned=projector.assign,
         on_revoked=projector.revoke,
         session_timeout_ms=settings.session_timeout_ms,
     )
+    audit = threading.Thread(
+        target=_audit_member, args=(settings, pool, dead_publisher, stop), name="audit-projector", daemon=True
+    )
+    audit.start()
     reporter = threading.Thread(target=_report, args=(projector, stop, report_every_s), daemon=True)
     reporter.start()
     try:
         projector.run(source, stop, transient=(BrokerUnavailable,))
     finally:
+        stop.set()  # the audit member ends with the person views' member, whatever ended that one
+        audit.join(timeout=30)
         source.close()
         dead_publisher.close()
         pool.close()
     return projector
+
+
+# The audit member waits for this much audit or this long before a batch: each read of a person
+# writes one record, and projecting them as they trickle in cost a transaction each — more than
+# the read itself (BENCHMARKS.md). The trail is for administrators: half a second late is fine.
+AUDIT_FETCH_MIN_BYTES = 512 * 1024
+AUDIT_FETCH_MAX_WAIT_MS = 500
+
+
+def _audit_member(settings: Settings, pool, dead_publisher: KafkaPublisher, stop: threading.Event) -> None:
+    """Projects the audit topic in batches, apart from the person views (a group of its own, so
+    their freshness does not wait for the audit's batches); same store, same exactly-once rules."""
+    audit = Projector(
+        PostgresStore(pool, settings.namespace), KafkaDeadLetters(dead_publisher, settings.dead_letter_topic)
+    )
+    source = KafkaSource(
+        settings.kafka_bootstrap,
+        f"{settings.projector_group}.audit",
+        [settings.topic(AUDIT)],
+        on_assigned=audit.assign,
+        on_revoked=audit.revoke,
+        session_timeout_ms=settings.session_timeout_ms,
+        fetch_min_bytes=AUDIT_FETCH_MIN_BYTES,
+        fetch_max_wait_ms=AUDIT_FETCH_MAX_WAIT_MS,
+    )
+    try:
+        audit.run(source, stop, poll_timeout_ms=AUDIT_FETCH_MAX_WAIT_MS * 2, transient=(BrokerUnavailable,))
+    except Exception:  # a bug, not an outage (those it rides out): stop the process, loudly
+        log.exception("the audit projector failed; stopping the projector")
+        stop.set()
+        raise
+    finally:
+        source.close()
 
 
 def collect_garbage_rarely() -> None:

@@ -36,6 +36,13 @@ def main(argv: list[str] | None = None) -> int:
         "serve", help="run the HTTP API on Kafka and PostgreSQL (run `crossview projector` beside it)"
     )
     _http_options(serve)
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="API processes sharing the port (default 1; one per core serves most): each has its own "
+        "pools and producer, one of them relays at a time",
+    )
 
     commands.add_parser(
         "projector",
@@ -197,15 +204,29 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         logging.getLogger("crossview").warning("LOCAL TRIAL: %s", problem)
     check_services(settings)
     print(f"Crossview API on http://{args.host}:{args.port} (docs at /docs)", flush=True)
+    if args.workers > 1:  # each worker process builds the app from the same environment
+        return _serve_app("services.cli:production_app", args, workers=args.workers)
     return _serve_app(lambda: production(settings), args)
 
 
-def _serve_app(build, args: argparse.Namespace) -> int:
+def production_app():
+    """The API on the real services, built from the environment: what each `serve --workers` process runs."""
+    from services.bootstrap import production
+    from services.http.app import create_app
+
+    return create_app(lambda: production(Settings()))
+
+
+def _serve_app(build, args: argparse.Namespace, workers: int = 1) -> int:
     import uvicorn
 
     from services.http.app import create_app
 
-    uvicorn.run(create_app(build), host=args.host, port=args.port, log_level="warning")
+    fast = {"loop": "uvloop", "http": "httptools", "log_level": "warning"}
+    if isinstance(build, str):
+        uvicorn.run(build, factory=True, host=args.host, port=args.port, workers=workers, **fast)
+    else:
+        uvicorn.run(create_app(build), host=args.host, port=args.port, **fast)
     return 0
 
 

@@ -45,7 +45,10 @@ class PostgresUsedTokens:
         self._max_age_s = max_age_s or DEFAULT_MAX_AGE_S
         self._table = sql.Identifier(f"{namespace}_meta", "used_tokens")
         self._uses = 0
-        with pool.connection() as conn:
+        with pool.connection() as conn, conn.transaction():
+            # API processes starting together (serve --workers) would race their CREATE ... IF NOT
+            # EXISTS into a unique violation: the namespace's lock takes them one at a time.
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (namespace,))
             conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(f"{namespace}_meta")))
             conn.execute(
                 sql.SQL(

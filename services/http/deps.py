@@ -39,7 +39,7 @@ def problem_response(problem: Problem, headers: dict[str, str] | None = None) ->
     )
 
 
-def _application(request: Request) -> Container:
+async def _application(request: Request) -> Container:  # async: a plain def would borrow a thread
     return request.app.state.crossview
 
 
@@ -70,8 +70,8 @@ async def _wait_for(
     shared = getattr(request.app.state, "positions", None)
     if shared is None or shared.store is not crossview.store:  # one per application (a restart makes another)
         shared = request.app.state.positions = SharedPosition(crossview.store)
-    if min_position is None:
-        return Freshness(position=render(await run_in_threadpool(crossview.store.position)), caught_up=True)
+    if min_position is None:  # the shared look (at most fresh_s old) is a true lower bound of what is read next
+        return Freshness(position=render(await shared.get()), caught_up=True)
     topic, partition, offset = min_position.rsplit(":", 2)
     deadline = time.monotonic() + min(wait_ms, crossview.settings.max_wait_ms) / 1000
     if topic == EVENT_STORE:  # a command's stored event: first where the relay put it on the log
@@ -134,7 +134,7 @@ class SharedPosition:
         return self._value
 
 
-def _as_of(
+async def _as_of(
     as_of: Annotated[date | None, Query(description="The day functions are judged active on (default: today).")] = None,
 ) -> date:
     return as_of or today()

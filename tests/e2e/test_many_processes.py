@@ -128,3 +128,33 @@ def ids_on(settings, stream: str) -> list[str]:
         return [dict(r.headers)["ce_id"].decode() for r in consumer]
     finally:
         consumer.close()
+
+
+def test_serve_with_two_workers_answers_from_both_processes_on_one_port(settings, tmp_path):
+    port, log = free_port(), tmp_path / "workers.log"
+    server = crossview_process(settings, "serve", "--port", str(port), "--workers", "2", log=log)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(f"{base}/livez", server, log)
+        wait_until(lambda: len(children(server.pid)) == 2, 60, "two worker processes")
+        with httpx.Client(base_url=base, timeout=PATIENCE_S, headers=EVERY_ROLE) as client:
+            person = client.post("/v1/persons", json={"given_name": "Fabien", "family_name": "Bellemare"})
+            assert person.status_code == 201, person.text
+            with ProjectorThread(settings):
+                for _ in range(6):  # whichever worker answers, it reads its own write
+                    view = client.get(
+                        f"/v1/persons/{person.json()['id']}",
+                        params={"min_position": person.json()["positions"][-1], "wait_ms": 15000},
+                    )
+                    assert view.status_code == 200 and view.json()["freshness"]["caught_up"], view.text
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def children(pid: int) -> list[int]:
+    """The worker processes a `serve --workers` process started (multiprocessing's), from /proc."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(c) for c in (task / "children").read_text().split()]
+    return [c for c in found if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]

@@ -248,3 +248,35 @@ def test_a_providers_status_is_ordered_by_its_canonical_stage_in_every_store(any
         ("failed", "delivered"),
     )
     assert (rows["sms:twilio:S1"].status, rows["sms:twilio:S1"].statuses) == ("failed", ("delivered", "failed"))
+
+
+def test_a_persons_context_is_their_view_with_the_references_of_their_active_functions(any_store):
+    from datetime import date
+
+    from domain.person import Function
+    from projections.reference_view import ORGANISATION, TITLES
+
+    garden = Function("f1", "garden", "MANAGING_DIRECTOR", date(2020, 1, 1), None)
+    delta = Function("f2", "delta", "FINANCE_DIRECTOR", date(2015, 1, 1), date(2020, 1, 1))
+    view = PersonView(
+        "fabien",
+        given_name="Fabien",
+        family_name="Bellemare",
+        registered_at=AT,
+        functions={"f1": garden, "f2": delta},
+        priority=("f1", "f2"),
+    )
+    references = {
+        (ORGANISATION, "garden"): {"name": "Fabulous Garden", "kind": "company", "relationship": "client"},
+        (ORGANISATION, "delta"): {"name": "Delta Telecom", "kind": "company", "relationship": "former"},
+        (TITLES, TITLES): {"titles": {"MANAGING_DIRECTOR": {"label": "Managing director"}}},
+    }
+    with any_store.transaction() as tx:
+        tx.save_views([view], profile_changed=["fabien"])
+        tx.save_references(references)
+        tx.advance({P0: 1}, {P0: 0})
+    found, refs = any_store.person_context("fabien", date(2026, 11, 2))
+    assert found == view
+    assert refs.organisation("garden")["name"] == "Fabulous Garden"
+    assert refs.title("MANAGING_DIRECTOR")["label"] == "Managing director"
+    assert any_store.person_context("nobody", date(2026, 11, 2))[0] is None
