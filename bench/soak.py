@@ -11,7 +11,8 @@ supervisor would restart it. Then the load stops, everything catches up, and the
 fault tests runs: every stored or accepted event on the log, each view equal to the pure fold of
 every distinct event, each timeline holding each event once. Exit status 1 on any difference.
 
-SOAK_CYCLES (default 50) sets the number of kills; SOAK_SEED makes the run repeatable.
+SOAK_CYCLES (default 50) sets the number of kills; SOAK_SEED the order of the kinds, the victims and the
+delays (the moments still depend on timing).
 """
 
 from __future__ import annotations
@@ -191,8 +192,8 @@ class Kill:
     kind: str  # projector | relay process | API holding the relay
     waited_for_work: bool
     mid_statement: bool
-    projector_lag: int
-    relay_lag: int
+    projector_lag: int  # records on the log not yet projected, just after the kill
+    relay_lag: int  # stored events not yet recorded as relayed, just after the kill
     down_s: float
 
 
@@ -305,6 +306,7 @@ def soak(settings: Settings, cycles: int, seed: int, logs: Path) -> dict:
             "people": verdict.people,
             "duplicates_on_log": verdict.duplicates_on_log,
             "requests_cut": load.cut,
+            "conflicts_after_cut": load.conflicts_after_cut,
             "answers_503": load.unavailable,
             "verdict": "pass" if not problems else "FAIL",
             "problems": problems[:50],
@@ -342,7 +344,7 @@ def main() -> None:
         f"soak {result['verdict']}: {result['cycles']} cycles {result['kills']}, {result['events']} distinct events "
         f"({result['stored_domain_events']} domain, {result['interactions_on_log']} interactions), "
         f"{result['commands']} commands, {result['duplicates_on_log']} duplicates on the log, "
-        f"{result['duration_s']} s -> {path.name}"
+        f"{result['duration_s']} s, seed {seed} -> {path.name}"
     )
     if result["problems"]:
         for problem in result["problems"]:

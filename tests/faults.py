@@ -84,6 +84,7 @@ class Load(threading.Thread):
     commands: int = 0
     unavailable: int = 0  # 503 answers, each with a problem body
     cut: int = 0  # requests without an answer (connection refused or reset)
+    conflicts_after_cut: int = 0  # 409s to a retry whose cut attempt had been stored (a function given twice)
     unexpected: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -111,11 +112,13 @@ class Load(threading.Thread):
         client.close()
 
     def _send(self, client: httpx.Client, method: str, path: str, body) -> dict | None:
+        retried = False
         while not self.stop.is_set():
             try:
                 answer = client.request(method, f"{self.url}{path}", json=body)
             except httpx.HTTPError:
                 self.cut += 1
+                retried = True
                 self.stop.wait(0.2)
                 continue
             if answer.status_code == 503:
@@ -124,6 +127,9 @@ class Load(threading.Thread):
                 self.unavailable += 1
                 self.stop.wait(0.3)
                 continue
+            if answer.status_code == 409 and retried:
+                self.conflicts_after_cut += 1
+                return None
             if answer.status_code >= 300:
                 self.unexpected.append(f"{method} {path}: {answer.status_code} {answer.text[:300]}")
                 return None
