@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo services services-down test test-unit test-integration lint schemas bench fuzz clean
+.PHONY: help install demo services services-down test test-unit test-integration lint schemas bench soak fuzz clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -46,6 +46,10 @@ fuzz: install ## the edge fuzz and the parsers' mutations, FUZZ_SCALE times the 
 
 bench: install ## every benchmark on the real broker and database -> bench/results/*.json
 	bash scripts/with-services.sh $(PY) -m bench
+
+SOAK_CYCLES ?= 50
+soak: install ## SOAK_CYCLES SIGKILLs of projectors and relay under load, then views vs the pure fold -> bench/results/soak.json
+	SOAK_CYCLES=$(SOAK_CYCLES) bash scripts/with-services.sh $(PY) -m bench soak
 
 schemas: install ## regenerate schemas/json from the models
 	$(VENV)/bin/crossview schemas generate

@@ -1,4 +1,5 @@
-"""`make bench`: every benchmark, or the ones named (python -m bench query)."""
+"""`make bench`: every benchmark, or the ones named (python -m bench query). `python -m bench soak`
+(`make soak`) runs only when named: it is long, and a correctness run rather than a measure."""
 
 import sys
 
@@ -14,5 +15,14 @@ BENCHMARKS = {
     "scale": scale.main,
 }
 
+
+def soak() -> None:
+    from bench import soak  # it drives the test suite's helpers: imported only when asked for
+
+    soak.main()
+
+
+ON_REQUEST = {"soak": soak}
+
 for name in sys.argv[1:] or BENCHMARKS:
-    BENCHMARKS[name]()
+    {**BENCHMARKS, **ON_REQUEST}[name]()
