@@ -55,14 +55,34 @@ class Colleague:
     title_code: str
 
 
-def colleagues_of(views: Iterable[PersonView], organisation_ids: Iterable[str], day: date) -> list[Colleague]:
+def colleagues_of(
+    views: Iterable[PersonView], organisation_ids: Iterable[str], day: date, excluding: str, first: int
+) -> list[Colleague]:
+    """The links of a 360° view (ports.ProjectionStore.colleagues), from every view."""
     wanted = set(organisation_ids)
-    return [
-        Colleague(f.organisation_id, v.person_id, v.given_name, v.family_name, f.title_code)
-        for v in views
-        for f in v.active_functions(day)
-        if f.organisation_id in wanted
-    ]
+    everyone = sorted(
+        (
+            Colleague(f.organisation_id, v.person_id, v.given_name, v.family_name, f.title_code)
+            for v in views
+            if v.person_id != excluding
+            for f in v.active_functions(day)
+            if f.organisation_id in wanted
+        ),
+        key=link_order,
+    )
+    people: dict[str, set[str]] = {oid: set() for oid in wanted}
+    kept = []
+    for c in everyone:
+        seen = people[c.organisation_id]
+        if c.person_id in seen or len(seen) < first:
+            seen.add(c.person_id)
+            kept.append(c)
+    return kept
+
+
+def link_order(c: Colleague) -> tuple[str, str, str, str]:
+    """How the 360° view lists the people of an organisation, and each one's titles."""
+    return (c.family_name or "", c.given_name or "", c.person_id, c.title_code)
 
 
 def function_out(view: PersonView, function: Function, refs: References, day: date) -> dict[str, Any]:

@@ -162,10 +162,10 @@ class MemoryStore:
             )
         ]
 
-    def colleagues(self, organisation_ids: Iterable[str], day: date) -> list[Colleague]:
+    def colleagues(self, organisation_ids: Iterable[str], day: date, excluding: str, first: int) -> list[Colleague]:
         with self._lock:
             views = list(self._views.values())
-        return colleagues_of(views, organisation_ids, day)
+        return colleagues_of(views, organisation_ids, day, excluding, first)
 
     def targeting_candidates(self, criteria: Criteria, day: date) -> tuple[list[PersonView], References]:
         with self._lock:

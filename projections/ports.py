@@ -89,8 +89,11 @@ class ProjectionStore(Protocol):
     def people_of(self, organisation_id: str, day: date, include_past: bool) -> list[PersonView]:
         """People with a function at the organisation: active on ``day``, or ever if include_past."""
 
-    def colleagues(self, organisation_ids: Iterable[str], day: date) -> list[Colleague]:
-        """Everyone with a function active on ``day`` at any of the organisations."""
+    def colleagues(self, organisation_ids: Iterable[str], day: date, excluding: str, first: int) -> list[Colleague]:
+        """For each organisation, the first ``first`` people other than ``excluding`` with a function
+        active there on ``day``, in (family name, given name, person id) order, missing names as "" and
+        in code point order; one row for each of their active functions there. A bounded read,
+        whatever the organisation's size."""
 
     def targeting_candidates(self, criteria: Criteria, day: date) -> tuple[list[PersonView], References]:
         """People with at least one function that may meet ``criteria``, with their references."""

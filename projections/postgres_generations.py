@@ -12,6 +12,8 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
+from projections.postgres_indexes import index_generation
+
 PROJECTION = "person_view"
 
 # The projector rewrites every touched view each batch and adds a timeline row an event, and with
@@ -56,9 +58,10 @@ CREATE TABLE {schema}.person_function (
     entered_on date NOT NULL,
     exits_on date,
     contacts text NOT NULL,  -- lower-cased function-level attribute values
+    family_name text COLLATE "C" NOT NULL DEFAULT '',  -- the person's names ('' when missing), for links
+    given_name text COLLATE "C" NOT NULL DEFAULT '',
     PRIMARY KEY (person_id, function_id)
 );
-CREATE INDEX ON {schema}.person_function (organisation_id);
 CREATE INDEX ON {schema}.person_function (title_code);
 CREATE TABLE {schema}.campaign_reach (
     campaign text NOT NULL,
@@ -96,7 +99,10 @@ class Generations:
         self._meta = sql.Identifier(f"{namespace}_meta")
 
     def schema(self, generation: int) -> sql.Identifier:
-        return sql.Identifier(f"{self._namespace}_g{generation}")
+        return sql.Identifier(self._schema_name(generation))
+
+    def _schema_name(self, generation: int) -> str:
+        return f"{self._namespace}_g{generation}"
 
     def locked_active(self, conn: psycopg.Connection, lock: str) -> int:
         """The active generation, locked FOR ``lock`` (SHARE or UPDATE) until ``conn``'s transaction ends."""
@@ -133,12 +139,14 @@ class Generations:
             generations = conn.execute(sql.SQL("SELECT generation FROM {meta}.generations").format(meta=self._meta))
             for (generation,) in generations.fetchall():
                 conn.execute(sql.SQL(_ADDED_DDL).format(schema=self.schema(generation)))
+                index_generation(conn, self._schema_name(generation))
 
     def _create_generation(self, conn: psycopg.Connection, generation: int) -> None:
         schema = self.schema(generation)
         conn.execute(sql.SQL("CREATE SCHEMA {schema}").format(schema=schema))
         conn.execute(sql.SQL(_GENERATION_DDL).format(schema=schema))
         conn.execute(sql.SQL(_ADDED_DDL).format(schema=schema))
+        index_generation(conn, self._schema_name(generation))
         conn.execute(
             sql.SQL("INSERT INTO {meta}.generations (generation) VALUES (%s)").format(meta=self._meta), (generation,)
         )

@@ -13,7 +13,30 @@ from projections.audit_view import AuditEntry
 from projections.directory import Colleague, Criteria, References
 from projections.person_codec import view_from_json
 from projections.person_model import PersonView
+from projections.postgres_indexes import LINK_ORDER
 from projections.reference_view import ORGANISATION, POLICY, TITLES, policy_levels
+
+# Per organisation, the first %(rows)s active rows in link order, read off the links index
+# (postgres_indexes) with active-ness checked on its tuples: a bounded read, whatever the
+# organisation's size. A LIMIT, not a window that stops at the Nth person: PostgreSQL's costs know a
+# LIMIT stops early, so the ordered index scan wins over a bitmap of every row and a sort.
+COLLEAGUES = (
+    "SELECT o.id, c.person_id, c.given_name, c.family_name, c.title_code "
+    "FROM unnest(%(orgs)s::text[]) AS o(id) CROSS JOIN LATERAL ("
+    " SELECT pf.person_id, pf.given_name, pf.family_name, pf.title_code FROM {schema}.person_function pf"
+    " WHERE pf.organisation_id = o.id AND pf.entered_on <= %(day)s"
+    " AND (pf.exits_on IS NULL OR pf.exits_on >= %(day)s) AND pf.person_id <> %(excluding)s"
+    f" ORDER BY {LINK_ORDER} LIMIT %(rows)s"
+    ") c"
+)
+
+
+def colleagues_params(organisation_ids: Iterable[str], day: date, excluding: str, rows: int) -> dict[str, Any]:
+    return {"orgs": list(dict.fromkeys(organisation_ids)), "day": day, "excluding": excluding, "rows": rows}
+
+
+# The trigram index on person_search.text (postgres_indexes) serves LIKE '%word%' for each pattern.
+SEARCH_PEOPLE = "SELECT person_id FROM {schema}.person_search WHERE text LIKE ANY(%(p)s) LIMIT %(cap)s"
 
 
 class PostgresQueries:
@@ -85,21 +108,30 @@ class PostgresQueries:
         organisation_ids = [
             row[0]
             for row in self._rows(
-                "SELECT id FROM {schema}.reference WHERE kind = %s AND lower(view->>'name') LIKE ANY(%s)",
-                (ORGANISATION, patterns),
+                "SELECT id FROM {schema}.reference WHERE kind = 'organisation' AND lower(view->>'name') LIKE ANY(%s)",
+                (patterns,),
             )
         ]
-        ids = [
-            row[0]
-            for row in self._rows(
-                "SELECT person_id FROM {schema}.person_search WHERE text LIKE ANY(%(p)s) "
-                "UNION SELECT person_id FROM {schema}.person_function "
+        # Today's candidates: the people any word matches, up to ``cap`` of them (which ones, when
+        # more match, is not defined; the route keeps those every word matches). Each part is read
+        # with a limit, so a common word stops early instead of gathering every match first.
+        cap = limit * 20
+        ids = [row[0] for row in self._rows(SEARCH_PEOPLE, {"p": patterns, "cap": cap})]
+        rows_read = needed = cap - len(ids)
+        while needed > 0:  # a person holds a few functions: rows until ``needed`` new people, or the end
+            rows = self._rows(
+                "SELECT person_id FROM {schema}.person_function "
                 "WHERE entered_on <= %(day)s AND (exits_on IS NULL OR exits_on >= %(day)s) "
                 "AND (organisation_id = ANY(%(orgs)s) OR title_code = ANY(%(titles)s) OR contacts LIKE ANY(%(p)s)) "
-                "LIMIT %(cap)s",
-                {"p": patterns, "day": day, "orgs": organisation_ids, "titles": title_codes, "cap": limit * 20},
+                "LIMIT %(rows)s",
+                {"p": patterns, "day": day, "orgs": organisation_ids, "titles": title_codes, "rows": rows_read},
             )
-        ]
+            known = set(ids)
+            more = [pid for pid in dict.fromkeys(row[0] for row in rows) if pid not in known]
+            if len(more) >= needed or len(rows) < rows_read:
+                ids += more[:needed]
+                break
+            rows_read *= 4
         return self._views_with_references(ids)
 
     def people_of(self, organisation_id: str, day: date, include_past: bool) -> list[PersonView]:
@@ -113,15 +145,26 @@ class PostgresQueries:
         ]
         return list(self.persons(ids).values())
 
-    def colleagues(self, organisation_ids: Iterable[str], day: date) -> list[Colleague]:
-        rows = self._rows(
-            "SELECT pf.organisation_id, pf.person_id, pv.view->>'given_name', pv.view->>'family_name', pf.title_code "
-            "FROM {schema}.person_function pf JOIN {schema}.person_view pv USING (person_id) "
-            "WHERE pf.organisation_id = ANY(%(orgs)s) AND pf.entered_on <= %(day)s "
-            "AND (pf.exits_on IS NULL OR pf.exits_on >= %(day)s)",
-            {"orgs": list(organisation_ids), "day": day},
-        )
-        return [Colleague(*row) for row in rows]
+    def colleagues(self, organisation_ids: Iterable[str], day: date, excluding: str, first: int) -> list[Colleague]:
+        found: list[Colleague] = []
+        pending, rows = list(dict.fromkeys(organisation_ids)), 2 * first
+        while pending:  # a person holds one function or a few at an organisation: rarely a second round
+            by_organisation: dict[str, list[Colleague]] = {oid: [] for oid in pending}
+            for org, pid, given, family, title in self._rows(
+                COLLEAGUES, colleagues_params(pending, day, excluding, rows)
+            ):
+                by_organisation[org].append(Colleague(org, pid, given or None, family or None, title))
+            pending = []
+            for oid, colleagues in by_organisation.items():
+                people = list(dict.fromkeys(c.person_id for c in colleagues))
+                # Complete when every row was read, or a person past the first ``first`` was reached.
+                if len(colleagues) < rows or len(people) > first:
+                    kept = set(people[:first])
+                    found += [c for c in colleagues if c.person_id in kept]
+                else:
+                    pending.append(oid)
+            rows *= 4
+        return found
 
     def targeting_candidates(self, criteria: Criteria, day: date) -> tuple[list[PersonView], References]:
         conditions, params = [], {"day": day}

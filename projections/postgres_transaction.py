@@ -119,14 +119,15 @@ class PostgresTransaction:
             self._reindex([view for view in views if view.person_id in changed])
 
     def _reindex(self, views: list[PersonView]) -> None:
-        """Rewrite the search and roster rows of people whose profile changed."""
+        """Rewrite the search and roster rows of people whose profile changed (the roster rows carry
+        the names, so a rename, a join or an erasure reaches the links of the 360° view)."""
         ids = [view.person_id for view in views]
         cur = self._conn.cursor()
         cur.execute(self._q("DELETE FROM {schema}.person_function WHERE person_id = ANY(%s)"), (ids,))
         with cur.copy(
             self._q(
                 "COPY {schema}.person_function (person_id, function_id, organisation_id, title_code, entered_on, "
-                "exits_on, contacts) FROM STDIN"
+                "exits_on, contacts, family_name, given_name) FROM STDIN"
             )
         ) as copy:
             for view in views:
@@ -141,6 +142,8 @@ class PostgresTransaction:
                             f.entered_on,
                             f.exits_on,
                             contacts.lower(),
+                            view.family_name or "",
+                            view.given_name or "",
                         )
                     )
         cur.executemany(

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from domain.person import Function
+from projections.directory import link_order
 from projections.memory_store import MemoryStore
 from projections.person_model import PersonView
 from projections.ports import StaleOffsets
@@ -280,3 +282,108 @@ def test_a_persons_context_is_their_view_with_the_references_of_their_active_fun
     assert refs.organisation("garden")["name"] == "Fabulous Garden"
     assert refs.title("MANAGING_DIRECTOR")["label"] == "Managing director"
     assert any_store.person_context("nobody", date(2026, 11, 2))[0] is None
+
+
+BIG_DAY = date(2026, 11, 2)
+
+
+def _colleague(person: str, organisation: str, title: str, given, family, *, ended=False, later=False, more=()):
+    functions = [
+        Function(
+            f"{person}-{organisation}-{title}",
+            organisation,
+            title,
+            date(2027, 1, 1) if later else date(2020, 1, 1),
+            date(2021, 1, 1) if ended else None,
+        ),
+        *more,
+    ]
+    return PersonView(
+        person,
+        given_name=given,
+        family_name=family,
+        functions={f.function_id: f for f in functions},
+        priority=tuple(f.function_id for f in functions),
+    )
+
+
+def _links_as_the_route_listed_them_before(views, organisation_ids, excluding, first=50):
+    """The 360° view's links as they were computed before the store bounded them: every active
+    colleague, sorted, grouped per organisation, the first fifty people kept."""
+    rows = sorted(
+        (
+            (f.organisation_id, v.person_id, v.given_name, v.family_name, f.title_code)
+            for v in views
+            for f in v.active_functions(BIG_DAY)
+            if f.organisation_id in organisation_ids
+        ),
+        key=lambda c: (c[3] or "", c[2] or "", c[1], c[4]),
+    )
+    people = {oid: {} for oid in organisation_ids}
+    for org, pid, given, family, title in rows:
+        if pid != excluding:
+            people[org].setdefault((pid, given, family), []).append(title)
+    return {oid: list(found.items())[:first] for oid, found in people.items()}
+
+
+def _links(store, organisation_ids, excluding, first=50):
+    people = {oid: {} for oid in organisation_ids}
+    for c in sorted(store.colleagues(organisation_ids, BIG_DAY, excluding, first), key=link_order):
+        people[c.organisation_id].setdefault((c.person_id, c.given_name, c.family_name), []).append(c.title_code)
+    return {oid: list(found.items()) for oid, found in people.items()}
+
+
+def test_the_links_are_the_first_fifty_people_of_each_organisation_by_name_with_all_their_titles(any_store):
+    # Shared names, missing names, non-ASCII names (code point order), ended and future functions,
+    # two titles at one organisation, and someone at both organisations.
+    families = ["Bellemare", "bellemare", "Dubois", "Élise", "Zola", None, "Ångström", "Ñ"]
+    givens = ["Fabien", "fabien", None, "Ève", "Anne"]
+    views = []
+    for i in range(160):
+        family, given = families[i % len(families)], givens[(i // 3) % len(givens)]
+        more = ()
+        if i % 7 == 0:
+            more = (Function(f"p{i:03d}-second", "fabulous-garden", "cfo", date(2019, 1, 1)),)
+        if i % 11 == 0:
+            more = (Function(f"p{i:03d}-other", "other-house", "buyer", date(2019, 1, 1)),)
+        views.append(
+            _colleague(
+                f"p{i:03d}",
+                "fabulous-garden",
+                "ceo" if i % 2 else "cto",
+                given,
+                family,
+                ended=i % 5 == 0,
+                later=i % 13 == 0,
+                more=more,
+            )
+        )
+    with any_store.transaction() as tx:
+        tx.save_views(views, [v.person_id for v in views])
+        tx.advance({P0: 1}, {P0: 0})
+    organisations = ["fabulous-garden", "other-house", "nobody-works-here"]
+    for excluding in ("p001", "p033", "not-a-colleague"):
+        expected = _links_as_the_route_listed_them_before(views, organisations, excluding)
+        assert _links(any_store, organisations, excluding) == expected
+        assert len(expected["fabulous-garden"]) == 50
+        assert _links(any_store, organisations, excluding, first=3) == _links_as_the_route_listed_them_before(
+            views, organisations, excluding, first=3
+        )
+
+
+def test_a_renamed_person_is_linked_under_their_new_name_and_an_erased_one_without_a_name(any_store):
+    fabien = _colleague("fabien", "fabulous-garden", "ceo", "Fabien", "Bellemare")
+    anne = _colleague("anne", "fabulous-garden", "cto", "Anne", "Dubois")
+    with any_store.transaction() as tx:
+        tx.save_views([fabien, anne], ["fabien", "anne"])
+        tx.advance({P0: 1}, {P0: 0})
+    with any_store.transaction() as tx:
+        tx.save_views([anne._replace(family_name="Aubert")], ["anne"])
+        tx.advance({P0: 2}, {P0: 1})
+    assert _links(any_store, ["fabulous-garden"], "nobody") == {
+        "fabulous-garden": [(("anne", "Anne", "Aubert"), ["cto"]), (("fabien", "Fabien", "Bellemare"), ["ceo"])]
+    }
+    with any_store.transaction() as tx:
+        tx.save_views([fabien._replace(given_name=None, family_name=None)], ["fabien"])
+        tx.advance({P0: 3}, {P0: 2})
+    assert _links(any_store, ["fabulous-garden"], "anne") == {"fabulous-garden": [(("fabien", None, None), ["ceo"])]}

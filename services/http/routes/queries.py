@@ -12,7 +12,16 @@ from starlette.concurrency import run_in_threadpool
 
 from channels.webhook_fields import load_json
 from projections.campaigns import indicators
-from projections.directory import Criteria, References, attributes_out, function_out, history, matches, target
+from projections.directory import (
+    Criteria,
+    References,
+    attributes_out,
+    function_out,
+    history,
+    link_order,
+    matches,
+    target,
+)
 from projections.person_model import PersonView, merge_views
 from projections.person_view import one_row_per_message
 from projections.ports import TimelineFilter
@@ -45,6 +54,7 @@ from services.http.access import AsAdvisor, AsPeopleReader, AsReader, shown_to
 from services.http.deps import App, AsOf, Fresh, ProblemError, today
 
 router = APIRouter()
+LINKS_SHOWN = 50  # people per organisation in a 360° view
 NOT_FOUND = {404: {"model": Problem}, 410: {"model": Problem, "description": "The person was erased"}}
 
 
@@ -102,13 +112,9 @@ def _person_360(crossview, person_id: str, day: date, freshness: Freshness) -> P
         refs = crossview.store.reference_data(dict.fromkeys(f.organisation_id for f in view.active_functions(day)))
     organisation_ids = list(dict.fromkeys(f.organisation_id for f in view.active_functions(day)))
     titles_by_colleague: dict[str, dict[tuple, list[TitleRef]]] = {oid: {} for oid in organisation_ids}
-    for c in sorted(
-        crossview.store.colleagues(organisation_ids, day),
-        key=lambda c: (c.family_name or "", c.given_name or "", c.person_id, c.title_code),
-    ):
-        if c.person_id != person_id:
-            who = (c.person_id, c.given_name, c.family_name)
-            titles_by_colleague[c.organisation_id].setdefault(who, []).append(TitleRef(**refs.title(c.title_code)))
+    for c in sorted(crossview.store.colleagues(organisation_ids, day, person_id, LINKS_SHOWN), key=link_order):
+        who = (c.person_id, c.given_name, c.family_name)
+        titles_by_colleague[c.organisation_id].setdefault(who, []).append(TitleRef(**refs.title(c.title_code)))
     functions = _functions(view, refs, day)
     last = view.last_interaction
     return Person360Out(
@@ -139,8 +145,7 @@ def _person_360(crossview, person_id: str, day: date, freshness: Freshness) -> P
             OrganisationLinks(
                 organisation=OrganisationRef(**refs.organisation(oid)),
                 people=[
-                    LinkedPerson(person_id=p, given_name=g, family_name=f, titles=t)
-                    for (p, g, f), t in list(people.items())[:50]
+                    LinkedPerson(person_id=p, given_name=g, family_name=f, titles=t) for (p, g, f), t in people.items()
                 ],
             )
             for oid, people in titles_by_colleague.items()
