@@ -1,8 +1,11 @@
-"""`make bench`: every benchmark, or the ones named (python -m bench query)."""
+"""`make bench`: every benchmark, or the ones named (python -m bench query).
+
+`python -m bench load --people N ...` loads people through the real pipeline (see bench/load.py);
+`python -m bench drop NAMESPACE...` drops a loaded namespace."""
 
 import sys
 
-from bench import auth, erasure, freshness, ingest, projector, query, scale
+from bench import auth, erasure, freshness, ingest, load, projector, query, scale
 
 BENCHMARKS = {
     "projector": projector.main,
@@ -14,5 +17,10 @@ BENCHMARKS = {
     "scale": scale.main,
 }
 
-for name in sys.argv[1:] or BENCHMARKS:
-    BENCHMARKS[name]()
+if sys.argv[1:2] == ["load"]:
+    load.main(sys.argv[2:])
+elif sys.argv[1:2] == ["drop"]:
+    load.drop(sys.argv[2:])
+else:
+    for name in sys.argv[1:] or BENCHMARKS:
+        BENCHMARKS[name]()
