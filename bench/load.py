@@ -17,7 +17,8 @@ the other, so each rate is the stage's own. A stage's progress is one line on st
 
 Resumable: ``--namespace`` names a namespace to continue (ids are deterministic: the people and
 organisations already stored are skipped, the relay and the projector resume from their stored
-positions, interactions already on the topic are not sent again). The load stops by itself once
+positions, the interactions of people stored before are not sent again; a load stopped during
+its interactions stage sends them all again, and the projector drops the duplicates by id). The load stops by itself once
 every event is projected, and prints how to measure the namespace and how to drop it.
 """
 
@@ -61,6 +62,7 @@ class Stage:
     started: float | None = None
     ended: float | None = None
     events: int = 0  # events the stage carried (stored, relayed, published, projected)
+    base: int = 0  # done by an earlier run (a resumed load): not in the rate
     extra: dict = field(default_factory=dict)
 
     def start(self) -> None:
@@ -77,7 +79,7 @@ class Stage:
 
     def line(self) -> str:
         total = f"/{self.total:,}" if self.total is not None else ""
-        rate = self.done / self.seconds if self.seconds else 0
+        rate = (self.done - self.base) / self.seconds if self.seconds else 0
         mark = "✓" if self.ended else " "
         return f"{mark}{self.name} {self.done:,}{total} {self.unit} ({rate:,.0f}/s)"
 
@@ -87,8 +89,11 @@ class Stage:
             self.unit: self.done,
             "events": self.events,
             "seconds": seconds,
-            f"{self.unit}_per_s": round(self.done / seconds) if seconds else None,
-            "events_per_s": round(self.events / seconds) if seconds else None,
+            f"{self.unit}_per_s": round((self.done - self.base) / seconds) if seconds else None,
+            "events_per_s": round((self.events - (self.base if self.unit == "events" else 0)) / seconds)
+            if seconds
+            else None,
+            "done_before": self.base,
             **self.extra,
         }
 
@@ -141,7 +146,7 @@ class Load:
         self._store_organisations()
         bulk = BulkRegistration(self.app)
         start = _first_missing(self.args.people, lambda n: bulk.is_stored(population.person_id(self.args.seed, n)))
-        self.stored.done = start
+        self.stored.done = self.stored.base = start
         self.stored.extra["skipped_as_stored_before"] = start
         people = population.people(self.args.people, self.organisations, self.big, self.args.seed, start)
         while batch := list(itertools.islice(people, PEOPLE_BATCH)):
@@ -154,6 +159,10 @@ class Load:
             "people": self.big,
         }
         self.stored.end()
+
+    @property
+    def _of(self) -> tuple[int, int]:
+        return self.args.interactions, self.args.seed
 
     def _store_organisations(self) -> None:
         keys = list(population.organisations(self.organisations, self.args.seed))
@@ -175,15 +184,18 @@ class Load:
 
     def publish_interactions(self) -> None:
         self.published.start()
-        expected = population.interaction_count(self.args.people, self.args.interactions, self.args.seed)
-        self.published.total = expected
+        # The interactions of the people this run stored; all of them when every person was stored
+        # before and the topic holds fewer than them (a load stopped during this stage).
+        first = self.stored.extra.get("skipped_as_stored_before", 0)
         topic = self.settings.topic(INTERACTIONS)
-        already = sum(end_offsets(self.settings.kafka_bootstrap, [topic]).values())
-        if already >= expected:  # a resumed load: they were sent before
-            self.published.done = self.published.events = expected
-            self.published.extra["skipped_as_sent_before"] = True
-        else:
-            events = population.interactions(self.args.people, self.args.interactions, self.args.seed)
+        if first == self.args.people:
+            already = sum(end_offsets(self.settings.kafka_bootstrap, [topic]).values())
+            first = self.args.people if already >= population.interaction_count(self.args.people, *self._of) else 0
+        expected = population.interaction_count(self.args.people, *self._of, first)
+        self.published.total = expected
+        self.published.extra["people_from"] = first
+        if expected:
+            events = population.interactions(self.args.people, *self._of, first)
             publisher = KafkaPublisher(self.settings.kafka_bootstrap)
             ingest = Ingest(publisher, self.settings, data_keys(self.settings, self.pool))
             try:
@@ -233,6 +245,8 @@ class Load:
         """Reads how far the relay and the projector got; ends their stages once they are through."""
         if self.relayed.started and not self.relayed.ended:
             relayed = self.positions.load().notification_id
+            if not self.relayed.done:  # a resumed load: what was relayed before is not in the rate
+                self.relayed.base = relayed
             self.relayed.done = self.relayed.events = relayed
             self.relayed.total = self._stored_notifications or last_notification_id(self.app)
             if self._stored_notifications is not None and relayed >= self._stored_notifications:
@@ -240,7 +254,10 @@ class Load:
         if self.projected.started and not self.projected.ended:
             ends = end_offsets(self.settings.kafka_bootstrap, self.settings.event_topics)
             stored = self.read_models.position()
-            self.projected.done = self.projected.events = sum(min(stored.get(p, 0), end) for p, end in ends.items())
+            projected = sum(min(stored.get(p, 0), end) for p, end in ends.items())
+            if not self.projected.done:  # a resumed load: what was projected before is not in the rate
+                self.projected.base = projected
+            self.projected.done = self.projected.events = projected
             self.projected.total = sum(ends.values())
             if self.relayed.ended and self.published.ended and all(stored.get(p, 0) >= e for p, e in ends.items()):
                 self.projected.end()

@@ -82,16 +82,16 @@ def people(count: int, organisations: int, big: int, seed: int = 11, start: int 
         yield NewPerson(person_id(seed, n), rng.choice(GIVEN_NAMES), family, f"+336{n:08d}", tuple(functions), order)
 
 
-def interaction_count(count: int, per_person: int, seed: int = 11) -> int:
+def interaction_count(count: int, per_person: int, seed: int = 11, first: int = 0) -> int:
     """How many events ``interactions`` yields, without making them."""
-    return sum(random.Random(f"{seed}:{n}:interactions").randrange(2 * per_person + 1) for n in range(count))
+    return sum(random.Random(f"{seed}:{n}:interactions").randrange(2 * per_person + 1) for n in range(first, count))
 
 
-def interactions(count: int, per_person: int, seed: int = 11) -> Iterator[CloudEvent]:
-    """About ``per_person`` interactions for each of the ``count`` people (0 to twice as many),
-    on every channel, addressed to the person's own mobile and first email."""
+def interactions(count: int, per_person: int, seed: int = 11, first: int = 0) -> Iterator[CloudEvent]:
+    """About ``per_person`` interactions for each of people ``first`` to ``count`` - 1 (0 to twice
+    as many), on every channel, addressed to the person's own mobile and first email."""
     start = datetime(2026, 1, 1, tzinfo=UTC)
-    for n in range(count):
+    for n in range(first, count):
         rng = random.Random(f"{seed}:{n}:interactions")
         subject, mobile = str(person_id(seed, n)), f"+336{n:08d}"
         for step in range(rng.randrange(2 * per_person + 1)):
