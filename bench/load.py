@@ -209,10 +209,14 @@ class Load:
 
     def start_relay(self) -> None:
         self.relayed.start()
+        # a resumed load: what was relayed (and, below, projected) before is not in the rate
+        self.relayed.base = self.relayed.done = self.positions.load().notification_id
         self._spawn("relay")
 
     def start_projectors(self) -> None:
         self.projected.start()
+        stored = self.read_models.position()
+        self.projected.base = self.projected.done = sum(stored.values())
         for _ in range(self.args.projectors):
             self._spawn("projector")
 
@@ -245,8 +249,6 @@ class Load:
         """Reads how far the relay and the projector got; ends their stages once they are through."""
         if self.relayed.started and not self.relayed.ended:
             relayed = self.positions.load().notification_id
-            if not self.relayed.done:  # a resumed load: what was relayed before is not in the rate
-                self.relayed.base = relayed
             self.relayed.done = self.relayed.events = relayed
             self.relayed.total = self._stored_notifications or last_notification_id(self.app)
             if self._stored_notifications is not None and relayed >= self._stored_notifications:
@@ -255,8 +257,6 @@ class Load:
             ends = end_offsets(self.settings.kafka_bootstrap, self.settings.event_topics)
             stored = self.read_models.position()
             projected = sum(min(stored.get(p, 0), end) for p, end in ends.items())
-            if not self.projected.done:  # a resumed load: what was projected before is not in the rate
-                self.projected.base = projected
             self.projected.done = self.projected.events = projected
             self.projected.total = sum(ends.values())
             if self.relayed.ended and self.published.ended and all(stored.get(p, 0) >= e for p, e in ends.items()):
