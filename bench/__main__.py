@@ -1,9 +1,12 @@
-"""`make bench`: every benchmark, or the ones named (python -m bench query). `python -m bench soak`
-(`make soak`) runs only when named: it is long, and a correctness run rather than a measure."""
+"""`make bench`: every benchmark, or the ones named (python -m bench query).
+
+`python -m bench soak` (`make soak`) runs only when named: it is long, and a correctness run rather
+than a measure. `python -m bench load --people N ...` loads people through the real pipeline (see
+bench/load.py); `python -m bench drop NAMESPACE...` drops a loaded namespace."""
 
 import sys
 
-from bench import auth, erasure, freshness, ingest, projector, query, scale
+from bench import auth, erasure, freshness, ingest, load, projector, query, scale
 
 BENCHMARKS = {
     "projector": projector.main,
@@ -24,5 +27,10 @@ def soak() -> None:
 
 ON_REQUEST = {"soak": soak}
 
-for name in sys.argv[1:] or BENCHMARKS:
-    {**BENCHMARKS, **ON_REQUEST}[name]()
+if sys.argv[1:2] == ["load"]:
+    load.main(sys.argv[2:])
+elif sys.argv[1:2] == ["drop"]:
+    load.drop(sys.argv[2:])
+else:
+    for name in sys.argv[1:] or BENCHMARKS:
+        {**BENCHMARKS, **ON_REQUEST}[name]()

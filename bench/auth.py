@@ -16,8 +16,9 @@ import os
 from pathlib import Path
 
 from bench.common import bearer, crossview_server, fresh_namespace, log, write_result
+from bench.fill import _api_load, _summary, fill
 from bench.ingest import _http
-from bench.query import LiveProjection, _api_load, _summary, fill
+from bench.query import LiveProjection
 from services.application.auth import Role
 from services.demo.data import synthetic_interactions
 

@@ -47,14 +47,20 @@ def fresh_namespace(partitions: int = 6):
     try:
         yield settings
     finally:
-        with psycopg.connect(settings.database_url, autocommit=True) as conn:
-            for (schema,) in conn.execute(
-                "SELECT nspname FROM pg_namespace WHERE nspname LIKE %s", (f"{settings.namespace}\\_%",)
-            ).fetchall():
-                conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-        admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
-        admin.delete_topics([*settings.event_topics, settings.dead_letter_topic])
-        admin.close()
+        drop_namespace(settings)
+
+
+def drop_namespace(settings: Settings) -> None:
+    """Drop the namespace's schemas and topics (shared services: never leave a benchmark's behind)."""
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        for (schema,) in conn.execute(
+            "SELECT nspname FROM pg_namespace WHERE nspname LIKE %s", (f"{settings.namespace}\\_%",)
+        ).fetchall():
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    existing = set(admin.list_topics())
+    admin.delete_topics([t for t in [*settings.event_topics, settings.dead_letter_topic] if t in existing])
+    admin.close()
 
 
 def write_result(name: str, result: dict) -> Path:

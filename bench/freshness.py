@@ -1,7 +1,9 @@
 """Freshness: how long after an event is sent the read model holds it, next to Kafka's own delay.
 
-Events go one at a time at RATE a second for SECONDS (acks=all, 500 people), while two readers
-follow the topic, both already caught up:
+Events go one at a time at RATE a second for SECONDS (acks=all, 500 people), then in runs of their
+own at each of HIGHER_RATES (each event sent at its scheduled instant, without waiting for the
+previous one's acknowledgement: one sender waiting for each acknowledgement cannot go past about
+a thousand a second), while two readers follow the topic, both already caught up:
 - bare: a kafka-python consumer in its own process: from the send to the record in its hands;
 - Crossview: `crossview projector` in its own process: from the send to the PostgreSQL commit
   that holds the event (its partition's stored offset passing it, read every millisecond, so
@@ -12,6 +14,7 @@ fresh within milliseconds of the event.
 
 from __future__ import annotations
 
+import bisect
 import multiprocessing
 import subprocess
 import sys
@@ -25,12 +28,15 @@ from kafka import KafkaConsumer, TopicPartition
 from bench.common import RESULTS, environment_of, fresh_namespace, latency_summary, log, write_result
 from channels.kafka import KafkaPublisher
 from projections.postgres_store import PostgresStore, open_pool
+from schemas.envelope import to_binary
 from schemas.events import INTERACTIONS
 from services.demo.data import synthetic_interactions
 from services.settings import Settings
 
 RATE = 200
 SECONDS = 15
+HIGHER_RATES = (2000, 5000)
+HIGHER_SECONDS = 10
 PEOPLE = 500
 
 
@@ -75,8 +81,21 @@ class _OffsetWatch(threading.Thread):
                 time.sleep(0.001)
 
 
-def _projected_at(moves: list[tuple[float, int, int]], partition: int, offset: int) -> float | None:
-    return next((when for when, p, next_offset in moves if p == partition and next_offset > offset), None)
+def _projected_at(moves: list[tuple[float, int, int]]):
+    """When each (partition, offset) was first held by the read model: the first move of its
+    partition's stored offset past it (moves come in time order, offsets only grow)."""
+    by_partition: dict[int, tuple[list[int], list[float]]] = {}
+    for when, partition, next_offset in moves:
+        offsets, times = by_partition.setdefault(partition, ([], []))
+        offsets.append(next_offset)
+        times.append(when)
+
+    def at(partition: int, offset: int) -> float | None:
+        offsets, times = by_partition.get(partition, ([], []))
+        k = bisect.bisect_right(offsets, offset)
+        return times[k] if k < len(times) else None
+
+    return at
 
 
 def _wait_for_projector(settings: Settings, store: PostgresStore, publisher: KafkaPublisher, events) -> None:
@@ -89,10 +108,11 @@ def _wait_for_projector(settings: Settings, store: PostgresStore, publisher: Kaf
         time.sleep(0.2)
 
 
-def main() -> dict:
-    total = RATE * SECONDS
+def run(rate: int, seconds: int, wait_for_each: bool) -> dict:
+    """One run in a namespace of its own: ``rate`` events a second for ``seconds``."""
+    total = rate * seconds
     RESULTS.mkdir(exist_ok=True)
-    with fresh_namespace() as settings, open(RESULTS / "freshness-projector.log", "w") as logs:
+    with fresh_namespace() as settings, open(RESULTS / "freshness-projector.log", "a") as logs:
         events = synthetic_interactions(people=PEOPLE, per_person=total // PEOPLE + 2, body_bytes=70)
         publisher = KafkaPublisher(settings.kafka_bootstrap, linger_ms=0)
         projector = subprocess.Popen(
@@ -107,20 +127,29 @@ def main() -> dict:
         pool = open_pool(settings.database_url, max_size=1)
         store = PostgresStore(pool, settings.namespace)
         watch = _OffsetWatch(settings, f"{settings.namespace}_g{store.generation}")
+        topic = settings.topic(INTERACTIONS)
         try:
             log("starting `crossview projector` and a bare consumer, waiting until both follow the topic...")
             _wait_for_projector(settings, store, publisher, events)
             reader.start()
             ready.wait(60)
             watch.start()
-            log(f"sending {total:,} events one at a time, {RATE} a second...")
-            sent = []  # (when sent, partition, offset)
+            how = "each acknowledged before the next" if wait_for_each else "not waiting for acknowledgements"
+            log(f"sending {total:,} events one at a time, {rate:,} a second ({how})...")
+            sent = []  # (when sent, partition, offset) or, before the acknowledgements, (when, future)
             started = time.monotonic()
             for n, event in enumerate(islice(events, total)):
-                time.sleep(max(0.0, started + n / RATE - time.monotonic()))
+                time.sleep(max(0.0, started + n / rate - time.monotonic()))
                 at = time.monotonic()
-                (position,) = publisher.publish(settings.topic(INTERACTIONS), [event])
-                sent.append((at, position.partition, position.offset))
+                if wait_for_each:
+                    (position,) = publisher.publish(topic, [event])
+                    sent.append((at, position.partition, position.offset))
+                else:
+                    sent.append((at, publisher.send_raw(topic, *to_binary(event))))
+            sending = time.monotonic() - started
+            publisher.flush()
+            if not wait_for_each:
+                sent = [(at, meta.partition, meta.offset) for at, future in sent for meta in [future.get(timeout=30)]]
             time.sleep(2)  # the last events reach both readers
             stop.set()
             arrived = results.get(timeout=60)
@@ -133,21 +162,32 @@ def main() -> dict:
             publisher.close()
             pool.close()
     bare = [arrived[(p, o)] - at for at, p, o in sent if (p, o) in arrived]
-    projected = [_projected_at(watch.moves, p, o) for _, p, o in sent]
+    projected_at = _projected_at(watch.moves)
+    projected = [projected_at(p, o) for _, p, o in sent]
     crossview = [when - at for (at, _, _), when in zip(sent, projected, strict=True) if when is not None]
     if len(bare) < total or len(crossview) < total:
         raise RuntimeError(f"missing events: bare saw {len(bare)}, the projector {len(crossview)} of {total}")
     result = {
-        "command": "make bench",
         "events": total,
-        "rate_per_s": RATE,
+        "rate_per_s": rate,
+        "achieved_rate_per_s": round(total / sending),
+        "sent": "one at a time, " + how,
         "people": PEOPLE,
         "bare_kafka": latency_summary(bare),
         "crossview_projected": latency_summary(crossview),
         "ratio": round(latency_summary(crossview)["p99_ms"] / latency_summary(bare)["p99_ms"], 2),
     }
-    path = write_result("freshness", result)
     log(
-        f"bare Kafka {result['bare_kafka']}, projected {result['crossview_projected']}; ratio {result['ratio']} -> {path}"
+        f"{rate:,}/s: bare Kafka {result['bare_kafka']}, projected {result['crossview_projected']}; ratio {result['ratio']}"
     )
+    return result
+
+
+def main() -> dict:
+    (RESULTS / "freshness-projector.log").unlink(missing_ok=True)
+    first = run(RATE, SECONDS, wait_for_each=True)
+    higher = [run(rate, HIGHER_SECONDS, wait_for_each=False) for rate in HIGHER_RATES]
+    result = {"command": "make bench", **first, "higher_rates": higher}
+    path = write_result("freshness", result)
+    log(f"-> {path}")
     return result
