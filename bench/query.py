@@ -60,14 +60,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def route_statements(store: PostgresStore, person_id: str, day: date) -> None:
     """What GET /v1/persons/{id} asks the store for one request (services/http/routes/queries.py,
-    ``_person_360``): the person with their references in one pipelined round trip, then the first
-    people of each of their organisations. The position comes from the process's shared look (at
+    ``_person_360``): the person, their references and the first people of each of their
+    organisations, in one pipelined round trip. The position comes from the process's shared look (at
     most 20 ms old), not from a query a request. Keep it in step with the route."""
-    view, _ = store.person_context(person_id, day)
+    view = store.person_context(person_id, day, LINKS_SHOWN).view
     if view is None or view.merged_into is not None or view.absorbed:
         raise RuntimeError(f"{person_id}: the bench's people are neither unknown nor joined")
-    organisation_ids = list(dict.fromkeys(f.organisation_id for f in view.active_functions(day)))
-    store.colleagues(organisation_ids, day, person_id, LINKS_SHOWN)
 
 
 class RouteStatements:

@@ -55,6 +55,16 @@ class Colleague:
     title_code: str
 
 
+@dataclass(frozen=True)
+class PersonContext:
+    """What a 360° view reads: the person (None if unknown), the references of their active
+    functions, and the first people of each of those organisations."""
+
+    view: PersonView | None
+    references: References
+    colleagues: list[Colleague]
+
+
 def colleagues_of(
     views: Iterable[PersonView], organisation_ids: Iterable[str], day: date, excluding: str, first: int
 ) -> list[Colleague]:

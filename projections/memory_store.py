@@ -10,7 +10,7 @@ from datetime import date, datetime
 from typing import Any
 
 from projections.audit_view import AuditEntry
-from projections.directory import Colleague, Criteria, References, colleagues_of
+from projections.directory import Colleague, Criteria, PersonContext, References, colleagues_of
 from projections.person_model import PersonView
 from projections.person_view import one_row_per_message
 from projections.ports import Partition, StaleOffsets, TimelineFilter
@@ -142,8 +142,11 @@ class MemoryStore:
     def reference_data(self, organisation_ids: Iterable[str]) -> References:
         return self._all_references()
 
-    def person_context(self, person_id: str, day: date) -> tuple[PersonView | None, References]:
-        return self.person(person_id), self._all_references()
+    def person_context(self, person_id: str, day: date, links: int) -> PersonContext:
+        view = self.person(person_id)
+        organisation_ids = list(dict.fromkeys(f.organisation_id for f in view.active_functions(day))) if view else []
+        colleagues = self.colleagues(organisation_ids, day, person_id, links) if organisation_ids else []
+        return PersonContext(view, self._all_references(), colleagues)
 
     def search_candidates(self, query: str, day: date, limit: int) -> tuple[list[PersonView], References]:
         with self._lock:

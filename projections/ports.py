@@ -9,7 +9,7 @@ from datetime import date, datetime
 from typing import Any, Protocol
 
 from projections.audit_view import AuditEntry
-from projections.directory import Colleague, Criteria, References
+from projections.directory import Colleague, Criteria, PersonContext, References
 from projections.person_model import PersonView
 from projections.reference_view import Key as ReferenceKey
 from projections.timeline import TimelineEntry
@@ -79,9 +79,10 @@ class ProjectionStore(Protocol):
     def reference_data(self, organisation_ids: Iterable[str]) -> References:
         """The given organisations and every function title."""
 
-    def person_context(self, person_id: str, day: date) -> tuple[PersonView | None, References]:
-        """The person's view (None if unknown) with the references of their functions active on
-        ``day`` (at least those organisations, and every title): what a 360° view needs, at once."""
+    def person_context(self, person_id: str, day: date, links: int) -> PersonContext:
+        """What a 360° view needs, at once: the person's view (None if unknown), the references of
+        their functions active on ``day`` (at least those organisations, and every title), and the
+        first ``links`` people of each of those organisations (as ``colleagues`` gives them)."""
 
     def search_candidates(self, query: str, day: date, limit: int) -> tuple[list[PersonView], References]:
         """People who may match ``query`` (a superset of directory.matches), with their references."""

@@ -10,7 +10,7 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from projections.audit_view import AuditEntry
-from projections.directory import Colleague, Criteria, References
+from projections.directory import Colleague, Criteria, PersonContext, References
 from projections.person_codec import view_from_json
 from projections.person_model import PersonView
 from projections.postgres_indexes import LINK_ORDER
@@ -33,6 +33,43 @@ COLLEAGUES = (
 
 def colleagues_params(organisation_ids: Iterable[str], day: date, excluding: str, rows: int) -> dict[str, Any]:
     return {"orgs": list(dict.fromkeys(organisation_ids)), "day": day, "excluding": excluding, "rows": rows}
+
+
+# The person's context (person_context), keyed by %(person)s on %(day)s: their organisations are
+# those of their functions active that day, as the person_function rows (written with the view) say.
+CONTEXT_VIEW = "SELECT view FROM {schema}.person_view WHERE person_id = %(person)s"
+_ACTIVE_ORGANISATIONS = (
+    "SELECT DISTINCT organisation_id FROM {schema}.person_function WHERE person_id = %(person)s"
+    " AND entered_on <= %(day)s AND (exits_on IS NULL OR exits_on >= %(day)s)"
+)
+CONTEXT_REFERENCES = (
+    "SELECT kind, id, view FROM {schema}.reference"
+    f" WHERE (kind = %(org)s AND id IN ({_ACTIVE_ORGANISATIONS})) OR kind = %(titles)s"
+)
+CONTEXT_COLLEAGUES = COLLEAGUES.replace("unnest(%(orgs)s::text[])", f"({_ACTIVE_ORGANISATIONS})").replace(
+    "%(excluding)s", "%(person)s"
+)
+
+
+def _first_people(
+    rows: Iterable[tuple], organisation_ids: list[str], read: int, first: int
+) -> tuple[list[Colleague], list[str]]:
+    """From at most ``read`` link-ordered rows per organisation: the rows of its first ``first``
+    people where that is known, and the organisations that need more rows (every row read held
+    fewer people than that: people with several functions there)."""
+    by_organisation: dict[str, list[Colleague]] = {oid: [] for oid in organisation_ids}
+    for org, pid, given, family, title in rows:
+        by_organisation.setdefault(org, []).append(Colleague(org, pid, given or None, family or None, title))
+    found, pending = [], []
+    for oid, colleagues in by_organisation.items():
+        people = list(dict.fromkeys(c.person_id for c in colleagues))
+        # Complete when every row was read, or a person past the first ``first`` was reached.
+        if len(colleagues) < read or len(people) > first:
+            kept = set(people[:first])
+            found += [c for c in colleagues if c.person_id in kept]
+        else:
+            pending.append(oid)
+    return found, pending
 
 
 # The trigram index on person_search.text (postgres_indexes) serves LIKE '%word%' for each pattern.
@@ -62,26 +99,28 @@ class PostgresQueries:
         rows = self._rows("SELECT view FROM {schema}.person_view WHERE person_id = ANY(%s)", (list(person_ids),))
         return {view.person_id: view for view in (view_from_json(row[0]) for row in rows)}
 
-    def person_context(self, person_id: str, day: date) -> tuple[PersonView | None, References]:
-        """The person's view and the references of their functions active on ``day``, in one round
-        trip (a pipeline) and one snapshot (a read-only transaction), on one connection."""
+    def person_context(self, person_id: str, day: date, links: int) -> PersonContext:
+        """The person's view, the references of their functions active on ``day`` and the first
+        ``links`` people of each of those organisations: one round trip (a pipeline), one snapshot
+        (a read-only transaction), one connection. Only an organisation where people hold several
+        functions each may need a second round (``colleagues``)."""
         schema = self._read_schema()
-        view_sql = sql.SQL("SELECT view FROM {schema}.person_view WHERE person_id = %s").format(schema=schema)
-        refs_sql = sql.SQL(
-            "SELECT kind, id, view FROM {schema}.reference WHERE (kind = %(org)s AND id IN ("
-            "SELECT organisation_id FROM {schema}.person_function WHERE person_id = %(person)s "
-            "AND entered_on <= %(day)s AND (exits_on IS NULL OR exits_on >= %(day)s))) OR kind = %(titles)s"
-        ).format(schema=schema)
+        params = {"org": ORGANISATION, "person": person_id, "day": day, "titles": TITLES, "rows": 2 * links}
         with self._pool.connection() as conn:
             with conn.pipeline():
                 conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                views = conn.execute(view_sql, (person_id,))
-                refs = conn.execute(refs_sql, {"org": ORGANISATION, "person": person_id, "day": day, "titles": TITLES})
+                views = conn.execute(sql.SQL(CONTEXT_VIEW).format(schema=schema), params)
+                refs = conn.execute(sql.SQL(CONTEXT_REFERENCES).format(schema=schema), params)
+                firsts = conn.execute(sql.SQL(CONTEXT_COLLEAGUES).format(schema=schema), params)
                 conn.execute("COMMIT")
-            view_rows, ref_rows = views.fetchall(), refs.fetchall()
+            view_rows, ref_rows, colleague_rows = views.fetchall(), refs.fetchall(), firsts.fetchall()
         organisations = {ident: view for kind, ident, view in ref_rows if kind == ORGANISATION}
         titles = next((view.get("titles", {}) for kind, _, view in ref_rows if kind == TITLES), {})
-        return (view_from_json(view_rows[0][0]) if view_rows else None), References(organisations, titles)
+        found, pending = _first_people(colleague_rows, list(organisations), 2 * links, links)
+        if pending:
+            found += self.colleagues(pending, day, person_id, links)
+        view = view_from_json(view_rows[0][0]) if view_rows else None
+        return PersonContext(view, References(organisations, titles), found)
 
     def reference_data(self, organisation_ids: Iterable[str]) -> References:
         rows = self._rows(
@@ -149,20 +188,9 @@ class PostgresQueries:
         found: list[Colleague] = []
         pending, rows = list(dict.fromkeys(organisation_ids)), 2 * first
         while pending:  # a person holds one function or a few at an organisation: rarely a second round
-            by_organisation: dict[str, list[Colleague]] = {oid: [] for oid in pending}
-            for org, pid, given, family, title in self._rows(
-                COLLEAGUES, colleagues_params(pending, day, excluding, rows)
-            ):
-                by_organisation[org].append(Colleague(org, pid, given or None, family or None, title))
-            pending = []
-            for oid, colleagues in by_organisation.items():
-                people = list(dict.fromkeys(c.person_id for c in colleagues))
-                # Complete when every row was read, or a person past the first ``first`` was reached.
-                if len(colleagues) < rows or len(people) > first:
-                    kept = set(people[:first])
-                    found += [c for c in colleagues if c.person_id in kept]
-                else:
-                    pending.append(oid)
+            read = self._rows(COLLEAGUES, colleagues_params(pending, day, excluding, rows))
+            complete, pending = _first_people(read, pending, rows, first)
+            found += complete
             rows *= 4
         return found
 

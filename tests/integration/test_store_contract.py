@@ -277,11 +277,12 @@ def test_a_persons_context_is_their_view_with_the_references_of_their_active_fun
         tx.save_views([view], profile_changed=["fabien"])
         tx.save_references(references)
         tx.advance({P0: 1}, {P0: 0})
-    found, refs = any_store.person_context("fabien", date(2026, 11, 2))
-    assert found == view
-    assert refs.organisation("garden")["name"] == "Fabulous Garden"
-    assert refs.title("MANAGING_DIRECTOR")["label"] == "Managing director"
-    assert any_store.person_context("nobody", date(2026, 11, 2))[0] is None
+    context = any_store.person_context("fabien", date(2026, 11, 2), 50)
+    assert context.view == view
+    assert context.references.organisation("garden")["name"] == "Fabulous Garden"
+    assert context.references.title("MANAGING_DIRECTOR")["label"] == "Managing director"
+    assert context.colleagues == []  # alone at his organisation
+    assert any_store.person_context("nobody", date(2026, 11, 2), 50).view is None
 
 
 BIG_DAY = date(2026, 11, 2)
@@ -369,6 +370,16 @@ def test_the_links_are_the_first_fifty_people_of_each_organisation_by_name_with_
         assert _links(any_store, organisations, excluding, first=3) == _links_as_the_route_listed_them_before(
             views, organisations, excluding, first=3
         )
+    for member in ("p001", "p033", "p077"):  # a 360° view's context brings the same links, in one trip
+        own = list(dict.fromkeys(f.organisation_id for f in any_store.person(member).active_functions(BIG_DAY)))
+        for first in (50, 3):
+            people = {oid: {} for oid in own}
+            for c in sorted(any_store.person_context(member, BIG_DAY, first).colleagues, key=link_order):
+                people[c.organisation_id].setdefault((c.person_id, c.given_name, c.family_name), []).append(
+                    c.title_code
+                )
+            context_links = {oid: list(found.items()) for oid, found in people.items()}
+            assert context_links == _links_as_the_route_listed_them_before(views, own, member, first=first)
 
 
 def test_a_renamed_person_is_linked_under_their_new_name_and_an_erased_one_without_a_name(any_store):

@@ -104,15 +104,19 @@ async def person_360(
 
 
 def _person_360(crossview, person_id: str, day: date, freshness: Freshness) -> Person360Out:
-    """Everything the 360° view reads, in one thread: the person with their references in one round
-    trip; the whole family's views only for someone joined with others."""
-    view, refs = crossview.store.person_context(person_id, day)
+    """Everything the 360° view reads, in one thread: the person, their references and their
+    organisations' first people in one round trip; the whole family's views only for someone
+    joined with others."""
+    context = crossview.store.person_context(person_id, day, LINKS_SHOWN)
+    view, refs, colleagues = context.view, context.references, context.colleagues
     if view is None or view.merged_into is not None or view.absorbed or view.erased_on is not None:
         view = _person(crossview, person_id)  # 404, 410, or the family's history merged
-        refs = crossview.store.reference_data(dict.fromkeys(f.organisation_id for f in view.active_functions(day)))
+        organisations = list(dict.fromkeys(f.organisation_id for f in view.active_functions(day)))
+        refs = crossview.store.reference_data(organisations)
+        colleagues = crossview.store.colleagues(organisations, day, person_id, LINKS_SHOWN)
     organisation_ids = list(dict.fromkeys(f.organisation_id for f in view.active_functions(day)))
     titles_by_colleague: dict[str, dict[tuple, list[TitleRef]]] = {oid: {} for oid in organisation_ids}
-    for c in sorted(crossview.store.colleagues(organisation_ids, day, person_id, LINKS_SHOWN), key=link_order):
+    for c in sorted(colleagues, key=link_order):
         who = (c.person_id, c.given_name, c.family_name)
         titles_by_colleague[c.organisation_id].setdefault(who, []).append(TitleRef(**refs.title(c.title_code)))
     functions = _functions(view, refs, day)
