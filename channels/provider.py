@@ -22,7 +22,7 @@ class WebhookRequest:
     """The parts of one provider request the three steps read, whatever served it."""
 
     method: str
-    url: str  # as the provider called it: the configured public base URL, path and query (Twilio signs it)
+    url: str  # the URL the provider signed (Twilio: the configured public base URL, path, query), else the path
     headers: Mapping[str, str] = field(default_factory=dict)  # names in lower case
     query: tuple[tuple[str, str], ...] = ()
     body: bytes = b""
