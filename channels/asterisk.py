@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from channels.webhook_fields import NotJson, PayloadError, basic_password_is, load_json
+from channels.provider import PhoneNumber, Reached, WebhookRequest
+from channels.webhook_fields import NotJson, PayloadError, SignatureError, basic_password_is, load_json
+from schemas.events import CallInteraction
 
 KNOWN = {"StasisStart", "ChannelStateChange", "ChannelDestroyed", "ChannelUserevent"}
 
@@ -106,3 +108,36 @@ def _time(field: str, value: Any) -> datetime:
     if moment.tzinfo is None:
         raise PayloadError(field, "a time zone is expected")
     return moment
+
+
+class EventWebhook:
+    """ARI events from a forwarder, authenticated by HTTP Basic with the configured password."""
+
+    provider = "asterisk"
+    refusal = "Not an ARI event"
+    located_in = "body"
+
+    def verify(self, request: WebhookRequest, secret: str) -> None:
+        if not credentials_are_valid(request.header("authorization"), secret):
+            raise SignatureError("HTTP Basic with the configured password is required", "header.Authorization")
+
+    def parse(self, request: WebhookRequest) -> list[CallEvent]:
+        return parse(request.body)
+
+    def map(self, report: CallEvent) -> Reached:
+        data = CallInteraction(
+            direction="inbound",
+            provider="asterisk",
+            provider_id=report.call_id,
+            status=report.status,
+            from_number=report.caller,
+            to_number=report.called,
+            duration_seconds=report.duration_seconds,
+            outcome=report.outcome,
+            notes=report.notes,
+        )
+        customer = PhoneNumber(report.caller, report.channel_id)
+        return Reached(data, customer, "body.channel.caller.number", f"asterisk:{report.key}", report.at)
+
+
+WEBHOOKS = (EventWebhook(),)

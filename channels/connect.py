@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from channels.webhook_fields import NotJson, PayloadError, basic_password_is, load_json, same_secret
+from channels.provider import CallCentreContact, Reached, WebhookRequest
+from channels.webhook_fields import NotJson, PayloadError, SignatureError, basic_password_is, load_json, same_secret
+from schemas.events import CallInteraction, EmailInteraction, Interaction, WebInteraction
 
 CONTACT_EVENT = "Amazon Connect Contact Event"
 # What each contact event says of the call, as the statuses the timeline orders.
@@ -216,3 +218,61 @@ def _notes(contact: dict[str, Any]) -> str | None:
     attributes = _get(contact, "Attributes")
     note = _get(contact, "Description") or (attributes.get("notes") if isinstance(attributes, dict) else None)
     return str(note)[:10_000] if note else None
+
+
+class ContactWebhook:
+    """Contact events and contact records, authorised by the EventBridge connection's API key (or
+    HTTP Basic password). Voice contacts are calls, chats web interactions, email contacts emails;
+    a task is an advisor's work item, no exchange with the customer: ignored."""
+
+    provider = "connect"
+    refusal = "Not an Amazon Connect contact event or record"
+    located_in = "body"
+
+    def verify(self, request: WebhookRequest, secret: str) -> None:
+        if not credentials_are_valid(request.header("x-api-key"), request.header("authorization"), secret):
+            raise SignatureError(
+                "the EventBridge connection's API key (or Basic password) is required", "header.X-Api-Key"
+            )
+
+    def parse(self, request: WebhookRequest) -> list[ContactReport]:
+        return parse(request.body)
+
+    def map(self, report: ContactReport) -> Reached | None:
+        data = interaction(report)
+        if data is None:
+            return None
+        customer = CallCentreContact(report.customer, report.initial_contact_id)
+        return Reached(data, customer, "body.CustomerEndpoint.Address", f"connect:{report.key}", report.at)
+
+
+def interaction(report: ContactReport) -> Interaction | None:
+    """A voice contact is a call, a chat a web interaction, an email contact an email; a task, or
+    an email contact naming no address, None."""
+    common = {
+        "direction": report.direction,
+        "provider": "connect",
+        "provider_id": report.contact_id,
+        "status": report.status,
+    }
+    if report.channel == "CHAT":
+        details = {"outcome": report.outcome, "notes": report.notes}
+        return WebInteraction(**common, action="chat", properties={k: v for k, v in details.items() if v})
+    if report.channel == "EMAIL":
+        address = report.customer_address("email")
+        return EmailInteraction(**common, address=address) if address else None
+    if report.channel == "TASK":
+        return None
+    customer, system = report.customer_address("phone") or "unknown", report.system_address or "unknown"
+    inbound = report.direction == "inbound"
+    return CallInteraction(
+        **common,
+        from_number=(customer if inbound else system)[:40],
+        to_number=(system if inbound else customer)[:40],
+        duration_seconds=report.duration_seconds,
+        outcome=report.outcome,
+        notes=report.notes,
+    )
+
+
+WEBHOOKS = (ContactWebhook(),)

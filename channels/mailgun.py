@@ -9,7 +9,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from channels.webhook_fields import NotJson, PayloadError, is_epoch_seconds, load_json, same_secret
+from channels.provider import Reached, WebhookRequest, email_reached
+from channels.webhook_fields import (
+    NotJson,
+    PayloadError,
+    SignatureError,
+    check_fresh,
+    is_epoch_seconds,
+    load_json,
+    same_secret,
+)
 
 STATUS_OF_EVENT = {"failed": "bounce"}  # a permanent failure is a hard bounce; temporary ones stay "failed"
 
@@ -88,3 +97,30 @@ def _object(value: Any, where: str) -> dict:
     if not isinstance(value, dict):
         raise PayloadError(where, "a JSON object is expected")
     return value
+
+
+@dataclass(frozen=True)
+class EventWebhook:
+    """One event per request, signed inside the body. Its token is single-use: the edge keeps the
+    tokens it saw (a port with a database behind it), so that a replayed request is refused."""
+
+    max_age_s: int = 0  # a signed timestamp older than this is a replay (0: not checked)
+
+    provider = "mailgun"
+    refusal = "Not a Mailgun webhook"
+    located_in = "body"
+
+    def verify(self, request: WebhookRequest, secret: str) -> None:
+        event = parse(request.body)  # the signature is inside the body
+        if not signature_is_valid(secret, event.timestamp, event.token, event.signature):
+            raise SignatureError("the Mailgun signature does not match", "body.signature")
+        check_fresh(self.max_age_s, event.timestamp, datetime.now(UTC))
+
+    def parse(self, request: WebhookRequest) -> list[MailgunEvent]:
+        return [parse(request.body)]
+
+    def map(self, report: MailgunEvent) -> Reached:
+        return email_reached("mailgun", report, "body.event-data.recipient")
+
+
+WEBHOOKS = (EventWebhook(),)

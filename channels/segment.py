@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from channels.webhook_fields import NotJson, PayloadError, basic_credentials, load_json, same_secret
+from channels.provider import Reached, WebhookRequest, WebVisitor
+from channels.webhook_fields import NotJson, PayloadError, SignatureError, basic_credentials, load_json, same_secret
+from schemas.events import WebInteraction
 
 TYPES = {"identify", "track", "page", "screen", "group", "alias"}
 
@@ -104,3 +106,56 @@ def _names(traits: dict[str, Any]) -> tuple[str, str] | None:
         return first, last
     given, _, family = str(traits.get("name") or "").strip().partition(" ")
     return (given[:200], family.strip()[:200]) if given and family.strip() else None
+
+
+class MessageWebhook:
+    """Segment-compatible libraries' messages, authenticated by the source's write key. identify
+    and alias join the identities they name; group links the visitor to the group's organisation;
+    every message is a web interaction."""
+
+    provider = "segment"
+    refusal = "Not a Segment message"
+    located_in = ""
+
+    def verify(self, request: WebhookRequest, secret: str) -> None:
+        if not write_key_is_valid(request.header("authorization"), secret):
+            raise SignatureError(
+                "HTTP Basic with the source's write key is required",
+                "header.Authorization",
+                "Invalid write key",
+                "missing or wrong write key",
+            )
+
+    def parse(self, request: WebhookRequest) -> list[SegmentMessage]:
+        return parse(request.body)
+
+    def map(self, report: SegmentMessage) -> Reached:
+        data = WebInteraction(
+            direction="inbound",
+            provider="segment",
+            provider_id=report.message_id,
+            status="received",
+            action=report.type,
+            name=report.name,
+            url=report.url,
+            properties=report.properties,
+        )
+        return Reached(data, visitor(report), "traits.email", f"segment:{report.message_id}", report.at)
+
+
+def visitor(message: SegmentMessage) -> WebVisitor:
+    """Who the message is about; a group is named by its ``name`` property, or else by its id."""
+    group_name = str(message.properties.get("name") or message.group_id)[:200] if message.group_id else None
+    return WebVisitor(
+        message.type,
+        tuple(message.identities),
+        message.previous_id,
+        message.email,
+        message.names,
+        message.group_id,
+        group_name,
+        message.at,
+    )
+
+
+WEBHOOKS = (MessageWebhook(),)

@@ -18,7 +18,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
-from channels.webhook_fields import NotJson, PayloadError, is_epoch_seconds, load_json
+from channels.provider import Reached, WebhookRequest, email_reached
+from channels.webhook_fields import NotJson, PayloadError, SignatureError, check_fresh, is_epoch_seconds, load_json
 
 REQUIRED = ("email", "event", "sg_event_id", "timestamp")
 
@@ -47,6 +48,7 @@ class EmailEvent:
     campaign: str | None
     reason: str | None
     bounce_type: str | None  # "bounce" (hard) or "blocked" (soft), on bounce events
+    index: int = 0  # its place in the batch
 
 
 def parse_events(body: bytes) -> list[EmailEvent]:
@@ -81,4 +83,34 @@ def _event(index: int, raw: Any) -> EmailEvent:
         campaign=str(raw.get("campaign") or category) if (raw.get("campaign") or category) else None,
         reason=str(raw["reason"]) if raw.get("reason") else None,
         bounce_type=str(raw["type"]) if raw.get("type") else None,
+        index=index,
     )
+
+
+@dataclass(frozen=True)
+class EventWebhook:
+    """The Event Webhook: a signed batch of email events, all or nothing."""
+
+    max_age_s: int = 0  # a signed timestamp older than this is a replay (0: not checked)
+
+    provider = "sendgrid"
+    refusal = "Not a SendGrid event batch"
+    located_in = "body"
+
+    def verify(self, request: WebhookRequest, secret: str) -> None:
+        timestamp = request.header("x-twilio-email-event-webhook-timestamp")
+        signature = request.header("x-twilio-email-event-webhook-signature")
+        if not signature_is_valid(request.body, signature, timestamp, secret):
+            raise SignatureError(
+                "the SendGrid signature does not match this body", "header.X-Twilio-Email-Event-Webhook-Signature"
+            )
+        check_fresh(self.max_age_s, timestamp, datetime.now(UTC))
+
+    def parse(self, request: WebhookRequest) -> list[EmailEvent]:
+        return parse_events(request.body)
+
+    def map(self, report: EmailEvent) -> Reached:
+        return email_reached("sendgrid", report, f"body.{report.index}.email")
+
+
+WEBHOOKS = (EventWebhook(),)

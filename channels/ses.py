@@ -15,7 +15,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from urllib.parse import ParseResult, urlparse
@@ -25,7 +25,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from channels.webhook_fields import NotJson, PayloadError, load_json
+from channels.provider import Reached, WebhookRequest, email_reached
+from channels.webhook_fields import NotJson, PayloadError, SignatureError, load_json
 
 SNS_HOST = re.compile(r"^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$")
 SIGNED_FIELDS = {
@@ -250,3 +251,43 @@ def _dict(value: Any) -> dict[str, Any]:
 
 def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
+
+
+@dataclass(frozen=True)
+class EventWebhook:
+    """SES events through an SNS subscription. The secret is the allowed topics (ARNs, comma
+    separated); the signature is checked with the certificate of an Amazon SNS host. Envelopes
+    other than notifications (the subscription handshake, which the edge answers) report nothing."""
+
+    certificates: CertificateCache = field(default_factory=CertificateCache)
+
+    provider = "ses"
+    refusal = "Not an SNS message"
+    located_in = "body"
+
+    def verify(self, request: WebhookRequest, secret: str) -> None:
+        envelope = parse_envelope(request.body)  # topic and signature are inside the body
+        if envelope["TopicArn"] not in {arn.strip() for arn in secret.split(",")}:
+            raise SignatureError(
+                f"{envelope['TopicArn']} is not in CROSSVIEW_SES_TOPIC_ARNS",
+                "body.TopicArn",
+                "Unknown topic",
+                "not allowed",
+            )
+        if not signature_is_valid(envelope, self.certificates):
+            raise SignatureError("the SNS signature does not verify with an Amazon SNS certificate", "body.Signature")
+
+    def parse(self, request: WebhookRequest) -> list[SesEvent]:
+        envelope = parse_envelope(request.body)
+        if envelope["Type"] != "Notification":
+            return []
+        try:
+            return parse_ses(envelope["Message"], envelope["MessageId"])
+        except PayloadError as error:
+            raise PayloadError(error.field, error.message, title="Not an SES event") from error
+
+    def map(self, report: SesEvent) -> Reached:
+        return email_reached("ses", report, "body.Message")
+
+
+WEBHOOKS = (EventWebhook(),)

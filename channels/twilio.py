@@ -11,10 +11,12 @@ import hashlib
 import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
-from channels.webhook_fields import PayloadError, same_secret
+from channels.provider import PhoneNumber, Reached, WebhookRequest
+from channels.webhook_fields import PayloadError, SignatureError, form_fields, same_secret
+from schemas.events import CallInteraction, SmsInteraction
 
 INBOUND_STATUSES = {"received", "receiving"}
 
@@ -124,3 +126,70 @@ def parse_call(params: Sequence[tuple[str, str]]) -> CallReport:
         duration_seconds=int(duration) if duration is not None else None,
         at=at,
     )
+
+
+class _Signed:
+    """Both Twilio webhooks: form-encoded, signed over the URL Twilio called and every field."""
+
+    provider = "twilio"
+    located_in = "form"
+
+    def verify(self, request: WebhookRequest, secret: str) -> None:
+        if not signature_is_valid(request.url, form_fields(request.body), secret, request.header("x-twilio-signature")):
+            raise SignatureError("X-Twilio-Signature does not match this request", "header.X-Twilio-Signature")
+
+
+class SmsWebhook(_Signed):
+    """Inbound messages and the status callbacks of messages we sent."""
+
+    refusal = "Not a Twilio SMS webhook"
+
+    def parse(self, request: WebhookRequest) -> list[SmsReport]:
+        return [parse_sms(form_fields(request.body))]
+
+    def map(self, report: SmsReport) -> Reached:
+        data = SmsInteraction(
+            direction=report.direction,
+            provider="twilio",
+            provider_id=report.message_sid,
+            status=report.status,
+            from_number=report.from_number,
+            to_number=report.to_number,
+            body=report.body,
+        )
+        key = f"twilio:sms:{report.message_sid}:{report.status}"
+        return Reached(data, _customer(report, report.message_sid), _field(report), key, datetime.now(UTC))
+
+
+class VoiceWebhook(_Signed):
+    """Voice status callbacks: a call queued, ringing, in progress, then ended."""
+
+    refusal = "Not a Twilio Voice callback"
+
+    def parse(self, request: WebhookRequest) -> list[CallReport]:
+        return [parse_call(form_fields(request.body))]
+
+    def map(self, report: CallReport) -> Reached:
+        data = CallInteraction(
+            direction=report.direction,
+            provider="twilio",
+            provider_id=report.call_sid,
+            status=report.status,
+            from_number=report.from_number,
+            to_number=report.to_number,
+            duration_seconds=report.duration_seconds,
+            outcome=report.outcome,
+        )
+        key = f"twilio:call:{report.call_sid}:{report.status}"
+        return Reached(data, _customer(report, report.call_sid), _field(report), key, report.at or datetime.now(UTC))
+
+
+def _customer(report: SmsReport | CallReport, provider_id: str) -> PhoneNumber:
+    return PhoneNumber(report.customer_number, provider_id)
+
+
+def _field(report: SmsReport | CallReport) -> str:
+    return "form.From" if report.direction == "inbound" else "form.To"
+
+
+WEBHOOKS = (SmsWebhook(), VoiceWebhook())

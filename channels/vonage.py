@@ -11,7 +11,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from channels.webhook_fields import PayloadError, same_secret
+from channels.provider import PhoneNumber, Reached, WebhookRequest
+from channels.webhook_fields import (
+    NotJson,
+    PayloadError,
+    SignatureError,
+    check_fresh,
+    form_fields,
+    load_json,
+    same_secret,
+)
+from schemas.events import SmsInteraction
 
 METHODS = ("md5hash", "md5", "sha1", "sha256", "sha512")
 
@@ -76,3 +86,58 @@ def _moment(stamp: str | None) -> datetime | None:
     except ValueError as error:
         raise PayloadError("message-timestamp", "YYYY-MM-DD HH:MM:SS or ISO 8601 expected") from error
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def parameters(request: WebhookRequest) -> dict[str, str]:
+    """Vonage's parameters wherever they come (the signature covers them all): the query of a GET,
+    and the form or JSON object of a POST."""
+    params = dict(request.query)
+    if request.body and (request.header("content-type") or "").startswith("application/json"):
+        try:
+            document = load_json(request.body)
+        except NotJson as error:
+            raise PayloadError("body", str(error), title="Invalid JSON", detail=str(error)) from error
+        if not isinstance(document, dict):
+            raise PayloadError("body", "object", title="Invalid JSON", detail="an object is expected")
+        params.update({k: str(v) for k, v in document.items() if v is not None})
+    elif request.body:
+        params.update(dict(form_fields(request.body)))
+    return params
+
+
+@dataclass(frozen=True)
+class SmsWebhook:
+    """Inbound messages and delivery receipts, signed with ``sig`` by the account's method."""
+
+    method: str = "md5hash"
+    max_age_s: int = 0  # a signed timestamp older than this is a replay (0: not checked)
+
+    provider = "vonage"
+    refusal = "Not a Vonage SMS webhook"
+    located_in = ""
+
+    def verify(self, request: WebhookRequest, secret: str) -> None:
+        params = parameters(request)
+        if not signature_is_valid(params, secret, self.method):
+            raise SignatureError("the sig parameter does not match", "sig")
+        check_fresh(self.max_age_s, params.get("timestamp"), datetime.now(UTC))
+
+    def parse(self, request: WebhookRequest) -> list[VonageSms]:
+        return [parse(parameters(request))]
+
+    def map(self, report: VonageSms) -> Reached:
+        customer = report.from_number if report.direction == "inbound" else report.to_number
+        data = SmsInteraction(
+            direction=report.direction,
+            provider="vonage",
+            provider_id=report.message_id,
+            status=report.status,
+            from_number=report.from_number,
+            to_number=report.to_number,
+            body=report.body,
+        )
+        key = f"vonage:sms:{report.message_id}:{report.status}"
+        return Reached(data, PhoneNumber(customer, report.message_id), "msisdn", key, report.at or datetime.now(UTC))
+
+
+WEBHOOKS = (SmsWebhook(),)

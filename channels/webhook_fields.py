@@ -1,4 +1,5 @@
-"""Small readers that several providers' parsers share: JSON bodies, secrets, HTTP Basic, times."""
+"""Small readers that several providers' parsers share: JSON bodies, forms, secrets, HTTP Basic,
+times, and the two errors every provider's webhook raises (PayloadError, SignatureError)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ import hmac
 import json
 import math
 import re
+from datetime import datetime
 from itertools import accumulate
 from typing import Any
+from urllib.parse import parse_qsl
 
 MAX_JSON_DEPTH = 32  # no provider nests deeper; Python's own parser gives up near 1,000
 
@@ -21,11 +24,30 @@ _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 class PayloadError(ValueError):
     """A provider's payload is malformed: not what that provider sends. ``field`` names the field
-    at fault (dotted, "body" for the whole), so the 422 problem can say which."""
+    at fault (dotted, "body" for the whole), so the 422 problem can say which.
 
-    def __init__(self, field: str, message: str) -> None:
+    ``title`` replaces the provider's own "Not a ... webhook" title of the problem; with a
+    ``detail`` too, the request could not even be read (not UTF-8 form data, not a JSON object):
+    the problem then says ``detail``, and names ``field`` as it is, with ``message``."""
+
+    def __init__(self, field: str, message: str, *, title: str | None = None, detail: str | None = None) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
+        self.message = message
+        self.title = title
+        self.detail = detail
+
+
+class SignatureError(ValueError):
+    """A request the provider did not send, or not now: a missing or wrong signature or credential,
+    a sender that is not allowed, a replay. ``field`` names what is at fault (None: the request
+    as a whole), ``title`` the 403 problem's title."""
+
+    def __init__(
+        self, detail: str, field: str | None = None, title: str = "Invalid signature", message: str = "missing or wrong"
+    ) -> None:
+        super().__init__(detail)
+        self.detail, self.field, self.title, self.message = detail, field, title, message
 
 
 class NotJson(ValueError):
@@ -68,6 +90,29 @@ def _finite(text: str) -> float:
     if not math.isfinite(value):
         raise NotJson(f"{text[:20]} is out of range")
     return value
+
+
+def form_fields(body: bytes) -> list[tuple[str, str]]:
+    """The (name, value) pairs of a form-encoded body, in their order, repeats kept."""
+    try:
+        return parse_qsl(body.decode("utf-8"), keep_blank_values=True)
+    except UnicodeDecodeError as error:
+        raise PayloadError(
+            "body", str(error), title="Invalid form", detail="the body is not UTF-8 form data"
+        ) from error
+
+
+def check_fresh(max_age_s: int, timestamp: str | None, now: datetime) -> None:
+    """A signed request replayed long after it was sent is refused: the signature covers its
+    timestamp (seconds since the epoch). ``max_age_s`` 0 checks nothing."""
+    if not max_age_s:
+        return
+    try:
+        age = abs(now.timestamp() - int(timestamp or ""))
+    except ValueError as error:
+        raise SignatureError("the signed timestamp is not a number", title="Invalid timestamp") from error
+    if age > max_age_s:
+        raise SignatureError(f"signed {int(age)} s ago, more than {max_age_s} s: a replay?", title="Stale webhook")
 
 
 def same_secret(expected: str, received: Any) -> bool:

@@ -1,16 +1,16 @@
 """Identity resolution as application use cases: which person (and function) a provider's report
 is about. Each takes the ``Crossview`` application and runs through ``crossview.commands.run``;
-the webhook routes only translate a request into one of these.
+a provider's webhook names the customer (channels/provider.py), ``resolving`` picks the use case.
 
 Use cases are frozen dataclasses, equal for equal arguments, so a batch resolves each once.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
 
+from channels.provider import Address, CallCentreContact, Customer, PhoneNumber, WebVisitor
 from channels.webhook_fields import is_withheld
 from domain.contact_point import Resolved
 from services.application.crossview import Crossview
@@ -68,43 +68,37 @@ class by_web_identities:  # noqa: N801 - reads as the use case it runs, like by_
     an identify), and an identify names a person nobody named yet from its traits; group makes the
     person a member of the group's organisation, and the call an interaction of that function."""
 
-    kind: str  # identify, track, page, screen, group, alias
-    identities: tuple[str, ...]  # web ids: "user:<userId>", "anon:<anonymousId>"
-    previous_id: str | None
-    email: str | None
-    names: tuple[str, str] | None
-    group_id: str | None
-    group_name: str | None
-    at: datetime
-
-    @classmethod
-    def of(cls, message: Any) -> by_web_identities:
-        """The use case of a parsed Segment message (channels.segment.SegmentMessage)."""
-        name = str(message.properties.get("name") or message.group_id)[:200] if message.group_id else None
-        return cls(
-            message.type,
-            tuple(message.identities),
-            message.previous_id,
-            message.email,
-            message.names,
-            message.group_id,
-            name,
-            message.at,
-        )
+    visitor: WebVisitor
 
     def __call__(self, app: Crossview) -> Resolved:
-        points = [("web", web_id) for web_id in self.identities]
-        if self.kind == "alias" and self.previous_id:
-            known_user = app.find_contact_point("web", f"user:{self.previous_id}")
-            points.append(("web", f"{'user' if known_user else 'anon'}:{self.previous_id}"))
-        if self.email:
-            points.append(("email", self.email))
+        visitor = self.visitor
+        points = [("web", web_id) for web_id in visitor.identities]
+        if visitor.kind == "alias" and visitor.previous_id:
+            known_user = app.find_contact_point("web", f"user:{visitor.previous_id}")
+            points.append(("web", f"{'user' if known_user else 'anon'}:{visitor.previous_id}"))
+        if visitor.email:
+            points.append(("email", visitor.email))
         person = app.identify(points, keep_identified_apart=True)
-        if self.names:
-            app.name_if_unnamed(person.person_id, *self.names)
-        if self.group_id is None:
+        if visitor.names:
+            app.name_if_unnamed(person.person_id, *visitor.names)
+        if visitor.group_id is None:
             return person
         function_id = app.join_organisation(
-            person.person_id, f"segment-group:{self.group_id}", self.group_name or self.group_id, self.at.date()
+            person.person_id,
+            f"segment-group:{visitor.group_id}",
+            visitor.group_name or visitor.group_id,
+            visitor.at.date(),
         )
         return Resolved(person.person_id, function_id)
+
+
+def resolving(customer: Customer, provider: str, country_code: str) -> tuple[Callable[[Crossview], Resolved], bool]:
+    """(use case, attributed): the use case that finds (or makes) the person a provider's report is
+    about; attributed is False when no customer address was named (a provisional person)."""
+    if isinstance(customer, Address):
+        return by_contact(customer.kind, customer.address, country_code), True
+    if isinstance(customer, PhoneNumber):
+        return by_phone(customer.number, provider, customer.provider_id, country_code)
+    if isinstance(customer, CallCentreContact):
+        return by_connect_contact(customer.customer, customer.contact, country_code), True
+    return by_web_identities(customer), True

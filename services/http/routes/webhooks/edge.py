@@ -4,6 +4,7 @@ Each request is size-checked before it is read, its signature verified on the ra
 the provider's pure parser (channels/), its contact points resolved to people, and published; the
 answer is 2xx only once the broker acknowledged (503 otherwise, and the provider retries). A
 provider with no secret configured is refused, unless CROSSVIEW_INSECURE_SKIP_SIGNATURES is set.
+The steps the pipeline (pipeline.py) shares live here.
 """
 
 from __future__ import annotations
@@ -11,17 +12,18 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from urllib.parse import parse_qsl
+from datetime import datetime
 
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
+from channels.provider import Reached
 from domain.contact_point import InvalidContactPointError, Resolved
 from schemas.api import Problem
 from schemas.envelope import CloudEvent
 from schemas.events import Interaction
 from services.application.crossview import Crossview
+from services.application.identity import resolving
 from services.container import Container
 from services.http.deps import ProblemError
 
@@ -35,8 +37,8 @@ RESPONSES = {
 
 
 @dataclass(frozen=True)
-class Reached:
-    """One interaction a provider reported, before we know whose it is."""
+class Attributed:
+    """One interaction a provider reported, with the use case that finds whose it is."""
 
     resolve: Callable[[Crossview], Resolved]  # the use case that finds (or makes) the person
     field: str  # the request field holding the contact point, named when it is invalid
@@ -45,8 +47,13 @@ class Reached:
     at: datetime
     attributed: bool = True  # False: no customer address, recorded under the provider's own id
 
+    @classmethod
+    def of(cls, reached: Reached, country_code: str) -> Attributed:
+        resolve, attributed = resolving(reached.customer, reached.data.provider, country_code)
+        return cls(resolve, reached.field, reached.data, reached.key, reached.at, attributed)
 
-def _resolve_and_publish(crossview: Container, reached: list[Reached]) -> int:
+
+def _resolve_and_publish(crossview: Container, reached: list[Attributed]) -> int:
     """Resolve every contact point (each once per batch), then publish the whole batch: all
     acknowledged, or an error."""
     events, resolutions = [], {}
@@ -77,11 +84,11 @@ def _resolve_and_publish(crossview: Container, reached: list[Reached]) -> int:
     return len(events)
 
 
-async def publish(crossview: Container, reached: list[Reached], request: Request | None = None) -> int:
+async def publish(crossview: Container, reached: list[Attributed], request: Request) -> int:
     """Resolve and publish the batch (2xx only after this returned); then count, per provider, the
     interactions recorded without a customer address (crossview_webhook_unattributed on /metrics)."""
     published = await run_in_threadpool(_resolve_and_publish, crossview, reached)
-    metrics = getattr(request.app.state, "http_metrics", None) if request is not None else None
+    metrics = getattr(request.app.state, "http_metrics", None)
     for item in reached:
         if not item.attributed and metrics is not None:
             metrics.unattributed.labels(item.data.provider).inc()
@@ -101,15 +108,6 @@ async def read_body(request: Request, crossview: Container) -> bytes:
     return body
 
 
-def form_fields(body: bytes) -> list[tuple[str, str]]:
-    try:
-        return parse_qsl(body.decode("utf-8"), keep_blank_values=True)
-    except UnicodeDecodeError as error:
-        raise ProblemError(
-            422, "Invalid form", "the body is not UTF-8 form data", [{"field": "body", "message": str(error)}]
-        ) from error
-
-
 def configured_secret(crossview: Container, value: str | None, setting: str) -> str | None:
     """The provider's secret; None when the operator allows unsigned trials; 403 when it is missing."""
     if crossview.settings.insecure_skip_signatures:
@@ -121,25 +119,3 @@ def configured_secret(crossview: Container, value: str | None, setting: str) -> 
             f"set CROSSVIEW_{setting} to accept these webhooks (unsigned webhooks are refused)",
         )
     return value
-
-
-def forged(field: str, detail: str) -> ProblemError:
-    return ProblemError(403, "Invalid signature", detail, [{"field": field, "message": "missing or wrong"}])
-
-
-def refused(title: str, prefix: str, error: ValueError) -> ProblemError:
-    field = getattr(error, "field", "")
-    where = prefix if field in ("", "body") else f"{prefix}.{field}" if prefix else field
-    return ProblemError(422, title, str(error), [{"field": where, "message": str(error)}])
-
-
-def check_fresh(max_age_s: int, timestamp: str | None) -> None:
-    """A signed request replayed long after it was sent is refused: the signature covers its timestamp."""
-    if not max_age_s:
-        return
-    try:
-        age = abs(datetime.now(UTC).timestamp() - int(timestamp or ""))
-    except ValueError as error:
-        raise ProblemError(403, "Invalid timestamp", "the signed timestamp is not a number") from error
-    if age > max_age_s:
-        raise ProblemError(403, "Stale webhook", f"signed {int(age)} s ago, more than {max_age_s} s: a replay?")
