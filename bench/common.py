@@ -91,9 +91,10 @@ def environment_of(settings: Settings, **extra: str) -> dict[str, str]:
 
 
 @contextmanager
-def crossview_server(settings, logs, module: str = "services.cli", **environment: str):
-    """`crossview serve` in its own process on a free port, until the block ends; yields its URL.
-    A local trial (the benchmark's services use the default password and the demo keys)."""
+def crossview_server(settings, logs, module: str = "services.cli", workers: int = 1, **environment: str):
+    """`crossview serve` in its own process on a free port (with ``workers`` API processes), until
+    the block ends; yields its URL. A local trial (the benchmark's services use the default
+    password and the demo keys)."""
     import random
     import subprocess
     import sys
@@ -102,7 +103,15 @@ def crossview_server(settings, logs, module: str = "services.cli", **environment
 
     port = 18000 + random.randrange(2000)
     server = subprocess.Popen(
-        [sys.executable, "-m", module, "serve", "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            module,
+            "serve",
+            "--port",
+            str(port),
+            *(["--workers", str(workers)] if workers > 1 else []),
+        ],
         env=environment_of(settings, CROSSVIEW_LOCAL_TRIAL="1", **environment),
         stdout=logs,
         stderr=subprocess.STDOUT,

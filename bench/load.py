@@ -145,7 +145,7 @@ class Load:
                 self.app.define_title(code, label)
         self._store_organisations()
         bulk = BulkRegistration(self.app)
-        start = _first_missing(self.args.people, lambda n: bulk.is_stored(population.person_id(self.args.seed, n)))
+        start = first_missing(self.args.people, lambda n: bulk.is_stored(population.person_id(self.args.seed, n)))
         self.stored.done = self.stored.base = start
         self.stored.extra["skipped_as_stored_before"] = start
         people = population.people(self.args.people, self.organisations, self.big, self.args.seed, start)
@@ -166,7 +166,7 @@ class Load:
 
     def _store_organisations(self) -> None:
         keys = list(population.organisations(self.organisations, self.args.seed))
-        start = _first_missing(len(keys), lambda n: self._organisation_exists(keys[n][0]))
+        start = first_missing(len(keys), lambda n: self._organisation_exists(keys[n][0]))
         for at in range(start, len(keys), ORGANISATION_BATCH):
             self.app.save(
                 *[
@@ -295,7 +295,7 @@ class Load:
         }
 
 
-def _first_missing(count: int, stored: Callable[[int], bool]) -> int:
+def first_missing(count: int, stored: Callable[[int], bool]) -> int:
     """The first index not stored: what is stored is a prefix (stored in order, a batch at a time)."""
     low, high = 0, count
     while low < high:

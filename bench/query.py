@@ -40,6 +40,7 @@ from psycopg.types.string import TextLoader
 from bench import load as loader
 from bench.clients import http_closed, http_open, sql_closed
 from bench.common import bearer, crossview_server, drop_namespace, environment_of, log, write_result
+from bench.load import first_missing
 from channels.kafka import KafkaPublisher
 from projections.postgres_store import PostgresStore, open_pool
 from services.application.auth import Role
@@ -55,6 +56,9 @@ OPEN_LOOP_RATE = 1000
 OPEN_LOOP_SECONDS = int(os.environ.get("BENCH_OPEN_SECONDS", "10"))
 CLIENTS = 16
 PROCESSES = 2
+API_WORKERS = int(
+    os.environ.get("BENCH_API_WORKERS", "1")
+)  # serve --workers (2 here lost to 1: the cores are shared with PostgreSQL, Kafka and the clients)
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -143,6 +147,12 @@ def _population(settings: Settings) -> tuple[int, str, list[str], list[str]]:
                 (big,),
             ).fetchall()
         ]
+        # The loader's people are a prefix of the population; the views also hold the people the
+        # benchmark's trickle of interactions creates, which are not the population's.
+        view_of = f"SELECT 1 FROM {schema}.person_view WHERE person_id = %s"
+        people = first_missing(
+            people, lambda n: conn.execute(view_of, (str(population.person_id(11, n)),)).fetchone() is not None
+        )
     rng = random.Random(1)
     sample = [str(population.person_id(11, rng.randrange(people))) for _ in range(REQUESTS)]
     return people, big, at_big, sample
@@ -164,7 +174,7 @@ def measure(settings: Settings) -> dict:
         log("route SQL: the 360° route's store calls, 16 threads...")
         results["route_sql"] = sql_closed(RouteStatements(settings), sample, PROCESSES, CLIENTS).summary()
         log(f"  {results['route_sql']}")
-        with crossview_server(settings, logs) as base:
+        with crossview_server(settings, logs, workers=API_WORKERS) as base:
             paths = [f"/v1/persons/{p}" for p in sample]
             http_closed(base, advisor, paths[:400], PROCESSES, CLIENTS)  # warm-up
             log("API: GET /v1/persons/{id}, 16 keep-alive clients...")
@@ -222,13 +232,20 @@ def main() -> dict:
         "ratio_p50": round(api["p50_ms"] / limit["p50_ms"], 3),
         "ratio_throughput": round(api["requests_per_s"] / limit["requests_per_s"], 3),
         "ratio_to_route_sql": round(api["p99_ms"] / measured["route_sql"]["p99_ms"], 3),
-        "goal": {"ratio_at_most": 2.5},  # set against the old bare loop; the physical limit is a stricter base
+        "api_workers": API_WORKERS,
+        "goal": {  # issue 11, at 1,000,000 people on this 2-core machine
+            "ratio_throughput_at_least": 0.3,
+            "api_requests_per_s_at_least": 1000,
+            "api_at_1000_rps_p99_ms_at_most": 20,
+            "search_p99_ms_at_most": 50,
+        },
         "what": {
             "physical_limit": "one prepared primary-key SELECT of the stored document, JSON not parsed",
-            "route_sql": "the store calls of one 360° request (route_statements): offsets, the view (parsed), "
-            "organisations and titles, colleagues in one join; no HTTP, no token, no audit record",
-            "api": "HTTP, token check, an audit record acknowledged by Kafka, the route's store calls, "
-            "the answer built and serialised",
+            "route_sql": "the store calls of one 360° request (route_statements): the view, the references "
+            "of its active functions and the first people of their organisations in one pipelined round "
+            "trip; no HTTP, no token, no audit record",
+            "api": f"crossview serve --workers {API_WORKERS}: HTTP, token check, an audit record acknowledged "
+            "by Kafka, the route's store calls, the answer built and serialised",
         },
     }
     path = write_result("query", result)

@@ -116,9 +116,14 @@ def _person_360(crossview, person_id: str, day: date, freshness: Freshness) -> P
         colleagues = crossview.store.colleagues(organisations, day, person_id, LINKS_SHOWN)
     organisation_ids = list(dict.fromkeys(f.organisation_id for f in view.active_functions(day)))
     titles_by_colleague: dict[str, dict[tuple, list[TitleRef]]] = {oid: {} for oid in organisation_ids}
+    # Up to fifty links an organisation, built from the store's typed rows without a validation
+    # each: building them checked was a tenth of a 360° answer's CPU (BENCHMARKS.md).
+    titles: dict[str, TitleRef] = {}
     for c in sorted(colleagues, key=link_order):
         who = (c.person_id, c.given_name, c.family_name)
-        titles_by_colleague[c.organisation_id].setdefault(who, []).append(TitleRef(**refs.title(c.title_code)))
+        if c.title_code not in titles:
+            titles[c.title_code] = TitleRef.model_construct(**refs.title(c.title_code))
+        titles_by_colleague[c.organisation_id].setdefault(who, []).append(titles[c.title_code])
     functions = _functions(view, refs, day)
     last = view.last_interaction
     return Person360Out(
@@ -149,7 +154,8 @@ def _person_360(crossview, person_id: str, day: date, freshness: Freshness) -> P
             OrganisationLinks(
                 organisation=OrganisationRef(**refs.organisation(oid)),
                 people=[
-                    LinkedPerson(person_id=p, given_name=g, family_name=f, titles=t) for (p, g, f), t in people.items()
+                    LinkedPerson.model_construct(person_id=p, given_name=g, family_name=f, titles=t)
+                    for (p, g, f), t in people.items()
                 ],
             )
             for oid, people in titles_by_colleague.items()
