@@ -10,7 +10,7 @@ import sys
 
 from fastapi import Request
 
-from services import access
+from services.http import access
 from services.application.audit import Auditor
 from services.application.auth import Caller, Role
 
