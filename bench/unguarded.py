@@ -10,9 +10,9 @@ import sys
 
 from fastapi import Request
 
-from services.http import access
 from services.application.audit import Auditor
 from services.application.auth import Caller, Role
+from services.http import access
 
 EVERYONE = Caller(subject="bench", roles=frozenset(Role), via="token")
 
