@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -42,6 +43,11 @@ def main(argv: list[str] | None = None) -> int:
         default=1,
         help="API processes sharing the port (default 1; one per core serves most): each has its own "
         "pools and producer, one of them relays at a time",
+    )
+    serve.add_argument(
+        "--no-relay",
+        action="store_true",
+        help="never relay in this process: leave it to `crossview relay` (commands answer all the same)",
     )
 
     commands.add_parser(
@@ -205,8 +211,13 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     check_services(settings)
     print(f"Crossview API on http://{args.host}:{args.port} (docs at /docs)", flush=True)
     if args.workers > 1:  # each worker process builds the app from the same environment
+        if args.no_relay:
+            os.environ[NO_RELAY] = "1"
         return _serve_app("services.cli:production_app", args, workers=args.workers)
-    return _serve_app(lambda: production(settings), args)
+    return _serve_app(lambda: production(settings, relay_in_process=not args.no_relay), args)
+
+
+NO_RELAY = "CROSSVIEW_SERVE_NO_RELAY"  # how `serve --no-relay` reaches its worker processes
 
 
 def production_app():
@@ -214,7 +225,7 @@ def production_app():
     from services.bootstrap import production
     from services.http.app import create_app
 
-    return create_app(lambda: production(Settings()))
+    return create_app(lambda: production(Settings(), relay_in_process=os.environ.get(NO_RELAY) != "1"))
 
 
 def _serve_app(build, args: argparse.Namespace, workers: int = 1) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import time
 import uuid
 from pathlib import Path
 
@@ -158,3 +159,29 @@ def children(pid: int) -> list[int]:
     for task in Path(f"/proc/{pid}/task").iterdir():
         found += [int(c) for c in (task / "children").read_text().split()]
     return [c for c in found if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
+
+
+def test_serve_no_relay_stores_commands_and_leaves_publishing_to_crossview_relay(settings, store, tmp_path):
+    log, port = tmp_path / "no-relay.log", free_port()
+    server = crossview_process(settings, "serve", "--port", str(port), "--no-relay", log=log, env=SETTINGS)
+    relay = None
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/livez", server, log)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=PATIENCE_S, headers=EVERY_ROLE) as client:
+            person = client.post("/v1/persons", json={"given_name": "Fabien", "family_name": "Bellemare"})
+            assert person.status_code == 201 and person.json()["relayed"] is False, person.text
+            time.sleep(2)  # an in-process relay would have published by now
+            assert ids_on(settings, DOMAIN) == [] and not relay_lock_held(settings)
+            relay = crossview_process(settings, "relay", log=log)
+            with ProjectorThread(settings):
+                view = client.get(
+                    f"/v1/persons/{person.json()['id']}",
+                    params={"min_position": person.json()["positions"][-1], "wait_ms": 15000},
+                )
+            assert view.status_code == 200 and view.json()["freshness"]["caught_up"], view.text
+        assert sorted(ids_on(settings, DOMAIN)) == sorted(stored_wire_event_ids(settings))
+    finally:
+        for process in (server, relay):
+            if process is not None:
+                process.terminate()
+                process.wait(timeout=30)
