@@ -118,13 +118,11 @@ class KeyPartitioner(DefaultPartitioner):
 
     def partition(self, topic, key, serialized_key, value, serialized_value, cluster):  # noqa: PLR0913 - kafka's
         partitions = self._partitions.get(topic)
+        if serialized_key is None or (partitions is None and topic not in cluster.topics()):
+            return super().partition(topic, key, serialized_key, value, serialized_value, cluster)
         if partitions is None:
-            if serialized_key is None or topic not in cluster.topics():
-                return super().partition(topic, key, serialized_key, value, serialized_value, cluster)
             # A topic's partitions never change here: ensure_topics refuses a count other than the settings'.
             partitions = self._partitions[topic] = sorted(cluster.partitions_for_topic(topic))
-        if serialized_key is None:
-            return super().partition(topic, key, serialized_key, value, serialized_value, cluster)
         return partitions[(_hash_of_key(serialized_key) & 0x7FFFFFFF) % len(partitions)]
 
 

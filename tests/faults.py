@@ -4,7 +4,6 @@ doubled)."""
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections import Counter
@@ -28,14 +27,8 @@ from services.bootstrap import event_store
 from services.demo.data import synthetic_interactions
 from services.settings import Settings
 from tests.conftest import as_json, expected_views
-from tests.live import caught_up, crossview_process, wait_until
+from tests.live import caught_up, crossview_process, free_port, wait_until
 from tests.tokens import EVERY_ROLE
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class Api:

@@ -72,6 +72,13 @@ def settings(services: Settings) -> Iterator[Settings]:
         admin.close()
 
 
+def free_port() -> int:
+    """A port nothing listens on now, for a process the test starts."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def env_of(settings: Settings) -> dict[str, str]:
     return {
         **os.environ,

@@ -161,6 +161,54 @@ def seed_scenario() -> tuple[list[CloudEvent], DemoIds]:
     return events, ids
 
 
+def interaction_of(
+    rng: random.Random, key: str, phone: str, address: str, filler: str = "", campaign: str | None = None
+) -> SmsInteraction | EmailInteraction | WebInteraction | CallInteraction:
+    """One synthetic interaction on a channel ``rng`` draws: an inbound SMS or call from ``phone``,
+    a delivered email to ``address``, a page seen; ``filler`` pads their texts."""
+    kind = rng.randrange(4)
+    if kind == 0:
+        return SmsInteraction(
+            direction="inbound",
+            provider="twilio",
+            provider_id=key,
+            status="received",
+            from_number=phone,
+            to_number="+33140000000",
+            body=filler or "Hello",
+        )
+    if kind == 1:
+        return EmailInteraction(
+            direction="outbound",
+            provider="sendgrid",
+            provider_id=key,
+            status="delivered",
+            address=address,
+            subject_line=filler or "Newsletter",
+            campaign=campaign,
+        )
+    if kind == 2:
+        return WebInteraction(
+            direction="inbound",
+            provider="segment",
+            provider_id=key,
+            status="received",
+            action="page",
+            name="Home",
+            url="https://shop.example/" + filler,
+        )
+    return CallInteraction(
+        direction="inbound",
+        provider="asterisk",
+        provider_id=key,
+        status="completed",
+        from_number=phone,
+        to_number="+33140000000",
+        duration_seconds=rng.randrange(600),
+        notes=filler or None,
+    )
+
+
 def synthetic_interactions(
     people: int, per_person: int, seed: int = 7, start: datetime | None = None, body_bytes: int = 0
 ) -> Iterator[CloudEvent]:
@@ -173,48 +221,7 @@ def synthetic_interactions(
         for n, person_id in enumerate(person_ids):
             at = start + timedelta(seconds=step * 60 + n % 60)
             key = f"synthetic:{seed}:{n}:{step}"
-            kind = rng.randrange(4)
-            phone = f"+3361{n:07d}"
-            if kind == 0:
-                data = SmsInteraction(
-                    direction="inbound",
-                    provider="twilio",
-                    provider_id=key,
-                    status="received",
-                    from_number=phone,
-                    to_number="+33140000000",
-                    body=filler or "Hello",
-                )
-            elif kind == 1:
-                data = EmailInteraction(
-                    direction="outbound",
-                    provider="sendgrid",
-                    provider_id=key,
-                    status="delivered",
-                    address=f"person{n}@example.org",
-                    subject_line=filler or "Newsletter",
-                )
-            elif kind == 2:
-                data = WebInteraction(
-                    direction="inbound",
-                    provider="segment",
-                    provider_id=key,
-                    status="received",
-                    action="page",
-                    name="Home",
-                    url="https://shop.example/" + filler,
-                )
-            else:
-                data = CallInteraction(
-                    direction="inbound",
-                    provider="asterisk",
-                    provider_id=key,
-                    status="completed",
-                    from_number=phone,
-                    to_number="+33140000000",
-                    duration_seconds=rng.randrange(600),
-                    notes=filler or None,
-                )
+            data = interaction_of(rng, key, f"+3361{n:07d}", f"person{n}@example.org", filler)
             yield event(person_id, data, at, key, source="crossview/synthetic")
 
 

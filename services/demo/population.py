@@ -16,9 +16,8 @@ from datetime import UTC, date, datetime, timedelta
 
 from domain.organisation import organisation_id_for
 from schemas.envelope import CloudEvent
-from schemas.events import CallInteraction, EmailInteraction, SmsInteraction, WebInteraction
 from services.application.bulk import NewFunction, NewPerson
-from services.demo.data import DEMO_NAMESPACE, TITLES, event
+from services.demo.data import DEMO_NAMESPACE, TITLES, event, interaction_of
 
 COMMON_FAMILY_NAMES = ["Martin", "Bernard", "Dubois", "Thomas", "Robert", "Petit", "Durand", "Leroy", "Moreau", "Simon"]
 GIVEN_NAMES = ["Fabien", "Claire", "Amine", "Sophie", "Louis", "Nadia", "Hugo", "Emma", "Karim", "Léa", "Jules", "Inès"]
@@ -97,45 +96,5 @@ def interactions(count: int, per_person: int, seed: int = 11, first: int = 0) ->
         for step in range(rng.randrange(2 * per_person + 1)):
             key = f"population:{seed}:{n}:{step}"
             at = start + timedelta(minutes=step * 37 + n % 60)
-            kind = rng.randrange(4)
-            if kind == 0:
-                data = SmsInteraction(
-                    direction="inbound",
-                    provider="twilio",
-                    provider_id=key,
-                    status="received",
-                    from_number=mobile,
-                    to_number="+33140000000",
-                    body="Hello",
-                )
-            elif kind == 1:
-                data = EmailInteraction(
-                    direction="outbound",
-                    provider="sendgrid",
-                    provider_id=key,
-                    status="delivered",
-                    address=f"p{n}.f0@example.org",
-                    subject_line="Newsletter",
-                    campaign="load",
-                )
-            elif kind == 2:
-                data = WebInteraction(
-                    direction="inbound",
-                    provider="segment",
-                    provider_id=key,
-                    status="received",
-                    action="page",
-                    name="Home",
-                    url="https://shop.example/",
-                )
-            else:
-                data = CallInteraction(
-                    direction="inbound",
-                    provider="asterisk",
-                    provider_id=key,
-                    status="completed",
-                    from_number=mobile,
-                    to_number="+33140000000",
-                    duration_seconds=rng.randrange(600),
-                )
+            data = interaction_of(rng, key, mobile, f"p{n}.f0@example.org", campaign="load")
             yield event(subject, data, at, key, source="crossview/population")

@@ -36,6 +36,13 @@ def _invalid(title: str, failures) -> JSONResponse:
     return problem_response(Problem(status=422, title=title, errors=errors, detail=detail))
 
 
+def _unavailable(title: str, detail: str, retry_after_s: int) -> JSONResponse:
+    """503: nothing was done, and the client may try again after ``retry_after_s``."""
+    return problem_response(
+        Problem(status=503, title=title, detail=detail), headers={"Retry-After": str(retry_after_s)}
+    )
+
+
 def create_app(build: Callable[[], Container]) -> FastAPI:
     """The FastAPI app; ``build`` makes the Container at start-up (never at import)."""
 
@@ -102,19 +109,12 @@ def create_app(build: Callable[[], Container]) -> FastAPI:
 
     @app.exception_handler(ConcurrentUpdateError)
     async def _on_contention(request: Request, error: ConcurrentUpdateError) -> JSONResponse:
-        return problem_response(
-            Problem(status=503, title="Concurrent update", detail=f"{error}; retry."), headers={"Retry-After": "1"}
-        )
+        return _unavailable("Concurrent update", f"{error}; retry.", retry_after_s=1)
 
     @app.exception_handler(BrokerUnavailable)
     async def _on_broker(request: Request, error: BrokerUnavailable) -> JSONResponse:
-        return problem_response(
-            Problem(
-                status=503,
-                title="Event log unavailable",
-                detail="The broker did not acknowledge; nothing was accepted. Retry later.",
-            ),
-            headers={"Retry-After": "5"},
+        return _unavailable(
+            "Event log unavailable", "The broker did not acknowledge; nothing was accepted. Retry later.", 5
         )
 
     @app.exception_handler(StoreUnavailable)
@@ -124,14 +124,7 @@ def create_app(build: Callable[[], Container]) -> FastAPI:
         # A command that failed here stored nothing (the event store saves a command's events in
         # one transaction) or everything; either way the client may retry (commands load first).
         log.warning("database unavailable: %s: %s", type(error).__name__, error)
-        return problem_response(
-            Problem(
-                status=503,
-                title="Database unavailable",
-                detail="PostgreSQL did not answer; retry later.",
-            ),
-            headers={"Retry-After": "2"},
-        )
+        return _unavailable("Database unavailable", "PostgreSQL did not answer; retry later.", retry_after_s=2)
 
     @app.get("/v1/health", tags=["operations"], dependencies=[PUBLIC])
     def health(crossview: App) -> dict[str, object]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -13,17 +12,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.live import ROOT, crossview_process
+from tests.live import ROOT, crossview_process, free_port
 from tests.scenario import Scenario
 from tests.tokens import EVERY_ROLE
 
 api = httpx.Client(headers=EVERY_ROLE)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for_http(url: str, process: subprocess.Popen, log: Path, timeout_s: float = 60) -> None:

@@ -7,18 +7,16 @@ import os
 import signal
 import subprocess
 import time
-import uuid
 from pathlib import Path
 
 import httpx
 import psycopg
-from kafka import KafkaConsumer
 
-from schemas.events import DOMAIN, INTERACTIONS
-from services.application.wire import to_cloud_event, wire_data
+from schemas.events import DOMAIN, INTERACTIONS, stream_of
 from services.bootstrap import event_store
-from tests.e2e.test_http import free_port, wait_for_http
-from tests.live import ProjectorThread, crossview_process, wait_until
+from tests.e2e.test_http import wait_for_http
+from tests.faults import log_ids, stored_events
+from tests.live import ProjectorThread, crossview_process, free_port, wait_until
 from tests.tokens import EVERY_ROLE
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
@@ -105,30 +103,17 @@ def relay_lock_held(settings) -> bool:
 def stored_wire_event_ids(settings) -> list[str]:
     app = event_store(settings)
     try:
-        ids = []
-        for notification in app.recorder.select_notifications(start=1, limit=100_000):
-            event = app.mapper.to_domain_event(notification)
-            data = wire_data(event)
-            if data is not None:
-                ids.append(to_cloud_event(event, data).id)
-        return ids
+        return [event.id for event in stored_events(app)]
     finally:
         app.close()
 
 
 def ids_on(settings, stream: str) -> list[str]:
-    """The ce_id of every record of a stream's topic."""
-    consumer = KafkaConsumer(
-        settings.topic(stream),
-        bootstrap_servers=settings.kafka_bootstrap,
-        auto_offset_reset="earliest",
-        consumer_timeout_ms=5000,
-        group_id=f"check-{uuid.uuid4()}",
-    )
-    try:
-        return [dict(r.headers)["ce_id"].decode() for r in consumer]
-    finally:
-        consumer.close()
+    """The ce_id of every record of a stream's topic, as often as it is there."""
+    counts = log_ids(settings)
+    return [
+        event_id for event_id, n in counts.items() if stream_of(log_ids.types[event_id]) == stream for _ in range(n)
+    ]
 
 
 def test_serve_with_two_workers_answers_from_both_processes_on_one_port(settings, tmp_path):

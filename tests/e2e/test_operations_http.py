@@ -7,8 +7,8 @@ import time
 import httpx
 
 from tests.conftest import named, samples
-from tests.e2e.test_http import SMS, demo_server, free_port, wait_for_http
-from tests.live import crossview_process
+from tests.e2e.test_http import SMS, demo_server, wait_for_http
+from tests.live import crossview_process, free_port
 from tests.tokens import EVERY_ROLE
 
 
