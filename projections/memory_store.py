@@ -35,6 +35,9 @@ class _MemoryTransaction:
     def record_audit(self, entries: Sequence[AuditEntry]) -> None:
         self.audit.update((e.event_id, e) for e in entries if e.event_id not in self._store._audit)
 
+    def save_documents(self, views, organisations, changed_references, day) -> None:
+        """The memory store keeps no ready documents: its views are in memory already."""
+
     def record_campaign_reach(self, rows: set[tuple[str, str, str, str]]) -> None:
         self.campaign_rows |= rows
 
@@ -141,6 +144,12 @@ class MemoryStore:
 
     def reference_data(self, organisation_ids: Iterable[str]) -> References:
         return self._all_references()
+
+    def person_document(self, person_id: str, day: date) -> None:
+        return None
+
+    def refresh_documents(self, day: date, limit: int) -> int:
+        return 0
 
     def person_context(self, person_id: str, day: date, links: int) -> PersonContext:
         view = self.person(person_id)

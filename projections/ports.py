@@ -56,6 +56,17 @@ class ProjectionTransaction(Protocol):
     def record_audit(self, entries: Sequence[AuditEntry]) -> None:
         """Add access records; one already there (same event id) changes nothing."""
 
+    def save_documents(
+        self,
+        views: Iterable[PersonView],
+        organisations: Iterable[str],
+        changed_references: Iterable[tuple[str, str]],
+        day: date,
+    ) -> None:
+        """Keep ready 360° documents (a store may keep none): those of ``views`` and the links of
+        ``organisations`` as of ``day``; whatever shows a changed reference (an organisation
+        ``("organisation", id)`` or a title ``("titles", code)``) made again or marked stale."""
+
     def advance(self, new: Mapping[Partition, int], expected: Mapping[Partition, int]) -> None:
         """Move each partition's offset from ``expected`` to ``new``; StaleOffsets if it is elsewhere."""
 
@@ -78,6 +89,13 @@ class ProjectionStore(Protocol):
 
     def reference_data(self, organisation_ids: Iterable[str]) -> References:
         """The given organisations and every function title."""
+
+    def person_document(self, person_id: str, day: date) -> tuple[str, list[tuple[str, list[str], list[str]]]] | None:
+        """The ready parts of the person's 360° view on ``day`` (person_document.splice puts them
+        together), or None where none holds: the view is then made from ``person_context``."""
+
+    def refresh_documents(self, day: date, limit: int) -> int:
+        """Make again up to ``limit`` ready documents that went stale; how many."""
 
     def person_context(self, person_id: str, day: date, links: int) -> PersonContext:
         """What a 360° view needs, at once: the person's view (None if unknown), the references of

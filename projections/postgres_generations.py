@@ -12,6 +12,7 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
+from projections import postgres_documents
 from projections.postgres_indexes import index_generation
 
 PROJECTION = "person_view"
@@ -140,6 +141,7 @@ class Generations:
             for (generation,) in generations.fetchall():
                 conn.execute(sql.SQL(_ADDED_DDL).format(schema=self.schema(generation)))
                 index_generation(conn, self._schema_name(generation))
+                postgres_documents.install(conn, self._schema_name(generation))
 
     def _create_generation(self, conn: psycopg.Connection, generation: int) -> None:
         schema = self.schema(generation)
@@ -147,6 +149,7 @@ class Generations:
         conn.execute(sql.SQL(_GENERATION_DDL).format(schema=schema))
         conn.execute(sql.SQL(_ADDED_DDL).format(schema=schema))
         index_generation(conn, self._schema_name(generation))
+        postgres_documents.install(conn, self._schema_name(generation))
         conn.execute(
             sql.SQL("INSERT INTO {meta}.generations (generation) VALUES (%s)").format(meta=self._meta), (generation,)
         )

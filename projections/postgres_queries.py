@@ -72,6 +72,36 @@ def _first_people(
     return found, pending
 
 
+# The ready parts of a 360° view, in one statement (one snapshot): the person's document and the
+# links row of each of its organisations, in the document's order.
+READ_DOCUMENT = (
+    "SELECT d.body, d.valid_from, d.valid_until, o.n, l.valid_from, l.valid_until, l.organisation, "
+    "l.people, l.entries FROM {schema}.person_document d "
+    "LEFT JOIN LATERAL unnest(d.organisations) WITH ORDINALITY AS o(id, n) ON true "
+    "LEFT JOIN {schema}.organisation_links l ON l.organisation_id = o.id "
+    "WHERE d.person_id = %s ORDER BY o.n"
+)
+
+Stored = tuple[str, list[tuple[str, list[str], list[str]]]]
+
+
+def ready(rows: list[tuple], day: date) -> Stored | None:
+    """The stored parts if every one of them holds on ``day``; None if any is missing or stale."""
+    if not rows:
+        return None
+    body, valid_from, until = rows[0][:3]
+    if body is None or not valid_from <= day < until:
+        return None
+    organisations = []
+    for _, _, _, n, org_from, org_until, organisation, people, entries in rows:
+        if n is None:
+            continue  # no active organisation
+        if organisation is None or not org_from <= day < org_until:
+            return None
+        organisations.append((organisation, people, entries))
+    return body, organisations
+
+
 # The trigram index on person_search.text (postgres_indexes) serves LIKE '%word%' for each pattern.
 SEARCH_PEOPLE = "SELECT person_id FROM {schema}.person_search WHERE text LIKE ANY(%(p)s) LIMIT %(cap)s"
 
@@ -98,6 +128,10 @@ class PostgresQueries:
     def persons(self, person_ids: Iterable[str]) -> dict[str, PersonView]:
         rows = self._rows("SELECT view FROM {schema}.person_view WHERE person_id = ANY(%s)", (list(person_ids),))
         return {view.person_id: view for view in (view_from_json(row[0]) for row in rows)}
+
+    def person_document(self, person_id: str, day: date) -> Stored | None:
+        """The ready 360° parts of the person for ``day`` (postgres_documents), or None."""
+        return ready(self._rows(READ_DOCUMENT, (person_id,)), day)
 
     def person_context(self, person_id: str, day: date, links: int) -> PersonContext:
         """The person's view, the references of their functions active on ``day`` and the first

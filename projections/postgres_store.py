@@ -10,12 +10,13 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date, datetime
 
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from projections.ports import GenerationChanged, Partition, TimelineFilter
+from projections.postgres_documents import Documents
 from projections.postgres_generations import Generations
 from projections.postgres_pool import DatabaseUnavailable, open_pool, where
 from projections.postgres_queries import PostgresQueries
@@ -83,6 +84,15 @@ class PostgresStore(PostgresQueries):
                     self.generation = active
                     raise GenerationChanged(f"active generation is now {active}")
             yield PostgresTransaction(conn, self._generations.schema(self.generation))
+
+    def refresh_documents(self, day: date, limit: int) -> int:
+        """Rewrite up to ``limit`` stale documents and links rows (each in a transaction of its
+        own); how many were rewritten."""
+        done = 0
+        for refresh in (Documents.refresh_people, Documents.refresh_organisations):
+            with self.transaction() as tx:
+                done += refresh(tx.documents(), day, limit)
+        return done
 
     def offsets(self, partitions: Iterable[Partition]) -> dict[Partition, int]:
         stored = self._all_offsets(self.generation)

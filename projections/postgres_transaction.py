@@ -4,6 +4,7 @@ transaction that ``PostgresStore.transaction`` opens, so they commit together or
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import date
 from typing import Any
 
 import psycopg
@@ -15,6 +16,7 @@ from projections.audit_view import AuditEntry
 from projections.person_codec import view_from_json, view_to_json
 from projections.person_model import PersonView
 from projections.ports import Partition, StaleOffsets
+from projections.postgres_documents import Documents
 from projections.timeline import TimelineEntry
 
 _TIMELINE_COLUMNS = (
@@ -201,6 +203,18 @@ class PostgresTransaction:
             self._conn.execute(
                 self._q("UPDATE {schema}.timeline SET data = '{{}}'::json WHERE person_id = ANY(%s)"), (ids,)
             )
+
+    def save_documents(
+        self,
+        views: Iterable[PersonView],
+        organisations: Iterable[str],
+        changed_references: Iterable[tuple[str, str]],
+        day: date,
+    ) -> None:
+        self.documents().save(views, organisations, changed_references, day)
+
+    def documents(self) -> Documents:
+        return Documents(self._conn, self._schema)
 
     def record_audit(self, entries: Sequence[AuditEntry]) -> None:
         if entries:

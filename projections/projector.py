@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -24,6 +25,7 @@ from projections.audit_view import audit_entry, concerns_audit
 from projections.campaigns import campaign_rows
 from projections.data_keys import DataKeys, Keys
 from projections.facts import Fact, UndecodableRecord, decode
+from projections.person_document import changed_references, organisations_of, today
 from projections.person_model import PersonView
 from projections.person_view import changes_profile, concerns_person, fold
 from projections.ports import (
@@ -40,6 +42,7 @@ from schemas.envelope import WireRecord
 from schemas.sealing import PERSONAL_BY_TYPE
 
 log = logging.getLogger(__name__)
+REFRESH_BATCH = 500  # stale 360° documents made again between two batches
 _SEALABLE_TYPES = {event_type.encode() for event_type in PERSONAL_BY_TYPE}
 
 
@@ -158,13 +161,25 @@ class Projector:
                 views = {pid: self._views[pid] for pid in people if pid in self._views}
                 views.update(tx.views(people - views.keys()))
                 folded = fold(person_facts, views)
-                tx.save_views(folded.values(), {f.subject for f in person_facts if changes_profile(f)})
+                profiled = {f.subject for f in person_facts if changes_profile(f)}
+                tx.save_views(folded.values(), profiled)
                 tx.redact_timelines(p for p in people if folded[p].erased_on is not None)
                 tx.record_campaign_reach(campaign_rows(person_facts))
                 reference_facts = [fact for fact in fresh if concerns_reference(fact)]
+                changed: set[tuple[str, str]] = set()
                 if reference_facts:
-                    keys = {key_of(fact) for fact in reference_facts}
-                    tx.save_references(fold_references(reference_facts, tx.references(keys)))
+                    before = tx.references({key_of(fact) for fact in reference_facts})
+                    after = fold_references(reference_facts, before)
+                    tx.save_references(after)
+                    changed = changed_references(before, after)
+                # Last, so that they show this batch's references: the ready 360° documents of
+                # everyone touched, and the links of every organisation whose people changed.
+                tx.save_documents(
+                    folded.values(),
+                    organisations_of([views[p] for p in profiled if p in views] + [folded[p] for p in profiled]),
+                    changed,
+                    today(),
+                )
                 tx.record_audit([audit_entry(fact) for fact in facts if concerns_audit(fact)])
                 tx.advance(new_offsets, {p: self._positions[p] for p in new_offsets})
         except BaseException:
@@ -213,6 +228,7 @@ class Projector:
         committed: the member waits, re-reads its stored offsets and seeks back to them, so the
         records of the failed batch are read again, and no person is needed to restart it."""
         failures = (StoreUnavailable, *transient)
+        refreshed_at = 0.0
         while not stop.is_set():
             try:
                 if self._unpositioned:
@@ -220,6 +236,11 @@ class Projector:
                     log.info("projecting again from the stored offsets")
                 records = source.poll(poll_timeout_ms)
                 self.process(records)
+                # Stale documents (a new day, a renamed organisation) are made again between
+                # batches: a few hundred when idle or once a second, so a busy log keeps its pace.
+                if not records or time.monotonic() - refreshed_at >= 1.0:
+                    self._store.refresh_documents(today(), REFRESH_BATCH)
+                    refreshed_at = time.monotonic()
             except (StaleOffsets, GenerationChanged) as reason:
                 log.warning("batch not committed (%s); resuming from the stored offsets", reason)
                 self._unpositioned = True

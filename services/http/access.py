@@ -145,10 +145,15 @@ AsReader = Annotated[Caller, Depends(Allow(Role.ADVISOR, Role.ANALYST, Role.ADMI
 AsPeopleReader = Annotated[Caller, Depends(Allow(Role.ADVISOR, Role.ANALYST, audited=True))]
 
 
+def sees_personal_data(caller: Caller) -> bool:
+    """Advisors and granted analysts see personal data in clear."""
+    return bool(caller.roles & {Role.ADVISOR, Role.PERSONAL_DATA})
+
+
 def shown_to(caller: Caller, answer: BaseModel, crossview: Any) -> BaseModel | JSONResponse:
     """The answer as this caller may see it: in clear for advisors and granted analysts, else with
     every personal value replaced by its pseudonym."""
-    if caller.roles & {Role.ADVISOR, Role.PERSONAL_DATA}:
+    if sees_personal_data(caller):
         return answer
     secret = crossview.settings.master_key_bytes
     return JSONResponse(Pseudonymiser(secret).answer(jsonable_encoder(answer)))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from channels.kafka import Position
+from projections.person_document import today
 from projections.ports import ProjectionStore
 from schemas.api import Freshness, Problem
 from services.application.relay import EVENT_STORE, Marks
@@ -138,10 +139,6 @@ async def _as_of(
     as_of: Annotated[date | None, Query(description="The day functions are judged active on (default: today).")] = None,
 ) -> date:
     return as_of or today()
-
-
-def today() -> date:
-    return datetime.now(UTC).date()
 
 
 AsOf = Annotated[date, Depends(_as_of)]

@@ -15,13 +15,13 @@ from projections.campaigns import indicators
 from projections.directory import (
     Criteria,
     References,
-    attributes_out,
     function_out,
     history,
-    link_order,
     matches,
     target,
 )
+from projections.person_document import LINKS_SHOWN, splice
+from projections.person_document import person_360 as build_360
 from projections.person_model import PersonView, merge_views
 from projections.person_view import one_row_per_message
 from projections.ports import TimelineFilter
@@ -32,13 +32,9 @@ from schemas.api import (
     Freshness,
     FunctionOut,
     HistoryOut,
-    LastInteractionOut,
-    LinkedPerson,
-    OrganisationLinks,
     OrganisationRef,
     Person360Out,
     Problem,
-    ReachabilityOut,
     RosterOut,
     RosterRow,
     SearchOut,
@@ -47,14 +43,12 @@ from schemas.api import (
     TargetingRequest,
     TimelineEntryOut,
     TimelineOut,
-    TitleRef,
 )
 from schemas.events import Channel
-from services.http.access import AsAdvisor, AsPeopleReader, AsReader, shown_to
+from services.http.access import AsAdvisor, AsPeopleReader, AsReader, sees_personal_data, shown_to
 from services.http.deps import App, AsOf, Fresh, ProblemError, today
 
 router = APIRouter()
-LINKS_SHOWN = 50  # people per organisation in a 360° view
 NOT_FOUND = {404: {"model": Problem}, 410: {"model": Problem, "description": "The person was erased"}}
 
 
@@ -97,16 +91,24 @@ async def person_360(
     function), attributes tagged person- or function-level, interactions per function and in all,
     and the other people of the organisations where they hold an active function."""
     answer = await run_in_threadpool(_person_360, crossview, person_id, day, freshness)
+    if isinstance(answer, bytes):  # the ready document
+        if sees_personal_data(caller):
+            return Response(answer, media_type="application/json")
+        answer = Person360Out.model_validate_json(answer)
     shown = shown_to(caller, answer, crossview)
     if isinstance(shown, Person360Out):  # built and checked once: answered as it is, not validated again
         return Response(shown.model_dump_json(), media_type="application/json")
     return shown
 
 
-def _person_360(crossview, person_id: str, day: date, freshness: Freshness) -> Person360Out:
-    """Everything the 360° view reads, in one thread: the person, their references and their
-    organisations' first people in one round trip; the whole family's views only for someone
+def _person_360(crossview, person_id: str, day: date, freshness: Freshness) -> Person360Out | bytes:
+    """Everything the 360° view reads, in one thread: the ready document where the projector keeps
+    one for that day (bytes as stored, one primary-key read); else the person, their references and
+    their organisations' first people in one round trip; the whole family's views only for someone
     joined with others."""
+    ready = crossview.store.person_document(person_id, day)
+    if ready is not None:
+        return splice(person_id, *ready, day, freshness)
     context = crossview.store.person_context(person_id, day, LINKS_SHOWN)
     view, refs, colleagues = context.view, context.references, context.colleagues
     if view is None or view.merged_into is not None or view.absorbed or view.erased_on is not None:
@@ -114,54 +116,7 @@ def _person_360(crossview, person_id: str, day: date, freshness: Freshness) -> P
         organisations = list(dict.fromkeys(f.organisation_id for f in view.active_functions(day)))
         refs = crossview.store.reference_data(organisations)
         colleagues = crossview.store.colleagues(organisations, day, person_id, LINKS_SHOWN)
-    organisation_ids = list(dict.fromkeys(f.organisation_id for f in view.active_functions(day)))
-    titles_by_colleague: dict[str, dict[tuple, list[TitleRef]]] = {oid: {} for oid in organisation_ids}
-    # Up to fifty links an organisation, built from the store's typed rows without a validation
-    # each: building them checked was a tenth of a 360° answer's CPU (BENCHMARKS.md).
-    titles: dict[str, TitleRef] = {}
-    for c in sorted(colleagues, key=link_order):
-        who = (c.person_id, c.given_name, c.family_name)
-        if c.title_code not in titles:
-            titles[c.title_code] = TitleRef.model_construct(**refs.title(c.title_code))
-        titles_by_colleague[c.organisation_id].setdefault(who, []).append(titles[c.title_code])
-    functions = _functions(view, refs, day)
-    last = view.last_interaction
-    return Person360Out(
-        person_id=view.person_id,
-        given_name=view.given_name,
-        family_name=view.family_name,
-        registered_at=view.registered_at,
-        provisional=view.provisional,
-        as_of=day,
-        main_function=functions[0] if functions else None,
-        functions=functions,
-        attributes=attributes_out(view, day),
-        interactions=dict(view.interactions),
-        events_applied=view.events_applied,
-        last_interaction=LastInteractionOut(**last._asdict()) if last else None,
-        last_event_at=view.last_event_at,
-        reachability=[
-            ReachabilityOut(
-                channel=r["channel"],
-                address=r["address"],
-                reachable=r["reachable"],
-                reason=r["reason"],
-                since=r["since"],
-            )
-            for r in sorted(view.reachability.values(), key=lambda r: (r["channel"], r["address"]))
-        ],
-        links=[
-            OrganisationLinks(
-                organisation=OrganisationRef(**refs.organisation(oid)),
-                people=[
-                    LinkedPerson.model_construct(person_id=p, given_name=g, family_name=f, titles=t)
-                    for (p, g, f), t in people.items()
-                ],
-            )
-            for oid, people in titles_by_colleague.items()
-        ],
-        freshness=freshness,
-    )
+    return build_360(view, refs, colleagues, day, freshness)
 
 
 @router.get("/v1/persons/{person_id}/history", response_model=HistoryOut, tags=["persons"], responses=NOT_FOUND)

@@ -1,0 +1,195 @@
+"""The 360° view as a document: built from a person's view, the references of their functions and
+the first people of their organisations, as pure functions both the route and the projector use.
+
+The projector keeps each person's document ready (their own part, as JSON) and, apart, each
+organisation's first people (the links): a colleague's rename or a new function rewrites one
+organisation's row, never the documents of everyone who works there. A query splices the two with
+the day and the freshness it answers for (``splice``). Each part says the days it holds for: the
+day it was made for up to the next day one of its functions starts or ends."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta
+
+from projections.directory import Colleague, References, attributes_out, function_out, link_order
+from projections.person_model import PersonView
+from projections.reference_view import ORGANISATION, TITLES
+from schemas.api import (
+    Freshness,
+    FunctionOut,
+    LastInteractionOut,
+    LinkedPerson,
+    OrganisationLinks,
+    OrganisationRef,
+    Person360Out,
+    ReachabilityOut,
+    TitleRef,
+)
+
+LINKS_SHOWN = 50  # people per organisation in a 360° view
+LINKS_KEPT = LINKS_SHOWN + 1  # an organisation's row keeps one more: the person reading it is left out
+FOREVER = date(9999, 12, 31)  # valid_until of a part no date will change
+_CORE_EXCLUDED = {"as_of", "links", "freshness"}
+_NO_FRESHNESS = Freshness(position={}, caught_up=True)
+
+
+def today() -> date:
+    """The day a 360° view is for unless asked otherwise, for the API and the projector alike."""
+    return datetime.now(UTC).date()
+
+
+def person_360(
+    view: PersonView, refs: References, colleagues: Iterable[Colleague], day: date, freshness: Freshness
+) -> Person360Out:
+    """The 360° view of ``view`` on ``day``: its own part and the links of its active organisations."""
+    organisation_ids = list(dict.fromkeys(f.organisation_id for f in view.active_functions(day)))
+    return Person360Out(
+        **_core(view, refs, day), as_of=day, links=links(organisation_ids, colleagues, refs), freshness=freshness
+    )
+
+
+def links(
+    organisation_ids: Sequence[str], colleagues: Iterable[Colleague], refs: References
+) -> list[OrganisationLinks]:
+    """Per organisation, its people in link order, each once with their titles there. Built from
+    the store's typed rows without a validation each: building them checked was a tenth of a 360°
+    answer's CPU (BENCHMARKS.md)."""
+    people_of: dict[str, dict[tuple, list[TitleRef]]] = {oid: {} for oid in organisation_ids}
+    titles: dict[str, TitleRef] = {}
+    for c in sorted(colleagues, key=link_order):
+        if c.organisation_id not in people_of:
+            continue
+        if c.title_code not in titles:
+            titles[c.title_code] = TitleRef.model_construct(**refs.title(c.title_code))
+        people_of[c.organisation_id].setdefault((c.person_id, c.given_name, c.family_name), []).append(
+            titles[c.title_code]
+        )
+    return [
+        OrganisationLinks(
+            organisation=OrganisationRef(**refs.organisation(oid)),
+            people=[
+                LinkedPerson.model_construct(person_id=p, given_name=g, family_name=f, titles=t)
+                for (p, g, f), t in people.items()
+            ],
+        )
+        for oid, people in people_of.items()
+    ]
+
+
+def _core(view: PersonView, refs: References, day: date) -> dict:
+    functions = [FunctionOut(**function_out(view, f, refs, day)) for f in view.active_functions(day)]
+    last = view.last_interaction
+    return {
+        "person_id": view.person_id,
+        "given_name": view.given_name,
+        "family_name": view.family_name,
+        "registered_at": view.registered_at,
+        "provisional": view.provisional,
+        "main_function": functions[0] if functions else None,
+        "functions": functions,
+        "attributes": attributes_out(view, day),
+        "interactions": dict(view.interactions),
+        "events_applied": view.events_applied,
+        "last_interaction": LastInteractionOut(**last._asdict()) if last else None,
+        "last_event_at": view.last_event_at,
+        "reachability": [
+            ReachabilityOut(
+                channel=r["channel"],
+                address=r["address"],
+                reachable=r["reachable"],
+                reason=r["reason"],
+                since=r["since"],
+            )
+            for r in sorted(view.reachability.values(), key=lambda r: (r["channel"], r["address"]))
+        ],
+    }
+
+
+# --- the stored parts ----------------------------------------------------------------------------
+
+
+def has_document(view: PersonView) -> bool:
+    """Whether the projector keeps a ready document for this person: not for someone joined into
+    another, joined with others (the family's views are merged at query time) or erased."""
+    return view.merged_into is None and not view.absorbed and view.erased_on is None
+
+
+def document_body(view: PersonView, refs: References, day: date) -> str:
+    """The person's own part of the 360° view on ``day``, as the members of a JSON object without
+    its braces (the query adds as_of, links and freshness around it)."""
+    answer = Person360Out(**_core(view, refs, day), as_of=day, links=[], freshness=_NO_FRESHNESS)
+    return answer.model_dump_json(exclude=_CORE_EXCLUDED)[1:-1]
+
+
+def document_organisations(view: PersonView, day: date) -> list[str]:
+    return list(dict.fromkeys(f.organisation_id for f in view.active_functions(day)))
+
+
+def valid_until(boundaries: Iterable[tuple[date, date | None]], day: date) -> date:
+    """The first day after ``day`` on which a function of these (entered_on, exits_on) starts or
+    ends: the views built for ``day`` hold until the day before it."""
+    changes = [FOREVER]
+    for entered_on, exits_on in boundaries:
+        if entered_on > day:
+            changes.append(entered_on)
+        if exits_on is not None and exits_on >= day:
+            changes.append(exits_on + timedelta(days=1))
+    return min(changes)
+
+
+def person_valid_until(view: PersonView, day: date) -> date:
+    return valid_until(((f.entered_on, f.exits_on) for f in view.functions.values()), day)
+
+
+def organisation_entries(
+    organisation_id: str, colleagues: Iterable[Colleague], refs: References
+) -> tuple[str, list[str], list[str]]:
+    """An organisation's row of links: its reference as JSON, and its first people (ids, and each
+    one's LinkedPerson as JSON) in link order."""
+    (made,) = links([organisation_id], colleagues, refs)
+    return (
+        made.organisation.model_dump_json(),
+        [p.person_id for p in made.people],
+        [p.model_dump_json() for p in made.people],
+    )
+
+
+def splice(
+    person_id: str,
+    body: str,
+    organisations: Sequence[tuple[str, Sequence[str], Sequence[str]]],
+    day: date,
+    freshness: Freshness,
+) -> bytes:
+    """The 360° answer from the stored parts: the person's body, and per active organisation (in
+    the document's order) its reference and first people, the person left out, fifty at most."""
+    parts = []
+    for organisation, people, entries in organisations:
+        shown = [entry for pid, entry in zip(people, entries, strict=True) if pid != person_id][:LINKS_SHOWN]
+        parts.append(f'{{"organisation":{organisation},"people":[{",".join(shown)}]}}')
+    return (
+        f'{{{body},"as_of":"{day.isoformat()}","links":[{",".join(parts)}],"freshness":{freshness.model_dump_json()}}}'
+    ).encode()
+
+
+def changed_references(
+    before: Mapping[tuple[str, str], Mapping], after: Mapping[tuple[str, str], Mapping]
+) -> set[tuple[str, str]]:
+    """What a batch's reference events changed that a 360° view shows: organisations
+    (``("organisation", id)``) and titles, one by one (``("titles", code)``)."""
+    changed = set()
+    for key, document in after.items():
+        kind, ident = key
+        previous = before.get(key) or {}
+        if kind == ORGANISATION and document != previous:
+            changed.add(key)
+        elif kind == TITLES:
+            old, new = previous.get("titles", {}), document.get("titles", {})
+            changed |= {(TITLES, code) for code in old.keys() | new.keys() if old.get(code) != new.get(code)}
+    return changed
+
+
+def organisations_of(views: Iterable[PersonView]) -> set[str]:
+    """Every organisation where these people hold or held a function."""
+    return {f.organisation_id for view in views for f in view.functions.values()}

@@ -1,0 +1,258 @@
+"""The ready 360° documents (person_document) and organisations' links (organisation_links) of
+one generation: written by the projector in the transaction of the views they come from, and
+refreshed when a day, a reference or a title makes them stale (person_document module).
+
+A part that no longer holds is marked stale (valid_until moved back to its valid_from) and a query
+then answers from the views, as it would without documents; the projector rewrites stale parts
+when it has time (``refresh``), so nothing waits for them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import date
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from projections.directory import Colleague, References
+from projections.person_codec import view_from_json
+from projections.person_document import (
+    LINKS_KEPT,
+    document_body,
+    document_organisations,
+    has_document,
+    organisation_entries,
+    person_valid_until,
+    valid_until,
+)
+from projections.person_model import PersonView
+from projections.postgres_queries import COLLEAGUES, _first_people, colleagues_params
+from projections.reference_view import ORGANISATION, TITLES
+
+DDL = """
+CREATE TABLE IF NOT EXISTS {schema}.person_document (
+    person_id text PRIMARY KEY,
+    valid_from date NOT NULL,
+    valid_until date NOT NULL,  -- the first day it no longer holds
+    organisations text[] NOT NULL,  -- its active organisations, in the order their links are shown
+    body text  -- the 360° view's own members (person_document.document_body); NULL: not made yet
+) WITH (fillfactor = 70);
+CREATE INDEX IF NOT EXISTS person_document_valid_until ON {schema}.person_document (valid_until);
+CREATE TABLE IF NOT EXISTS {schema}.organisation_links (
+    organisation_id text PRIMARY KEY,
+    valid_from date NOT NULL,
+    valid_until date NOT NULL,
+    organisation text NOT NULL,  -- its OrganisationRef as JSON
+    people text[] NOT NULL,  -- its first people's ids, in link order
+    entries text[] NOT NULL  -- each one's LinkedPerson as JSON
+) WITH (fillfactor = 70);
+CREATE INDEX IF NOT EXISTS organisation_links_valid_until ON {schema}.organisation_links (valid_until);
+"""
+
+# Everyone already in a generation made before documents existed: a stale placeholder each, which
+# ``refresh`` fills in.
+_PLACEHOLDERS = """
+INSERT INTO {schema}.person_document (person_id, valid_from, valid_until, organisations)
+SELECT person_id, '0001-01-01', '0001-01-01', '{{}}' FROM {schema}.person_view WHERE view IS NOT NULL
+ON CONFLICT DO NOTHING
+"""
+
+# From when an organisation's links change by date alone: its next function to start, the first
+# of its active ones to end (every active one, not only the first people: a bound, never late).
+_LINK_DATES = (
+    "SELECT organisation_id, min(entered_on) FILTER (WHERE entered_on > %(day)s), "
+    "min(exits_on) FILTER (WHERE entered_on <= %(day)s AND exits_on >= %(day)s) "
+    "FROM {schema}.person_function WHERE organisation_id = ANY(%(orgs)s) GROUP BY organisation_id"
+)
+
+
+def install(conn: psycopg.Connection, schema_name: str) -> None:
+    """Give a generation, new or made by an earlier release, its document tables."""
+    schema = sql.Identifier(schema_name)
+    existed = conn.execute("SELECT to_regclass(%s)", (f"{schema_name}.person_document",)).fetchone()[0]
+    conn.execute(sql.SQL(DDL).format(schema=schema))
+    if existed is None:
+        conn.execute(sql.SQL(_PLACEHOLDERS).format(schema=schema))
+
+
+class Documents:
+    """The document writes of one transaction of the projector (or of a refresh)."""
+
+    def __init__(self, conn: psycopg.Connection, schema: sql.Identifier) -> None:
+        self._conn = conn
+        self._schema = schema
+
+    def _q(self, text: str) -> sql.Composed:
+        return sql.SQL(text).format(schema=self._schema)
+
+    def save(
+        self,
+        views: Iterable[PersonView],
+        organisations: Iterable[str],
+        changed_references: Iterable[tuple[str, str]],
+        day: date,
+    ) -> None:
+        """Rewrite the documents of ``views`` and the links of ``organisations`` (those where
+        someone's name or functions changed); mark stale what a changed reference shows."""
+        organisations = set(organisations)
+        changed_orgs = {ident for kind, ident in changed_references if kind == ORGANISATION}
+        changed_titles = {ident for kind, ident in changed_references if kind == TITLES}
+        if changed_orgs or changed_titles:
+            self._mark_stale(changed_orgs, changed_titles)
+            organisations |= changed_orgs
+        views = list(views)
+        gone = [v.person_id for v in views if not has_document(v)]
+        if gone:
+            self._conn.execute(self._q("DELETE FROM {schema}.person_document WHERE person_id = ANY(%s)"), (gone,))
+        kept = [v for v in views if has_document(v)]
+        self._write_documents(kept, day)
+        organisations |= self._without_links({o for v in kept for o in document_organisations(v, day)})
+        if organisations:
+            self.write_links(sorted(organisations), day)
+
+    def _without_links(self, organisations: set[str]) -> set[str]:
+        """Those of ``organisations`` that have no links row yet (new, or in an upgraded generation)."""
+        if not organisations:
+            return set()
+        rows = self._conn.execute(
+            self._q(
+                "SELECT o FROM unnest(%s::text[]) AS o(o) WHERE NOT EXISTS "
+                "(SELECT 1 FROM {schema}.organisation_links l WHERE l.organisation_id = o.o)"
+            ),
+            (sorted(organisations),),
+        ).fetchall()
+        return {row[0] for row in rows}
+
+    def _mark_stale(self, organisations: set[str], titles: set[str]) -> None:
+        """Everyone holding a function at these organisations or with these titles (ended ones
+        too: cheaper than knowing which show), and the links of every organisation they are at."""
+        people_at = (
+            "SELECT {col} FROM {{schema}}.person_function WHERE organisation_id = ANY(%(orgs)s) "
+            "OR title_code = ANY(%(codes)s)"
+        )
+        params = {"orgs": sorted(organisations), "codes": sorted(titles)}
+        self._conn.execute(
+            self._q(
+                "UPDATE {schema}.person_document SET valid_until = valid_from "
+                f"WHERE person_id IN ({people_at.format(col='person_id')})"
+            ),
+            params,
+        )
+        self._conn.execute(
+            self._q(
+                "UPDATE {schema}.organisation_links SET valid_until = valid_from "
+                f"WHERE organisation_id IN ({people_at.format(col='organisation_id')})"
+            ),
+            params,
+        )
+
+    def _write_documents(self, views: list[PersonView], day: date) -> None:
+        if not views:
+            return
+        refs = self._references({f.organisation_id for v in views for f in v.active_functions(day)})
+        cur = self._conn.cursor()
+        cur.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS stage_document "
+            "(person_id text, valid_from date, valid_until date, organisations text[], body text) "
+            "ON COMMIT DELETE ROWS"
+        )
+        with cur.copy("COPY stage_document FROM STDIN") as copy:
+            for view in views:
+                copy.write_row(
+                    (
+                        view.person_id,
+                        day,
+                        person_valid_until(view, day),
+                        document_organisations(view, day),
+                        document_body(view, refs, day),
+                    )
+                )
+        cur.execute(
+            self._q(
+                "INSERT INTO {schema}.person_document SELECT * FROM stage_document ORDER BY person_id "
+                "ON CONFLICT (person_id) DO UPDATE SET valid_from = excluded.valid_from, "
+                "valid_until = excluded.valid_until, organisations = excluded.organisations, body = excluded.body"
+            )
+        )
+
+    def write_links(self, organisations: list[str], day: date) -> None:
+        """Each organisation's first people on ``day``, read from the roster under a lock per
+        organisation: two projectors adding people to one organisation each see the other's."""
+        self._conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s || o, 0)) FROM unnest(%s::text[]) AS o(o) ORDER BY o",
+            (self._schema.as_string(self._conn), organisations),
+        )
+        colleagues: list[Colleague] = []
+        pending, rows = list(organisations), 2 * LINKS_KEPT
+        while pending:  # a person holds one function or a few at an organisation: rarely a second round
+            read = self._conn.execute(self._q(COLLEAGUES), colleagues_params(pending, day, "", rows)).fetchall()
+            complete, pending = _first_people(read, pending, rows, LINKS_KEPT)
+            colleagues += complete
+            rows *= 4
+        dates = {
+            org: (starts, ends)
+            for org, starts, ends in self._conn.execute(
+                self._q(_LINK_DATES), {"orgs": organisations, "day": day}
+            ).fetchall()
+        }
+        refs = self._references(organisations)
+        by_organisation: dict[str, list[Colleague]] = {org: [] for org in organisations}
+        for c in colleagues:
+            by_organisation[c.organisation_id].append(c)
+        rows_out = []
+        for org, people in by_organisation.items():
+            starts, ends = dates.get(org, (None, None))
+            until = valid_until([(starts or day, ends)], day)
+            rows_out.append((org, day, until, *organisation_entries(org, people, refs)))
+        self._conn.cursor().executemany(
+            self._q(
+                "INSERT INTO {schema}.organisation_links VALUES (%s, %s, %s, %s, %s, %s) "
+                "ON CONFLICT (organisation_id) DO UPDATE SET valid_from = excluded.valid_from, "
+                "valid_until = excluded.valid_until, organisation = excluded.organisation, "
+                "people = excluded.people, entries = excluded.entries"
+            ),
+            rows_out,
+        )
+
+    def _references(self, organisations: Iterable[str]) -> References:
+        rows = self._conn.execute(
+            self._q("SELECT kind, id, view FROM {schema}.reference WHERE (kind = %s AND id = ANY(%s)) OR kind = %s"),
+            (ORGANISATION, sorted(set(organisations)), TITLES),
+        ).fetchall()
+        found: Mapping[str, Any] = {ident: view for kind, ident, view in rows if kind == ORGANISATION}
+        titles = next((view.get("titles", {}) for kind, _, view in rows if kind == TITLES), {})
+        return References(found, titles)
+
+    # --- refreshing what went stale ------------------------------------------------------------
+
+    def refresh_people(self, day: date, limit: int) -> int:
+        """Rewrite up to ``limit`` stale documents; their views are locked as the projector locks
+        them (people a projector holds now are left for the next round)."""
+        stale = self._conn.execute(
+            self._q("SELECT person_id FROM {schema}.person_document WHERE valid_until <= %s LIMIT %s"), (day, limit)
+        ).fetchall()
+        if not stale:
+            return 0
+        rows = self._conn.execute(
+            self._q(
+                "SELECT person_id, view FROM {schema}.person_view WHERE person_id = ANY(%s) "
+                "ORDER BY person_id FOR UPDATE SKIP LOCKED"
+            ),
+            ([row[0] for row in stale],),
+        ).fetchall()
+        empty = [pid for pid, view in rows if view is None]
+        if empty:
+            self._conn.execute(self._q("DELETE FROM {schema}.person_document WHERE person_id = ANY(%s)"), (empty,))
+        self.save([view_from_json(view) for _, view in rows if view is not None], (), (), day)
+        return len(rows)
+
+    def refresh_organisations(self, day: date, limit: int) -> int:
+        """Rewrite up to ``limit`` stale links rows."""
+        stale = self._conn.execute(
+            self._q("SELECT organisation_id FROM {schema}.organisation_links WHERE valid_until <= %s LIMIT %s"),
+            (day, limit),
+        ).fetchall()
+        if stale:
+            self.write_links(sorted(row[0] for row in stale), day)
+        return len(stale)
