@@ -7,8 +7,8 @@ into a fresh namespace through the event store, the relay and the projector (ben
 dropped afterwards unless BENCH_KEEP=1.
 
 With `crossview projector` running and a trickle of interactions flowing, in one run:
-- physical_limit: a prepared primary-key read of the ready 360° document (`SELECT view FROM
-  person_view WHERE person_id = $1`, the JSON left as text), 16 client threads;
+- physical_limit: a prepared primary-key read of the ready 360° document (`SELECT body FROM
+  person_document WHERE person_id = $1`, the text as stored), 16 client threads;
 - route_sql: exactly the store calls the 360° route makes for one request (``route_statements``),
   through the store's own code (PostgresStore: its SQL and its decoding), 16 client threads;
 - api: GET /v1/persons/{id} through `crossview serve`, 16 keep-alive clients, closed loop;
@@ -42,12 +42,12 @@ from bench.clients import http_closed, http_open, sql_closed
 from bench.common import bearer, crossview_server, drop_namespace, environment_of, log, write_result
 from bench.load import first_missing
 from channels.kafka import KafkaPublisher
+from projections.person_document import LINKS_SHOWN
 from projections.postgres_store import PostgresStore, open_pool
 from services.application.auth import Role
 from services.application.ingest import Ingest
 from services.demo import population
 from services.demo.data import synthetic_interactions
-from services.http.routes.queries import LINKS_SHOWN
 from services.settings import Settings
 
 PEOPLE = int(os.environ.get("BENCH_PEOPLE", "1000000"))
@@ -64,9 +64,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def route_statements(store: PostgresStore, person_id: str, day: date) -> None:
     """What GET /v1/persons/{id} asks the store for one request (services/http/routes/queries.py,
-    ``_person_360``): the person, their references and the first people of each of their
-    organisations, in one pipelined round trip. The position comes from the process's shared look (at
+    ``_person_360``): the ready document and its organisations' links in one statement; where one
+    does not hold, the person, their references and the first people of each of their
+    organisations in one pipelined round trip. The position comes from the process's shared look (at
     most 20 ms old), not from a query a request. Keep it in step with the route."""
+    if store.person_document(person_id, day) is not None:
+        return
     view = store.person_context(person_id, day, LINKS_SHOWN).view
     if view is None or view.merged_into is not None or view.absorbed:
         raise RuntimeError(f"{person_id}: the bench's people are neither unknown nor joined")
@@ -92,7 +95,7 @@ class PrimaryKeyRead:
     def __call__(self):
         conn = psycopg.connect(self.database_url, autocommit=True)
         conn.adapters.register_loader("json", TextLoader)
-        statement = f'SELECT view FROM "{self.schema}".person_view WHERE person_id = %s'
+        statement = f'SELECT body FROM "{self.schema}".person_document WHERE person_id = %s'
         return lambda person_id: conn.execute(statement, (person_id,), prepare=True).fetchone()
 
 
@@ -153,14 +156,20 @@ def _population(settings: Settings) -> tuple[int, str, list[str], list[str]]:
         people = first_missing(
             people, lambda n: conn.execute(view_of, (str(population.person_id(11, n)),)).fetchone() is not None
         )
+        (ready,) = conn.execute(
+            f"SELECT count(*) FROM {schema}.person_document WHERE valid_from <= current_date "
+            "AND valid_until > current_date AND body IS NOT NULL"
+        ).fetchone()
     rng = random.Random(1)
     sample = [str(population.person_id(11, rng.randrange(people))) for _ in range(REQUESTS)]
-    return people, big, at_big, sample
+    return people, big, at_big, sample, ready
 
 
 def measure(settings: Settings) -> dict:
-    people, big, at_big, sample = _population(settings)
-    log(f"{people:,} people in {settings.namespace}; the biggest organisation has {len(at_big):,} active people shown")
+    people, big, at_big, sample, ready = _population(settings)
+    log(
+        f"{people:,} people in {settings.namespace} ({ready:,} ready documents); the biggest organisation has {len(at_big):,} active people shown"
+    )
     schema = f"{settings.namespace}_g{PostgresStore(open_pool(settings.database_url, 1), settings.namespace).active_generation()}"
     rng = random.Random(2)
     advisor = bearer(Role.ADVISOR, "bench")
@@ -204,7 +213,7 @@ def measure(settings: Settings) -> dict:
                     base, advisor, [f"/v1/search?q={quote(n)}" for n in names], PROCESSES, CLIENTS
                 ).summary()
                 log(f"  {results['search'][kind]}")
-    return {"people": people, **results}
+    return {"people": people, "ready_documents": ready, **results}
 
 
 def main() -> dict:
@@ -240,10 +249,10 @@ def main() -> dict:
             "search_p99_ms_at_most": 50,
         },
         "what": {
-            "physical_limit": "one prepared primary-key SELECT of the stored document, JSON not parsed",
-            "route_sql": "the store calls of one 360° request (route_statements): the view, the references "
-            "of its active functions and the first people of their organisations in one pipelined round "
-            "trip; no HTTP, no token, no audit record",
+            "physical_limit": "one prepared primary-key SELECT of the stored 360° document, as text",
+            "route_sql": "the store calls of one 360° request (route_statements): the ready document and "
+            "its organisations' links in one statement (the views, references and roster where none "
+            "holds); no HTTP, no token, no audit record",
             "api": f"crossview serve --workers {API_WORKERS}: HTTP, token check, an audit record acknowledged "
             "by Kafka, the route's store calls, the answer built and serialised",
         },

@@ -27,7 +27,7 @@ from projections.person_document import (
     valid_until,
 )
 from projections.person_model import PersonView
-from projections.postgres_queries import COLLEAGUES, _first_people, colleagues_params
+from projections.postgres_indexes import LINK_ORDER
 from projections.reference_view import ORGANISATION, TITLES
 
 DDL = """
@@ -58,13 +58,37 @@ SELECT person_id, '0001-01-01', '0001-01-01', '{{}}' FROM {schema}.person_view W
 ON CONFLICT DO NOTHING
 """
 
-# From when an organisation's links change by date alone: its next function to start, the first
-# of its active ones to end (every active one, not only the first people: a bound, never late).
-_LINK_DATES = (
-    "SELECT organisation_id, min(entered_on) FILTER (WHERE entered_on > %(day)s), "
-    "min(exits_on) FILTER (WHERE entered_on <= %(day)s AND exits_on >= %(day)s) "
-    "FROM {schema}.person_function WHERE organisation_id = ANY(%(orgs)s) GROUP BY organisation_id"
+# Per organisation, its first %(rows)s roster rows in link order, ended and future ones included,
+# off the links index (postgres_indexes): enough to find its first people and the first day they
+# change by date alone, whatever the organisation's size.
+_ROSTER = (
+    "SELECT o.id, r.person_id, r.given_name, r.family_name, r.title_code, r.entered_on, r.exits_on "
+    "FROM unnest(%(orgs)s::text[]) AS o(id) CROSS JOIN LATERAL ("
+    " SELECT pf.person_id, pf.given_name, pf.family_name, pf.title_code, pf.entered_on, pf.exits_on"
+    " FROM {schema}.person_function pf WHERE pf.organisation_id = o.id"
+    f" ORDER BY {LINK_ORDER} LIMIT %(rows)s"
+    ") r"
 )
+
+
+def first_people(rows: list[tuple], day: date, first: int, complete: bool) -> tuple[list[Colleague], date] | None:
+    """From one organisation's roster rows in link order (``complete``: all of them): the rows of
+    its first ``first`` people active on ``day`` and the first day that can change them (one of
+    those functions ending, or a function listed among them starting); None if the rows read end
+    before that is known."""
+    kept: list[Colleague] = []
+    people: set[str] = set()
+    boundaries = []
+    for org, pid, given, family, title, entered_on, exits_on in rows:
+        if entered_on <= day and (exits_on is None or exits_on >= day):
+            if pid not in people and len(people) == first:
+                return kept, valid_until(boundaries, day)  # the next person: everything before is known
+            people.add(pid)
+            kept.append(Colleague(org, pid, given or None, family or None, title))
+            boundaries.append((entered_on, exits_on))
+        elif entered_on > day:
+            boundaries.append((entered_on, None))
+    return (kept, valid_until(boundaries, day)) if complete else None
 
 
 def install(conn: psycopg.Connection, schema_name: str) -> None:
@@ -183,28 +207,22 @@ class Documents:
             "SELECT pg_advisory_xact_lock(hashtextextended(%s || o, 0)) FROM unnest(%s::text[]) AS o(o) ORDER BY o",
             (self._schema.as_string(self._conn), organisations),
         )
-        colleagues: list[Colleague] = []
-        pending, rows = list(organisations), 2 * LINKS_KEPT
-        while pending:  # a person holds one function or a few at an organisation: rarely a second round
-            read = self._conn.execute(self._q(COLLEAGUES), colleagues_params(pending, day, "", rows)).fetchall()
-            complete, pending = _first_people(read, pending, rows, LINKS_KEPT)
-            colleagues += complete
-            rows *= 4
-        dates = {
-            org: (starts, ends)
-            for org, starts, ends in self._conn.execute(
-                self._q(_LINK_DATES), {"orgs": organisations, "day": day}
-            ).fetchall()
-        }
+        found: dict[str, tuple[list[Colleague], date]] = {}
+        pending, limit = list(organisations), 4 * LINKS_KEPT
+        while pending:  # a roster of ended functions or of people with several: rarely a second round
+            rows_of: dict[str, list[tuple]] = {org: [] for org in pending}
+            for row in self._conn.execute(self._q(_ROSTER), {"orgs": pending, "rows": limit}).fetchall():
+                rows_of[row[0]].append(row)
+            for org, rows in rows_of.items():
+                done = first_people(rows, day, LINKS_KEPT, complete=len(rows) < limit)
+                if done is not None:
+                    found[org] = done
+            pending, limit = [org for org in pending if org not in found], limit * 8
         refs = self._references(organisations)
-        by_organisation: dict[str, list[Colleague]] = {org: [] for org in organisations}
-        for c in colleagues:
-            by_organisation[c.organisation_id].append(c)
         rows_out = []
-        for org, people in by_organisation.items():
-            starts, ends = dates.get(org, (None, None))
-            until = valid_until([(starts or day, ends)], day)
-            rows_out.append((org, day, until, *organisation_entries(org, people, refs)))
+        for org in organisations:
+            colleagues, until = found[org]
+            rows_out.append((org, day, until, *organisation_entries(org, colleagues, refs)))
         self._conn.cursor().executemany(
             self._q(
                 "INSERT INTO {schema}.organisation_links VALUES (%s, %s, %s, %s, %s, %s) "
