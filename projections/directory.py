@@ -125,7 +125,8 @@ def history(view: PersonView, refs: References, day: date) -> list[dict[str, Any
 
 
 def searchable_text(view: PersonView, refs: References, day: date) -> str:
-    parts = [view.given_name or "", view.family_name or "", f"{view.given_name} {view.family_name}"]
+    # The names one by one: a word never holds a space, and a missing name is no text ("None").
+    parts = [view.given_name or "", view.family_name or ""]
     parts += [v for v in view.attributes.values() if v]
     parts += [c.split(":", 1)[1] for c in view.contact_points]
     for function in view.active_functions(day):

@@ -47,9 +47,15 @@ CREATE TABLE {schema}.reference (
     view jsonb NOT NULL,
     PRIMARY KEY (kind, id)
 );
-CREATE TABLE {schema}.person_search (
+CREATE TABLE {schema}.person_search (  -- the people search may find: not those joined into another
     person_id text PRIMARY KEY,
-    text text NOT NULL  -- lower-cased names and person-level attribute values
+    text text NOT NULL,  -- lower-cased given name, person-level attribute values and contact points
+    family_name text COLLATE "C" NOT NULL DEFAULT '',  -- the names ('' when missing): the results' order
+    given_name text COLLATE "C" NOT NULL DEFAULT ''
+);
+CREATE TABLE {schema}.search_name (  -- every family name held in person_search, lower-cased beside it
+    family_name text COLLATE "C" PRIMARY KEY,
+    lowered text NOT NULL
 );
 CREATE TABLE {schema}.person_function (
     person_id text NOT NULL,

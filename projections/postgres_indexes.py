@@ -4,8 +4,9 @@
   rewrites a person's rows whenever their profile changes), in an index ordered as the 360° view
   lists colleagues: organisation, family name, given name, person id. The first people of an
   organisation are then read off the index, however many people it has.
-- Search: ``pg_trgm`` trigram indexes on every text search matches with ``LIKE '%word%'`` (person
-  names and attributes, function contacts, organisation names). pg_trgm is a trusted extension
+- Search: people in the order results are listed (``person_search_rank``), and ``pg_trgm`` trigram
+  indexes on every text search matches with ``LIKE '%word%'`` (given names, attributes and contact
+  points, family names, function contacts, organisation names): see postgres_search. pg_trgm is a trusted extension
   (PostgreSQL 13+), so the database owner may create it; if it cannot be created, search keeps the
   same queries on sequential scans and says so once in the log.
 
@@ -20,6 +21,8 @@ import logging
 
 import psycopg
 from psycopg import sql
+
+from projections.postgres_search import upgrade_search
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +48,14 @@ _LINKS_INDEX = {
     '(organisation_id, family_name, given_name, person_id COLLATE "C") INCLUDE (title_code, entered_on, exits_on)',
 }
 
+# Search reads people in the order results are listed (postgres_search).
+_SEARCH_INDEX = {
+    "person_search_rank": "CREATE INDEX person_search_rank ON {schema}.person_search "
+    '(family_name, given_name, person_id COLLATE "C")',
+}
+
 _TRIGRAM_INDEXES = {
+    "search_name_lowered_trgm": "CREATE INDEX search_name_lowered_trgm ON {schema}.search_name USING gin (lowered {ops})",
     "person_search_text_trgm": "CREATE INDEX person_search_text_trgm ON {schema}.person_search USING gin (text {ops})",
     "person_function_contacts_trgm": "CREATE INDEX person_function_contacts_trgm ON {schema}.person_function "
     "USING gin (contacts {ops})",
@@ -67,9 +77,10 @@ def index_generation(conn: psycopg.Connection, schema_name: str) -> None:
     if named is None:  # a generation of an earlier release: names from its views, once
         conn.execute(sql.SQL(_NAMED_FUNCTIONS).format(schema=schema))
         conn.execute(sql.SQL(_BACKFILL_NAMES).format(schema=schema))
+    upgrade_search(conn, schema_name)
     # Only the missing ones: even CREATE INDEX IF NOT EXISTS locks the table against the projector's writes.
     present = {row[0] for row in conn.execute("SELECT indexname FROM pg_indexes WHERE schemaname = %s", (schema_name,))}
-    for name, ddl in _LINKS_INDEX.items():
+    for name, ddl in (_LINKS_INDEX | _SEARCH_INDEX).items():
         if name not in present:
             conn.execute(sql.SQL(ddl).format(schema=schema))
     missing = [ddl for name, ddl in _TRIGRAM_INDEXES.items() if name not in present]

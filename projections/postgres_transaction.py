@@ -17,6 +17,7 @@ from projections.person_codec import view_from_json, view_to_json
 from projections.person_model import PersonView
 from projections.ports import Partition, StaleOffsets
 from projections.postgres_documents import Documents
+from projections.postgres_search import reindex_search
 from projections.timeline import TimelineEntry
 
 _TIMELINE_COLUMNS = (
@@ -148,26 +149,7 @@ class PostgresTransaction:
                             view.given_name or "",
                         )
                     )
-        cur.executemany(
-            self._q(
-                "INSERT INTO {schema}.person_search (person_id, text) VALUES (%s, %s) "
-                "ON CONFLICT (person_id) DO UPDATE SET text = excluded.text"
-            ),
-            [
-                (
-                    v.person_id,
-                    " ".join(
-                        [
-                            v.given_name or "",
-                            v.family_name or "",
-                            *(a for a in v.attributes.values() if a),
-                            *(c.split(":", 1)[1] for c in v.contact_points),
-                        ]
-                    ).lower(),
-                )
-                for v in views
-            ],
-        )
+        reindex_search(self._conn, self._schema, views)
 
     def record_campaign_reach(self, rows: set[tuple[str, str, str, str]]) -> None:
         if rows:

@@ -16,6 +16,16 @@ from datetime import UTC, date, datetime, timedelta
 
 from domain.organisation import organisation_id_for
 from schemas.envelope import CloudEvent
+from schemas.events import (
+    AttributeSet,
+    ContactPointAdded,
+    FunctionAssigned,
+    FunctionEnded,
+    FunctionsReprioritised,
+    OrganisationRegistered,
+    PersonRegistered,
+    TitleDefined,
+)
 from services.application.bulk import NewFunction, NewPerson
 from services.demo.data import DEMO_NAMESPACE, TITLES, event, interaction_of
 
@@ -98,3 +108,43 @@ def interactions(count: int, per_person: int, seed: int = 11, first: int = 0) ->
             at = start + timedelta(minutes=step * 37 + n % 60)
             data = interaction_of(rng, key, mobile, f"p{n}.f0@example.org", campaign="load")
             yield event(subject, data, at, key, source="crossview/population")
+
+
+def registration_events(count: int, organisation_count: int, seed: int = 11) -> Iterator[CloudEvent]:
+    """The titles, organisations and ``count`` people of the population as the relay publishes them
+    once the bulk use case stored them (the same names, contact points, functions and priorities),
+    without the event store: for tests and measurements of the read side."""
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    referential = str(uuid.uuid5(DEMO_NAMESPACE, f"population:{seed}:titles"))
+    for code, label in TITLES.items():
+        yield event(referential, TitleDefined(code=code, label=label), at, f"population:{seed}:title:{code}")
+    for key, name, kind, relationship in organisations(organisation_count, seed):
+        data = OrganisationRegistered(name=name, kind=kind, relationship=relationship)
+        yield event(str(organisation_id_for(key)), data, at, key)
+    for n, new in enumerate(people(count, organisation_count, big=0, seed=seed)):
+        subject, key = str(new.person_id), f"population:{seed}:person:{n}"
+        facts: list = [
+            PersonRegistered(given_name=new.given_name, family_name=new.family_name),
+            ContactPointAdded(kind="phone", address=new.mobile_phone),
+            AttributeSet(name="mobile_phone", value=new.mobile_phone),
+        ]
+        function_ids = []
+        for k, function in enumerate(new.functions):
+            function_id = str(uuid.uuid5(new.person_id, f"function:{k}"))
+            function_ids.append(function_id)
+            facts.append(
+                FunctionAssigned(
+                    function_id=function_id,
+                    organisation_id=str(function.organisation_id),
+                    title_code=function.title_code,
+                    entered_on=function.entered_on,
+                )
+            )
+            if function.exited_on is not None:
+                facts.append(FunctionEnded(function_id=function_id, exited_on=function.exited_on))
+            facts.append(ContactPointAdded(kind="email", address=function.email))
+            facts.append(AttributeSet(name="email", value=function.email, function_id=function_id))
+        if new.reprioritised is not None:
+            facts.append(FunctionsReprioritised(function_ids=[function_ids[k] for k in new.reprioritised]))
+        for step, data in enumerate(facts):
+            yield event(subject, data, at, f"{key}:{step}")

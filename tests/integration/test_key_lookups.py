@@ -7,7 +7,8 @@ from collections.abc import Iterator
 from datetime import date
 
 from projections.directory import link_order
-from projections.postgres_queries import COLLEAGUES, SEARCH_PEOPLE, colleagues_params
+from projections.postgres_queries import COLLEAGUES, colleagues_params
+from projections.postgres_search import search
 from projections.postgres_store import PostgresStore
 
 DAY = date(2026, 11, 2)
@@ -56,20 +57,24 @@ def test_the_links_of_an_organisation_of_20000_people_read_the_index_a_few_rows_
 def test_a_rare_name_among_100000_people_is_found_through_the_trigram_index(store):
     with store._pool.connection() as conn:
         conn.execute(
-            f"INSERT INTO {_schema(store)}.person_search (person_id, text) "
-            "SELECT 'p' || i, 'given' || (i % 977) || ' family' || (i % 4999) || ' p' || i || '@example.org' "
-            "FROM generate_series(1, 100000) AS i"
+            f"INSERT INTO {_schema(store)}.person_search (person_id, text, family_name, given_name) "
+            "SELECT 'p' || i, 'given' || (i % 977) || ' p' || i || '@example.org', 'Family' || (i % 4999), "
+            "'Given' || (i % 977) FROM generate_series(1, 100000) AS i"
         )
         conn.execute(f"UPDATE {_schema(store)}.person_search SET text = 'fabien bellemare' WHERE person_id = 'p4242'")
         conn.execute(f"ANALYZE {_schema(store)}.person_search")
+    statement, params = search("bellemare", DAY, 20)
 
-    plan = _plan(store, SEARCH_PEOPLE, {"p": ["%bellemare%"], "cap": 400})
+    plan = _plan(store, statement, params)
 
     indexes = {node.get("Index Name") for node in _nodes(plan)}
     assert "person_search_text_trgm" in indexes
-    assert not [node for node in _nodes(plan) if node["Node Type"] == "Seq Scan"]
+    scans = [n for n in _nodes(plan) if n.get("Relation Name") == "person_search" and n.get("Actual Loops")]
+    assert not [n for n in scans if n["Node Type"] == "Seq Scan"], [
+        (n.get("Filter"), n.get("Actual Total Time")) for n in scans if n["Node Type"] == "Seq Scan"
+    ]
     assert plan["Actual Rows"] == 1
-    assert store._rows(SEARCH_PEOPLE, {"p": ["%bellemare%"], "cap": 400}) == [("p4242",)]
+    assert store._rows(statement, params) == [("p4242",)]
 
 
 def test_a_generation_of_an_earlier_release_gets_the_names_and_the_indexes_at_install(store):

@@ -1,0 +1,77 @@
+"""Search answers the same on PostgreSQL as in memory over a few thousand people of the load's
+population (common and rare family names, phones, emails, organisations, titles): the first
+people every word matches, in the same order, whatever the limit; PostgreSQL reads them off its
+indexes (postgres_search) where memory reads everyone."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from channels.memory import MemoryDeadLetters, MemoryLog
+from projections.directory import matches
+from projections.memory_store import MemoryStore
+from projections.projector import Projector
+from schemas.events import stream_of
+from services.demo import population
+
+PEOPLE = 3000
+EVENTS = list(population.registration_events(PEOPLE, PEOPLE // 20))
+DAY = date(2026, 11, 23)
+RARE = next(
+    e.data["family_name"]
+    for e in EVENTS
+    if e.type == "crossview.person.registered.v1" and e.data["family_name"] not in population.COMMON_FAMILY_NAMES
+)
+QUERIES = [
+    "martin",  # a common family name: a tenth of everybody
+    "MARTIN",
+    RARE.lower(),  # a rare one
+    "léa",  # a given name, with an accent
+    "LÉA martin",
+    "fabien bernard",
+    "+33600000042",  # a phone
+    "p1234.f0@example.org",  # an email
+    "p12",
+    "example",  # everybody
+    "garden",  # organisations' names
+    "garden 1",
+    "treasurer",  # a title's label
+    "managing_director",  # a title's code
+    "director garden",
+    "ma",
+    "kobaba claire",
+    "nobody-has-this",
+]
+
+
+def fill(store, settings) -> None:
+    log = MemoryLog(settings.partitions)
+    projector = Projector(store, MemoryDeadLetters())
+    projector.assign([p for topic in settings.event_topics for p in log.partitions_of(topic)])
+    for topic in settings.event_topics:
+        log.publish(topic, [e for e in EVENTS if settings.topic(stream_of(e.type)) == topic])
+        for start in range(0, len(log.records(topic)), 5000):
+            projector.process(log.records(topic)[start : start + 5000])
+
+
+def found(store, query: str, limit: int) -> list[tuple[str | None, str | None, str]]:
+    """What the route answers (services/http/routes/queries.py, ``search``)."""
+    candidates, refs = store.search_candidates(query, DAY, limit)
+    kept = sorted(
+        (v for v in candidates if v.merged_into is None and matches(v, refs, query, DAY)),
+        key=lambda v: (v.family_name or "", v.given_name or "", v.person_id),
+    )[:limit]
+    return [(v.family_name, v.given_name, v.person_id) for v in kept]
+
+
+def test_search_answers_alike_on_a_population(settings, store):
+    memory = MemoryStore()
+    fill(memory, settings)
+    fill(store, settings)
+    for query in QUERIES:
+        for limit in (1, 20, 200):
+            expected = found(memory, query, limit)
+            assert found(store, query, limit) == expected, (query, limit)
+            if query in ("martin", "example", "garden", "léa"):
+                assert len(expected) == limit, (query, limit)  # more matches than the limit
+    assert found(store, "nobody-has-this", 20) == []
