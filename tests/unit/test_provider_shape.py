@@ -59,6 +59,7 @@ SAMPLES = {
     "EventWebhook@mailgun": (JSON, mailgun(fixture("mailgun/event_delivered.json"))),
     "EventWebhook@ses": ({}, sns(fixture("ses/delivery.json"))),
     "MessageWebhook@segment": (JSON, fixture("segment/track.json")),
+    "TrackingWebhook@segment": (JSON, fixture("segment/batch.json")),
     "EventWebhook@asterisk": (JSON, fixture("asterisk/call.json")),
     "ContactWebhook@connect": (JSON, fixture("connect/disconnected.json")),
 }
