@@ -151,7 +151,10 @@ def create_app(build: Callable[[], Container]) -> FastAPI:
 
     def openapi() -> dict:
         if app.openapi_schema is None:
-            app.openapi_schema = document_roles(app, get_openapi(**_openapi_fields(app)))
+            schema = get_openapi(**_openapi_fields(app))
+            # /v1/events reads its body itself (three CloudEvents modes): its event is named here.
+            schema.setdefault("components", {}).setdefault("schemas", {})["CloudEvent"] = ingest.cloud_event_schema()
+            app.openapi_schema = document_roles(app, schema)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
