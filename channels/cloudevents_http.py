@@ -64,24 +64,24 @@ def is_json(content_type: Any) -> bool:
     return kind in ("", CONTENT_TYPE) or kind.endswith("+json")
 
 
-def received(headers: Mapping[str, str], body: bytes, arrived: datetime) -> tuple[list[Received], bool]:
-    """The events of one request and whether it was a batch (an array); ``headers`` in lower case.
-    Raises NotCloudEvents when the request is not readable as CloudEvents at all."""
+def received(headers: Mapping[str, str], body: bytes, arrived: datetime) -> list[Received]:
+    """The events of one request (``headers`` in lower case), each checked; NotCloudEvents when
+    the request is not readable as CloudEvents at all."""
     kind = media_type(headers.get("content-type"))
     if kind not in (STRUCTURED, BATCH) and headers.get(f"{BINARY_PREFIX}specversion") is not None:
-        return [_binary(headers, body, arrived)], False
+        return [_binary(headers, body, arrived)]
     document = _json(body)
     if kind == BATCH and not isinstance(document, list):
         raise NotCloudEvents("body", f"{BATCH} is a JSON array of events")
     if kind == STRUCTURED and not isinstance(document, dict):
         raise NotCloudEvents("body", f"{STRUCTURED} is one event, a JSON object")
     if isinstance(document, list):
-        return [_structured(raw, f"body.{i}", arrived) for i, raw in enumerate(document)], True
+        return [_structured(raw, f"body.{i}", arrived) for i, raw in enumerate(document)]
     if kind not in (STRUCTURED, BATCH, CONTENT_TYPE, ""):
         raise NotCloudEvents(
             "header.Content-Type", f"{kind!r}: send {STRUCTURED}, {BATCH}, or ce-* headers (binary mode)"
         )
-    return [_structured(document, "body", arrived)], False
+    return [_structured(document, "body", arrived)]
 
 
 def _json(body: bytes) -> Any:

@@ -67,6 +67,9 @@ def create_app(build: Callable[[], Container]) -> FastAPI:
         docs_url=None,  # served with vendored files: services/http/routes/docs.py
         redoc_url=None,
         responses={422: {"model": Problem, "content": {PROBLEM: {}}, "description": "Malformed input"}},
+        # Operation ids are the routes' own names (person_360, register_person...): what generated
+        # clients name their functions, stable as long as the route keeps its name.
+        generate_unique_id_function=lambda route: route.name,
     )
     app.state.http_metrics = HttpMetrics()
     app.add_middleware(TimingMiddleware, metrics=app.state.http_metrics)

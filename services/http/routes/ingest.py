@@ -52,24 +52,22 @@ def cloud_event_schema() -> dict[str, Any]:
         "parameters": BINARY_HEADERS,
         "requestBody": {
             "required": True,
-            "description": "One CloudEvent in structured mode, or a JSON array of them (all or nothing); "
-            f"`{STRUCTURED}` (one), `{BATCH}` (an array), or binary mode: the event's data as the "
-            "body, its attributes in `ce-*` headers.",
-            "content": {
-                "application/json": {"schema": ONE_OR_MANY},
-                STRUCTURED: {"schema": {"$ref": EVENT_SCHEMA}},
-                BATCH: {"schema": {"type": "array", "items": {"$ref": EVENT_SCHEMA}}},
-            },
+            "description": "One CloudEvent in structured mode, or a JSON array of them (all or nothing). "
+            f"Also read, for CloudEvents SDKs: `{STRUCTURED}` (one event), `{BATCH}` (an array), and "
+            "binary mode (the event's data as the body, its attributes in `ce-*` headers). Only "
+            "`application/json` is listed here: client generators turn several body types into code "
+            "that cannot tell them apart.",
+            "content": {"application/json": {"schema": ONE_OR_MANY}},
         },
     },
 )
-async def ingest(request: Request, crossview: App, caller: AsAdapter) -> Accepted:
+async def publish_events(request: Request, crossview: App, caller: AsAdapter) -> Accepted:
     """Publish interaction events, sent as CloudEvents in any HTTP content mode (structured,
     binary, batched); answers 202 only once the broker acknowledged every one. A batch is
     published whole or refused whole."""
     arrived = datetime.now(UTC)
     try:
-        events, batch = received(dict(request.headers), await request.body(), arrived)
+        events = received(dict(request.headers), await request.body(), arrived)
     except NotCloudEvents as error:
         raise ProblemError(
             422, "Not CloudEvents", error.message, [{"field": error.field, "message": error.message}]
