@@ -58,21 +58,22 @@ def test_every_call_of_the_library_reaches_the_360_view(base, gzip):
     assert [f["organisation"]["name"] for f in view["functions"]] == ["Fabulous Garden"]  # the group call
 
 
-def test_a_batch_of_500_sent_through_the_librarys_queue_reaches_the_view_once(base):
+@pytest.mark.parametrize("gzip", [False, True], ids=["plain", "gzip"])
+def test_a_batch_of_500_sent_through_the_librarys_queue_reaches_the_view_once(base, gzip):
     errors = []
     client = Client(
         WRITE_KEY,
         host=f"{base}/v1/ingest/segment",
-        gzip=True,
+        gzip=gzip,
         upload_size=500,
         upload_interval=2.0,
         on_error=lambda error, batch: errors.append(error),
     )
-    email = "anne@fabulous-garden.example"
-    client.identify("anne", {"email": email})
+    user, email = f"anne-{gzip}", f"anne.{str(gzip).lower()}@fabulous-garden.example"
+    client.identify(user, {"email": email})
     client.flush()
     for i in range(500):
-        client.track("anne", "Product Viewed", {"sku": f"sku-{i}"})
+        client.track(user, "Product Viewed", {"sku": f"sku-{i}"})
     client.flush()
     client.join()
     assert errors == []

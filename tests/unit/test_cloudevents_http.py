@@ -12,8 +12,10 @@ from cloudevents.core.bindings.http import to_binary, to_structured
 from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
 from fastapi.testclient import TestClient
+from hypothesis import given
+from hypothesis import strategies as st
 
-from channels.cloudevents_http import BATCH
+from channels.cloudevents_http import BATCH, NotCloudEvents, received
 from services.bootstrap import embedded
 from services.http.app import create_app
 from services.settings import Settings
@@ -135,3 +137,22 @@ def test_what_is_no_cloudevent_in_any_mode_is_a_422_naming_where(client, content
     answer = client.post("/v1/events", content=body, headers={"content-type": content_type})
     assert answer.status_code == 422
     assert field in [e["field"] for e in answer.json()["errors"]]
+
+
+HEADER_NAMES = st.sampled_from(
+    ["content-type", "ce-specversion", "ce-id", "ce-source", "ce-type", "ce-subject", "ce-time", "ce-x"]
+)
+
+
+@given(
+    st.dictionaries(HEADER_NAMES, st.text(max_size=40), max_size=8),
+    st.one_of(st.binary(max_size=60), st.text(max_size=60).map(str.encode)),
+)
+def test_whatever_headers_and_body_arrive_the_reader_answers_events_or_says_where_it_is_wrong(headers, body):
+    try:
+        events = received(headers, body, datetime.fromisoformat("2026-11-30T10:00:00+00:00"))
+    except NotCloudEvents as refused:
+        assert refused.field
+    else:
+        assert all((item.event is None) == bool(item.errors) for item in events)
+        assert all(field for item in events for field, _ in item.errors)
