@@ -127,7 +127,7 @@ def inflated(body: bytes, encoding: bytes, limit: int) -> bytes:
                 out += chunk
                 if len(out) > limit:
                     raise BodyTooLarge()
-                if not chunk and not inflater.unconsumed_tail and tail == inflater.unconsumed_tail:
+                if not chunk and not tail:  # nothing left to read, nothing more written, and no end
                     raise UndecodableBody(400, "Invalid gzip body", "the gzip body ends before its end")
                 tail = inflater.unconsumed_tail
             pending = inflater.unused_data

@@ -15,6 +15,7 @@ from channels.segment import parse_tracking
 from channels.webhook_fields import PayloadError
 from services.bootstrap import embedded
 from services.http.app import create_app
+from services.http.limits import BodyTooLarge, UndecodableBody, inflated
 from services.settings import Settings
 from tests.tokens import EVERY_ROLE
 
@@ -122,3 +123,14 @@ def test_a_gzip_body_is_read_on_every_route_and_its_inflated_nul_is_still_refuse
         headers={"content-type": "application/json", "content-encoding": "gzip"},
     )
     assert nul.status_code == 422
+
+
+def test_inflating_reads_every_gzip_member_and_refuses_a_truncated_one():
+    body = b'{"a": 1}' * 50_000
+    assert inflated(gzip.compress(body) + gzip.compress(b"!"), b"gzip", 1_000_000) == body + b"!"
+    assert inflated(gzip.compress(body), b"x-gzip", len(body)) == body  # exactly at the limit
+    with pytest.raises(BodyTooLarge):
+        inflated(gzip.compress(body), b"gzip", len(body) - 1)
+    for truncated in (gzip.compress(body)[:-8], gzip.compress(body)[:12]):
+        with pytest.raises(UndecodableBody):
+            inflated(truncated, b"gzip", 1_000_000)
