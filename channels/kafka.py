@@ -226,6 +226,7 @@ def _wire(message) -> WireRecord:
         key=message.key,
         value=message.value,
         headers=tuple(message.headers or ()),
+        timestamp_ms=message.timestamp,
     )
 
 

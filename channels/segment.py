@@ -1,9 +1,16 @@
 """The Segment Spec, as Segment-compatible libraries send it: identify, track, page, screen, group,
 alias, one at a time or as a batch. Authentication is HTTP Basic with the source's write key as
-the user name (Segment's tracking API convention)."""
+the user name (Segment's tracking API convention).
+
+Two doors lead here: the webhook (one endpoint, every message carrying its ``type``), and the
+HTTP Tracking API as Segment's own libraries call it (``{host}/v1/batch``, ``/v1/track``...: the
+endpoint names the type, the write key may ride in the body as ``writeKey``, ``messageId`` may be
+left to the receiver)."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -13,6 +20,9 @@ from channels.webhook_fields import NotJson, PayloadError, SignatureError, basic
 from schemas.events import WebInteraction
 
 TYPES = {"identify", "track", "page", "screen", "group", "alias"}
+# What a compatible receiver accepts in one call: Segment's own API takes 500 KB per batch and
+# 32 KB per message; the edge's body limit bounds the bytes, this the work one request may ask for.
+MAX_BATCH_MESSAGES = 2500
 
 
 def write_key_is_valid(authorization: str | None, write_key: str) -> bool:
@@ -42,13 +52,18 @@ class SegmentMessage:
         return ids + ([f"anon:{self.anonymous_id}"] if self.anonymous_id else [])
 
 
-def parse(body: bytes) -> list[SegmentMessage]:
+def _document(body: bytes) -> dict[str, Any]:
     try:
         payload = load_json(body)
     except NotJson as error:
         raise PayloadError("body", str(error)) from error
     if not isinstance(payload, dict):
         raise PayloadError("body", "a JSON object is expected")
+    return payload
+
+
+def parse(body: bytes) -> list[SegmentMessage]:
+    payload = _document(body)
     if "batch" in payload:
         if not isinstance(payload["batch"], list) or not payload["batch"]:
             raise PayloadError("batch", "a non-empty array of messages is expected")
@@ -56,12 +71,46 @@ def parse(body: bytes) -> list[SegmentMessage]:
     return [_message("body", payload)]
 
 
-def _message(where: str, raw: Any) -> SegmentMessage:
+def parse_tracking(body: bytes, kind: str | None) -> list[SegmentMessage]:
+    """A call of the HTTP Tracking API: ``kind`` is the endpoint's type (``/v1/track``: "track"),
+    None for ``/v1/batch``, whose messages each carry theirs. A message without ``messageId`` gets
+    one derived from its content, so the library's retry of it is still a duplicate."""
+    payload = _document(body)
+    if kind is not None:
+        return [_message("body", {**payload, "type": kind}, derive_id=True)]
+    batch = payload.get("batch")
+    if not isinstance(batch, list) or not batch:
+        raise PayloadError("batch", "a non-empty array of messages is expected")
+    if len(batch) > MAX_BATCH_MESSAGES:
+        raise PayloadError("batch", f"at most {MAX_BATCH_MESSAGES} messages in one batch")
+    return [_message(f"batch.{i}", raw, derive_id=True) for i, raw in enumerate(batch)]
+
+
+def body_write_key(body: bytes) -> str | None:
+    """The ``writeKey`` a Tracking API call carries in its body (Segment's libraries put it there
+    as well as in HTTP Basic), or None."""
+    try:
+        payload = load_json(body)
+    except NotJson:
+        return None
+    key = payload.get("writeKey") if isinstance(payload, dict) else None
+    return key if isinstance(key, str) else None
+
+
+def _derived_id(raw: dict[str, Any]) -> str:
+    content = {k: v for k, v in raw.items() if k not in ("writeKey", "sentAt", "receivedAt")}
+    digest = hashlib.sha256(json.dumps(content, sort_keys=True, ensure_ascii=False).encode("utf-8", "surrogatepass"))
+    return f"derived-{digest.hexdigest()[:40]}"
+
+
+def _message(where: str, raw: Any, derive_id: bool = False) -> SegmentMessage:
     if not isinstance(raw, dict):
         raise PayloadError(where, "a message must be a JSON object")
     kind = raw.get("type")
     if not isinstance(kind, str) or kind not in TYPES:
         raise PayloadError(f"{where}.type", f"one of {sorted(TYPES)} expected")
+    if not raw.get("messageId") and derive_id:
+        raw = {**raw, "messageId": _derived_id(raw)}
     if not raw.get("messageId"):
         raise PayloadError(f"{where}.messageId", "missing")
     if not (raw.get("userId") or raw.get("anonymousId")):
@@ -143,6 +192,31 @@ class MessageWebhook:
         return Reached(data, visitor(report), "traits.email", f"segment:{report.message_id}", report.at)
 
 
+class TrackingWebhook(MessageWebhook):
+    """One endpoint of Segment's HTTP Tracking API, as Segment's libraries call it: the write key
+    in HTTP Basic (user name) or, without that header, as ``writeKey`` in the body; the type named
+    by the endpoint (None: ``/v1/batch``). When HTTP Basic is there it decides, whatever the body
+    says; any other Authorization (the OAuth bearer a library may also send) leaves it to the body.
+    The messages then go the webhook's way."""
+
+    def __init__(self, kind: str | None) -> None:
+        self.kind = kind
+
+    def verify(self, request: WebhookRequest, secret: str) -> None:
+        if basic_credentials(request.header("authorization")) is not None:
+            super().verify(request, secret)
+        elif not same_secret(secret, body_write_key(request.body)):
+            raise SignatureError(
+                "the source's write key is required: HTTP Basic (as user name) or writeKey in the body",
+                "body.writeKey",
+                "Invalid write key",
+                "missing or wrong write key",
+            )
+
+    def parse(self, request: WebhookRequest) -> list[SegmentMessage]:
+        return parse_tracking(request.body, self.kind)
+
+
 def visitor(message: SegmentMessage) -> WebVisitor:
     """Who the message is about; a group is named by its ``name`` property, or else by its id."""
     group_name = str(message.properties.get("name") or message.group_id)[:200] if message.group_id else None
@@ -158,4 +232,5 @@ def visitor(message: SegmentMessage) -> WebVisitor:
     )
 
 
-WEBHOOKS = (MessageWebhook(),)
+TRACKING_ENDPOINTS = ("batch", *sorted(TYPES))  # /v1/batch, /v1/alias, /v1/group...
+WEBHOOKS = (MessageWebhook(), TrackingWebhook(None))  # each Tracking API endpoint is a TrackingWebhook

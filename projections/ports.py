@@ -151,6 +151,17 @@ class TimelineFilter:
         )
 
 
+class ContactPointRouter(Protocol):
+    """Puts events that a producer keyed by a contact point (``mailto:``, ``tel:``) where they
+    belong: each is published again, the same event (same id), under the person the contact point
+    leads to (a provisional one when nobody has it yet), so it lands on that person's partition."""
+
+    def reroute(self, addressed: Sequence[tuple[WireRecord, str, str]]) -> list[tuple[WireRecord, str]]:
+        """Publish (record, kind, address) again under their people, acknowledged; returns the
+        records that cannot be (an invalid address), with the reason, for the dead letters.
+        StoreUnavailable or a broker error: nothing is to be taken as done."""
+
+
 class DeadLetterSink(Protocol):
     def send(self, record: WireRecord, reason: str) -> None: ...
 

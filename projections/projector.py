@@ -29,6 +29,7 @@ from projections.person_document import changed_references, organisations_of, to
 from projections.person_model import PersonView
 from projections.person_view import changes_profile, concerns_person, fold
 from projections.ports import (
+    ContactPointRouter,
     DeadLetterSink,
     GenerationChanged,
     Partition,
@@ -38,7 +39,7 @@ from projections.ports import (
 )
 from projections.reference_view import concerns_reference, fold_references, key_of
 from projections.timeline import timeline_entry
-from schemas.envelope import WireRecord
+from schemas.envelope import WireRecord, contact_point_of
 from schemas.sealing import PERSONAL_BY_TYPE
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,7 @@ class BatchOutcome:
     applied: int = 0
     duplicates: int = 0
     dead_lettered: int = 0
+    rerouted: int = 0  # keyed by a contact point: published again under their person
 
 
 class NotCoPartitioned(RuntimeError):
@@ -83,8 +85,10 @@ class Projector:
         dead_letters: DeadLetterSink,
         max_cached_views: int = 200_000,
         keys: DataKeys | None = None,
+        router: ContactPointRouter | None = None,
     ) -> None:
         self._store = store
+        self._router = router  # re-keys events keyed by a contact point (None: they are dead-lettered)
         self._keys = keys  # the subjects' data keys, to unseal personal fields (None: events are clear)
         self._dead_letters = dead_letters
         self._positions: dict[Partition, int] = {}  # next offset per owned partition, as stored
@@ -127,6 +131,7 @@ class Projector:
         new_offsets: dict[Partition, int] = {}
         facts: list[Fact] = []
         dead: list[tuple[WireRecord, str]] = []
+        addressed: list[tuple[WireRecord, str, str]] = []
         keys = self._keys_of(records)
         for record in records:
             partition = (record.topic, record.partition)
@@ -135,11 +140,22 @@ class Projector:
                 continue  # not ours any more, or already applied before a re-seek
             new_offsets[partition] = max(new_offsets.get(partition, start), record.offset + 1)
             try:
-                facts.append(decode(record, keys))
+                fact = decode(record, keys)
             except UndecodableRecord as error:
                 dead.append((record, str(error)))
+                continue
+            point = contact_point_of(fact.subject)
+            if point is None:
+                facts.append(fact)
+            else:
+                addressed.append((record, *point))
         if not new_offsets:
             return outcome
+
+        if addressed:  # published again under their people, acknowledged, before the offsets move
+            refused = self._reroute(addressed)
+            dead += refused
+            outcome.rerouted = len(addressed) - len(refused)
 
         if dead:  # written and acknowledged before the offsets move past them
             for record, reason in dead:
@@ -196,6 +212,14 @@ class Projector:
         self._add(outcome)
         return outcome
 
+    def _reroute(self, addressed: list[tuple[WireRecord, str, str]]) -> list[tuple[WireRecord, str]]:
+        if self._router is None:
+            return [
+                (record, f"keyed by the contact point {kind}:{address!r}, which this projector cannot resolve")
+                for record, kind, address in addressed
+            ]
+        return self._router.reroute(addressed)
+
     def _keys_of(self, records: Sequence[WireRecord]) -> dict[str, Keys | None] | None:
         """The keys of the people whose events in the batch may be sealed: only event types with
         personal fields (organisations, referentials and audit records have no key to look up, and
@@ -210,7 +234,7 @@ class Projector:
         return self._keys.all_of(subjects) if subjects else {}
 
     def _add(self, outcome: BatchOutcome) -> None:
-        for name in ("records", "applied", "duplicates", "dead_lettered"):
+        for name in ("records", "applied", "duplicates", "dead_lettered", "rerouted"):
             setattr(self.totals, name, getattr(self.totals, name) + getattr(outcome, name))
 
     # --- the loop ---------------------------------------------------------------------------

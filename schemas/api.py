@@ -324,6 +324,12 @@ class Accepted(ApiModel):
     positions: list[str] = Field(
         description="topic:partition:offset of each event; give one as min_position to read your write."
     )
+    time_sources: list[Literal["event", "arrival"]] = Field(
+        default_factory=list,
+        description="Per event, which time it was stored with: its own `time` (event), or, when it had "
+        "none (CloudEvents makes `time` optional), the moment Crossview received it (arrival).",
+    )
+    times: list[datetime] = Field(default_factory=list, description="The time each event was stored with.")
 
 
 class Problem(ApiModel):

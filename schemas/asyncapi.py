@@ -15,7 +15,9 @@ ASYNCAPI_FILE = Path(__file__).parent / "asyncapi.json"
 DEAD_LETTERS = "deadletter"
 NAMESPACE = {"namespace": {"description": "CROSSVIEW_NAMESPACE: the prefix of every topic.", "default": "crossview"}}
 STREAMS = {
-    INTERACTIONS: "Interactions reported by the channel adapters and the Python client; key = person id.",
+    INTERACTIONS: "Interactions reported by the channel adapters and the Python client, and by any producer "
+    "using the CloudEvents Kafka binding; key = person id, or a contact point (mailto:..., tel:...) that "
+    "the projector resolves and publishes again under the person's id.",
     DOMAIN: "Domain events, written only by the relay from the event store; key = aggregate id.",
     AUDIT: "Who read or changed whose data, written by the API before it answers; key = the person id "
     "(or what else the access concerns).",
@@ -24,17 +26,33 @@ STREAMS = {
 
 def _headers(event_type: str) -> dict[str, Any]:
     text = {"type": "string", "minLength": 1}
+    # Interactions may come from producers outside Crossview, with CloudEvents' optional attributes
+    # left out: the key stands for ce_subject, the record's timestamp for ce_time.
+    outside = EVENT_TYPES[event_type].stream == INTERACTIONS
+    optional = {"ce_subject", "ce_time"} if outside else set()
+    required = ["ce_specversion", "ce_id", "ce_source", "ce_type", "ce_subject", "ce_time"]
     return {
         "type": "object",
-        "required": ["ce_specversion", "ce_id", "ce_source", "ce_type", "ce_subject", "ce_time"],
+        "required": [name for name in required if name not in optional],
         "properties": {
             "ce_specversion": {"const": "1.0"},
             "ce_id": {**text, "description": "Unique per event; a provider's retry keeps it (duplicates dropped)."},
             "ce_source": {**text, "description": "Who reported it: a provider, or the relay."},
             "ce_type": {"const": event_type},
-            "ce_subject": {**text, "description": "The person (or aggregate) id; also the record key."},
-            "ce_time": {"type": "string", "format": "date-time", "description": "When it happened, with a zone."},
-            "content-type": {"const": CONTENT_TYPE},
+            "ce_subject": {
+                **text,
+                "description": "The person (or aggregate) id; also the record key."
+                + (" Absent: the key is the subject." if outside else ""),
+            },
+            "ce_time": {
+                "type": "string",
+                "format": "date-time",
+                "description": "When it happened, with a zone."
+                + (" Absent: the record's Kafka timestamp." if outside else ""),
+            },
+            "content-type": {"type": "string", "pattern": "^application/([^;]+\\+)?json(;.*)?$"}
+            if outside
+            else {"const": CONTENT_TYPE},
         },
     }
 

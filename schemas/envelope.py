@@ -3,6 +3,10 @@
 Structured mode (one JSON document) at HTTP edges; binary mode on Kafka, where the
 attributes ride in ``ce_*`` headers, the key is the subject (the person id) so one
 person's events keep their order, and the value is the event data as JSON.
+
+Records written by others with the CloudEvents Kafka binding (any SDK) are read as well: without
+``ce_subject`` the key is the subject, without ``ce_time`` the record's own Kafka timestamp is the
+time, and ``content-type`` may carry parameters (``application/json; charset=utf-8``).
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ class WireRecord(NamedTuple):
     key: bytes | None
     value: bytes | None
     headers: tuple[tuple[str, bytes], ...]
+    timestamp_ms: int | None = None  # the record's Kafka timestamp (create or log-append time)
 
 
 class EnvelopeError(ValueError):
@@ -59,7 +64,7 @@ class EnvelopeError(ValueError):
 
 
 _JSON = CONTENT_TYPE.encode()
-_REQUIRED_HEADERS = ("ce_specversion", "ce_id", "ce_source", "ce_type", "ce_subject", "ce_time")
+_REQUIRED_HEADERS = ("ce_specversion", "ce_id", "ce_source", "ce_type")
 
 
 def to_binary(event: CloudEvent) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
@@ -117,15 +122,60 @@ def _checked_attributes(record: WireRecord) -> Attributes:
         raise EnvelopeError(f"missing CloudEvents header(s): {', '.join(missing)}")
     if headers["ce_specversion"] != "1.0":
         raise EnvelopeError(f"unsupported CloudEvents specversion {headers['ce_specversion']!r}")
-    if headers.get("content-type", CONTENT_TYPE) != CONTENT_TYPE:
+    if not _is_json(headers.get("content-type", CONTENT_TYPE)):
         raise EnvelopeError(f"unsupported content-type {headers['content-type']!r}; expected {CONTENT_TYPE}")
+    return Attributes(
+        headers["ce_id"], headers["ce_source"], headers["ce_type"], _subject(headers, record), _time(headers, record)
+    )
+
+
+def _is_json(content_type: str) -> bool:
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    return media_type == CONTENT_TYPE or (media_type.startswith("application/") and media_type.endswith("+json"))
+
+
+def _subject(headers: dict[str, str], record: WireRecord) -> str:
+    """``ce_subject``, or else the record's key: a producer keys a person's events by their id."""
+    if headers.get("ce_subject"):
+        return headers["ce_subject"]
+    try:
+        key = record.key.decode() if record.key else ""
+    except (UnicodeDecodeError, AttributeError) as error:
+        raise EnvelopeError(f"no ce_subject, and the key is not UTF-8: {error}") from error
+    if not key:
+        raise EnvelopeError("missing CloudEvents header(s): ce_subject (and no key to stand for it)")
+    return key
+
+
+def _time(headers: dict[str, str], record: WireRecord) -> datetime:
+    """``ce_time`` (optional in CloudEvents), or else the record's Kafka timestamp."""
+    if not headers.get("ce_time"):
+        if record.timestamp_ms is None or record.timestamp_ms < 0:
+            raise EnvelopeError("missing CloudEvents header(s): ce_time (and no record timestamp)")
+        try:
+            return datetime.fromtimestamp(record.timestamp_ms / 1000, UTC)
+        except (OverflowError, OSError, ValueError) as error:
+            raise EnvelopeError(f"no ce_time, and the record timestamp is out of range: {error}") from error
     try:
         time = datetime.fromisoformat(headers["ce_time"])
     except ValueError as error:
         raise EnvelopeError(f"invalid CloudEvents attribute ce_time: {error}") from error
     if time.tzinfo is None:
         raise EnvelopeError("invalid CloudEvents attribute ce_time: no time zone")
-    return Attributes(headers["ce_id"], headers["ce_source"], headers["ce_type"], headers["ce_subject"], time)
+    return time
+
+
+# A producer that knows the customer's address but not their person id keys the event by it, as a
+# URI (mailto:, tel:) or Crossview's own kinds: the projector has it resolved and re-keyed.
+CONTACT_POINT_SCHEMES = {"mailto": "email", "email": "email", "tel": "phone", "phone": "phone"}
+
+
+def contact_point_of(subject: str) -> tuple[str, str] | None:
+    """(kind, address) when a subject names a contact point ("mailto:fabien@...", "tel:+336...")
+    rather than a person id; None otherwise."""
+    scheme, colon, address = subject.partition(":")
+    kind = CONTACT_POINT_SCHEMES.get(scheme.lower()) if colon else None
+    return (kind, address) if kind and address else None
 
 
 def from_binary(record: WireRecord) -> CloudEvent:

@@ -40,6 +40,7 @@ from services.application.crossview import Crossview
 from services.application.erasure import Eraser
 from services.application.ingest import Ingest
 from services.application.relay import MemoryRelayPositions, Relay
+from services.application.rerouting import ContactPointRouting
 from services.container import Container
 from services.demo.data import seed_demo
 from services.settings import Settings, parse_api_keys
@@ -232,10 +233,16 @@ def run_projector(settings: Settings, stop: threading.Event, report_every_s: flo
     ensure_topics(settings.kafka_bootstrap, _topics(settings))
     pool = open_pool(settings.database_url, max_size=3)
     dead_publisher = KafkaPublisher(settings.kafka_bootstrap, ack_timeout_s=settings.ack_timeout_s)
+    keys = data_keys(settings, pool)
+    # Events keyed by a contact point are resolved on the event store and published again (sealed).
+    router = ContactPointRouting(
+        lambda: event_store(settings), Ingest(dead_publisher, settings, keys), settings.default_country_code
+    )
     projector = Projector(
         PostgresStore(pool, settings.namespace),
         KafkaDeadLetters(dead_publisher, settings.dead_letter_topic),
-        keys=data_keys(settings, pool),
+        keys=keys,
+        router=router,
     )
     audit_topic = settings.topic(AUDIT)
     source = KafkaSource(
@@ -259,6 +266,7 @@ def run_projector(settings: Settings, stop: threading.Event, report_every_s: flo
         audit.join(timeout=30)
         source.close()
         dead_publisher.close()
+        router.close()
         pool.close()
     return projector
 

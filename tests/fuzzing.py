@@ -22,6 +22,7 @@ from urllib.parse import parse_qsl, quote, urlencode
 import pytest
 from fastapi.testclient import TestClient
 
+from channels.segment import TRACKING_ENDPOINTS
 from channels.ses import CertificateCache
 from schemas.events import EVENT_TYPES
 from services.application.wire import check_contract
@@ -504,6 +505,7 @@ def _provider_fixtures() -> dict[str, list[tuple[str, Any]]]:
         "mailgun": mailgun,
         "ses": jsons("ses"),
         "segment": jsons("segment"),
+        **{f"segment/v1/{endpoint}": jsons("segment") for endpoint in TRACKING_ENDPOINTS},
         "asterisk": jsons("asterisk"),
         "connect": jsons("connect"),
     }

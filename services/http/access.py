@@ -201,10 +201,11 @@ def document_roles(app: FastAPI, schema: dict[str, Any]) -> dict[str, Any]:
             operation["description"] = f"{operation.get('description', '')}\n\n**Roles:** {who}.".lstrip()
             if roles:
                 operation["security"] = [{"bearer": []}, *([{"apiKey": []}] if Role.ADAPTER in guard.roles else [])]
+                problem = {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
                 operation.setdefault("responses", {}).update(
                     {
-                        "401": {"description": "No credentials, or credentials that do not verify"},
-                        "403": {"description": "The caller lacks the role"},
+                        "401": {"description": "No credentials, or credentials that do not verify", "content": problem},
+                        "403": {"description": "The caller lacks the role", "content": problem},
                     }
                 )
     schema.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES

@@ -1,13 +1,17 @@
 """The edge's limits on requests, for every route: a body larger than the setting is refused before
 it is read (413), a JSON body nested deeper than the setting before any route parses it (422), and
 a NUL character (U+0000) anywhere in the path, the query or the body is refused (422): no
-PostgreSQL text can hold one, so it would break whatever stored or searched it. Routes then read a
-body that is already whole, bounded, shallow and free of NUL."""
+PostgreSQL text can hold one, so it would break whatever stored or searched it. A gzip body
+(``Content-Encoding: gzip``, as Segment's libraries send) is inflated here, and the limit holds for
+what it inflates to as well: a small body that would inflate past it (a decompression bomb) is
+refused (413) once the limit is reached, never inflated whole. Routes then read a body that is
+already whole, decoded, bounded, shallow and free of NUL."""
 
 from __future__ import annotations
 
 import json
 import re
+import zlib
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -53,6 +57,24 @@ class BodyLimits:
                 return
             if not message.get("more_body", False):
                 break
+        encoding = dict(scope["headers"]).get(b"content-encoding", b"identity").strip().lower()
+        if encoding != b"identity":
+            try:
+                body = bytearray(inflated(bytes(body), encoding, limit))
+            except BodyTooLarge:
+                await _refuse(
+                    scope,
+                    receive,
+                    send,
+                    413,
+                    "Payload too large",
+                    f"the body inflates to more than {limit} bytes ({setting})",
+                )
+                return
+            except UndecodableBody as error:
+                await _refuse(scope, receive, send, error.status, error.title, str(error), "header.Content-Encoding")
+                return
+            scope = {**scope, "headers": _decoded_headers(scope["headers"], len(body))}
         if body.lstrip()[:1] in (b"[", b"{") and json_depth(bytes(body)) > settings.max_json_depth:
             await _refuse(
                 scope,
@@ -68,6 +90,56 @@ class BodyLimits:
             await _refuse(scope, receive, send, 422, "Not text Crossview can keep", unreadable)
             return
         await self.app(scope, _replay(bytes(body), receive), send)
+
+
+class BodyTooLarge(ValueError):
+    """The body inflates past the limit."""
+
+
+class UndecodableBody(ValueError):
+    """A content coding Crossview does not read (415), or a body that is not what it declares (400)."""
+
+    def __init__(self, status: int, title: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.title = status, title
+
+
+GZIP = (b"gzip", b"x-gzip")
+_INFLATE_STEP = 1 << 16
+
+
+def inflated(body: bytes, encoding: bytes, limit: int) -> bytes:
+    """The body its ``Content-Encoding`` stands for, never more than ``limit`` bytes of it: the
+    inflater is asked for at most what is left under the limit at each step, so a bomb costs no
+    more memory than a body at the limit."""
+    if encoding not in GZIP:
+        raise UndecodableBody(
+            415, "Unsupported content encoding", f"{encoding.decode('latin-1')!r}: only gzip (or none) is read"
+        )
+    out = bytearray()
+    pending = body
+    try:
+        while pending:  # a gzip file may hold several members, one after the other
+            inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            tail = pending
+            while not inflater.eof:
+                chunk = inflater.decompress(tail, min(_INFLATE_STEP, limit + 1 - len(out)))
+                out += chunk
+                if len(out) > limit:
+                    raise BodyTooLarge()
+                if not chunk and not tail:  # nothing left to read, nothing more written, and no end
+                    raise UndecodableBody(400, "Invalid gzip body", "the gzip body ends before its end")
+                tail = inflater.unconsumed_tail
+            pending = inflater.unused_data
+    except zlib.error as error:
+        raise UndecodableBody(400, "Invalid gzip body", f"the body is not gzip: {error}") from error
+    return bytes(out)
+
+
+def _decoded_headers(headers: list[tuple[bytes, bytes]], length: int) -> list[tuple[bytes, bytes]]:
+    """The request's headers once its body is decoded: no content coding, the decoded length."""
+    kept = [(k, v) for k, v in headers if k not in (b"content-encoding", b"content-length")]
+    return [*kept, (b"content-length", str(length).encode())]
 
 
 _JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")  # an escape \u0000 (not an escaped backslash before u0000)
@@ -112,6 +184,8 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
-async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, title: str, detail: str) -> None:
-    problem = Problem(status=status, title=title, detail=detail, errors=[{"field": "body", "message": detail}])
+async def _refuse(
+    scope: Scope, receive: Receive, send: Send, status: int, title: str, detail: str, field: str = "body"
+) -> None:
+    problem = Problem(status=status, title=title, detail=detail, errors=[{"field": field, "message": detail}])
     await problem_response(problem)(scope, receive, send)

@@ -98,9 +98,16 @@ def test_domain_events_cannot_be_forged_through_ingest(client, fabien, sms):
 
 
 def test_a_missing_envelope_attribute_is_named(client, fabien, sms):
-    answer = client.post("/v1/events", json={k: v for k, v in sms.items() if k != "time"})
+    answer = client.post("/v1/events", json={k: v for k, v in sms.items() if k != "source"})
     assert answer.status_code == 422
-    assert any(e["field"].endswith("time") for e in answer.json()["errors"])
+    assert [e["field"] for e in answer.json()["errors"]] == ["body.source"]
+
+
+def test_an_event_without_time_is_stamped_on_arrival_and_the_answer_says_so(client, fabien, sms):
+    answer = client.post("/v1/events", json=[{k: v for k, v in sms.items() if k != "time"}, {**sms, "id": "SM-9"}])
+    assert answer.status_code == 202
+    assert answer.json()["time_sources"] == ["arrival", "event"]
+    assert answer.json()["times"][1] == "2026-11-20T10:00:00+01:00"
 
 
 def test_the_timeline_pages_newest_first(client, fabien, sms):

@@ -22,7 +22,8 @@ from tests.unit.test_import_contracts import NOT_PARSERS
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
-NOT_PROVIDERS = NOT_PARSERS | {"webhook_fields", "provider"}
+# Not a provider's webhooks: what they share, and CloudEvents over HTTP (a standard, read at /v1/events).
+NOT_PROVIDERS = NOT_PARSERS | {"webhook_fields", "provider", "cloudevents_http"}
 PROVIDERS = sorted(p.stem for p in (ROOT / "channels").glob("*.py") if p.stem not in NOT_PROVIDERS | {"__init__"})
 JSON = {"content-type": "application/json"}
 
@@ -59,6 +60,7 @@ SAMPLES = {
     "EventWebhook@mailgun": (JSON, mailgun(fixture("mailgun/event_delivered.json"))),
     "EventWebhook@ses": ({}, sns(fixture("ses/delivery.json"))),
     "MessageWebhook@segment": (JSON, fixture("segment/track.json")),
+    "TrackingWebhook@segment": (JSON, fixture("segment/batch.json")),
     "EventWebhook@asterisk": (JSON, fixture("asterisk/call.json")),
     "ContactWebhook@connect": (JSON, fixture("connect/disconnected.json")),
 }

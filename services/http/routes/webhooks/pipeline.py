@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from channels.provider import Webhook, WebhookRequest
 from channels.webhook_fields import PayloadError, SignatureError
+from schemas.api import Problem
 from services.container import Container
 from services.http.deps import App, ProblemError
 from services.http.routes.webhooks.edge import RESPONSES, Attributed, configured_secret, publish, read_body
@@ -53,6 +54,8 @@ class Edge:
     handshake: Callable[[Request, WebhookRequest], Awaitable[None]] | None = None
     # Around publishing: single-use tokens claimed, and released when the broker did not accept.
     guard: Callable[[Container, Sequence[Any], str | None], AbstractAsyncContextManager[None]] = _unguarded
+    # The problem as the provider's client reads an error (Segment's libraries: code and message).
+    problem: Callable[[Problem], Problem] | None = None
 
 
 async def run(request: Request, crossview: Container, edge: Edge) -> Any:
@@ -115,7 +118,13 @@ def route(
     Response class for a body of the provider's own (Twilio's TwiML)."""
 
     async def endpoint(request: Request, crossview: App) -> Any:
-        return await run(request, crossview, edge)
+        if edge.problem is None:
+            return await run(request, crossview, edge)
+        try:
+            return await run(request, crossview, edge)
+        except ProblemError as error:
+            error.problem = edge.problem(error.problem)
+            raise
 
     own_response = isinstance(answers, type) and issubclass(answers, Response)
     for method, operation_id in methods:

@@ -1,28 +1,65 @@
-"""The web: the Segment Spec."""
+"""The web: the Segment Spec, through the webhook and through Segment's HTTP Tracking API."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
 from channels import segment
+from schemas.api import Problem
 from services.http.routes.webhooks.pipeline import Edge, route
 
 router = APIRouter(tags=["webhooks"])
+TRACKING_API = "/v1/ingest/segment"  # the `host` to give Segment's libraries: they call {host}/v1/batch
+
+
+def _segment_edge(webhook: segment.MessageWebhook, credentials_in_headers: bool) -> Edge:
+    return Edge(
+        webhook=lambda settings, state: webhook,
+        secret=lambda settings: settings.segment_write_key,
+        setting="SEGMENT_WRITE_KEY",
+        answer=lambda accepted, ignored: {"success": True},
+        credentials_in_headers=credentials_in_headers,
+        problem=_as_segment_error,
+    )
+
+
+def _as_segment_error(problem: Problem) -> Problem:
+    """A problem as Segment's libraries read an error: they log its ``code`` and ``message``
+    (analytics-python's APIError), and decide on retrying by the status alone (4xx but 408, 410,
+    429 and 460 is final; 5xx and 429 are retried, after Retry-After when given)."""
+    code = {401: "unauthorized", 403: "invalid_write_key", 413: "payload_too_large"}.get(problem.status, "invalid")
+    return problem.model_copy(update={"code": code, "message": problem.detail or problem.title})
+
 
 route(
     router,
     "/v1/ingest/segment",
     "segment_messages",
-    Edge(
-        webhook=lambda settings, state: segment.MessageWebhook(),
-        secret=lambda settings: settings.segment_write_key,
-        setting="SEGMENT_WRITE_KEY",
-        answer=lambda accepted, ignored: {"success": True},
-        credentials_in_headers=True,
-    ),
+    _segment_edge(segment.MessageWebhook(), credentials_in_headers=True),
     """The Segment Spec as Segment-compatible libraries send it: identify, track, page, screen,
     group and alias, alone or as {"batch": [...]}, authenticated by the source's write key (HTTP
     Basic). identify and alias join the identities they name; group links the person to the
     group's organisation through a function; every message is a web interaction.""",
     answers=dict[str, bool],
 )
+for endpoint in segment.TRACKING_ENDPOINTS:
+    # The write key may be in the body alone (writeKey), so it is checked once the body is read.
+    route(
+        router,
+        f"{TRACKING_API}/v1/{endpoint}",
+        f"segment_tracking_{endpoint}",
+        _segment_edge(segment.TrackingWebhook(None if endpoint == "batch" else endpoint), credentials_in_headers=False),
+        f"""Segment's HTTP Tracking API, `/v1/{endpoint}`, as Segment's own libraries call it (give them
+        `host` = this server + `{TRACKING_API}`): """
+        + (
+            """`{"batch": [...]}`, each message carrying its `type`."""
+            if endpoint == "batch"
+            else f"""one `{endpoint}` message (the endpoint names its type)."""
+        )
+        + """ The source's write key in HTTP Basic (user name) or as `writeKey` in the body; the body
+        may be gzip (`Content-Encoding: gzip`); a message without `messageId` gets one derived from
+        its content. Answers `{"success": true}` once the broker acknowledged; errors carry Segment's
+        `code` and `message` beside the problem's fields. Same identity, consent and organisation
+        handling as /v1/ingest/segment; a message sent through both is one event.""",
+        answers=dict[str, bool],
+    )
