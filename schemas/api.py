@@ -53,7 +53,10 @@ class FunctionOut(ApiModel):
     entered_on: date
     exits_on: date | None
     active: bool = Field(description="Active on the day the answer is for (as_of).")
-    priority: int | None = Field(description="1 = the person's highest priority (main function when active).")
+    priority: int | None = Field(
+        description="The active functions numbered 1..n in priority order (1 = the main function); null for "
+        "a function not active on the day asked about."
+    )
     attributes: dict[str, str | None] = Field(description="Attributes carried by this function.")
     interactions: dict[str, int] = Field(description="Interactions attributed to this function, per channel.")
 
@@ -249,7 +252,9 @@ class FunctionEndIn(ApiModel):
 
 
 class FunctionOrderIn(ApiModel):
-    function_ids: list[str] = Field(min_length=1, description="Every function of the person, highest priority first.")
+    function_ids: list[str] = Field(
+        min_length=1, description="Every function of the person, or only those active today, highest priority first."
+    )
 
 
 class AttributeIn(ApiModel):
