@@ -16,6 +16,7 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from projections.ports import GenerationChanged, Partition, TimelineFilter
+from projections.postgres_changes import channel_of
 from projections.postgres_generations import Generations
 from projections.postgres_pool import DatabaseUnavailable, open_pool, where
 from projections.postgres_queries import PostgresQueries
@@ -82,7 +83,8 @@ class PostgresStore(PostgresQueries):
                 if active != self.generation:
                     self.generation = active
                     raise GenerationChanged(f"active generation is now {active}")
-            yield PostgresTransaction(conn, self._generations.schema(self.generation))
+            live = channel_of(self._namespace) if self.follow_active else None  # a rebuild announces nothing
+            yield PostgresTransaction(conn, self._generations.schema(self.generation), live)
 
     def offsets(self, partitions: Iterable[Partition]) -> dict[Partition, int]:
         stored = self._all_offsets(self.generation)

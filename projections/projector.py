@@ -159,6 +159,7 @@ class Projector:
                 views.update(tx.views(people - views.keys()))
                 folded = fold(person_facts, views)
                 tx.save_views(folded.values(), {f.subject for f in person_facts if changes_profile(f)})
+                tx.announce(people)  # live push: told at commit, with the rows (projections/changes.py)
                 tx.redact_timelines(p for p in people if folded[p].erased_on is not None)
                 tx.record_campaign_reach(campaign_rows(person_facts))
                 reference_facts = [fact for fact in fresh if concerns_reference(fact)]

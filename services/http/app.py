@@ -25,7 +25,7 @@ from services.http.access import PUBLIC, Door, check_every_route_declares_access
 from services.http.deps import PROBLEM, App, ProblemError, SecurityHeaders, problem_response, render
 from services.http.limits import BodyLimits
 from services.http.metrics import HttpMetrics, TimingMiddleware
-from services.http.routes import audit, commands, docs, ingest, operations, privacy, queries, webhooks
+from services.http.routes import audit, commands, docs, ingest, operations, privacy, queries, stream, webhooks
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +133,7 @@ def create_app(build: Callable[[], Container]) -> FastAPI:
 
     for router in (
         queries.router,
+        stream.router,
         audit.router,
         privacy.router,
         commands.router,
