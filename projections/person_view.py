@@ -176,6 +176,7 @@ def _fold_person(view: PersonView, facts: list[Fact]) -> PersonView:
 
 STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "ARRET", "ARRÊT"}
 START_WORDS = {"START", "UNSTOP", "YES"}
+CONSENT_STATUSES = {"unsubscribed", "resubscribed"}
 
 
 def contact_address(data: Interaction) -> str:
@@ -195,6 +196,10 @@ def reachability_change(data: Interaction) -> tuple[bool, str] | None:
         if status.reachable is not None and status.reason is not None:
             hard_bounce = data.lifecycle == "bounced" and data.reason
             return status.reachable, f"{status.reason}: {data.reason}" if hard_bounce else status.reason
+    if isinstance(data, SmsInteraction) and data.lifecycle in CONSENT_STATUSES:
+        # A consent change recorded as such (an advisor heard it on the phone): the record says why.
+        status = data.meaning
+        return bool(status.reachable), data.body or status.reason or data.lifecycle
     if isinstance(data, SmsInteraction) and data.direction == "inbound":
         word = data.body.strip().split(" ")[0].upper() if data.body.strip() else ""
         if word in STOP_WORDS:

@@ -360,3 +360,18 @@ class Readiness(ApiModel):
         description="Each check by name: kafka (the topics answer), database (a new connection answers), "
         "relay (stored events not yet published, within CROSSVIEW_READY_MAX_RELAY_LAG)."
     )
+
+
+class NoteIn(ApiModel):
+    text: str = Field(min_length=1, max_length=10_000, description="What the advisor wants remembered.")
+    outcome: str | None = Field(
+        None, max_length=100, description="A call's outcome (answered, callback, voicemail...), if the note is one."
+    )
+    function_id: str | None = Field(None, max_length=200, description="The function the note is about, if one.")
+
+
+class ConsentIn(ApiModel):
+    channel: Literal["sms", "email"]
+    address: str = Field(min_length=3, max_length=320, description="One of the person's numbers or emails.")
+    reachable: bool = Field(description="false: no more messages on it; true: the customer agrees again.")
+    reason: str = Field("asked on the phone", min_length=1, max_length=500, description="What the customer said.")

@@ -132,3 +132,22 @@ def test_the_demo_has_the_same_ids_at_every_start_and_its_interactions_lie_in_th
             now = datetime.now(UTC)
             assert all(datetime.fromisoformat(e["occurred_at"]) < now for e in timeline if e["channel"])
     assert starts[0] == starts[1]
+
+
+def test_the_consoles_cookie_signs_changes_only_with_the_consoles_header_and_never_outside_the_demo():
+    with TestClient(create_app(lambda: embedded(Settings()))) as browser:
+        assert browser.get("/", headers={"accept": "text/html"}, follow_redirects=False).headers["location"] == (
+            "/sign-in?next=/"
+        )
+        assert browser.post("/v1/console/demo-session").status_code == 200  # the cookie is set
+        fabien = browser.app.state.crossview.demo.fabien
+        assert browser.get(f"/people/{fabien}").status_code == 200
+        note = {"text": "Asked for a callback"}
+        forged = browser.post(f"/v1/persons/{fabien}/notes", json=note)  # another site's form would look so
+        assert forged.status_code == 403 and "x-crossview-console" in forged.json()["detail"]
+        assert (
+            browser.post(f"/v1/persons/{fabien}/notes", json=note, headers={"X-Crossview-Console": "1"}).status_code
+            == 202
+        )
+    with TestClient(create_app(lambda: embedded(Settings(), with_demo=False))) as elsewhere:
+        assert elsewhere.post("/v1/console/demo-session").status_code == 404
