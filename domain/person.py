@@ -74,12 +74,22 @@ class Person(Aggregate):
         self.check_dates(function.entered_on, exited_on)
         self._end(function_id, exited_on)
 
-    def reprioritise_functions(self, function_ids: list[str]) -> None:
-        if sorted(function_ids) != sorted(self.priority) or len(set(function_ids)) != len(function_ids):
+    def reprioritise_functions(self, function_ids: list[str], active_on: date | None = None) -> None:
+        """A new priority order: every function once, or (given ``active_on``) only the functions
+        active that day, as an advisor sees them; the others then keep their order after them."""
+        order = list(function_ids)
+        if active_on is not None and len(set(order)) == len(order):
+            active = {f for f in self.priority if self.functions[f].is_active_on(active_on)}
+            if set(order) == active:
+                order += [f for f in self.priority if f not in active]
+        if sorted(order) != sorted(self.priority) or len(set(order)) != len(order):
+            active_ids = sorted(f for f in self.priority if active_on and self.functions[f].is_active_on(active_on))
             raise NotAPermutationError(
-                f"the new order must list each of the person's functions once: {sorted(self.priority)}"
+                "the new order must list each of the person's functions once"
+                + (f", or each of their active functions once: {active_ids}" if active_on else "")
+                + f" (all: {sorted(self.priority)})"
             )
-        self._reprioritise(list(function_ids))
+        self._reprioritise(order)
 
     def set_attribute(self, name: str, value: str | None, function_id: str | None = None) -> None:
         if function_id is not None:

@@ -8,11 +8,13 @@ passed is inactive without any new event, one whose entry date is ahead is not a
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
 
+from domain.contact_point import InvalidContactPointError, normalise
 from domain.person import Function
 from projections.person_model import PersonView
 
@@ -103,10 +105,20 @@ def function_out(view: PersonView, function: Function, refs: References, day: da
         "entered_on": function.entered_on,
         "exits_on": function.exits_on,
         "active": function.is_active_on(day),
-        "priority": view.priority.index(function.function_id) + 1 if function.function_id in view.priority else None,
+        "priority": _rank(view, function, day),
         "attributes": dict(view.function_attributes.get(function.function_id, {})),
         "interactions": dict(view.function_interactions.get(function.function_id, {})),
     }
+
+
+def _rank(view: PersonView, function: Function, day: date) -> int | None:
+    """The active function's place among the active ones on ``day`` (1 = the main function); None
+    for a function not active that day, which keeps its place after them."""
+    if not function.is_active_on(day) or function.function_id not in view.priority:
+        return None
+    return 1 + sum(
+        1 for f in view.priority[: view.priority.index(function.function_id)] if view.functions[f].is_active_on(day)
+    )
 
 
 def attributes_out(view: PersonView, day: date) -> list[dict[str, Any]]:
@@ -134,6 +146,22 @@ def searchable_text(view: PersonView, refs: References, day: date) -> str:
         parts += [function.title_code, refs.title(function.title_code)["label"] or ""]
         parts += [v for v in view.function_attributes.get(function.function_id, {}).values() if v]
     return "\n".join(parts).lower()
+
+
+_PHONE_LIKE = re.compile(r"\+?[\d\s.\-()/]+")
+
+
+def search_words(query: str, default_country_code: str) -> str:
+    """The query as the directory holds contact points: a phone number typed as people say it
+    (``06 12 34 56 78``, ``06.12.34.56.78``, ``+33 6 12 34 56 78``, ``0033 6...``) becomes its E.164
+    form, as every stored number is; any other query is left as it is."""
+    text = query.strip()
+    if _PHONE_LIKE.fullmatch(text) and sum(c.isdigit() for c in text) >= 7:
+        try:
+            return normalise("phone", text, default_country_code)
+        except InvalidContactPointError:
+            return query
+    return query
 
 
 def matches(view: PersonView, refs: References, query: str, day: date) -> bool:

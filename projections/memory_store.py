@@ -10,6 +10,7 @@ from datetime import date, datetime
 from typing import Any
 
 from projections.audit_view import AuditEntry
+from projections.changes import Announcements
 from projections.directory import Colleague, Criteria, PersonContext, References, colleagues_of
 from projections.person_model import PersonView
 from projections.person_view import one_row_per_message
@@ -28,6 +29,10 @@ class _MemoryTransaction:
         self.campaign_rows: set[tuple[str, str, str, str]] = set()
         self.audit: dict[str, AuditEntry] = {}
         self.redacted: set[str] = set()
+        self.announced: set[str] = set()
+
+    def announce(self, person_ids: Iterable[str]) -> None:
+        self.announced.update(person_ids)
 
     def redact_timelines(self, person_ids: Iterable[str]) -> None:
         self.redacted.update(person_ids)
@@ -80,6 +85,7 @@ class MemoryStore:
         self._offsets: dict[Partition, int] = {}
         self._campaign_rows: set[tuple[str, str, str, str]] = set()
         self._audit: dict[str, AuditEntry] = {}
+        self.announcements = Announcements()  # told at each commit, as PostgreSQL's NOTIFY tells listeners
 
     @contextmanager
     def transaction(self) -> Iterator[_MemoryTransaction]:
@@ -98,6 +104,7 @@ class MemoryStore:
                 entries = [e._replace(raw_data=b"{}") for e in self._by_person.get(person_id, [])]
                 self._by_person[person_id] = entries
                 self._entries.update((e.event_id, e) for e in entries)
+        self.announcements.announce(tx.announced)  # after the commit, outside the lock: as a NOTIFY
 
     def offsets(self, partitions: Iterable[Partition]) -> dict[Partition, int]:
         with self._lock:
@@ -133,6 +140,18 @@ class MemoryStore:
         if before is not None:
             entries = [e for e in entries if (e.occurred_at, e.event_id) < before]
         return entries[:limit]
+
+    def timeline_after(
+        self, person_ids: Sequence[str], marks: Mapping[Partition, int], limit: int
+    ) -> list[TimelineEntry]:
+        with self._lock:
+            found = [
+                e
+                for pid in dict.fromkeys(person_ids)
+                for e in self._by_person.get(pid, ())
+                if e.offset >= marks.get((e.topic, e.partition), 0)
+            ]
+        return sorted(found, key=lambda e: (e.topic, e.partition, e.offset))[:limit]
 
     # --- directory queries: every view is a candidate; directory.py decides ----------------------
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
+from hashlib import blake2b
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
@@ -33,7 +34,7 @@ class PersonView(NamedTuple):
     family_name: str | None = None
     registered_at: datetime | None = None
     provisional: bool = False  # created for an unknown contact point, not yet identified
-    interactions: Mapping[str, int] = _NOTHING
+    interactions: Mapping[str, int] = _NOTHING  # channel -> interactions (messages, calls), not status reports
     events_applied: int = 0
     last_interaction: LastInteraction | None = None
     last_event_at: datetime | None = None
@@ -49,6 +50,9 @@ class PersonView(NamedTuple):
     absorbed: tuple[str, ...] = ()  # people joined into this one
     merged_into: str | None = None  # set when this person was joined into another
     erased_on: date | None = None  # erased at their request: only counts remain
+    # channel -> digests of the messages counted (message_digest): a message's later status reports
+    # find theirs here and count nothing, whatever order they arrive in.
+    messages: Mapping[str, frozenset[str]] = _NOTHING
 
     def reachable(self, channel: str, address: str) -> bool:
         """Whether the person may be sent something on this contact point (unknown: yes)."""
@@ -59,16 +63,27 @@ class PersonView(NamedTuple):
         return [self.functions[f] for f in self.priority if self.functions[f].is_active_on(day)]
 
 
+def message_digest(message_key: str) -> str:
+    """A short stable name of one message (channel:provider:provider_id), the timeline's grouping key."""
+    return blake2b(message_key.encode(), digest_size=8).hexdigest()
+
+
 def merge_views(survivor: PersonView, absorbed: Iterable[PersonView]) -> PersonView:
     """The survivor's view with the history of everyone joined into them: counts add up, the latest
     interaction and reachability win, the survivor's identity, attributes and priorities come first."""
     views = [survivor, *absorbed]
     interactions: dict[str, int] = {}
+    messages: dict[str, frozenset[str]] = {}
     per_function: dict[str, dict[str, int]] = {}
     reachability: dict[str, Mapping[str, Any]] = {}
     for view in views:
         for channel, count in view.interactions.items():
             interactions[channel] = interactions.get(channel, 0) + count
+        for channel, digests in view.messages.items():
+            # A message whose reports reached both people (before and after the join) is one.
+            shared = len(messages.get(channel, frozenset()) & digests)
+            interactions[channel] = interactions.get(channel, 0) - shared
+            messages[channel] = messages.get(channel, frozenset()) | digests
         for function_id, counts in view.function_interactions.items():
             target = per_function.setdefault(function_id, {})
             for channel, count in counts.items():
@@ -99,4 +114,5 @@ def merge_views(survivor: PersonView, absorbed: Iterable[PersonView]) -> PersonV
         function_interactions=per_function,
         reachability=reachability,
         contact_points=tuple(dict.fromkeys(c for view in views for c in view.contact_points)),
+        messages=messages,
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from projections.facts import Fact
-from projections.person_model import LastInteraction, PersonView
+from projections.person_model import LastInteraction, PersonView, message_digest
 from projections.person_profile import Profile
 from projections.timeline import TimelineEntry
 from schemas.events import (
@@ -85,6 +85,7 @@ def fold(facts: Iterable[Fact], views: Mapping[str, PersonView] | None = None) -
 def _fold_person(view: PersonView, facts: list[Fact]) -> PersonView:
     # Accumulates in locals and builds the new view once: the projector's hot loop.
     counts = dict(view.interactions)
+    messages: dict[str, set[str]] = {}  # the channels' digests, copied when a channel first sees an event
     latest = view.last_interaction
     registration = (view.registered_at, view.given_name or "", view.family_name or "", view.provisional)
     last_event_at = view.last_event_at
@@ -96,7 +97,16 @@ def _fold_person(view: PersonView, facts: list[Fact]) -> PersonView:
         if last_event_at is None or at > last_event_at:
             last_event_at = at
         if type(data) in _INTERACTION_MODELS:
-            counts[data.channel] = counts.get(data.channel, 0) + 1
+            # One message, call or visit is one interaction, however many status reports it has:
+            # counted on its first event seen, as the timeline shows it as one row.
+            seen = messages.get(data.channel)
+            if seen is None:
+                seen = messages[data.channel] = set(view.messages.get(data.channel, ()))
+            digest = message_digest(f"{data.channel}:{data.provider}:{data.provider_id}")
+            new_message = digest not in seen
+            if new_message:
+                seen.add(digest)
+                counts[data.channel] = counts.get(data.channel, 0) + 1
             if latest is None or (at, fact.event_id) > (latest.at, latest.event_id):
                 latest = LastInteraction(fact.event_id, data.channel, data.direction, data.status, data.provider, at)
             change = reachability_change(data)
@@ -112,7 +122,7 @@ def _fold_person(view: PersonView, facts: list[Fact]) -> PersonView:
                         "since": at.isoformat(),
                         "event_id": fact.event_id,
                     }
-            if data.function_id is not None:
+            if data.function_id is not None and new_message:
                 profile = profile or Profile.of(view)
                 per_function = profile.function_interactions.setdefault(data.function_id, {})
                 per_function[data.channel] = per_function.get(data.channel, 0) + 1
@@ -128,6 +138,7 @@ def _fold_person(view: PersonView, facts: list[Fact]) -> PersonView:
             profile = profile or Profile.of(view)
             profile.apply(data)
     profile = profile or Profile.of(view, copy=False)
+    all_messages = {**view.messages, **{channel: frozenset(digests) for channel, digests in messages.items()}}
     if erased_on is not None:  # whatever came before or after: nothing but counts and ids remain
         return PersonView(
             person_id=view.person_id,
@@ -138,6 +149,7 @@ def _fold_person(view: PersonView, facts: list[Fact]) -> PersonView:
             absorbed=tuple(profile.absorbed),
             merged_into=profile.merged_into,
             erased_on=erased_on,
+            messages=all_messages,
         )
     return PersonView(
         person_id=view.person_id,
@@ -158,11 +170,13 @@ def _fold_person(view: PersonView, facts: list[Fact]) -> PersonView:
         contact_points=tuple(profile.contact_points),
         absorbed=tuple(profile.absorbed),
         merged_into=profile.merged_into,
+        messages=all_messages,
     )
 
 
 STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "ARRET", "ARRÊT"}
 START_WORDS = {"START", "UNSTOP", "YES"}
+CONSENT_STATUSES = {"unsubscribed", "resubscribed"}
 
 
 def contact_address(data: Interaction) -> str:
@@ -182,6 +196,10 @@ def reachability_change(data: Interaction) -> tuple[bool, str] | None:
         if status.reachable is not None and status.reason is not None:
             hard_bounce = data.lifecycle == "bounced" and data.reason
             return status.reachable, f"{status.reason}: {data.reason}" if hard_bounce else status.reason
+    if isinstance(data, SmsInteraction) and data.lifecycle in CONSENT_STATUSES:
+        # A consent change recorded as such (an advisor heard it on the phone): the record says why.
+        status = data.meaning
+        return bool(status.reachable), data.body or status.reason or data.lifecycle
     if isinstance(data, SmsInteraction) and data.direction == "inbound":
         word = data.body.strip().split(" ")[0].upper() if data.body.strip() else ""
         if word in STOP_WORDS:

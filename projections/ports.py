@@ -70,6 +70,10 @@ class ProjectionTransaction(Protocol):
     def advance(self, new: Mapping[Partition, int], expected: Mapping[Partition, int]) -> None:
         """Move each partition's offset from ``expected`` to ``new``; StaleOffsets if it is elsewhere."""
 
+    def announce(self, person_ids: Iterable[str]) -> None:
+        """Tell every API process, once this transaction commits (and only then), that these people's
+        read models changed (projections/changes.py)."""
+
 
 class ProjectionStore(Protocol):
     """Where the person view and timeline live, with the offsets they reflect."""
@@ -136,6 +140,12 @@ class ProjectionStore(Protocol):
         only: TimelineFilter | None = None,
     ) -> list[TimelineEntry]:
         """Newest first; ``before`` is the (occurred_at, event_id) of the last entry of the previous page."""
+
+    def timeline_after(
+        self, person_ids: Sequence[str], marks: Mapping[Partition, int], limit: int
+    ) -> list[TimelineEntry]:
+        """The timeline entries of these people (one per event, not grouped) at or past each partition's
+        mark (0 where none), in log order on each partition: what a live stream has not sent yet."""
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -16,6 +16,7 @@ from projections.person_model import PersonView
 from projections.postgres_indexes import LINK_ORDER
 from projections.postgres_search import search
 from projections.reference_view import ORGANISATION, POLICY, TITLES, policy_levels
+from projections.timeline import TimelineEntry
 
 # Per organisation, the first %(rows)s active rows in link order, read off the links index
 # (postgres_indexes) with active-ness checked on its tuples: a bounded read, whatever the
@@ -245,6 +246,26 @@ class PostgresQueries:
             "SELECT view FROM {schema}.reference WHERE kind = %s AND id = %s", (ORGANISATION, organisation_id)
         )
         return rows[0][0] if rows else None
+
+    def timeline_after(
+        self, person_ids: Sequence[str], marks: Mapping[tuple[str, int], int], limit: int
+    ) -> list[TimelineEntry]:
+        rows = self._rows(
+            "SELECT t.person_id, t.event_id, t.event_type, t.channel, t.occurred_at, t.data::text, t.topic, "
+            "t.partition, t.kafka_offset, t.message_key, t.status FROM {schema}.timeline t "
+            "LEFT JOIN unnest(%(topics)s::text[], %(partitions)s::int[], %(offsets)s::bigint[]) AS m(topic, partition, next) "
+            "ON m.topic = t.topic AND m.partition = t.partition "
+            "WHERE t.person_id = ANY(%(people)s) AND t.kafka_offset >= coalesce(m.next, 0) "
+            "ORDER BY t.topic, t.partition, t.kafka_offset LIMIT %(limit)s",
+            {
+                "people": list(dict.fromkeys(person_ids)),
+                "topics": [topic for topic, _ in marks],
+                "partitions": [partition for _, partition in marks],
+                "offsets": list(marks.values()),
+                "limit": limit,
+            },
+        )
+        return [TimelineEntry(*row[:5], row[5].encode(), *row[6:]) for row in rows]
 
     def attribute_policy(self) -> dict[str, str]:
         rows = self._rows("SELECT view FROM {schema}.reference WHERE kind = %s AND id = %s", (POLICY, POLICY))

@@ -16,6 +16,7 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from projections.ports import GenerationChanged, Partition, TimelineFilter
+from projections.postgres_changes import channel_of
 from projections.postgres_documents import Documents
 from projections.postgres_generations import Generations
 from projections.postgres_pool import DatabaseUnavailable, open_pool, where
@@ -83,7 +84,8 @@ class PostgresStore(PostgresQueries):
                 if active != self.generation:
                     self.generation = active
                     raise GenerationChanged(f"active generation is now {active}")
-            yield PostgresTransaction(conn, self._generations.schema(self.generation))
+            live = channel_of(self._namespace) if self.follow_active else None  # a rebuild announces nothing
+            yield PostgresTransaction(conn, self._generations.schema(self.generation), live)
 
     def refresh_documents(self, day: date, limit: int) -> int:
         """Rewrite up to ``limit`` stale documents and links rows (each in a transaction of its

@@ -16,6 +16,7 @@ from projections.audit_view import AuditEntry
 from projections.person_codec import view_from_json, view_to_json
 from projections.person_model import PersonView
 from projections.ports import Partition, StaleOffsets
+from projections.postgres_changes import notify
 from projections.postgres_documents import Documents
 from projections.postgres_search import reindex_search
 from projections.timeline import TimelineEntry
@@ -28,9 +29,14 @@ _TIMELINE_COLUMNS = (
 class PostgresTransaction:
     """One batch's writes to one generation, inside the store's transaction (ports.ProjectionTransaction)."""
 
-    def __init__(self, conn: psycopg.Connection, schema: sql.Identifier) -> None:
+    def __init__(self, conn: psycopg.Connection, schema: sql.Identifier, changes_channel: str | None = None) -> None:
         self._conn = conn
         self._schema = schema
+        self._changes_channel = changes_channel  # None: nobody is told (a rebuild's generation)
+
+    def announce(self, person_ids: Iterable[str]) -> None:
+        if self._changes_channel is not None:
+            notify(self._conn, self._changes_channel, person_ids)
 
     def _q(self, text: str) -> sql.Composed:
         return sql.SQL(text).format(schema=self._schema)

@@ -179,6 +179,7 @@ class Projector:
                 folded = fold(person_facts, views)
                 profiled = {f.subject for f in person_facts if changes_profile(f)}
                 tx.save_views(folded.values(), profiled)
+                tx.announce(people)  # live push: told at commit, with the rows (projections/changes.py)
                 tx.redact_timelines(p for p in people if folded[p].erased_on is not None)
                 tx.record_campaign_reach(campaign_rows(person_facts))
                 reference_facts = [fact for fact in fresh if concerns_reference(fact)]

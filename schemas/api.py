@@ -53,7 +53,10 @@ class FunctionOut(ApiModel):
     entered_on: date
     exits_on: date | None
     active: bool = Field(description="Active on the day the answer is for (as_of).")
-    priority: int | None = Field(description="1 = the person's highest priority (main function when active).")
+    priority: int | None = Field(
+        description="The active functions numbered 1..n in priority order (1 = the main function); null for "
+        "a function not active on the day asked about."
+    )
     attributes: dict[str, str | None] = Field(description="Attributes carried by this function.")
     interactions: dict[str, int] = Field(description="Interactions attributed to this function, per channel.")
 
@@ -249,7 +252,9 @@ class FunctionEndIn(ApiModel):
 
 
 class FunctionOrderIn(ApiModel):
-    function_ids: list[str] = Field(min_length=1, description="Every function of the person, highest priority first.")
+    function_ids: list[str] = Field(
+        min_length=1, description="Every function of the person, or only those active today, highest priority first."
+    )
 
 
 class AttributeIn(ApiModel):
@@ -361,3 +366,18 @@ class Readiness(ApiModel):
         description="Each check by name: kafka (the topics answer), database (a new connection answers), "
         "relay (stored events not yet published, within CROSSVIEW_READY_MAX_RELAY_LAG)."
     )
+
+
+class NoteIn(ApiModel):
+    text: str = Field(min_length=1, max_length=10_000, description="What the advisor wants remembered.")
+    outcome: str | None = Field(
+        None, max_length=100, description="A call's outcome (answered, callback, voicemail...), if the note is one."
+    )
+    function_id: str | None = Field(None, max_length=200, description="The function the note is about, if one.")
+
+
+class ConsentIn(ApiModel):
+    channel: Literal["sms", "email"]
+    address: str = Field(min_length=3, max_length=320, description="One of the person's numbers or emails.")
+    reachable: bool = Field(description="false: no more messages on it; true: the customer agrees again.")
+    reason: str = Field("asked on the phone", min_length=1, max_length=500, description="What the customer said.")

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Start or stop the real services Crossview needs on this machine, without Docker:
 #   Apache Kafka (KRaft, single node) on 127.0.0.1:9092, fetched from Maven Central with mvn;
-#   PostgreSQL from Debian's packages on 127.0.0.1:5432 with a `crossview` role and database.
+#   PostgreSQL from Debian's packages on 127.0.0.1:5432 with a `crossview` role and database;
+#   and, for the console's browser tests, Debian's chromium and chromium-driver.
 # Usage: scripts/services.sh up|down|status|fetch-kafka. Safe to run twice.
 set -euo pipefail
 
@@ -107,8 +108,15 @@ pg_down() {
   fi
 }
 
+browser_up() {
+  if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then return; fi
+  say "installing chromium and chromium-driver from Debian's packages (the console's browser tests)..."
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null
+}
+
 case "${1:-}" in
-  up) pg_up; kafka_up ;;
+  up) pg_up; kafka_up; browser_up ;;
   fetch-kafka) mkdir -p "$KAFKA_DIR"; kafka_fetch ;;
   down) kafka_down; pg_down ;;
   status)

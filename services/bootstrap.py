@@ -25,6 +25,7 @@ from channels.kafka import (
 from channels.memory import MemoryDeadLetters, MemoryLog
 from projections.data_keys import MemoryDataKeys, PostgresDataKeys, Wrapper
 from projections.memory_store import MemoryStore
+from projections.postgres_changes import ChangeListener
 from projections.postgres_store import DatabaseUnavailable, PostgresStore, open_pool, where
 from projections.projector import Projector
 from projections.rebuild import catch_up
@@ -76,6 +77,7 @@ def embedded(settings: Settings, with_demo: bool = True) -> Container:
         used_tokens=MemoryUsedTokens(settings.webhook_max_age_s),
         probes=probes,
         closers=[probes.close],
+        announcements=store.announcements,  # the projector runs in process: told at each commit
     )
     if with_demo:
         app.demo = seed_demo(crossview, ingest.publish)
@@ -153,6 +155,9 @@ def production(settings: Settings, relay_in_process: bool = True) -> Container:
         probes=probes,
     )
     app.closers += [pool.close, publisher.close, crossview.close, probes.close]
+    # Whichever process projects, its commits reach this process's live streams.
+    listener = ChangeListener(settings.database_url, settings.namespace, app.announcements).start()
+    app.closers.append(listener.close)
     if relay_in_process:  # closers run last-in first-out: the relay stops before what it uses closes
         stop = threading.Event()
         thread = threading.Thread(

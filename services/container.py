@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from projections.changes import Announcements
 from projections.ports import ProjectionStore
 from services.adapters.probes import Probes
 from services.adapters.used_tokens import MemoryUsedTokens, PostgresUsedTokens
@@ -32,6 +33,8 @@ class Container:
     closers: list[Callable[[], None]] = field(default_factory=list)
     demo: DemoIds | None = None
     probes: Probes | None = None  # readiness and scrape-time metrics (routes/operations.py)
+    # what the projector announced changed, for the live streams (routes/stream.py)
+    announcements: Announcements = field(default_factory=Announcements)
 
     def close(self) -> None:
         for close in reversed(self.closers):

@@ -84,8 +84,14 @@ class Crossview(Application):
 
     # --- people ---------------------------------------------------------------------------
 
-    def register_person(self, given_name: str, family_name: str) -> uuid.UUID:
-        person = Person(given_name, family_name)
+    def register_person(self, given_name: str, family_name: str, person_id: uuid.UUID | None = None) -> uuid.UUID:
+        """A new person; ``person_id`` for an id of the caller's (the demo's, stable across restarts)."""
+        if person_id is None:
+            person = Person(given_name, family_name)
+        else:
+            person = Person._create(
+                Person.Registered, id=person_id, given_name=given_name, family_name=family_name, provisional=False
+            )
         self.save(person)
         return person.id
 
@@ -108,11 +114,12 @@ class Crossview(Application):
         title_code: str,
         entered_on: date,
         exits_on: date | None = None,
+        function_id: str | None = None,
     ) -> str:
         person = self._get(Person, person_id)
         self._get(Organisation, organisation_id)
         self._titles().check_assignable(title_code)
-        function_id = str(uuid.uuid4())
+        function_id = function_id or str(uuid.uuid4())
         person.assign_function(function_id, str(organisation_id), title_code, entered_on, exits_on)
         self.save(person)
         return function_id
@@ -122,9 +129,11 @@ class Crossview(Application):
         person.end_function(function_id, exited_on)
         self.save(person)
 
-    def reprioritise_functions(self, person_id: uuid.UUID, function_ids: list[str]) -> None:
+    def reprioritise_functions(
+        self, person_id: uuid.UUID, function_ids: list[str], active_on: date | None = None
+    ) -> None:
         person = self._get(Person, person_id)
-        person.reprioritise_functions(function_ids)
+        person.reprioritise_functions(function_ids, active_on)
         self.save(person)
 
     def set_attribute(self, person_id: uuid.UUID, name: str, value: str | None, function_id: str | None = None) -> None:
@@ -341,8 +350,20 @@ class Crossview(Application):
 
     # --- organisations and referentials ------------------------------------------------------
 
-    def register_organisation(self, name: str, kind: Kind, relationship: Relationship) -> uuid.UUID:
-        organisation = Organisation(name, kind, relationship)
+    def register_organisation(
+        self, name: str, kind: Kind, relationship: Relationship, organisation_id: uuid.UUID | None = None
+    ) -> uuid.UUID:
+        if organisation_id is None:
+            organisation = Organisation(name, kind, relationship)
+        else:
+            organisation = Organisation._create(
+                Organisation.Registered,
+                id=organisation_id,
+                name=name,
+                kind=kind,
+                relationship=relationship,
+                external_key=None,
+            )
         self.save(organisation)
         return organisation.id
 

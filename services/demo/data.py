@@ -52,6 +52,11 @@ def event(subject: str, data: EventData, at: datetime, key: str, source: str = "
     )
 
 
+def demo_id(name: str) -> uuid.UUID:
+    """The demo's id for ``name``: the same at every start."""
+    return uuid.uuid5(DEMO_NAMESPACE, name)
+
+
 @dataclass(frozen=True)
 class DemoIds:
     fabien: str
@@ -66,15 +71,21 @@ def seed_demo(app: Crossview, publish: Callable[[list[CloudEvent]], object]) -> 
     given to ``publish`` as channel adapters would send them."""
     for code, label in TITLES.items():
         app.define_title(code, label)
+    # Ids derived from names: a bookmark or a note taken during one demo still works after a restart.
     organisations = {
-        "fabulous-garden": app.register_organisation("Fabulous Garden", "company", "client"),
-        "social-networks": app.register_organisation("Social Networks", "company", "prospect"),
-        "croissance-plus": app.register_organisation("Croissance+", "association", "prescriber"),
-        "delta-telecom": app.register_organisation("Delta Telecom", "company", "client"),
+        slug: app.register_organisation(name, kind, relationship, demo_id(f"organisation:{slug}"))
+        for slug, name, kind, relationship in [
+            ("fabulous-garden", "Fabulous Garden", "company", "client"),
+            ("social-networks", "Social Networks", "company", "prospect"),
+            ("croissance-plus", "Croissance+", "association", "prescriber"),
+            ("delta-telecom", "Delta Telecom", "company", "client"),
+        ]
     }
-    fabien = app.register_person("Fabien", "Bellemare")
+    fabien = app.register_person("Fabien", "Bellemare", demo_id("person:fabien-bellemare"))
     functions = {
-        slug: app.assign_function(fabien, organisations[slug], title, entered)
+        slug: app.assign_function(
+            fabien, organisations[slug], title, entered, function_id=str(demo_id(f"function:fabien:{slug}"))
+        )
         for slug, title, entered in [
             ("delta-telecom", "FINANCE_DIRECTOR", date(2015, 3, 1)),
             ("fabulous-garden", "MANAGING_DIRECTOR", date(2021, 1, 4)),
@@ -86,8 +97,14 @@ def seed_demo(app: Crossview, publish: Callable[[list[CloudEvent]], object]) -> 
     app.set_attribute(fabien, "mobile_phone", "+33612345678")
     app.set_attribute(fabien, "email", "fabien@fabulous-garden.example", functions["fabulous-garden"])
     app.set_attribute(fabien, "email", "tresorier@croissance-plus.example", functions["croissance-plus"])
-    colleague = app.register_person("Claire", "Dubois")
-    app.assign_function(colleague, organisations["fabulous-garden"], "SALES_DIRECTOR", date(2022, 2, 1))
+    colleague = app.register_person("Claire", "Dubois", demo_id("person:claire-dubois"))
+    app.assign_function(
+        colleague,
+        organisations["fabulous-garden"],
+        "SALES_DIRECTOR",
+        date(2022, 2, 1),
+        function_id=str(demo_id("function:claire:fabulous-garden")),
+    )
     publish(interactions_of(str(fabien), functions))
     return DemoIds(str(fabien), {k: str(v) for k, v in organisations.items()}, functions)
 
@@ -137,10 +154,10 @@ def interactions_of(fabien: str, functions: dict[str, str], now: datetime | None
             notes="Asked about delivery times; suggested the irrigation add-on.",
         ),
     ]
-    return [
-        event(fabien, data, now + timedelta(minutes=5 * i), f"{fabien}:interaction:{i}")
-        for i, data in enumerate(interactions)
-    ]
+    # In the past (the last one an hour ago), in the order an advisor would read the story.
+    first = now - timedelta(days=2, hours=1)
+    steps = [timedelta(0), timedelta(hours=3), timedelta(days=1), timedelta(days=2)]
+    return [event(fabien, data, first + steps[i], f"{fabien}:interaction:{i}") for i, data in enumerate(interactions)]
 
 
 def seed_scenario() -> tuple[list[CloudEvent], DemoIds]:

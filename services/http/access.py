@@ -9,10 +9,11 @@ these, so a new operation cannot be left open by forgetting.
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from pydantic import BaseModel
 from starlette.datastructures import Headers
@@ -97,10 +98,40 @@ class Allow:
         return caller
 
 
+SESSION_COOKIE = "crossview_session"  # the console's: the token an advisor signed in with
+CONSOLE_HEADER = "x-crossview-console"  # what a console page adds to its changes (see Door)
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
 def credentials_of(headers: Headers) -> tuple[str | None, str | None]:
-    """(bearer token, API key) as the request carries them."""
+    """(bearer token, API key) as the request carries them: the Authorization header, else the
+    console's session cookie (the same token, kept by the browser)."""
     scheme, _, credentials = headers.get("authorization", "").partition(" ")
-    return (credentials.strip() if scheme.lower() == "bearer" else None), headers.get("x-api-key")
+    bearer = credentials.strip() if scheme.lower() == "bearer" else None
+    api_key = headers.get("x-api-key")
+    if "authorization" in headers or api_key is not None:  # credentials given: the cookie never stands in
+        return bearer, api_key
+    return session_token(headers), None
+
+
+def session_token(headers: Headers) -> str | None:
+    for part in headers.get("cookie", "").split(";"):
+        name, _, value = part.strip().partition("=")
+        if name == SESSION_COOKIE and value:
+            return value
+    return None
+
+
+def _forged(scope: Scope, headers: Headers) -> bool:
+    """A change that only the cookie authenticates, without the console's header: another site's
+    form. (The cookie is SameSite=Strict too; a header no form can set is the second lock.)"""
+    return (
+        scope["method"] not in SAFE_METHODS
+        and not headers.get("authorization")
+        and not headers.get("x-api-key")
+        and session_token(headers) is not None
+        and headers.get(CONSOLE_HEADER) != "1"
+    )
 
 
 class Door:
@@ -115,11 +146,17 @@ class Door:
         if scope["type"] == "http":
             guard = self._guard_for(scope)
             if guard is not None and guard.roles:
+                headers = Headers(scope=scope)
                 try:
-                    scope[CALLER] = guard.admit(
-                        self.api.state.crossview.authenticator, *credentials_of(Headers(scope=scope))
-                    )
+                    if _forged(scope, headers):
+                        raise ProblemError(
+                            403, "Forbidden", f"a change signed in by the console's cookie must carry {CONSOLE_HEADER}"
+                        )
+                    scope[CALLER] = guard.admit(self.api.state.crossview.authenticator, *credentials_of(headers))
                 except ProblemError as error:
+                    if error.problem.status == 401 and _wants_a_page(scope, headers):
+                        await RedirectResponse(f"/sign-in?next={quote(scope['path'])}", 303)(scope, receive, send)
+                        return
                     await problem_response(error.problem, headers=error.headers)(scope, receive, send)
                     return
         await self.app(scope, receive, send)
@@ -134,6 +171,13 @@ class Door:
             if match == Match.FULL:
                 return guard
         return None
+
+
+def _wants_a_page(scope: Scope, headers: Headers) -> bool:
+    """A person's browser opening a console page (not a program, not the API): sent to sign in."""
+    return (
+        scope["method"] == "GET" and not scope["path"].startswith("/v1/") and "text/html" in headers.get("accept", "")
+    )
 
 
 PUBLIC = Depends(Allow())

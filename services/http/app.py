@@ -25,7 +25,19 @@ from services.http.access import PUBLIC, Door, check_every_route_declares_access
 from services.http.deps import PROBLEM, App, ProblemError, SecurityHeaders, problem_response, render
 from services.http.limits import BodyLimits
 from services.http.metrics import HttpMetrics, TimingMiddleware
-from services.http.routes import audit, commands, docs, ingest, operations, privacy, queries, webhooks
+from services.http.routes import (
+    advisor,
+    audit,
+    commands,
+    console,
+    docs,
+    ingest,
+    operations,
+    privacy,
+    queries,
+    stream,
+    webhooks,
+)
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +148,8 @@ def create_app(build: Callable[[], Container]) -> FastAPI:
 
     for router in (
         queries.router,
+        stream.router,
+        advisor.router,
         audit.router,
         privacy.router,
         commands.router,
@@ -145,6 +159,7 @@ def create_app(build: Callable[[], Container]) -> FastAPI:
     ):
         app.include_router(router)
     docs.serve_docs(app)
+    console.serve_console(app)
     check_every_route_declares_access(app)
     # The last added runs first: protective headers on every answer, then the door (credentials
     # before anything reads a body), then the body's limits.

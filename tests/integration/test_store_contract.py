@@ -398,3 +398,15 @@ def test_a_renamed_person_is_linked_under_their_new_name_and_an_erased_one_witho
         tx.save_views([fabien._replace(given_name=None, family_name=None)], ["fabien"])
         tx.advance({P0: 3}, {P0: 2})
     assert _links(any_store, ["fabulous-garden"], "anne") == {"fabulous-garden": [(("fabien", None, None), ["ceo"])]}
+
+
+def test_the_entries_past_a_streams_marks_come_in_log_order_and_a_commit_is_announced(any_store):
+    # The store under test announces to no process here; a listener is the e2e test's (test_live_stream).
+    with any_store.transaction() as tx:
+        tx.claim([entry("c", 3), entry("a", 1), entry("b", 2, person="claire"), entry("d", 4)])
+        tx.announce(["fabien", "claire"])
+        tx.advance({P0: 5}, {P0: 0})
+    assert [e.event_id for e in any_store.timeline_after(["fabien"], {}, 10)] == ["a", "c", "d"]
+    assert [e.event_id for e in any_store.timeline_after(["fabien", "claire"], {P0: 2}, 10)] == ["b", "c", "d"]
+    assert [e.event_id for e in any_store.timeline_after(["fabien"], {P0: 2, P1: 9}, 1)] == ["c"]
+    assert any_store.timeline_after(["fabien"], {P0: 5}, 10) == []

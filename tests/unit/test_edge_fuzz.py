@@ -19,9 +19,18 @@ SEED = int(os.environ.get("CROSSVIEW_FUZZ_SEED", "20261130"))
 
 def test_every_operation_is_in_the_fuzz():
     app = create_app(lambda: embedded(Settings(), with_demo=False))
-    fuzzed = {(o.method, o.template) for o in operations(app.openapi())}
+    document = app.openapi()
+    fuzzed = {(o.method, o.template) for o in operations(document)}
     assert ("PUT", "/v1/titles/{code}") in fuzzed and ("POST", "/v1/ingest/ses") in fuzzed
-    assert len(fuzzed) == sum(len(methods) for methods in app.openapi()["paths"].values())
+    # A live stream answers until its client leaves: its refusals and its stream are tests/unit/test_stream.py's.
+    streams = {
+        (method.upper(), path)
+        for path, methods in document["paths"].items()
+        for method, spec in methods.items()
+        if "text/event-stream" in spec["responses"].get("200", {}).get("content", {})
+    }
+    assert streams == {("GET", "/v1/persons/{person_id}/stream")}
+    assert len(fuzzed) + len(streams) == sum(len(methods) for methods in document["paths"].values())
 
 
 def embedded_app(settings: Settings):

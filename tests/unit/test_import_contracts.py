@@ -6,8 +6,9 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-# Everything in projections/ that is not a pure fold: decoding, keys, ports, stores, the projector.
-NOT_FOLDS = {"facts", "data_keys", "ports", "memory_store", "projector", "rebuild"}
+# Everything in projections/ that is not a pure fold: decoding, keys, ports, stores, the projector,
+# the live push's fan-out.
+NOT_FOLDS = {"facts", "data_keys", "ports", "memory_store", "projector", "rebuild", "changes"}
 # Everything in channels/ that is not a provider parser: the log's modules.
 NOT_PARSERS = {"kafka", "memory", "client"}
 

@@ -25,7 +25,7 @@ from schemas.api import (
 )
 from services.application.crossview import Crossview
 from services.http.access import AsAdmin, AsAdvisor
-from services.http.deps import App, positions_out
+from services.http.deps import App, positions_out, today
 
 router = APIRouter(tags=["commands"])
 
@@ -77,8 +77,10 @@ def end_function(
 
 @router.put("/v1/persons/{person_id}/functions/order", response_model=CommandOut, responses=ERRORS)
 def reorder_functions(crossview: App, caller: AsAdvisor, person_id: uuid.UUID, body: FunctionOrderIn) -> CommandOut:
-    """Put the person's functions in a new priority order (the drag and drop): a permutation of all of them."""
-    return _run(crossview, lambda app: app.reprioritise_functions(person_id, body.function_ids))
+    """Put the person's functions in a new priority order (the drag and drop): every function once, or
+    only the functions active today, as the 360° view lists them (the others keep their order after
+    them). The first active function is the main function."""
+    return _run(crossview, lambda app: app.reprioritise_functions(person_id, body.function_ids, today()))
 
 
 @router.put("/v1/persons/{person_id}/attributes/{name}", response_model=CommandOut, responses=ERRORS)

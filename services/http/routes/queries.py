@@ -18,6 +18,7 @@ from projections.directory import (
     function_out,
     history,
     matches,
+    search_words,
     target,
 )
 from projections.person_document import LINKS_SHOWN, splice
@@ -182,14 +183,20 @@ def search(
     freshness: Fresh,
     day: AsOf,
     q: Annotated[
-        str, Query(min_length=1, max_length=200, description="Words of a name, organisation, title, email or phone.")
+        str,
+        Query(
+            min_length=1,
+            max_length=200,
+            description="Words of a name, organisation, title, email or phone (a phone in any common format).",
+        ),
     ],
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
 ) -> SearchOut:
     """People whose name, contacts or active functions contain every word of q; ended functions never match."""
-    candidates, refs = crossview.store.search_candidates(q, day, limit)
+    words = search_words(q, crossview.settings.default_country_code)
+    candidates, refs = crossview.store.search_candidates(words, day, limit)
     found = sorted(
-        (v for v in candidates if v.merged_into is None and matches(v, refs, q, day)),
+        (v for v in candidates if v.merged_into is None and matches(v, refs, words, day)),
         key=lambda v: (v.family_name or "", v.given_name or "", v.person_id),
     )[:limit]
     results = []
