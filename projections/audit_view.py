@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import NamedTuple
 
 from projections.facts import Fact
-from schemas.events import AccessRecorded
+from schemas.events import AccessesRecorded, AccessRecorded
 
 
 class AuditEntry(NamedTuple):
@@ -25,7 +25,31 @@ class AuditEntry(NamedTuple):
 
 
 def concerns_audit(fact: Fact) -> bool:
-    return type(fact.data) is AccessRecorded
+    return type(fact.data) in (AccessRecorded, AccessesRecorded)
+
+
+def audit_entries(fact: Fact) -> list[AuditEntry]:
+    """The trail's rows of one audit event: one access, or a group of them."""
+    if type(fact.data) is AccessRecorded:
+        return [audit_entry(fact)]
+    data: AccessesRecorded = fact.data  # type: ignore[assignment]
+    return [
+        AuditEntry(
+            a.id,
+            a.subject,
+            a.at,
+            a.actor,
+            tuple(a.roles),
+            a.via,
+            a.kind,
+            a.operation,
+            a.method,
+            a.path,
+            a.client,
+            a.concerns,
+        )
+        for a in data.accesses
+    ]
 
 
 def audit_entry(fact: Fact) -> AuditEntry:

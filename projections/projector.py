@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from projections.audit_view import audit_entry, concerns_audit
+from projections.audit_view import audit_entries, concerns_audit
 from projections.campaigns import campaign_rows
 from projections.data_keys import DataKeys, Keys
 from projections.facts import Fact, UndecodableRecord, decode
@@ -197,7 +197,7 @@ class Projector:
                     changed,
                     today(),
                 )
-                tx.record_audit([audit_entry(fact) for fact in facts if concerns_audit(fact)])
+                tx.record_audit([entry for fact in facts if concerns_audit(fact) for entry in audit_entries(fact)])
                 tx.advance(new_offsets, {p: self._positions[p] for p in new_offsets})
         except BaseException:
             self._views.clear()

@@ -7,7 +7,7 @@ for years, so a change that old events could not satisfy is a new type, never an
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -314,6 +314,25 @@ class AccessRecorded(EventData):
     concerns: Literal["person", "organisation", "referential", "directory"]
 
 
+class RecordedAccess(AccessRecorded):
+    """One access within ``AccessesRecorded``: an ``AccessRecorded`` with its own id, subject and time."""
+
+    id: str = Field(min_length=1, max_length=200, description="Unique: the audit trail's key for this access.")
+    subject: str = Field(min_length=1, max_length=200, description="The person (or else) the access concerns.")
+    at: datetime
+
+
+class AccessesRecorded(EventData):
+    """Accesses recorded together (a group commit): each API process gathers the records of the
+    requests it serves at the same moment into one event, acknowledged by Kafka before any of those
+    requests is answered. The subject names the recording process, not a person."""
+
+    event_type: ClassVar[str] = "crossview.audit.accesses-recorded.v1"
+    stream: ClassVar[str] = AUDIT
+
+    accesses: list[RecordedAccess] = Field(min_length=1, max_length=1000)
+
+
 EVENT_TYPES: dict[str, type[EventData]] = {
     model.event_type: model
     for model in (
@@ -340,6 +359,7 @@ EVENT_TYPES: dict[str, type[EventData]] = {
         WebInteraction,
         CallInteraction,
         AccessRecorded,
+        AccessesRecorded,
     )
 }
 

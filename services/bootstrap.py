@@ -121,6 +121,8 @@ def production(settings: Settings, relay_in_process: bool = True) -> Container:
     ensure_topics(settings.kafka_bootstrap, _topics(settings))
     pool = open_pool(settings.database_url)
     publisher = KafkaPublisher(settings.kafka_bootstrap, ack_timeout_s=settings.ack_timeout_s)
+    # The audit groups its records itself (Auditor): each group leaves at once, without lingering.
+    audit_publisher = KafkaPublisher(settings.kafka_bootstrap, ack_timeout_s=settings.ack_timeout_s, linger_ms=0)
     keys = data_keys(settings, pool)
     ingest = Ingest(publisher, settings, keys)
     crossview = event_store(settings)
@@ -149,12 +151,12 @@ def production(settings: Settings, relay_in_process: bool = True) -> Container:
         commands,
         mode="kafka",
         authenticator=authenticator(settings),
-        auditor=Auditor(ingest.publish_async),
+        auditor=Auditor(Ingest(audit_publisher, settings, None).publish_async),
         eraser=Eraser(commands.run, crossview, keys, postgres_purge(settings, crossview)),
         used_tokens=PostgresUsedTokens(pool, settings.namespace, settings.webhook_max_age_s),
         probes=probes,
     )
-    app.closers += [pool.close, publisher.close, crossview.close, probes.close]
+    app.closers += [pool.close, publisher.close, audit_publisher.close, crossview.close, probes.close]
     # Whichever process projects, its commits reach this process's live streams.
     listener = ChangeListener(settings.database_url, settings.namespace, app.announcements).start()
     app.closers.append(listener.close)

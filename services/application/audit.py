@@ -1,9 +1,15 @@
 """The audit trail's writing side: every read of a person's data and every change is recorded, on
 its own topic, before the API answers. A record that cannot be written stops the request (503):
-nothing is disclosed or changed without a trace."""
+nothing is disclosed or changed without a trace.
+
+Records are committed in groups: while one group is on its way to Kafka, the records of the
+requests that arrive meanwhile wait together and leave as the next event (``AccessesRecorded``).
+A lone request is sent at once; under load one acknowledged send serves many requests, where a
+send each cost a fifth of a 360° answer (BENCHMARKS.md)."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -11,12 +17,13 @@ from typing import Any, Literal
 
 from channels.kafka import Position
 from schemas.envelope import CloudEvent
-from schemas.events import AccessRecorded
+from schemas.events import AccessesRecorded
 from services.application.auth import Caller
 
 Kind = Literal["read", "change", "export", "erasure"]
 SOURCE = "crossview-api"
 MAX_SUBJECT = 200  # the envelope's limit; a longer id names nobody anyway
+MAX_GROUP = 500  # accesses in one event (AccessesRecorded allows 1,000)
 
 
 def concerned(path_params: Mapping[str, Any]) -> tuple[str, str]:
@@ -30,11 +37,46 @@ def concerned(path_params: Mapping[str, Any]) -> tuple[str, str]:
     return "directory", "directory"
 
 
-class Auditor:
-    def __init__(self, publish: Callable[[Sequence[CloudEvent]], Awaitable[list[Position]]]) -> None:
-        self._publish = publish
+def access(  # noqa: PLR0913 - one field an argument, as the record has them
+    caller: Caller,
+    kind: Kind,
+    operation: str,
+    method: str,
+    path: str,
+    client: str | None,
+    path_params: Mapping[str, Any],
+    at: datetime,
+) -> dict[str, Any]:
+    """One access as ``RecordedAccess`` has it (JSON-ready), within the contract's limits."""
+    concerns, subject = concerned(path_params)
+    record = {
+        "id": str(uuid.uuid4()),
+        "subject": subject,
+        "at": at.isoformat().replace("+00:00", "Z"),
+        "actor": caller.subject[:200],
+        "roles": sorted(caller.roles),
+        "via": caller.via,
+        "kind": kind,
+        "operation": operation[:100],
+        "method": method[:10],
+        "path": path[:2000],
+        "concerns": concerns,
+    }
+    if client:
+        record["client"] = client[:100]
+    return record
 
-    async def record(
+
+class Auditor:
+    def __init__(
+        self, publish: Callable[[Sequence[CloudEvent]], Awaitable[list[Position]]], process: str | None = None
+    ) -> None:
+        self._publish = publish
+        self._process = process or f"api-{uuid.uuid4()}"  # the subject (and Kafka key) of its groups
+        self._waiting: list[tuple[dict[str, Any], asyncio.Future]] = []
+        self._sending = False
+
+    async def record(  # noqa: PLR0913 - one field an argument, as the record has them
         self,
         caller: Caller,
         kind: Kind,
@@ -44,27 +86,42 @@ class Auditor:
         client: str | None,
         path_params: Mapping[str, Any],
     ) -> None:
-        concerns, subject = concerned(path_params)
-        data = AccessRecorded(
-            actor=caller.subject[:200],
-            roles=sorted(caller.roles),
-            via=caller.via,  # type: ignore[arg-type]
-            kind=kind,
-            operation=operation[:100],
-            method=method[:10],
-            path=path[:2000],
-            client=client[:100] if client else None,
-            concerns=concerns,  # type: ignore[arg-type]
+        """Returns once Kafka acknowledged the record; raises what the publisher raised if it did not."""
+        acknowledged = asyncio.get_running_loop().create_future()
+        self._waiting.append(
+            (access(caller, kind, operation, method, path, client, path_params, datetime.now(UTC)), acknowledged)
         )
-        await self._publish(
-            [
-                CloudEvent(
-                    id=str(uuid.uuid4()),
-                    source=SOURCE,
-                    type=AccessRecorded.event_type,
-                    subject=subject,
-                    time=datetime.now(UTC),
-                    data=data.model_dump(mode="json", exclude_none=True),
-                )
-            ]
+        if not self._sending:
+            self._sending = True
+            asyncio.ensure_future(self._send_groups())
+        await acknowledged
+
+    async def _send_groups(self) -> None:
+        """Send what waits, a group at a time, until nothing does."""
+        try:
+            while self._waiting:
+                group, self._waiting = self._waiting[:MAX_GROUP], self._waiting[MAX_GROUP:]
+                try:
+                    await self._publish([self._event([record for record, _ in group])])
+                except Exception as error:  # every request of the group learns it, none is answered 2xx
+                    for _, acknowledged in group:
+                        if not acknowledged.done():
+                            acknowledged.set_exception(error)
+                else:
+                    for _, acknowledged in group:
+                        if not acknowledged.done():
+                            acknowledged.set_result(None)
+        finally:
+            self._sending = False
+
+    def _event(self, accesses: list[dict[str, Any]]) -> CloudEvent:
+        return CloudEvent.model_construct(  # its parts are made above, within the contract (tests check)
+            specversion="1.0",
+            id=str(uuid.uuid4()),
+            source=SOURCE,
+            type=AccessesRecorded.event_type,
+            subject=self._process,
+            time=datetime.now(UTC),
+            datacontenttype="application/json",
+            data={"accesses": accesses},
         )

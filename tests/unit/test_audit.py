@@ -1,10 +1,15 @@
 """Who saw and changed whom: every read of a person's data and every change leaves a record, written
 before the answer; an administrator reads a person's trail."""
 
+import asyncio
+
 import pytest
 
 from channels.kafka import BrokerUnavailable
-from services.application.auth import Role
+from schemas.envelope import CloudEvent
+from schemas.events import AccessesRecorded
+from services.application.audit import Auditor
+from services.application.auth import Caller, Role
 from tests.tokens import bearer
 
 ALICE = bearer(Role.ADVISOR, subject="alice@advisors")
@@ -65,3 +70,49 @@ def test_nothing_is_disclosed_when_the_record_cannot_be_written(client, fabien):
     renamed = client.put(f"/v1/persons/{fabien}/name", json={"given_name": "X", "family_name": "Y"}, headers=ALICE)
     assert renamed.status_code == 503
     assert client.app.state.crossview.store.person(fabien).family_name == "Bellemare"  # nothing changed
+
+
+def _caller(name: str) -> Caller:
+    return Caller(subject=name, roles=frozenset({Role.ADVISOR}), via="token")
+
+
+def test_concurrent_records_leave_together_within_the_contract():
+    sent: list[list[CloudEvent]] = []
+
+    async def publish(events):
+        sent.append(list(events))
+        await asyncio.sleep(0.01)  # the broker's acknowledgement takes a while
+        return []
+
+    async def many():
+        auditor = Auditor(publish)
+
+        async def reader(n: int) -> None:
+            await asyncio.sleep(0.002 * (n // 10))  # ten at a time, while the first group is on its way
+            await auditor.record(
+                _caller(f"a{n}"), "read", "person_360", "GET", f"/v1/persons/p{n}", "1.2.3.4", {"person_id": f"p{n}"}
+            )
+
+        await asyncio.gather(*(reader(n) for n in range(40)))
+
+    asyncio.run(many())
+    assert 1 < len(sent) < 40 and sum(len(e.data["accesses"]) for [e] in sent) == 40
+    for [event] in sent:  # what the auditor builds without validating is what the contract allows
+        CloudEvent.model_validate(event.model_dump())
+        accesses = AccessesRecorded.model_validate(event.data).accesses
+        assert {a.concerns for a in accesses} == {"person"} and all(a.subject == f"p{a.actor[1:]}" for a in accesses)
+
+
+def test_a_group_that_cannot_be_written_fails_every_request_in_it():
+    async def publish(events):
+        await asyncio.sleep(0.01)
+        raise BrokerUnavailable("no broker")
+
+    async def two():
+        auditor = Auditor(publish)
+        return await asyncio.gather(
+            *(auditor.record(_caller(f"a{n}"), "read", "search", "GET", "/v1/search", None, {}) for n in range(2)),
+            return_exceptions=True,
+        )
+
+    assert all(isinstance(outcome, BrokerUnavailable) for outcome in asyncio.run(two()))
