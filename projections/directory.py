@@ -205,7 +205,8 @@ def target(
             }
             for f in matching
         ]
-    return sorted(rows, key=lambda r: (r["family_name"] or "", r["given_name"] or "", r["person_id"], r["priority"]))
+    # A person's rows stay in priority order (a stable sort): an inactive function has no priority number.
+    return sorted(rows, key=lambda r: (r["family_name"] or "", r["given_name"] or "", r["person_id"]))
 
 
 CONTACT_ATTRIBUTE = {"email": "email", "sms": "mobile_phone"}
