@@ -11,30 +11,18 @@ from datetime import date
 import pytest
 from fastapi.testclient import TestClient
 
-from channels.memory import MemoryDeadLetters, MemoryLog
 from projections.memory_store import MemoryStore
-from projections.projector import Projector
-from schemas.events import stream_of
 from services.application.audit import Auditor
 from services.bootstrap import authenticator
 from services.container import Container
 from services.demo.data import seed_scenario, synthetic_people
 from services.http.app import create_app
+from tests.projecting import project
 from tests.tokens import EVERY_ROLE
 
 SCENARIO, IDS = seed_scenario()
 EVENTS = [*SCENARIO, *synthetic_people(300, seed=5)]
 AS_OF = "2026-11-23"
-
-
-def fill(store, settings) -> None:
-    log = MemoryLog(settings.partitions)
-    projector = Projector(store, MemoryDeadLetters())
-    projector.assign([p for topic in settings.event_topics for p in log.partitions_of(topic)])
-    for topic in settings.event_topics:
-        log.publish(topic, [e for e in EVENTS if settings.topic(stream_of(e.type)) == topic])
-        for start in range(0, len(log.records(topic)), 700):  # several batches, like a live projector
-            projector.process(log.records(topic)[start : start + 700])
 
 
 async def _unrecorded(events) -> list:
@@ -44,8 +32,8 @@ async def _unrecorded(events) -> list:
 @pytest.fixture
 def clients(settings, store):
     memory = MemoryStore()
-    fill(memory, settings)
-    fill(store, settings)
+    project(memory, settings, EVENTS)
+    project(store, settings, EVENTS)
     apps = [
         create_app(
             lambda s=s: Container(

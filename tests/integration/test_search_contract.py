@@ -7,12 +7,10 @@ from __future__ import annotations
 
 from datetime import date
 
-from channels.memory import MemoryDeadLetters, MemoryLog
 from projections.directory import matches
 from projections.memory_store import MemoryStore
-from projections.projector import Projector
-from schemas.events import stream_of
 from services.demo import population
+from tests.projecting import project
 
 PEOPLE = 3000
 EVENTS = list(population.registration_events(PEOPLE, PEOPLE // 20))
@@ -44,16 +42,6 @@ QUERIES = [
 ]
 
 
-def fill(store, settings) -> None:
-    log = MemoryLog(settings.partitions)
-    projector = Projector(store, MemoryDeadLetters())
-    projector.assign([p for topic in settings.event_topics for p in log.partitions_of(topic)])
-    for topic in settings.event_topics:
-        log.publish(topic, [e for e in EVENTS if settings.topic(stream_of(e.type)) == topic])
-        for start in range(0, len(log.records(topic)), 5000):
-            projector.process(log.records(topic)[start : start + 5000])
-
-
 def found(store, query: str, limit: int) -> list[tuple[str | None, str | None, str]]:
     """What the route answers (services/http/routes/queries.py, ``search``)."""
     candidates, refs = store.search_candidates(query, DAY, limit)
@@ -66,8 +54,8 @@ def found(store, query: str, limit: int) -> list[tuple[str | None, str | None, s
 
 def test_search_answers_alike_on_a_population(settings, store):
     memory = MemoryStore()
-    fill(memory, settings)
-    fill(store, settings)
+    project(memory, settings, EVENTS, batch=5000)
+    project(store, settings, EVENTS, batch=5000)
     for query in QUERIES:
         for limit in (1, 20, 200):
             expected = found(memory, query, limit)
