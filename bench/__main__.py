@@ -6,7 +6,7 @@ bench/load.py); `python -m bench drop NAMESPACE...` drops a loaded namespace."""
 
 import sys
 
-from bench import auth, erasure, freshness, ingest, load, projector, query, scale
+from bench import auth, erasure, freshness, ingest, live, load, projector, query, scale
 
 BENCHMARKS = {
     "projector": projector.main,
@@ -16,6 +16,7 @@ BENCHMARKS = {
     "auth": auth.main,
     "erasure": erasure.main,
     "scale": scale.main,
+    "live": live.main,
 }
 
 

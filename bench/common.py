@@ -95,6 +95,14 @@ def crossview_server(settings, logs, module: str = "services.cli", workers: int 
     """`crossview serve` in its own process on a free port (with ``workers`` API processes), until
     the block ends; yields its URL. A local trial (the benchmark's services use the default
     password and the demo keys)."""
+    with crossview_server_process(settings, logs, module, workers, **environment) as (base, _):
+        yield base
+
+
+@contextmanager
+def crossview_server_process(settings, logs, module: str = "services.cli", workers: int = 1, **environment: str):
+    """As ``crossview_server``, yielding (URL, process): with one worker, the process is the API
+    process itself (its memory can be read)."""
     import random
     import subprocess
     import sys
@@ -124,7 +132,7 @@ def crossview_server(settings, logs, module: str = "services.cli", workers: int 
                     break
             except httpx.TransportError:
                 time.sleep(0.5)
-        yield base
+        yield base, server
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -29,6 +29,27 @@ from services.settings import Settings
 EVENTS = 100_000
 WEBHOOKS = 2_000
 TOKEN = "bench-token"
+PUBLIC_BASE_URL = "https://crm.example.org"  # what the server is told Twilio calls: signatures cover it
+SMS_WEBHOOK = "/v1/ingest/twilio/sms"
+TWILIO_SETTINGS = {"CROSSVIEW_TWILIO_AUTH_TOKEN": TOKEN, "CROSSVIEW_PUBLIC_BASE_URL": PUBLIC_BASE_URL}
+
+
+def signed_sms(message_sid: str, from_number: str, body: str = "Bonjour") -> tuple[str, dict[str, str]]:
+    """An inbound SMS as Twilio posts it to SMS_WEBHOOK: the form, and its headers with the
+    X-Twilio-Signature a server with TWILIO_SETTINGS accepts."""
+    params = [
+        ("MessageSid", message_sid),
+        ("SmsStatus", "received"),
+        ("From", from_number),
+        ("To", "+33140000000"),
+        ("Body", body),
+        ("AccountSid", "AC" + "0" * 32),
+        ("NumMedia", "0"),
+    ]
+    return urlencode(params), {
+        "content-type": "application/x-www-form-urlencoded",
+        "x-twilio-signature": signature(PUBLIC_BASE_URL + SMS_WEBHOOK, params, TOKEN),
+    }
 
 
 def bare(settings: Settings, records) -> float:
@@ -73,31 +94,16 @@ async def _http(base: str, events, headers: dict | None = None) -> float:
 
 async def _webhooks(base: str) -> tuple[list[float], float]:
     rng = random.Random(3)
-    url = f"{base}/v1/ingest/twilio/sms"
-    forms = []
-    for n in range(WEBHOOKS):
-        params = [
-            ("MessageSid", f"SM{n:032x}"),
-            ("SmsStatus", "received"),
-            ("From", f"+3361{rng.randrange(200):07d}"),
-            ("To", "+33140000000"),
-            ("Body", "Bonjour"),
-            ("AccountSid", "AC" + "0" * 32),
-            ("NumMedia", "0"),
-        ]
-        forms.append((urlencode(params), signature(url, params, TOKEN)))
+    url = f"{base}{SMS_WEBHOOK}"
+    forms = [signed_sms(f"SM{n:032x}", f"+3361{rng.randrange(200):07d}") for n in range(WEBHOOKS)]
     latencies: list[float] = []
 
     async def worker() -> None:
         async with httpx.AsyncClient(timeout=60) as http:
             while forms:
-                body, signed = forms.pop()
+                body, headers = forms.pop()
                 started = time.perf_counter()
-                answer = await http.post(
-                    url,
-                    content=body,
-                    headers={"content-type": "application/x-www-form-urlencoded", "x-twilio-signature": signed},
-                )
+                answer = await http.post(url, content=body, headers=headers)
                 latencies.append(time.perf_counter() - started)
                 answer.raise_for_status()
 
@@ -109,7 +115,7 @@ async def _webhooks(base: str) -> tuple[list[float], float]:
 def http_adapters(settings: Settings, events) -> dict:
     with (
         (RESULTS / "ingest-server.log").open("w") as logs,
-        crossview_server(settings, logs, CROSSVIEW_TWILIO_AUTH_TOKEN=TOKEN) as base,
+        crossview_server(settings, logs, **TWILIO_SETTINGS) as base,
     ):
         rate = asyncio.run(_http(base, events, bearer(Role.ADAPTER)))
         latencies, webhook_rate = asyncio.run(_webhooks(base))
