@@ -44,8 +44,8 @@ CREATE TABLE IF NOT EXISTS {schema}.organisation_links (
     valid_from date NOT NULL,
     valid_until date NOT NULL,
     organisation text NOT NULL,  -- its OrganisationRef as JSON
-    people text[] NOT NULL,  -- its first people's ids, in link order
-    entries text[] NOT NULL  -- each one's LinkedPerson as JSON
+    people text NOT NULL,  -- its first people's ids, in link order, a line each
+    entries text NOT NULL  -- each one's LinkedPerson as JSON, a line each (JSON has no raw newline)
 ) WITH (fillfactor = 70);
 CREATE INDEX IF NOT EXISTS organisation_links_valid_until ON {schema}.organisation_links (valid_until);
 """
@@ -56,6 +56,12 @@ _PLACEHOLDERS = """
 INSERT INTO {schema}.person_document (person_id, valid_from, valid_until, organisations)
 SELECT person_id, '0001-01-01', '0001-01-01', '{{}}' FROM {schema}.person_view WHERE view IS NOT NULL
 ON CONFLICT DO NOTHING
+"""
+
+_LINES = """
+ALTER TABLE {schema}.organisation_links
+    ALTER COLUMN people TYPE text USING array_to_string(people, E'\\n'),
+    ALTER COLUMN entries TYPE text USING array_to_string(entries, E'\\n')
 """
 
 # Per organisation, its first %(rows)s roster rows in link order, ended and future ones included,
@@ -98,6 +104,13 @@ def install(conn: psycopg.Connection, schema_name: str) -> None:
     conn.execute(sql.SQL(DDL).format(schema=schema))
     if existed is None:
         conn.execute(sql.SQL(_PLACEHOLDERS).format(schema=schema))
+    arrays = conn.execute(
+        "SELECT 1 FROM information_schema.columns WHERE table_schema = %s AND table_name = 'organisation_links' "
+        "AND column_name = 'people' AND data_type = 'ARRAY'",
+        (schema_name,),
+    ).fetchone()
+    if arrays:  # links rows of a build that kept them as arrays: the same lines, one text each
+        conn.execute(sql.SQL(_LINES).format(schema=schema))
 
 
 class Documents:
@@ -219,18 +232,27 @@ class Documents:
                     found[org] = done
             pending, limit = [org for org in pending if org not in found], limit * 8
         refs = self._references(organisations)
-        rows_out = []
-        for org in organisations:
-            colleagues, until = found[org]
-            rows_out.append((org, day, until, *organisation_entries(org, colleagues, refs)))
-        self._conn.cursor().executemany(
+        cur = self._conn.cursor()
+        cur.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS stage_links (organisation_id text, valid_from date, valid_until date, "
+            "organisation text, people text, entries text) ON COMMIT DELETE ROWS"
+        )
+        with cur.copy("COPY stage_links FROM STDIN") as copy:
+            for org in organisations:
+                colleagues, until = found[org]
+                organisation, people, entries = organisation_entries(org, colleagues, refs)
+                copy.write_row((org, day, until, organisation, "\n".join(people), "\n".join(entries)))
+        # A row that would not change is left alone: most people of a big organisation are past its first.
+        cur.execute(
             self._q(
-                "INSERT INTO {schema}.organisation_links VALUES (%s, %s, %s, %s, %s, %s) "
+                "INSERT INTO {schema}.organisation_links SELECT * FROM stage_links ORDER BY organisation_id "
                 "ON CONFLICT (organisation_id) DO UPDATE SET valid_from = excluded.valid_from, "
                 "valid_until = excluded.valid_until, organisation = excluded.organisation, "
-                "people = excluded.people, entries = excluded.entries"
-            ),
-            rows_out,
+                "people = excluded.people, entries = excluded.entries "
+                "WHERE (organisation_links.valid_from, organisation_links.valid_until, organisation_links.organisation, "
+                "organisation_links.people, organisation_links.entries) IS DISTINCT FROM (excluded.valid_from, "
+                "excluded.valid_until, excluded.organisation, excluded.people, excluded.entries)"
+            )
         )
 
     def _references(self, organisations: Iterable[str]) -> References:

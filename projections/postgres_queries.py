@@ -87,6 +87,10 @@ READ_DOCUMENT = (
 Stored = tuple[str, list[tuple[str, list[str], list[str]]]]
 
 
+def _lines(text: str) -> list[str]:
+    return text.split("\n") if text else []
+
+
 def ready(rows: list[tuple], day: date) -> Stored | None:
     """The stored parts if every one of them holds on ``day``; None if any is missing or stale."""
     if not rows:
@@ -100,7 +104,7 @@ def ready(rows: list[tuple], day: date) -> Stored | None:
             continue  # no active organisation
         if organisation is None or not org_from <= day < org_until:
             return None
-        organisations.append((organisation, people, entries))
+        organisations.append((organisation, _lines(people), _lines(entries)))
     return body, organisations
 
 

@@ -178,3 +178,18 @@ def test_a_generation_made_before_documents_gets_them(fed, settings):
     assert check_everyone(store, memory) == 0
     feed.refresh()
     assert check_everyone(store, memory) == len(PEOPLE)
+
+
+def test_links_kept_as_arrays_by_an_earlier_build_are_converted(fed, settings):
+    _, store, memory = fed
+    schema = sql.Identifier(f"{settings.namespace}_g{store.generation}")
+    with store._pool.connection() as conn:
+        conn.execute(
+            sql.SQL(
+                "ALTER TABLE {s}.organisation_links "
+                "ALTER COLUMN people TYPE text[] USING string_to_array(people, E'\\n'), "
+                "ALTER COLUMN entries TYPE text[] USING string_to_array(entries, E'\\n')"
+            ).format(s=schema)
+        )
+    store.install()
+    assert check_everyone(store, memory) == len(PEOPLE)
