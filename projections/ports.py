@@ -28,6 +28,11 @@ class StoreUnavailable(RuntimeError):
     of the batch was committed, so the projector resumes from the stored offsets once it answers."""
 
 
+class TransactionLost(RuntimeError):
+    """The store gave up one transaction to let a concurrent one finish (a deadlock, a
+    serialisation failure): nothing of it is committed, and it is tried again."""
+
+
 class GenerationChanged(RuntimeError):
     """A rebuild switched the active read model: reload offsets from the new generation."""
 

@@ -18,6 +18,7 @@ from psycopg import sql
 from projections.directory import Colleague, References
 from projections.person_codec import view_from_json
 from projections.person_document import (
+    FORMAT,
     LINKS_KEPT,
     document_body,
     document_organisations,
@@ -36,7 +37,8 @@ CREATE TABLE IF NOT EXISTS {schema}.person_document (
     valid_from date NOT NULL,
     valid_until date NOT NULL,  -- the first day it no longer holds
     organisations text[] NOT NULL,  -- its active organisations, in the order their links are shown
-    body text  -- the 360° view's own members (person_document.document_body); NULL: not made yet
+    body text,  -- the 360° view's own members (person_document.document_body); NULL: not made yet
+    format smallint NOT NULL DEFAULT 0  -- person_document.FORMAT it was made in
 ) WITH (fillfactor = 70);
 CREATE INDEX IF NOT EXISTS person_document_valid_until ON {schema}.person_document (valid_until);
 CREATE TABLE IF NOT EXISTS {schema}.organisation_links (
@@ -45,7 +47,8 @@ CREATE TABLE IF NOT EXISTS {schema}.organisation_links (
     valid_until date NOT NULL,
     organisation text NOT NULL,  -- its OrganisationRef as JSON
     people text NOT NULL,  -- its first people's ids, in link order, a line each
-    entries text NOT NULL  -- each one's LinkedPerson as JSON, a line each (JSON has no raw newline)
+    entries text NOT NULL,  -- each one's LinkedPerson as JSON, a line each (JSON has no raw newline)
+    format smallint NOT NULL DEFAULT 0
 ) WITH (fillfactor = 70);
 CREATE INDEX IF NOT EXISTS organisation_links_valid_until ON {schema}.organisation_links (valid_until);
 """
@@ -62,6 +65,13 @@ _LINES = """
 ALTER TABLE {schema}.organisation_links
     ALTER COLUMN people TYPE text USING array_to_string(people, E'\\n'),
     ALTER COLUMN entries TYPE text USING array_to_string(entries, E'\\n')
+"""
+
+_FIRST_FORMAT = """
+ALTER TABLE {schema}.person_document ADD COLUMN format smallint NOT NULL DEFAULT 1;
+ALTER TABLE {schema}.person_document ALTER COLUMN format SET DEFAULT 0;
+ALTER TABLE {schema}.organisation_links ADD COLUMN format smallint NOT NULL DEFAULT 1;
+ALTER TABLE {schema}.organisation_links ALTER COLUMN format SET DEFAULT 0;
 """
 
 # Per organisation, its first %(rows)s roster rows in link order, ended and future ones included,
@@ -98,19 +108,34 @@ def first_people(rows: list[tuple], day: date, first: int, complete: bool) -> tu
 
 
 def install(conn: psycopg.Connection, schema_name: str) -> None:
-    """Give a generation, new or made by an earlier release, its document tables."""
+    """Give a generation, new or made by an earlier build, its document tables in this build's
+    format. Nothing is run when they are there already: even CREATE INDEX IF NOT EXISTS locks a
+    table against the projector's writes."""
     schema = sql.Identifier(schema_name)
     existed = conn.execute("SELECT to_regclass(%s)", (f"{schema_name}.person_document",)).fetchone()[0]
-    conn.execute(sql.SQL(DDL).format(schema=schema))
     if existed is None:
+        conn.execute(sql.SQL(DDL).format(schema=schema))
         conn.execute(sql.SQL(_PLACEHOLDERS).format(schema=schema))
-    arrays = conn.execute(
-        "SELECT 1 FROM information_schema.columns WHERE table_schema = %s AND table_name = 'organisation_links' "
-        "AND column_name = 'people' AND data_type = 'ARRAY'",
-        (schema_name,),
-    ).fetchone()
-    if arrays:  # links rows of a build that kept them as arrays: the same lines, one text each
+        return
+    columns = dict(
+        conn.execute(
+            "SELECT table_name || '.' || column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = %s AND table_name IN ('person_document', 'organisation_links')",
+            (schema_name,),
+        ).fetchall()
+    )
+    if columns.get("organisation_links.people") == "ARRAY":  # a build that kept them as arrays: lines of text
         conn.execute(sql.SQL(_LINES).format(schema=schema))
+    if "person_document.format" not in columns:  # the first format, before it was written down
+        conn.execute(sql.SQL(_FIRST_FORMAT).format(schema=schema))
+    # What an earlier build made in another format is made again (answered from the views meanwhile).
+    for table in ("person_document", "organisation_links"):
+        conn.execute(
+            sql.SQL(
+                "UPDATE {schema}.{table} SET valid_until = valid_from WHERE format <> %s AND valid_until > valid_from"
+            ).format(schema=schema, table=sql.Identifier(table)),
+            (FORMAT,),
+        )
 
 
 class Documents:
@@ -135,6 +160,7 @@ class Documents:
         organisations = set(organisations)
         changed_orgs = {ident for kind, ident in changed_references if kind == ORGANISATION}
         changed_titles = {ident for kind, ident in changed_references if kind == TITLES}
+        self.lock_references(exclusive=bool(changed_orgs or changed_titles))
         if changed_orgs or changed_titles:
             self._mark_stale(changed_orgs, changed_titles)
             organisations |= changed_orgs
@@ -147,6 +173,17 @@ class Documents:
         organisations |= self._without_links({o for v in kept for o in document_organisations(v, day)})
         if organisations:
             self.write_links(sorted(organisations), day)
+
+    def lock_references(self, exclusive: bool = False) -> None:
+        """Whoever writes documents or links holds this (shared) until commit from before it reads
+        references; whoever changes references and marks what shows them stale holds it alone. So a
+        document is never made from references older than the marks, nor missed by them."""
+        lock = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+        self._conn.execute(f"SELECT {lock}(hashtextextended(%s, 0))", (f"{self._schema_name}: references",))
+
+    @property
+    def _schema_name(self) -> str:
+        return self._schema.as_string(self._conn)
 
     def _without_links(self, organisations: set[str]) -> set[str]:
         """Those of ``organisations`` that have no links row yet (new, or in an upgraded generation)."""
@@ -172,14 +209,14 @@ class Documents:
         self._conn.execute(
             self._q(
                 "UPDATE {schema}.person_document SET valid_until = valid_from "
-                f"WHERE person_id IN ({people_at.format(col='person_id')})"
+                f"WHERE valid_until > valid_from AND person_id IN ({people_at.format(col='person_id')})"
             ),
             params,
         )
         self._conn.execute(
             self._q(
                 "UPDATE {schema}.organisation_links SET valid_until = valid_from "
-                f"WHERE organisation_id IN ({people_at.format(col='organisation_id')})"
+                f"WHERE valid_until > valid_from AND organisation_id IN ({people_at.format(col='organisation_id')})"
             ),
             params,
         )
@@ -191,7 +228,7 @@ class Documents:
         cur = self._conn.cursor()
         cur.execute(
             "CREATE TEMP TABLE IF NOT EXISTS stage_document "
-            "(person_id text, valid_from date, valid_until date, organisations text[], body text) "
+            "(person_id text, valid_from date, valid_until date, organisations text[], body text, format smallint) "
             "ON COMMIT DELETE ROWS"
         )
         with cur.copy("COPY stage_document FROM STDIN") as copy:
@@ -203,13 +240,16 @@ class Documents:
                         person_valid_until(view, day),
                         document_organisations(view, day),
                         document_body(view, refs, day),
+                        FORMAT,
                     )
                 )
         cur.execute(
             self._q(
-                "INSERT INTO {schema}.person_document SELECT * FROM stage_document ORDER BY person_id "
+                "INSERT INTO {schema}.person_document (person_id, valid_from, valid_until, organisations, body, format) "
+                "SELECT * FROM stage_document ORDER BY person_id "
                 "ON CONFLICT (person_id) DO UPDATE SET valid_from = excluded.valid_from, "
-                "valid_until = excluded.valid_until, organisations = excluded.organisations, body = excluded.body"
+                "valid_until = excluded.valid_until, organisations = excluded.organisations, body = excluded.body, "
+                "format = excluded.format"
             )
         )
 
@@ -218,7 +258,7 @@ class Documents:
         organisation: two projectors adding people to one organisation each see the other's."""
         self._conn.execute(
             "SELECT pg_advisory_xact_lock(hashtextextended(%s || o, 0)) FROM unnest(%s::text[]) AS o(o) ORDER BY o",
-            (self._schema.as_string(self._conn), organisations),
+            (self._schema_name, organisations),
         )
         found: dict[str, tuple[list[Colleague], date]] = {}
         pending, limit = list(organisations), 4 * LINKS_KEPT
@@ -235,23 +275,26 @@ class Documents:
         cur = self._conn.cursor()
         cur.execute(
             "CREATE TEMP TABLE IF NOT EXISTS stage_links (organisation_id text, valid_from date, valid_until date, "
-            "organisation text, people text, entries text) ON COMMIT DELETE ROWS"
+            "organisation text, people text, entries text, format smallint) ON COMMIT DELETE ROWS"
         )
         with cur.copy("COPY stage_links FROM STDIN") as copy:
             for org in organisations:
                 colleagues, until = found[org]
                 organisation, people, entries = organisation_entries(org, colleagues, refs)
-                copy.write_row((org, day, until, organisation, "\n".join(people), "\n".join(entries)))
+                copy.write_row((org, day, until, organisation, "\n".join(people), "\n".join(entries), FORMAT))
         # A row that would not change is left alone: most people of a big organisation are past its first.
         cur.execute(
             self._q(
-                "INSERT INTO {schema}.organisation_links SELECT * FROM stage_links ORDER BY organisation_id "
+                "INSERT INTO {schema}.organisation_links "
+                "(organisation_id, valid_from, valid_until, organisation, people, entries, format) "
+                "SELECT * FROM stage_links ORDER BY organisation_id "
                 "ON CONFLICT (organisation_id) DO UPDATE SET valid_from = excluded.valid_from, "
                 "valid_until = excluded.valid_until, organisation = excluded.organisation, "
-                "people = excluded.people, entries = excluded.entries "
+                "people = excluded.people, entries = excluded.entries, format = excluded.format "
                 "WHERE (organisation_links.valid_from, organisation_links.valid_until, organisation_links.organisation, "
-                "organisation_links.people, organisation_links.entries) IS DISTINCT FROM (excluded.valid_from, "
-                "excluded.valid_until, excluded.organisation, excluded.people, excluded.entries)"
+                "organisation_links.people, organisation_links.entries, organisation_links.format) IS DISTINCT FROM "
+                "(excluded.valid_from, excluded.valid_until, excluded.organisation, excluded.people, excluded.entries, "
+                "excluded.format)"
             )
         )
 
@@ -267,10 +310,16 @@ class Documents:
     # --- refreshing what went stale ------------------------------------------------------------
 
     def refresh_people(self, day: date, limit: int) -> int:
-        """Rewrite up to ``limit`` stale documents; their views are locked as the projector locks
-        them (people a projector holds now are left for the next round)."""
+        """Rewrite up to ``limit`` stale documents. Each refresher claims its own (rows another
+        holds are skipped), and locks the views as the projector does; people a projector holds now
+        are left for the next round."""
+        self.lock_references()  # first: no lock of ours is held while waiting for it
         stale = self._conn.execute(
-            self._q("SELECT person_id FROM {schema}.person_document WHERE valid_until <= %s LIMIT %s"), (day, limit)
+            self._q(
+                "SELECT person_id FROM {schema}.person_document WHERE valid_until <= %s "
+                "ORDER BY valid_until LIMIT %s FOR UPDATE SKIP LOCKED"
+            ),
+            (day, limit),
         ).fetchall()
         if not stale:
             return 0
@@ -288,10 +337,16 @@ class Documents:
         return len(rows)
 
     def refresh_organisations(self, day: date, limit: int) -> int:
-        """Rewrite up to ``limit`` stale links rows."""
+        """Rewrite up to ``limit`` stale links rows, claimed by their organisation's lock (taken
+        without waiting: one a projector or another refresher writes now is left for later)."""
+        self.lock_references()
         stale = self._conn.execute(
-            self._q("SELECT organisation_id FROM {schema}.organisation_links WHERE valid_until <= %s LIMIT %s"),
-            (day, limit),
+            self._q(
+                "SELECT organisation_id FROM (SELECT organisation_id FROM {schema}.organisation_links "
+                "WHERE valid_until <= %s ORDER BY valid_until LIMIT %s) s "
+                "WHERE pg_try_advisory_xact_lock(hashtextextended(%s || organisation_id, 0))"
+            ),
+            (day, limit, self._schema_name),
         ).fetchall()
         if stale:
             self.write_links(sorted(row[0] for row in stale), day)

@@ -12,6 +12,7 @@ from psycopg_pool import ConnectionPool
 from projections.audit_view import AuditEntry
 from projections.directory import Colleague, Criteria, PersonContext, References
 from projections.person_codec import view_from_json
+from projections.person_document import FORMAT
 from projections.person_model import PersonView
 from projections.postgres_indexes import LINK_ORDER
 from projections.postgres_search import search
@@ -77,8 +78,8 @@ def _first_people(
 # The ready parts of a 360° view, in one statement (one snapshot): the person's document and the
 # links row of each of its organisations, in the document's order.
 READ_DOCUMENT = (
-    "SELECT d.body, d.valid_from, d.valid_until, o.n, l.valid_from, l.valid_until, l.organisation, "
-    "l.people, l.entries FROM {schema}.person_document d "
+    "SELECT d.body, d.valid_from, d.valid_until, d.format, o.n, l.valid_from, l.valid_until, l.format, "
+    "l.organisation, l.people, l.entries FROM {schema}.person_document d "
     "LEFT JOIN LATERAL unnest(d.organisations) WITH ORDINALITY AS o(id, n) ON true "
     "LEFT JOIN {schema}.organisation_links l ON l.organisation_id = o.id "
     "WHERE d.person_id = %s ORDER BY o.n"
@@ -95,14 +96,14 @@ def ready(rows: list[tuple], day: date) -> Stored | None:
     """The stored parts if every one of them holds on ``day``; None if any is missing or stale."""
     if not rows:
         return None
-    body, valid_from, until = rows[0][:3]
-    if body is None or not valid_from <= day < until:
+    body, valid_from, until, made_in = rows[0][:4]
+    if body is None or made_in != FORMAT or not valid_from <= day < until:
         return None
     organisations = []
-    for _, _, _, n, org_from, org_until, organisation, people, entries in rows:
+    for *_, n, org_from, org_until, org_made_in, organisation, people, entries in rows:
         if n is None:
             continue  # no active organisation
-        if organisation is None or not org_from <= day < org_until:
+        if organisation is None or org_made_in != FORMAT or not org_from <= day < org_until:
             return None
         organisations.append((organisation, _lines(people), _lines(entries)))
     return body, organisations

@@ -12,10 +12,11 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 
+import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
-from projections.ports import GenerationChanged, Partition, TimelineFilter
+from projections.ports import GenerationChanged, Partition, TimelineFilter, TransactionLost
 from projections.postgres_changes import channel_of
 from projections.postgres_documents import Documents
 from projections.postgres_generations import Generations
@@ -77,15 +78,18 @@ class PostgresStore(PostgresQueries):
 
     @contextmanager
     def transaction(self) -> Iterator[PostgresTransaction]:
-        with self._pool.connection() as conn, conn.transaction():
-            if self.follow_active:
-                # FOR SHARE holds off a rebuild's switch until this batch is committed.
-                active = self._generations.locked_active(conn, "SHARE")
-                if active != self.generation:
-                    self.generation = active
-                    raise GenerationChanged(f"active generation is now {active}")
-            live = channel_of(self._namespace) if self.follow_active else None  # a rebuild announces nothing
-            yield PostgresTransaction(conn, self._generations.schema(self.generation), live)
+        try:
+            with self._pool.connection() as conn, conn.transaction():
+                if self.follow_active:
+                    # FOR SHARE holds off a rebuild's switch until this batch is committed.
+                    active = self._generations.locked_active(conn, "SHARE")
+                    if active != self.generation:
+                        self.generation = active
+                        raise GenerationChanged(f"active generation is now {active}")
+                live = channel_of(self._namespace) if self.follow_active else None  # a rebuild announces nothing
+                yield PostgresTransaction(conn, self._generations.schema(self.generation), live)
+        except psycopg.errors.TransactionRollback as error:  # a deadlock, say: the batch is tried again
+            raise TransactionLost(str(error).strip()) from error
 
     def refresh_documents(self, day: date, limit: int) -> int:
         """Rewrite up to ``limit`` stale documents and links rows (each in a transaction of its

@@ -36,6 +36,7 @@ from projections.ports import (
     ProjectionStore,
     StaleOffsets,
     StoreUnavailable,
+    TransactionLost,
 )
 from projections.reference_view import concerns_reference, fold_references, key_of
 from projections.timeline import timeline_entry
@@ -86,8 +87,10 @@ class Projector:
         max_cached_views: int = 200_000,
         keys: DataKeys | None = None,
         router: ContactPointRouter | None = None,
+        refreshes_documents: bool = True,
     ) -> None:
         self._store = store
+        self._refreshes_documents = refreshes_documents  # one member of a process does (the person views')
         self._router = router  # re-keys events keyed by a contact point (None: they are dead-lettered)
         self._keys = keys  # the subjects' data keys, to unseal personal fields (None: events are clear)
         self._dead_letters = dead_letters
@@ -263,10 +266,10 @@ class Projector:
                 self.process(records)
                 # Stale documents (a new day, a renamed organisation) are made again between
                 # batches: a few hundred when idle or once a second, so a busy log keeps its pace.
-                if not records or time.monotonic() - refreshed_at >= 1.0:
+                if self._refreshes_documents and (not records or time.monotonic() - refreshed_at >= 1.0):
                     self._store.refresh_documents(today(), REFRESH_BATCH)
                     refreshed_at = time.monotonic()
-            except (StaleOffsets, GenerationChanged) as reason:
+            except (StaleOffsets, GenerationChanged, TransactionLost) as reason:
                 log.warning("batch not committed (%s); resuming from the stored offsets", reason)
                 self._unpositioned = True
             except failures as error:

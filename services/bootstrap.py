@@ -289,7 +289,9 @@ def _audit_member(settings: Settings, pool, dead_publisher: KafkaPublisher, stop
     """Projects the audit topic in batches, apart from the person views (a group of its own, so
     their freshness does not wait for the audit's batches); same store, same exactly-once rules."""
     audit = Projector(
-        PostgresStore(pool, settings.namespace), KafkaDeadLetters(dead_publisher, settings.dead_letter_topic)
+        PostgresStore(pool, settings.namespace),
+        KafkaDeadLetters(dead_publisher, settings.dead_letter_topic),
+        refreshes_documents=False,  # the person views' member does
     )
     source = KafkaSource(
         settings.kafka_bootstrap,

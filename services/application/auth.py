@@ -93,7 +93,11 @@ class Authenticator:
             raise Unauthenticated("the token's signing key is not known to the identity provider") from error
         except jwt.InvalidTokenError as error:
             raise Unauthenticated(f"invalid token: {error}") from error
-        return Caller(subject=str(claims["sub"]), roles=self._roles(claims), via="token"), float(claims["exp"])
+        subject = str(claims["sub"])
+        if not subject.strip() or not subject.isprintable():
+            # The audit trail names every caller by it: one it could not record is no caller.
+            raise Unauthenticated("the token's subject must be printable characters, not empty")
+        return Caller(subject=subject, roles=self._roles(claims), via="token"), float(claims["exp"])
 
     def from_api_key(self, key: str) -> Caller:
         digest = api_key_digest(key)

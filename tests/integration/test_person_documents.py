@@ -21,6 +21,9 @@ from schemas.events import (
     FunctionAssigned,
     FunctionEnded,
     OrganisationRelationshipChanged,
+    PersonErased,
+    PersonJoined,
+    PersonMerged,
     PersonRegistered,
     PersonRenamed,
     TitleDefined,
@@ -146,9 +149,22 @@ def test_an_ended_function_and_a_new_day_are_made_again(fed):
     assert function_id not in [f["function_id"] for f in answered(store, person, today())["functions"]]
     # A document is for the day it was made for: another day is answered from the views.
     assert store.person_document(person, today() - timedelta(days=1)) is None
-    # It holds until one of the person's functions starts or ends: synthetic ones start on 2027-01-01.
-    starting = next(p for p in PEOPLE if any(f.entered_on > today() for f in store.person(p).functions.values()))
-    start = min(f.entered_on for f in store.person(starting).functions.values() if f.entered_on > today())
+    # It holds until one of the person's functions starts or ends.
+    start = today() + timedelta(days=30)
+    starting = PEOPLE[5]
+    feed.send(
+        [
+            event(
+                starting,
+                FunctionAssigned(
+                    function_id="f-later", organisation_id=ORGANISATIONS[0], title_code="TREASURER", entered_on=start
+                ),
+                AT,
+                "later",
+            )
+        ]
+    )
+    assert check_everyone(store, memory) == len(PEOPLE)
     assert store.person_document(starting, today()) is not None
     assert store.person_document(starting, start) is None
 
@@ -192,4 +208,37 @@ def test_links_kept_as_arrays_by_an_earlier_build_are_converted(fed, settings):
             ).format(s=schema)
         )
     store.install()
+    assert check_everyone(store, memory) == len(PEOPLE)
+
+
+def test_people_joined_or_erased_have_no_document_and_leave_no_name_in_links(fed, settings):
+    feed, store, memory = fed
+    survivor, absorbed, erased = PEOPLE[10], PEOPLE[11], PEOPLE[12]
+    erased_name = store.person(erased).family_name
+    feed.send(
+        [
+            event(survivor, PersonJoined(absorbed_id=absorbed), AT, "join"),
+            event(absorbed, PersonMerged(survivor_id=survivor), AT, "merged"),
+            event(erased, PersonErased(erased_on=AT.date()), AT, "erase"),
+        ]
+    )
+    feed.refresh()
+    assert [store.person_document(p, today()) for p in (survivor, absorbed, erased)] == [None, None, None]
+    assert check_everyone(store, memory) == len(PEOPLE) - 3
+    with store._pool.connection() as conn:
+        schema = sql.Identifier(f"{settings.namespace}_g{store.generation}")
+        dumped = conn.execute(
+            sql.SQL("SELECT string_agg(entries, '') FROM {s}.organisation_links").format(s=schema)
+        ).fetchone()[0]
+    assert erased_name and erased_name not in dumped
+
+
+def test_documents_of_another_format_are_made_again(fed, settings):
+    feed, store, memory = fed
+    schema = sql.Identifier(f"{settings.namespace}_g{store.generation}")
+    with store._pool.connection() as conn:
+        conn.execute(sql.SQL("UPDATE {s}.person_document SET format = 0").format(s=schema))
+    store.install()
+    assert check_everyone(store, memory) == 0
+    feed.refresh()
     assert check_everyone(store, memory) == len(PEOPLE)

@@ -116,3 +116,13 @@ def test_a_group_that_cannot_be_written_fails_every_request_in_it():
         )
 
     assert all(isinstance(outcome, BrokerUnavailable) for outcome in asyncio.run(two()))
+
+
+@pytest.mark.parametrize("subject", ["", "   ", "a\x00b", "\ud800"])
+def test_a_token_whose_subject_the_trail_cannot_name_is_refused(client, fabien, subject):
+    from services.application.auth import development_token
+    from services.settings import DEMO_SIGNING_KEY
+
+    token = development_token(DEMO_SIGNING_KEY, subject, [Role.ADVISOR])
+    answer = client.get(f"/v1/persons/{fabien}", headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 401 and "subject" in answer.json()["detail"]
