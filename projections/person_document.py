@@ -191,6 +191,20 @@ def changed_references(
     return changed
 
 
-def organisations_of(views: Iterable[PersonView]) -> set[str]:
-    """Every organisation where these people hold or held a function."""
-    return {f.organisation_id for view in views for f in view.functions.values()}
+def links_touched(before: PersonView | None, after: PersonView) -> set[str]:
+    """The organisations whose links a change of one person can change: all of theirs when their
+    name or standing (joined, erased) changed, else those of the functions that changed."""
+    if before is None:
+        return {f.organisation_id for f in after.functions.values()}
+    if _shown_as(before) != _shown_as(after):
+        return {f.organisation_id for view in (before, after) for f in view.functions.values()}
+    changed = set()
+    for function_id in before.functions.keys() | after.functions.keys():
+        was, now = before.functions.get(function_id), after.functions.get(function_id)
+        if was != now:
+            changed |= {f.organisation_id for f in (was, now) if f is not None}
+    return changed
+
+
+def _shown_as(view: PersonView) -> tuple:
+    return view.given_name, view.family_name, view.merged_into, tuple(view.absorbed), view.erased_on

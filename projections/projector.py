@@ -25,7 +25,7 @@ from projections.audit_view import audit_entries, concerns_audit
 from projections.campaigns import campaign_rows
 from projections.data_keys import DataKeys, Keys
 from projections.facts import Fact, UndecodableRecord, decode
-from projections.person_document import changed_references, organisations_of, today
+from projections.person_document import changed_references, links_touched, today
 from projections.person_model import PersonView
 from projections.person_view import changes_profile, concerns_person, fold
 from projections.ports import (
@@ -196,7 +196,7 @@ class Projector:
                 # everyone touched, and the links of every organisation whose people changed.
                 tx.save_documents(
                     folded.values(),
-                    organisations_of([views[p] for p in profiled if p in views] + [folded[p] for p in profiled]),
+                    {org for p in profiled for org in links_touched(views.get(p), folded[p])},
                     changed,
                     today(),
                 )
