@@ -24,7 +24,7 @@ from services.demo.data import synthetic_interactions
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = 20_000
-ROUNDS = 2
+ROUNDS = int(os.environ.get("BENCH_AUTH_ROUNDS", "2"))  # each variant this many times, alternating
 
 
 def _measure(settings, people, events, logs, variant: str) -> dict:
