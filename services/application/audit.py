@@ -23,6 +23,7 @@ from services.application.auth import Caller
 Kind = Literal["read", "change", "export", "erasure"]
 SOURCE = "crossview-api"
 MAX_SUBJECT = 200  # the envelope's limit; a longer id names nobody anyway
+MAX_ROUNDS = 4  # groups on their way to Kafka at once: a record waits for one acknowledgement, not for two
 MAX_GROUP = 100  # accesses in one event: at most ~7 KB each, well under a Kafka record's 1 MiB
 
 
@@ -74,7 +75,8 @@ class Auditor:
         self._publish = publish
         self._process = process or f"api-{uuid.uuid4()}"  # the subject (and Kafka key) of its groups
         self._waiting: list[tuple[dict[str, Any], asyncio.Future]] = []
-        self._sender: asyncio.Future | None = None
+        self._sending = 0  # senders looping: counted down in the step that finds nothing waiting
+        self._senders: set[asyncio.Future] = set()
 
     async def record(  # noqa: PLR0913 - one field an argument, as the record has them
         self,
@@ -93,14 +95,17 @@ class Auditor:
         RecordedAccess.model_validate(record)
         acknowledged = asyncio.get_running_loop().create_future()
         self._waiting.append((record, acknowledged))
-        if self._sender is None:
-            self._sender = asyncio.ensure_future(self._send_groups())
+        if self._sending < MAX_ROUNDS:  # else a sender on its way takes it in its next round
+            self._sending += 1
+            sender = asyncio.ensure_future(self._send_groups())
+            self._senders.add(sender)  # held: the loop keeps only a weak reference to a task
+            sender.add_done_callback(self._senders.discard)
         await acknowledged
 
     async def _send_groups(self) -> None:
         """Send everything that waits, in one round (as many events as it takes), until nothing
         does: a round lasts one acknowledgement, or one ack timeout when the broker is away, so no
-        record waits longer than two."""
+        record waits longer than two. Up to MAX_ROUNDS senders loop at once."""
         try:
             while self._waiting:
                 round_, self._waiting = self._waiting, []
@@ -119,7 +124,7 @@ class Auditor:
                         if not acknowledged.done():
                             acknowledged.set_result(None)
         finally:
-            self._sender = None
+            self._sending -= 1
 
     def _event(self, accesses: list[dict[str, Any]]) -> CloudEvent:
         return CloudEvent.model_construct(  # its parts are made above, within the contract (tests check)
