@@ -44,7 +44,7 @@ def person_360(
     view: PersonView, refs: References, colleagues: Iterable[Colleague], day: date, freshness: Freshness
 ) -> Person360Out:
     """The 360° view of ``view`` on ``day``: its own part and the links of its active organisations."""
-    organisation_ids = list(dict.fromkeys(f.organisation_id for f in view.active_functions(day)))
+    organisation_ids = document_organisations(view, day)
     return Person360Out(
         **_core(view, refs, day), as_of=day, links=links(organisation_ids, colleagues, refs), freshness=freshness
     )
@@ -124,6 +124,7 @@ def document_body(view: PersonView, refs: References, day: date) -> str:
 
 
 def document_organisations(view: PersonView, day: date) -> list[str]:
+    """The organisations of the person's active functions on ``day``, in the order their links show."""
     return list(dict.fromkeys(f.organisation_id for f in view.active_functions(day)))
 
 

@@ -21,7 +21,7 @@ from projections.directory import (
     search_words,
     target,
 )
-from projections.person_document import LINKS_SHOWN, splice
+from projections.person_document import LINKS_SHOWN, document_organisations, has_document, splice
 from projections.person_document import person_360 as build_360
 from projections.person_model import PersonView, merge_views
 from projections.person_view import one_row_per_message
@@ -112,9 +112,9 @@ def _person_360(crossview, person_id: str, day: date, freshness: Freshness) -> P
         return splice(person_id, *ready, day, freshness)
     context = crossview.store.person_context(person_id, day, LINKS_SHOWN)
     view, refs, colleagues = context.view, context.references, context.colleagues
-    if view is None or view.merged_into is not None or view.absorbed or view.erased_on is not None:
+    if view is None or not has_document(view):
         view = _person(crossview, person_id)  # 404, 410, or the family's history merged
-        organisations = list(dict.fromkeys(f.organisation_id for f in view.active_functions(day)))
+        organisations = document_organisations(view, day)
         refs = crossview.store.reference_data(organisations)
         colleagues = crossview.store.colleagues(organisations, day, person_id, LINKS_SHOWN)
     return build_360(view, refs, colleagues, day, freshness)
