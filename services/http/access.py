@@ -8,6 +8,8 @@ these, so a new operation cannot be left open by forgetting.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -15,11 +17,12 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from starlette.datastructures import Headers
 from starlette.routing import BaseRoute, Match
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from schemas.api import Problem
 from services.application.auth import Authenticator, Caller, Role, Unauthenticated
 from services.http.deps import ProblemError, problem_response
 from services.http.pseudonyms import Pseudonymiser
@@ -27,6 +30,7 @@ from services.http.pseudonyms import Pseudonymiser
 PROVIDER_SIGNED = "/v1/ingest/"  # webhooks: the provider's signature is the credential
 ROLES_EXTENSION = "x-crossview-roles"
 CALLER = "crossview.caller"  # where the Door leaves the admitted caller in the request's scope
+RECORDING = "crossview.recording"  # a read's audit record on its way (see Door)
 
 SECURITY_SCHEMES = {
     "bearer": {
@@ -62,18 +66,24 @@ class Allow:
         admitted = request.scope.get(CALLER)
         if admitted is None:  # an app without the Door (it always has one): the same check here
             admitted = self.admit(crossview.authenticator, *credentials_of(Headers(scope=request.scope)))
-        if self.audited:  # before the route runs: nothing is read or changed without a record
+        if self.audited and RECORDING not in request.scope:  # a change: recorded before the route runs
             endpoint = request.scope.get("endpoint")
-            await crossview.auditor.record(
-                admitted,
-                self.kind or ("read" if request.method == "GET" else "change"),
-                getattr(endpoint, "__name__", request.url.path),
-                request.method,
-                request.url.path,
-                request.client.host if request.client else None,
-                request.path_params,
-            )
+            await self.record(crossview.auditor, admitted, request.scope, endpoint, request.path_params)
         return admitted
+
+    def record(
+        self, auditor: Any, caller: Caller, scope: Scope, endpoint: Any, path_params: dict[str, Any]
+    ) -> Awaitable[None]:
+        client = scope.get("client")
+        return auditor.record(
+            caller,
+            self.kind or ("read" if scope["method"] in SAFE_METHODS else "change"),
+            getattr(endpoint, "__name__", scope["path"]),
+            scope["method"],
+            scope["path"],
+            client[0] if client else None,
+            path_params,
+        )
 
     def admit(self, authenticator: Authenticator, bearer: str | None, api_key: str | None) -> Caller:
         """The caller, if their credentials verify and they hold one of the roles; else 401 or 403."""
@@ -135,7 +145,13 @@ def _forged(scope: Scope, headers: Headers) -> bool:
 
 
 class Door:
-    """ASGI middleware: credentials and roles are checked before anything reads the request's body."""
+    """ASGI middleware: credentials and roles are checked before anything reads the request's body.
+
+    A read's audit record is sent as soon as the caller is admitted and travels while the route
+    reads; the answer's first byte waits for Kafka's acknowledgement, and if none comes the answer
+    is a 503 instead: nothing is disclosed without a trace, and the trace costs no extra wait
+    when it comes back before the answer is ready. (A change is recorded before it is made: see
+    Allow.)"""
 
     def __init__(self, app: ASGIApp, api: FastAPI) -> None:
         self.app = app
@@ -144,7 +160,7 @@ class Door:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            guard = self._guard_for(scope)
+            guard, context, path_params = self._guard_for(scope)
             if guard is not None and guard.roles:
                 headers = Headers(scope=scope)
                 try:
@@ -159,18 +175,60 @@ class Door:
                         return
                     await problem_response(error.problem, headers=error.headers)(scope, receive, send)
                     return
+                if guard.audited and scope["method"] in SAFE_METHODS:
+                    endpoint = getattr(context.original_route, "endpoint", None)
+                    auditor = self.api.state.crossview.auditor
+                    recording = asyncio.ensure_future(
+                        guard.record(auditor, scope[CALLER], scope, endpoint, path_params)
+                    )
+                    scope[RECORDING] = recording
+                    send = _once_recorded(recording, send)
         await self.app(scope, receive, send)
 
-    def _guard_for(self, scope: Scope) -> Allow | None:
+    def _guard_for(self, scope: Scope) -> tuple[Allow | None, RouteContext | None, dict[str, Any]]:
         if self._routes is None:
             self._routes = [
                 (context, _guard_of(context.original_route)) for context in iter_route_contexts(self.api.routes)
             ]
         for context, guard in self._routes:
-            match, _ = context.matches(scope)
+            match, child = context.matches(scope)
             if match == Match.FULL:
-                return guard
-        return None
+                return guard, context, child.get("path_params", {})
+        return None, None, {}
+
+
+def _once_recorded(recording: asyncio.Future, send: Send) -> Send:
+    """``send`` holding the answer until ``recording`` is acknowledged; a problem instead if it fails."""
+    recording.add_done_callback(lambda done: done.cancelled() or done.exception())  # retrieved, even unanswered
+    refused = False
+
+    async def send_once_recorded(message: Message) -> None:
+        nonlocal refused
+        if message["type"] == "http.response.start":
+            try:
+                await recording
+            except ValidationError as error:
+                refused = True
+                await problem_response(Problem(status=422, title="Outside the event contract", detail=str(error)))(
+                    {"type": "http"}, _nothing, send
+                )
+            except Exception:  # noqa: BLE001 - whatever kept the record from Kafka, nothing is disclosed
+                refused = True
+                await problem_response(
+                    Problem(status=503, title="Audit trail unavailable", detail=_NOT_RECORDED),
+                    headers={"Retry-After": "5"},
+                )({"type": "http"}, _nothing, send)
+        if not refused:
+            await send(message)
+
+    return send_once_recorded
+
+
+_NOT_RECORDED = "The access could not be recorded, so nothing is disclosed. Retry later."
+
+
+async def _nothing() -> Message:
+    return {"type": "http.disconnect"}
 
 
 def _wants_a_page(scope: Scope, headers: Headers) -> bool:
