@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import gc
+import hashlib
+import hmac
 import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 import psycopg
 from psycopg import sql
@@ -24,12 +27,13 @@ from channels.kafka import (
 )
 from channels.memory import MemoryDeadLetters, MemoryLog
 from projections.data_keys import MemoryDataKeys, PostgresDataKeys, Wrapper
+from projections.log_export import Filter
 from projections.memory_store import MemoryStore
 from projections.postgres_changes import ChangeListener
 from projections.postgres_store import DatabaseUnavailable, PostgresStore, open_pool, where
 from projections.projector import Projector
 from projections.rebuild import catch_up
-from schemas.events import AUDIT
+from schemas.events import AUDIT, DOMAIN, INTERACTIONS
 from services.adapters.probes import EmbeddedSources, LiveSources, Probes
 from services.adapters.purge import memory_purge, postgres_purge
 from services.adapters.relay_positions import PostgresRelayPositions
@@ -45,6 +49,9 @@ from services.application.rerouting import ContactPointRouting
 from services.container import Container
 from services.demo.data import seed_demo
 from services.settings import Settings, parse_api_keys
+
+if TYPE_CHECKING:  # the export's modules load pyarrow: only `crossview export` imports them
+    from services.adapters.parquet_export import ExportResult, Progress
 
 T = TypeVar("T")
 
@@ -365,5 +372,40 @@ def rebuild(
                 settings.dead_letter_topic,
             )
         return generation, projector
+    finally:
+        pool.close()
+
+
+# --- export for analysts (services/adapters/parquet_export.py) -------------------------------
+
+
+def export_topics(settings: Settings) -> list[str]:
+    """What an export holds: the person-scoped log (domain events and interactions), not the audit
+    trail of who read whom, which is the administrators' (GET /v1/persons/{id}/audit)."""
+    return [settings.topic(INTERACTIONS), settings.topic(DOMAIN)]
+
+
+def export(
+    settings: Settings,
+    directory: Path,
+    keep: Filter,
+    progress: Callable[[Progress], None] = lambda p: None,
+    snapshots: bool = True,
+) -> ExportResult:
+    """Export what is new on the log since the directory's last export, then snapshot the read models."""
+    from projections.postgres_snapshots import ReadModelSnapshots
+    from services.adapters.parquet_export import ExportDirectory, Exporter
+
+    pool = open_pool(settings.database_url, max_size=2)
+    try:
+        secret = hmac.new(settings.master_key_bytes, b"crossview export pseudonyms", hashlib.sha256).digest()
+        exporter = Exporter(
+            ExportDirectory(directory),
+            data_keys(settings, pool),
+            secret,
+            ReadModelSnapshots(pool, settings.namespace) if snapshots else None,
+        )
+        ends = end_offsets(settings.kafka_bootstrap, export_topics(settings))
+        return exporter.run(lambda starts: KafkaReplay(settings.kafka_bootstrap, starts), ends, keep, progress)
     finally:
         pool.close()
