@@ -27,6 +27,7 @@ from services.http.limits import BodyLimits
 from services.http.metrics import HttpMetrics, TimingMiddleware
 from services.http.routes import (
     advisor,
+    analytics,
     audit,
     commands,
     console,
@@ -148,6 +149,7 @@ def create_app(build: Callable[[], Container]) -> FastAPI:
 
     for router in (
         queries.router,
+        analytics.router,
         stream.router,
         advisor.router,
         audit.router,
