@@ -31,6 +31,7 @@ from services.http.routes import (
     audit,
     commands,
     console,
+    console_analytics,
     docs,
     ingest,
     operations,
@@ -162,6 +163,7 @@ def create_app(build: Callable[[], Container]) -> FastAPI:
         app.include_router(router)
     docs.serve_docs(app)
     console.serve_console(app)
+    app.include_router(console_analytics.router)
     check_every_route_declares_access(app)
     # The last added runs first: protective headers on every answer, then the door (credentials
     # before anything reads a body), then the body's limits.
