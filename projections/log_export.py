@@ -15,7 +15,7 @@ reason, so the tables together hold exactly the log's records.
 
 from __future__ import annotations
 
-import hashlib
+import functools
 import hmac
 import json
 import re
@@ -55,6 +55,7 @@ UNDECODABLE_COLUMNS: tuple[tuple[str, Kind], ...] = (
 _INTERACTIONS = models_of(Interaction)
 
 
+@functools.lru_cache(maxsize=1024)
 def family_of(event_type: str) -> str:
     """``crossview.interaction.sms.v1`` -> ``interaction_sms``: one table for every version of a type."""
     name = re.sub(r"\.v\d+$", "", event_type.removeprefix("crossview."))
@@ -129,7 +130,7 @@ class Pseudonyms:
         # that bypassed it: clear on the log already): the export's own secret keys their pseudonyms.
         key = keys[min(keys)] if keys else self._secret
         text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
-        return "~" + hmac.new(key, text.encode(), hashlib.sha256).hexdigest()[:16]
+        return "~" + hmac.digest(key, text.encode(), "sha256").hex()[:16]
 
     def subject(self, subject: str) -> str:
         """A subject as it may be shown: a person id as it is, a contact point's address pseudonymised."""
@@ -161,16 +162,22 @@ def row_of(record: WireRecord, keys: Mapping[str, Keys | None], pseudonyms: Pseu
     return Row(family, values["time"].date(), values)
 
 
-def _data_values(event_type: str, subject: str, data: EventData, pseudonyms: Pseudonyms) -> dict[str, Any]:
+@functools.lru_cache(maxsize=1024)
+def _fields_of(event_type: str) -> tuple[tuple[str, str, bool], ...]:
+    """(field, its column, whether personal) of each field of the type's model: once per type."""
     personal = PERSONAL_BY_TYPE.get(event_type, ())
+    return tuple((name, _data_column(name), name in personal) for name in EVENT_TYPES[event_type].model_fields)
+
+
+def _data_values(event_type: str, subject: str, data: EventData, pseudonyms: Pseudonyms) -> dict[str, Any]:
     values = {}
-    for name in type(data).model_fields:
+    for name, column, personal in _fields_of(event_type):
         value = getattr(data, name)
-        if name in personal:
+        if personal:
             value = pseudonyms.of(subject, value)
         elif isinstance(value, dict):
             value = json.dumps(value, sort_keys=True, default=str)
-        values[_data_column(name)] = value
+        values[column] = value
     if type(data) in _INTERACTIONS:
         values["canonical_status"] = data.lifecycle  # older events carry none: mapped as the folds map it
     return values
