@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import uuid
 from collections import Counter
 from pathlib import Path
 
@@ -13,9 +14,10 @@ import duckdb
 from channels.kafka import KafkaReplay, end_offsets
 from projections.data_keys import PostgresDataKeys, Wrapper
 from projections.postgres_store import open_pool
+from schemas.sealing import ERASED
 from services.application.ingest import Ingest
 from services.bootstrap import export_topics
-from services.demo.data import seed_scenario, synthetic_interactions
+from services.demo.data import DEMO_NAMESPACE, seed_scenario, synthetic_interactions
 from tests.live import ROOT, ProjectorThread, caught_up, env_of, wait_until
 
 CROSSVIEW = str(Path(sys.executable).parent / "crossview")
@@ -71,6 +73,8 @@ def test_an_export_read_back_with_duckdb_holds_the_logs_events_and_a_second_one_
     scenario, ids = seed_scenario()
     ingest.publish(scenario + list(synthetic_interactions(people=12, per_person=4, seed=31)))
     directory = tmp_path / "export"
+    forgotten = str(uuid.uuid5(DEMO_NAMESPACE, "synthetic:31:3"))  # one of the synthetic people
+    keys.destroy([forgotten])  # erased: their keys are gone
     try:
         with ProjectorThread(settings):
             wait_until(caught_up(store, settings), 60, "the read models (for the snapshots)")
@@ -89,9 +93,18 @@ def test_an_export_read_back_with_duckdb_holds_the_logs_events_and_a_second_one_
             assert names and all(name.startswith("~") for (name,) in names)
             assert "Bellemare" not in {name for (name,) in names}
             bodies = duckdb.sql(
-                f"SELECT DISTINCT body, status, day FROM read_parquet('{directory}/interaction_sms/*/*.parquet')"
+                f"SELECT DISTINCT body, status, day FROM read_parquet('{directory}/interaction_sms/*/*.parquet') "
+                f"WHERE subject <> '{forgotten}'"
             ).fetchall()
             assert bodies and all(body.startswith("~") for body, _, _ in bodies)
+            # The erased person's personal fields read "erased" (their keys are gone); their counts remain.
+            theirs = duckdb.sql(
+                f"SELECT from_number FROM read_parquet('{directory}/interaction_*/*/*.parquet', union_by_name = true) "
+                f"WHERE subject = '{forgotten}' AND type IN ('crossview.interaction.sms.v1', 'crossview.interaction.call.v1') "
+                f"UNION ALL SELECT address FROM read_parquet('{directory}/interaction_email/*/*.parquet') "
+                f"WHERE subject = '{forgotten}'"
+            ).fetchall()
+            assert theirs and {value for (value,) in theirs} == {ERASED}
             people = duckdb.sql(f"SELECT person_id, family_name FROM '{directory}/snapshots/people.parquet'").fetchall()
             assert ids.fabien in {p for p, _ in people}
             fabien_name = dict(people)[ids.fabien]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from projections.log_export import FAMILIES, UNDECODABLE, Pseudonyms, columns_of, family_of, row_of
+from projections.log_export import FAMILIES, UNDECODABLE, Filter, Pseudonyms, columns_of, family_of, row_of
 from schemas.envelope import CloudEvent, WireRecord, to_binary
 from schemas.events import EVENT_TYPES
 from schemas.sealing import ERASED, seal
@@ -76,3 +76,15 @@ def test_a_record_that_cannot_be_read_is_a_row_of_the_undecodable_table_with_the
     row = row_of(broken, {}, Pseudonyms({}, b"s"))
     assert row.family == UNDECODABLE
     assert (row.values["kafka_partition"], row.values["kafka_offset"]) == (3, 7) and row.values["reason"]
+
+
+def test_an_export_keeps_the_rows_of_its_time_window_and_types():
+    keys = {FABIEN: {1: KEY}}
+    row = row_of(record_of(sms("Bonjour")), keys, Pseudonyms(keys, b"s"))  # at 2026-11-30T14:05Z
+    day = datetime(2026, 11, 30, tzinfo=UTC)
+    assert Filter(since=day).keeps(row) and not Filter(until=day).keeps(row)
+    assert Filter(since=datetime(2026, 11, 30, 14, 5, tzinfo=UTC)).keeps(row)  # since is inclusive
+    assert not Filter(until=datetime(2026, 11, 30, 14, 5, tzinfo=UTC)).keeps(row)  # until is not
+    assert Filter(types=frozenset({"interaction_sms"})).keeps(row)
+    assert Filter(types=frozenset({"crossview.interaction.sms.v1"})).keeps(row)
+    assert not Filter(types=frozenset({"interaction_email"})).keeps(row)
