@@ -4,8 +4,9 @@
   every record of the exported topics, nothing else; measured before and after the export, the
   better one kept;
 - export: the whole first export of the log (decode, unseal, pseudonymise, Parquet by family and
-  day, the state), without the read-model snapshots (no projector runs here); then a second export
-  of the same directory, which finds nothing new (what an incremental run costs when idle).
+  day, the state), without the read-model snapshots (no projector runs here), in one process, then
+  with one worker process per core (the default on a log this size); then a second export of the
+  same directory, which finds nothing new (what an incremental run costs when idle).
 
 The events are sealed as in production (their personal fields open with each person's data key).
 BENCH_EXPORT_EVENTS sets the number of events (default 1,000,000; the issue's goal: export
@@ -31,6 +32,7 @@ from services.settings import Settings
 
 EVENTS = int(os.environ.get("BENCH_EXPORT_EVENTS", "1000000"))
 PEOPLE = int(os.environ.get("BENCH_EXPORT_PEOPLE", str(max(EVENTS // 10, 1))))
+WORKERS = os.cpu_count() or 1  # the default of `crossview export` on a log this size
 GOAL = 100_000  # events/s
 
 
@@ -83,7 +85,11 @@ def main() -> None:
         root = Path(tempfile.mkdtemp(prefix="crossview-export-bench-"))
         try:
             started = time.perf_counter()
-            result = export(settings, root / "export", Filter(), snapshots=False)
+            alone = export(settings, root / "alone", Filter(), snapshots=False, workers=1)
+            alone_s = time.perf_counter() - started
+            log(f"export, one process: {alone.records / alone_s:,.0f} events/s")
+            started = time.perf_counter()
+            result = export(settings, root / "export", Filter(), snapshots=False, workers=WORKERS)
             export_s = time.perf_counter() - started
             started = time.perf_counter()
             again = export(settings, root / "export", Filter(), snapshots=False)
@@ -103,7 +109,9 @@ def main() -> None:
             "produce_events_per_s": round(produce_rate),
             "bare_consume_events_per_s": round(bare),
             "bare_consume_runs": [round(consume_before), round(consume_after)],
+            "export_workers": WORKERS,
             "export_events_per_s": round(rate),
+            "export_one_process_events_per_s": round(alone.records / alone_s),
             "export_seconds": round(export_s, 2),
             "ratio_to_bare_consume": round(rate / bare, 3),
             "rows_written": sum(result.rows.values()),

@@ -99,6 +99,12 @@ def main(argv: list[str] | None = None) -> int:
         help="only these event types or families (crossview.interaction.sms.v1, interaction_sms...)",
     )
     export.add_argument("--no-snapshots", action="store_true", help="the log only, no read-model snapshots")
+    export.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="processes sharing the log's partitions (default: one per core from 50,000 records to export)",
+    )
     sql = commands.add_parser(
         "sql",
         help="run one DuckDB query over an export directory (every table a view) and print the result",
@@ -370,7 +376,7 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
             )
 
     try:
-        result = export(settings, Path(args.to), keep, progress, snapshots=not args.no_snapshots)
+        result = export(settings, Path(args.to), keep, progress, snapshots=not args.no_snapshots, workers=args.workers)
     except ExportRefused as error:
         print(f"\ncrossview export: {error}", file=sys.stderr)
         return 2

@@ -3,7 +3,8 @@ as they are.
 
 The directory::
 
-    interaction_sms/day=2026-11-30/part-000001-00000.parquet   one table per event family, by day
+    interaction_sms/day=2026-11-30/part-000001-00-00000.parquet   one table per event family, by day
+                                                               (part-<run>-<worker>-<sequence>)
     person_registered/day=.../...                              (hive-style partitions)
     undecodable/day=.../...                                    records this version cannot read
     snapshots/people.parquet, functions.parquet, organisations.parquet   the read models, now
@@ -59,7 +60,7 @@ _ARROW: dict[Kind, pa.DataType] = {
     "strings": pa.list_(pa.string()),
     "json": pa.string(),
 }
-_PART = re.compile(r"part-(\d{6})-\d{5}\.parquet$")
+_PART = re.compile(r"part-(\d{6})-[\d-]+\.parquet$")  # part-<run>-<worker>-<sequence>
 
 
 class ExportRefused(ValueError):
@@ -98,6 +99,21 @@ class Progress:
     @property
     def left_s(self) -> float | None:
         return (self.total - self.done) / self.rate if self.rate > 0 else None
+
+
+@dataclass
+class Share:
+    """One worker's part of a run: whole log partitions, each from where the last run stopped to
+    the end found at this run's start."""
+
+    run: int
+    worker: int
+    starts: dict[Partition, int]
+    ends: dict[Partition, int]
+
+    @property
+    def records(self) -> int:
+        return sum(end - self.starts[p] for p, end in self.ends.items())
 
 
 @dataclass
@@ -144,11 +160,11 @@ class ExportDirectory:
                 removed += 1
         return removed
 
-    def write_part(self, family: str, day: str, run: int, rows: list[dict[str, Any]]) -> None:
+    def write_part(self, family: str, day: str, run: int, worker: int, rows: list[dict[str, Any]]) -> None:
         folder = self.root / family / f"day={day}"
         folder.mkdir(parents=True, exist_ok=True)
-        sequence = len(list(folder.glob(f"part-{run:06d}-*.parquet")))
-        path = folder / f"part-{run:06d}-{sequence:05d}.parquet"
+        sequence = len(list(folder.glob(f"part-{run:06d}-{worker:02d}-*.parquet")))
+        path = folder / f"part-{run:06d}-{worker:02d}-{sequence:05d}.parquet"
         table = pa.Table.from_pylist(rows, schema=schema_of(columns_of(family)))
         temporary = path.with_name(path.name + ".tmp")
         pq.write_table(table, temporary, compression="zstd")
@@ -220,50 +236,64 @@ class Exporter:
         self._directory.remove_unfinished(state["runs"])
         return state
 
-    def run(
-        self,
-        open_source: Callable[[dict[Partition, int]], RecordSource],
-        ends: dict[Partition, int],
-        keep: Filter,
-        progress: Callable[[Progress], None] = lambda p: None,
-    ) -> ExportResult:
+    def plan(self, ends: dict[Partition, int], keep: Filter, workers: int = 1) -> tuple[dict[str, Any], list[Share]]:
+        """The state to continue from, and this run's work split into at most ``workers`` shares of
+        whole partitions, balanced by the records each has to read."""
         state = self.prepare(keep)
         run = state["runs"] + 1
         positions = {_partition(name): offset for name, offset in state["positions"].items()}
         starts = {p: min(positions.get(p, 0), end) for p, end in ends.items()}
-        todo = {p: end for p, end in ends.items() if starts[p] < end}
-        total = sum(todo[p] - starts[p] for p in todo)
+        todo = sorted((p for p, end in ends.items() if starts[p] < end), key=lambda p: starts[p] - ends[p])
+        shares = [Share(run, worker, {}, {}) for worker in range(max(1, min(workers, len(todo))))]
+        for partition in todo:  # the largest first, each to the share with the least so far
+            share = min(shares, key=lambda s: s.records)
+            share.starts[partition], share.ends[partition] = starts[partition], ends[partition]
+        return state, [s for s in shares if s.ends] or shares[:1]
+
+    def export_share(
+        self,
+        open_source: Callable[[dict[Partition, int]], RecordSource],
+        share: Share,
+        keep: Filter,
+        on_records: Callable[[int], None] = lambda n: None,
+    ) -> dict[str, int]:
+        """Read the share's partitions from their starts to their ends and write their rows; the rows
+        written per table. Records past an end are left for the next run."""
         buffers: dict[tuple[str, str], list[dict[str, Any]]] = {}
         written: dict[str, int] = {}
-        held = done = 0
-        began = time.monotonic()
-        progress(Progress(0, total, 0.0))
-        if todo:
-            source = open_source({p: starts[p] for p in todo})
+        held = 0
+        if share.ends:
+            source = open_source(dict(share.starts))
             try:
-                reached = dict(starts)
-                while any(reached[p] < end for p, end in todo.items()):
-                    records = [r for r in source.poll(500) if r.offset < todo.get((r.topic, r.partition), -1)]
+                reached = dict(share.starts)
+                while any(reached[p] < end for p, end in share.ends.items()):
+                    records = [r for r in source.poll(500) if r.offset < share.ends.get((r.topic, r.partition), -1)]
                     if not records:
                         continue
-                    rows = self._rows(records)
                     for record in records:
                         reached[(record.topic, record.partition)] = record.offset + 1
-                    for row in rows:
+                    for row in self._rows(records):
                         if keep.keeps(row):
                             buffers.setdefault((row.family, row.day.isoformat()), []).append(row.values)
                             held += 1
-                    done += len(records)
                     if held >= self._flush_rows:
-                        held = self._flush_largest(buffers, run, written, held)
-                    progress(Progress(done, total, time.monotonic() - began))
+                        held = self._flush_largest(buffers, share, written, held)
+                    on_records(len(records))
             finally:
                 source.close()
-        self._flush(buffers, run, written)
+        self._flush_largest(buffers, share, written, held, everything=True)
+        return written
+
+    def finish(self, state: dict[str, Any], shares: list[Share], keep: Filter, written: dict[str, int]) -> ExportResult:
+        """After every share is written: the snapshots, the views, then the state (last: what it
+        records is done)."""
         if self._snapshots is not None:
             self._write_snapshots()
         self._directory.write_views()
-        positions.update(todo)
+        positions = {_partition(name): offset for name, offset in state["positions"].items()}
+        for share in shares:
+            positions.update(share.ends)
+        run = shares[0].run
         state = {
             "format": STATE_FORMAT,
             "runs": run,
@@ -273,8 +303,28 @@ class Exporter:
             "exported_at": datetime.now(UTC).isoformat(),
         }
         self._directory.save_state(state)
-        progress(Progress(done, total, time.monotonic() - began))
-        return ExportResult(done, written, run, state["positions"])
+        return ExportResult(sum(s.records for s in shares), written, run, state["positions"])
+
+    def run(
+        self,
+        open_source: Callable[[dict[Partition, int]], RecordSource],
+        ends: dict[Partition, int],
+        keep: Filter,
+        progress: Callable[[Progress], None] = lambda p: None,
+    ) -> ExportResult:
+        """The whole run in this process."""
+        state, shares = self.plan(ends, keep)
+        total, done, began = sum(s.records for s in shares), [0], time.monotonic()
+
+        def counted(records: int) -> None:
+            done[0] += records
+            progress(Progress(done[0], total, time.monotonic() - began))
+
+        progress(Progress(0, total, 0.0))
+        written = self.export_share(open_source, shares[0], keep, counted)
+        result = self.finish(state, shares, keep, written)
+        progress(Progress(total, total, time.monotonic() - began))
+        return result
 
     def _rows(self, records: list[WireRecord]) -> list[Row]:
         keys = self._keys.all_of(subjects_of(records))
@@ -282,24 +332,24 @@ class Exporter:
         return [row_of(record, keys, pseudonyms) for record in records]
 
     def _flush_largest(
-        self, buffers: dict[tuple[str, str], list[dict[str, Any]]], run: int, written: dict[str, int], held: int
+        self,
+        buffers: dict[tuple[str, str], list[dict[str, Any]]],
+        share: Share,
+        written: dict[str, int],
+        held: int,
+        everything: bool = False,
     ) -> int:
-        """Write the fullest partitions until half the budget is free; the rest wait to grow, so a day
-        gets a few large files, not one per flush (DuckDB and Spark read few large files fastest)."""
+        """Write the fullest partitions until half the budget is free (or all of them at the end);
+        the rest wait to grow, so a day gets a few large files, not one per flush (DuckDB and Spark
+        read few large files fastest)."""
         for key in sorted(buffers, key=lambda k: len(buffers[k]), reverse=True):
-            if held <= self._flush_rows // 2:
+            if held <= self._flush_rows // 2 and not everything:
                 break
             rows = buffers.pop(key)
-            self._directory.write_part(key[0], key[1], run, rows)
+            self._directory.write_part(key[0], key[1], share.run, share.worker, rows)
             written[key[0]] = written.get(key[0], 0) + len(rows)
             held -= len(rows)
         return held
-
-    def _flush(self, buffers: dict[tuple[str, str], list[dict[str, Any]]], run: int, written: dict[str, int]) -> None:
-        for (family, day), rows in sorted(buffers.items()):
-            self._directory.write_part(family, day, run, rows)
-            written[family] = written.get(family, 0) + len(rows)
-        buffers.clear()
 
     def _write_snapshots(self) -> None:
         today = datetime.now(UTC).date()

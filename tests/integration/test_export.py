@@ -51,9 +51,9 @@ def types_in_the_export(directory: Path) -> Counter:
     return counted
 
 
-def run_export(settings, directory: Path) -> subprocess.CompletedProcess:
+def run_export(settings, directory: Path, *options: str) -> subprocess.CompletedProcess:
     result = subprocess.run(
-        [CROSSVIEW, "export", "--to", str(directory)],
+        [CROSSVIEW, "export", "--to", str(directory), *options],
         env=env_of(settings),
         cwd=ROOT,
         capture_output=True,
@@ -113,10 +113,12 @@ def test_an_export_read_back_with_duckdb_holds_the_logs_events_and_a_second_one_
             files_of_the_first = sorted(p.name for p in directory.rglob("part-*.parquet"))
             later = list(synthetic_interactions(people=5, per_person=3, seed=32))
             ingest.publish(later)
-            second = run_export(settings, directory)
+            second = run_export(settings, directory, "--workers", "2")  # two processes share the partitions
             assert "15 log records read" in second.stdout
             assert types_in_the_export(directory) == types_on_the_log(settings)
             assert files_of_the_first == sorted(p.name for p in directory.rglob("part-000001-*.parquet"))
+            workers = {p.name.split("-")[2] for p in directory.rglob("part-000002-*.parquet")}
+            assert workers == {"00", "01"}  # each worker wrote its share
 
             third = run_export(settings, directory)  # nothing new: nothing written
             assert "0 log records read" in third.stdout and "nothing new" in third.stdout
