@@ -129,8 +129,7 @@ class Pseudonyms:
         # A subject with no data key had nothing sealed (events from before sealing, or a producer
         # that bypassed it: clear on the log already): the export's own secret keys their pseudonyms.
         key = keys[min(keys)] if keys else self._secret
-        text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
-        return "~" + hmac.digest(key, text.encode(), "sha256").hex()[:16]
+        return _pseudonym(key, value if isinstance(value, str) else json.dumps(value, sort_keys=True))
 
     def subject(self, subject: str) -> str:
         """A subject as it may be shown: a person id as it is, a contact point's address pseudonymised."""
@@ -139,6 +138,11 @@ class Pseudonyms:
             return subject
         scheme, _, address = subject.partition(":")
         return f"{scheme}:{self.of(subject, address)}"
+
+
+@functools.lru_cache(maxsize=100_000)  # a person's number or address comes back in each of their events
+def _pseudonym(key: bytes, text: str) -> str:
+    return "~" + hmac.digest(key, text.encode(), "sha256").hex()[:16]
 
 
 def row_of(record: WireRecord, keys: Mapping[str, Keys | None], pseudonyms: Pseudonyms) -> Row:
