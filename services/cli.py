@@ -325,7 +325,7 @@ def _rebuild(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _instant(text: str | None, option: str):
-    """An RFC 3339 instant, or a date (its midnight, UTC); SystemExit with the option named otherwise."""
+    """An RFC 3339 instant, or a date (its midnight, UTC); exit 2 naming the option otherwise."""
     from datetime import UTC, date, datetime
 
     if text is None:
@@ -336,9 +336,11 @@ def _instant(text: str | None, option: str):
             day = date.fromisoformat(text)
             moment = datetime(day.year, day.month, day.day, tzinfo=UTC)
     except ValueError:
-        raise SystemExit(f"crossview export: {option} {text!r} is neither an RFC 3339 instant nor a date") from None
-    if moment.tzinfo is None:
-        raise SystemExit(f"crossview export: {option} {text!r} has no time zone (add Z or +01:00)")
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        reason = "has no time zone (add Z or +01:00)" if moment else "is neither an RFC 3339 instant nor a date"
+        print(f"crossview export: {option} {text!r} {reason}", file=sys.stderr)
+        raise SystemExit(2)  # a usage error, as argparse's
     return moment.astimezone(UTC)
 
 
@@ -382,9 +384,7 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
         return 2
     rows = ", ".join(f"{name} {count:,}" for name, count in sorted(result.rows.items())) or "nothing new"
     print(f"\nexport: run {result.run}: {result.records:,} log records read; rows written: {rows}")
-    print(
-        f'query it: crossview sql --in {args.to} "SELECT * FROM people LIMIT 5"  (or: cd {args.to} && duckdb -init views.sql)'
-    )
+    print(f'query it: crossview sql --in {args.to} "SHOW TABLES"  (or: cd {args.to} && duckdb -init views.sql)')
     return 0
 
 

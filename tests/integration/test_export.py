@@ -158,3 +158,16 @@ def test_an_export_refuses_a_directory_of_another_export_or_of_other_files(setti
         timeout=120,
     )
     assert other.returncode == 2 and "same --since" in other.stderr
+
+
+def test_an_instant_that_is_none_is_refused_naming_the_option(settings, tmp_path):
+    for option, value, reason in (("--since", "2026-13-01", "neither"), ("--until", "2026-01-01T10:00", "time zone")):
+        result = subprocess.run(
+            [CROSSVIEW, "export", "--to", str(tmp_path / "export"), option, value],
+            env=env_of(settings),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 2 and option in result.stderr and reason in result.stderr
+    assert not (tmp_path / "export").exists()
