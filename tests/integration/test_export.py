@@ -160,7 +160,7 @@ def test_an_export_refuses_a_directory_of_another_export_or_of_other_files(setti
     assert other.returncode == 2 and "same --since" in other.stderr
 
 
-def test_an_instant_that_is_none_is_refused_naming_the_option(settings, tmp_path):
+def test_a_since_or_until_that_is_no_instant_is_refused_naming_the_option(settings, tmp_path):
     for option, value, reason in (("--since", "2026-13-01", "neither"), ("--until", "2026-01-01T10:00", "time zone")):
         result = subprocess.run(
             [CROSSVIEW, "export", "--to", str(tmp_path / "export"), option, value],
