@@ -33,7 +33,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from projections.data_keys import Keys
-from projections.log_export import FAMILIES, UNDECODABLE, Filter, Kind, Pseudonyms, Row, columns_of, row_of
+from projections.log_export import Filter, Kind, Pseudonyms, Row, columns_of, row_of
 from projections.log_export import subjects_to_open as subjects_of
 from projections.person_model import PersonView
 from projections.snapshot_rows import (
@@ -124,7 +124,7 @@ class ExportResult:
     positions: dict[str, int] = field(default_factory=dict)
 
 
-def schema_of(columns: list[tuple[str, Kind]], partitioned: bool = False) -> pa.Schema:
+def schema_of(columns: list[tuple[str, Kind]]) -> pa.Schema:
     return pa.schema([(name, _ARROW[kind]) for name, kind in columns])
 
 
@@ -372,6 +372,3 @@ class Exporter:
 def _partition(name: str) -> Partition:
     topic, _, partition = name.rpartition(":")
     return topic, int(partition)
-
-
-__all__ = ["FAMILIES", "UNDECODABLE", "ExportDirectory", "ExportRefused", "Exporter", "Progress"]
