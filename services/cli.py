@@ -114,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     sql.add_argument("statement", help='the query, e.g. "SELECT day, count(*) FROM interaction_email GROUP BY day"')
     sql.add_argument("--in", dest="directory", default="export", metavar="DIR", help="the export (default ./export)")
+    sql.add_argument("--csv", action="store_true", help="print CSV (a header line, then the rows) instead of a table")
     commands.add_parser("topics", help="create the topics (explicit partitions, infinite retention) if missing")
     dead = commands.add_parser(
         "dead-letters",
@@ -389,6 +390,7 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _sql(args: argparse.Namespace) -> int:
+    import csv
     from pathlib import Path
 
     import duckdb
@@ -403,7 +405,11 @@ def _sql(args: argparse.Namespace) -> int:
     except duckdb.Error as error:
         print(f"crossview sql: {error}", file=sys.stderr)
         return 1
-    if columns:
+    if columns and args.csv:
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows(rows)
+    elif columns:
         print(render(columns, rows))
     if cut:
         print(f"(only the first {MAX_ROWS:,} rows: add a LIMIT, or COPY (...) TO 'file.parquet')", file=sys.stderr)

@@ -132,6 +132,23 @@ def test_an_export_read_back_with_duckdb_holds_the_logs_events_and_a_second_one_
         assert answer.returncode == 0, answer.stderr
         assert answer.stdout.splitlines()[0].split() == ["status", "|", "n"]
         assert answer.stdout.rstrip().endswith("rows)") or "(1 row)" in answer.stdout
+        as_csv = subprocess.run(
+            [
+                CROSSVIEW,
+                "sql",
+                "--csv",
+                "--in",
+                str(directory),
+                "SELECT count(*) AS n, max(time) AS last FROM interaction_sms",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        header, row = as_csv.stdout.splitlines()
+        assert (
+            header == "n,last" and int(row.split(",")[0]) == types_on_the_log(settings)["crossview.interaction.sms.v1"]
+        )
     finally:
         pool.close()
 
