@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any
 
+from projections.analytics import CampaignEvent, FunctionCount, function_counts
 from projections.audit_view import AuditEntry
 from projections.changes import Announcements
 from projections.directory import Colleague, Criteria, PersonContext, References, colleagues_of
@@ -210,6 +211,35 @@ class MemoryStore:
         for _, channel, indicator, _ in rows:
             counts[(channel, indicator)] += 1
         return dict(counts)
+
+    # --- analytics (projections/analytics.py folds what these return) --------------------------
+
+    def campaign_events(self, campaign: str | None = None) -> list[CampaignEvent]:
+        with self._lock:
+            entries = [e for e in self._entries.values() if e.channel is not None]
+        firsts: dict[tuple, datetime] = {}
+        for entry in entries:
+            data = entry.data
+            if data.get("campaign") is None or (campaign is not None and data["campaign"] != campaign):
+                continue
+            provider = (entry.message_key or "::").split(":")[1]
+            key = (
+                data["campaign"],
+                entry.channel,
+                entry.person_id,
+                provider,
+                entry.status or "",
+                data.get("canonical_status"),
+                data.get("bounce_type"),
+            )
+            if key not in firsts or entry.occurred_at < firsts[key]:
+                firsts[key] = entry.occurred_at
+        return [CampaignEvent(c, ch, p, at, pr, s, cs, b) for (c, ch, p, pr, s, cs, b), at in firsts.items()]
+
+    def function_interaction_counts(self) -> list[FunctionCount]:
+        with self._lock:
+            views = list(self._views.values())
+        return function_counts(views)
 
     def organisation(self, organisation_id: str) -> dict[str, Any] | None:
         with self._lock:

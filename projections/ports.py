@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol
 
+from projections.analytics import CampaignEvent, FunctionCount
 from projections.audit_view import AuditEntry
 from projections.directory import Colleague, Criteria, PersonContext, References
 from projections.person_model import PersonView
@@ -133,6 +134,14 @@ class ProjectionStore(Protocol):
 
     def campaign_counts(self, campaign: str) -> dict[tuple[str, str], int]:
         """Distinct people per (channel, indicator) of the campaign."""
+
+    def campaign_events(self, campaign: str | None = None) -> list[CampaignEvent]:
+        """Each person's first moment at each status of each message of ``campaign`` (None: every
+        campaign): what projections/analytics.py makes the indicators over time of."""
+
+    def function_interaction_counts(self) -> list[FunctionCount]:
+        """Interactions per (title code, organisation id, channel) of the functions they were
+        attributed to, from every person view; (None, None, channel) for those attributed to none."""
 
     def audit_of(self, subject: str, limit: int) -> list[AuditEntry]:
         """The access records of ``subject`` (a person id), newest first."""

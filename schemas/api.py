@@ -188,12 +188,24 @@ class TargetingOut(ApiModel):
     freshness: Freshness
 
 
+class RateDenominator(ApiModel):
+    indicator: Literal["sent", "delivered"]
+    people: int
+
+
 class ChannelIndicators(ApiModel):
     counts: dict[str, int] = Field(
         description="Distinct people: sent, delivered, opened, clicked, bounced, unsubscribed, complaints."
     )
-    rates: dict[str, float] = Field(
-        description="delivered and bounced over sent; opened, clicked, unsubscribed and complaints over delivered."
+    rates: dict[str, float | None] = Field(
+        description="delivered and bounced over sent; opened, clicked, unsubscribed and complaints over delivered, "
+        "or over sent when the channel reported no delivery; null when nobody is in the denominator."
+    )
+    denominators: dict[str, RateDenominator] = Field(
+        default_factory=dict, description="What each rate is over: the indicator and its people."
+    )
+    delivery_reported: bool = Field(
+        False, description="Whether any delivery was reported on this channel (else engagement is over sent)."
     )
 
 

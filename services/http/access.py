@@ -243,6 +243,7 @@ AsAdapter = Annotated[Caller, Depends(Allow(Role.ADAPTER))]
 AsAdvisor = Annotated[Caller, Depends(Allow(Role.ADVISOR, audited=True))]
 AsAdmin = Annotated[Caller, Depends(Allow(Role.ADMIN, audited=True))]
 AsReader = Annotated[Caller, Depends(Allow(Role.ADVISOR, Role.ANALYST, Role.ADMIN))]  # no personal data
+AsAnalyst = Annotated[Caller, Depends(Allow(Role.ANALYST, Role.ADMIN))]  # aggregates: counts, no one's data
 # People's data: advisors in clear, analysts pseudonymised (see shown_to) unless granted personal-data.
 AsPeopleReader = Annotated[Caller, Depends(Allow(Role.ADVISOR, Role.ANALYST, audited=True))]
 

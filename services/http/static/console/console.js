@@ -72,8 +72,9 @@ function signIn() {
   if (form) {
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
-      await api("POST", "/v1/console/session", { token: $("#token").value.trim() });
-      location.href = form.dataset.next || "/";
+      const session = await api("POST", "/v1/console/session", { token: $("#token").value.trim() });
+      const next = form.dataset.next && form.dataset.next !== "/" ? form.dataset.next : session.home;
+      location.href = next || "/";
     });
   }
   const demo = $("[data-action=demo-sign-in]");
