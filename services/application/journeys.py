@@ -9,6 +9,10 @@ The website tracks a journey with three documented event names (properties as li
 - ``Journey Completed``: ``journey_id``, ``journey_type``.
 - ``Journey Abandoned``: ``journey_id``, ``journey_type``, ``reason``.
 
+Segment's own e-commerce events move a purchase journey named by their ``checkout_id``: ``Checkout
+Step Viewed`` (``step``) reaches a step, ``Order Completed`` completes it (without a checkout_id
+they are web events only).
+
 A customer answers a journey's SMS with its reference and a word: ``Q-2041 OK`` (OK, YES, OUI,
 CONFIRM: the step after the highest one reached) or ``Q-2041 NO`` (NO, NON, CANCEL, ANNULER: the
 journey is abandoned). A reference holds a digit, so "Bonjour merci" is just an SMS.
@@ -38,6 +42,7 @@ TRACKED: dict[str, type[JourneyFact]] = {
     "Journey Completed": JourneyCompleted,
     "Journey Abandoned": JourneyAbandoned,
 }
+ECOMMERCE = {"Checkout Step Viewed": "Journey Step Reached", "Order Completed": "Journey Completed"}
 TRACKED_PROPERTIES = ("journey_id", "journey_type", "step", "step_count", "step_name", "reason")
 CONFIRM_WORDS = {"OK", "YES", "OUI", "CONFIRM", "CONFIRME", "CONFIRMÉ"}
 CANCEL_WORDS = {"NO", "NON", "CANCEL", "ANNULER"}
@@ -72,6 +77,12 @@ def journey_event(carrier: CloudEvent, fact: JourneyFact) -> CloudEvent:
 
 
 def journey_fact_of(data: Interaction) -> JourneyFact | None:
+    if isinstance(data, WebInteraction) and data.action == "track" and data.name in ECOMMERCE:
+        checkout = data.properties.get("checkout_id")
+        if not isinstance(checkout, str | int) or isinstance(checkout, bool) or not str(checkout).strip():
+            return None
+        translated = {"journey_id": str(checkout), "journey_type": "purchase", "step": data.properties.get("step")}
+        data = data.model_copy(update={"name": ECOMMERCE[data.name], "properties": translated})
     common = {
         "channel": data.channel,
         "provider": data.provider,
