@@ -369,3 +369,12 @@ def test_the_catalogue_is_the_administrators_and_its_rules_are_named(client):
     assert client.post("/v1/offer-catalogue/NOPE/withdraw").status_code == 404
     assert client.put("/v1/offer-catalogue/X", json={"label": "x"}).status_code == 200
     assert client.get("/v1/offer-catalogue").json()["offers"]["X"]["label"] == "x"
+
+
+def test_the_advisors_console_shows_the_step_the_offers_and_the_next_offer_with_its_reason(client):
+    fabien = client.app.state.crossview.demo.fabien
+    page = client.get(f"/people/{fabien}", headers={"accept": "text/html"})
+    assert page.status_code == 200
+    assert "step 2 of 3 — Payment" in page.text and 'class="tag stalled"' in page.text
+    assert "SPRING20" in page.text and "open purchase journey" in page.text
+    assert 'data-action="offer-answer" data-answer="accept" data-code="IRRIGATION-KIT"' in page.text

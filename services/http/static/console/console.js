@@ -219,6 +219,13 @@ function personPage() {
       toast("Joined"); $("#join-results").innerHTML = ""; $("#join-q").value = "";
       await refresh(answer.positions[answer.positions.length - 1]);
     }
+    const offer = event.target.closest("[data-action=offer-answer]");
+    if (offer) {
+      const code = encodeURIComponent(offer.dataset.code);
+      const answer = await api("POST", `/v1/persons/${personId}/offers/${code}/${offer.dataset.answer}`, { channel: "call" });
+      toast(offer.dataset.answer === "accept" ? "Offer accepted" : "Offer declined");
+      await refresh(answer.positions[answer.positions.length - 1]);
+    }
     const separate = event.target.closest("[data-action=separate]");
     if (separate) {
       const answer = await api("DELETE", `/v1/persons/${personId}/joins/${separate.dataset.absorbed}`);
