@@ -41,6 +41,8 @@ _CORE_EXCLUDED = {"as_of", "links", "freshness", "journeys", "offers", "next_off
 # catalogue decide what shows). JSON escapes the quotes of every string, so only a member can read so.
 ENGAGEMENT_MARK = ',"_engagement":'
 STALL_AFTER = timedelta(minutes=30)
+_NO_JOURNEYS = '{"journeys":{},'
+_NOTHING_ENGAGED = EngagementOut(journeys=[], offers=[], next_offer=None).model_dump_json()[1:-1]
 _NO_FRESHNESS = Freshness(position={}, caught_up=True)
 
 
@@ -214,6 +216,8 @@ def _with_engagement(body: str, moment: Moment) -> str:
     core, mark, inputs = body.rpartition(ENGAGEMENT_MARK)
     if not mark:
         raise ValueError("a stored body without its engagement inputs: made by an earlier FORMAT")
+    if not moment.catalogue and inputs.startswith(_NO_JOURNEYS):  # most people: nothing to work out
+        return f"{core},{_NOTHING_ENGAGED}"
     shown = engagement(json.loads(inputs), moment.catalogue, moment.now, moment.stall_after)
     return f"{core},{EngagementOut(**shown).model_dump_json()[1:-1]}"
 
