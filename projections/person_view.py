@@ -61,6 +61,7 @@ _PERSON_SCOPED_MODELS = models_of(*PERSON_SCOPED)
 _INTERACTION_MODELS = models_of(Interaction)
 _ENGAGEMENT_MODELS = models_of(JourneyFact, OfferAnswered)
 _NOT_PROFILE_MODELS = _INTERACTION_MODELS | _ENGAGEMENT_MODELS
+RECEIVED = {"delivered", "opened", "clicked"}  # campaign indicators that say a message reached its person
 
 
 def concerns_person(fact: Fact) -> bool:
@@ -130,7 +131,7 @@ def _fold_person(view: PersonView, facts: list[Fact]) -> PersonView:
                         "since": at.isoformat(),
                         "event_id": fact.event_id,
                     }
-            if data.campaign:
+            if data.campaign and data.meaning.indicator in RECEIVED:  # its offers are theirs once it reached them
                 campaigns = dict(view.campaigns_received) if campaigns is None else campaigns
                 campaigns[data.campaign] = fold_campaign(campaigns.get(data.campaign), data, at, fact.event_id)
             if data.function_id is not None and new_message:

@@ -378,3 +378,31 @@ def test_the_advisors_console_shows_the_step_the_offers_and_the_next_offer_with_
     assert "step 2 of 3 — Payment" in page.text and 'class="tag stalled"' in page.text
     assert "SPRING20" in page.text and "open purchase journey" in page.text
     assert 'data-action="offer-answer" data-answer="accept" data-code="IRRIGATION-KIT"' in page.text
+
+
+def test_a_promotion_that_never_reached_the_person_gives_no_offer():
+    offered = catalogue(Offer("SPRING20", "-20%", campaign="spring-promo"))
+    sms = dict(direction="outbound", provider="twilio", from_number="+33140000000", to_number="+33612345678")
+    failed = SmsInteraction(**sms, provider_id="SM-f", status="undelivered", campaign="spring-promo")
+    queued = SmsInteraction(**sms, provider_id="SM-q", status="queued", campaign="spring-promo")
+    assert shown([event("fabien", failed, NOW, "f"), event("fabien", queued, NOW, "q")], offered)["offers"] == []
+    delivered = queued.model_copy(update={"status": "delivered"})
+    assert [o["code"] for o in shown([event("fabien", delivered, NOW, "d")], offered)["offers"]] == ["SPRING20"]
+
+
+def test_an_adapter_publishes_journey_events_itself_and_a_bad_one_is_refused_naming_the_field(client):
+    fabien = client.app.state.crossview.demo.fabien
+    fact = {
+        "specversion": "1.0",
+        "id": "quote-7-step-1",
+        "source": "quote-engine",
+        "type": "crossview.journey.step-reached.v1",
+        "subject": fabien,
+        "data": {"journey_id": "Q-7", "journey_type": "quote", "step": 1, "step_count": 2, "channel": "api",
+                 "provider": "quote-engine", "provider_id": "q7-1"},
+    }  # fmt: skip
+    assert client.post("/v1/events", json=fact).status_code == 202
+    journeys = client.get(f"/v1/persons/{fabien}").json()["journeys"]
+    assert ("Q-7", "step 1 of 2", "api") in {(j["journey_id"], j["summary"], j["last_channel"]) for j in journeys}
+    bad = client.post("/v1/events", json={**fact, "id": "bad", "data": {**fact["data"], "channel": "fax"}})
+    assert bad.status_code == 422 and "body.data.channel" in {e["field"] for e in bad.json()["errors"]}
