@@ -406,3 +406,9 @@ def test_an_adapter_publishes_journey_events_itself_and_a_bad_one_is_refused_nam
     assert ("Q-7", "step 1 of 2", "api") in {(j["journey_id"], j["summary"], j["last_channel"]) for j in journeys}
     bad = client.post("/v1/events", json={**fact, "id": "bad", "data": {**fact["data"], "channel": "fax"}})
     assert bad.status_code == 422 and "body.data.channel" in {e["field"] for e in bad.json()["errors"]}
+
+
+def test_the_consoles_note_form_offers_the_open_journeys_a_call_can_move(client):
+    fabien = client.app.state.crossview.demo.fabien
+    page = client.get(f"/people/{fabien}", headers={"accept": "text/html"}).text
+    assert '<option value="CHK-2041">purchase CHK-2041 · step 2 of 3 — Payment</option>' in page

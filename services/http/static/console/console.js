@@ -197,6 +197,7 @@ function personPage() {
     const body = { text: form.text.value };
     if (form.outcome.value) body.outcome = form.outcome.value;
     if (form.function_id.value) body.function_id = form.function_id.value;
+    if (form.journey && form.journey.value) body.journey = { journey_id: form.journey.value, state: form.journey_state.value };
     const answer = await api("POST", `/v1/persons/${personId}/notes`, body);
     form.reset(); toast("Note saved");
     await refresh(answer.positions[0]);
