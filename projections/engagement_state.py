@@ -8,8 +8,8 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from schemas.events import (
-    Interaction,
+from schemas.events import Interaction
+from schemas.journey_events import (
     JourneyAbandoned,
     JourneyCompleted,
     JourneyFact,

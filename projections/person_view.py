@@ -25,8 +25,6 @@ from schemas.events import (
     FunctionEnded,
     FunctionsReprioritised,
     Interaction,
-    JourneyFact,
-    OfferAnswered,
     PersonErased,
     PersonJoined,
     PersonMerged,
@@ -37,6 +35,7 @@ from schemas.events import (
     SmsInteraction,
     models_of,
 )
+from schemas.journey_events import JourneyFact, OfferAnswered
 from schemas.statuses import canonical, meaning
 
 PERSON_SCOPED = (

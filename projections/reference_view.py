@@ -13,14 +13,13 @@ from domain.referential import DEFAULT_LEVELS
 from projections.facts import Fact
 from schemas.events import (
     AttributeLevelSet,
-    OfferDefined,
-    OfferWithdrawn,
     OrganisationRegistered,
     OrganisationRelationshipChanged,
     TitleDefined,
     TitleRetired,
     models_of,
 )
+from schemas.journey_events import OfferDefined, OfferWithdrawn
 
 ORGANISATION, TITLES, POLICY = "organisation", "titles", "attribute-policy"
 OFFERS = "offers"  # the offer catalogue: one document, offers by code

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.events import JourneyChannel, Relationship
+from schemas.journey_events import JourneyChannel, Relationship
 
 
 class _Body(BaseModel):

@@ -26,12 +26,12 @@ from schemas.events import (
     ContactPointRemoved,
     EmailInteraction,
     EventData,
-    JourneyAbandoned,
     PersonRegistered,
     PersonRenamed,
     SmsInteraction,
     WebInteraction,
 )
+from schemas.journey_events import JourneyAbandoned
 
 SEALED = "sealed"
 ERASED = "erased"  # what a personal text reads as once its key is destroyed

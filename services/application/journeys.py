@@ -26,15 +26,8 @@ import uuid
 from pydantic import ValidationError
 
 from schemas.envelope import CloudEvent
-from schemas.events import (
-    Interaction,
-    JourneyAbandoned,
-    JourneyCompleted,
-    JourneyFact,
-    JourneyStepReached,
-    SmsInteraction,
-    WebInteraction,
-)
+from schemas.events import Interaction, SmsInteraction, WebInteraction
+from schemas.journey_events import JourneyAbandoned, JourneyCompleted, JourneyFact, JourneyStepReached
 
 JOURNEYS = uuid.UUID("b3f1c0a2-4e5d-4c6b-8a7f-9d0e1f2a3b4c")
 TRACKED: dict[str, type[JourneyFact]] = {

@@ -27,10 +27,6 @@ from schemas.events import (
     FunctionAssigned,
     FunctionEnded,
     FunctionsReprioritised,
-    OfferAccepted,
-    OfferDeclined,
-    OfferDefined,
-    OfferWithdrawn,
     OrganisationRegistered,
     OrganisationRelationshipChanged,
     PersonErased,
@@ -43,6 +39,7 @@ from schemas.events import (
     TitleDefined,
     TitleRetired,
 )
+from schemas.journey_events import OfferAccepted, OfferDeclined, OfferDefined, OfferWithdrawn
 
 SOURCE = "crossview/relay"
 

@@ -20,9 +20,6 @@ from schemas.api import Freshness
 from schemas.events import (
     FunctionAssigned,
     FunctionEnded,
-    JourneyStepReached,
-    OfferDeclined,
-    OfferDefined,
     OrganisationRelationshipChanged,
     PersonErased,
     PersonJoined,
@@ -34,6 +31,7 @@ from schemas.events import (
     TitleRetired,
     stream_of,
 )
+from schemas.journey_events import JourneyStepReached, OfferDeclined, OfferDefined
 from services.demo.data import event, synthetic_people
 
 FRESH = Freshness(position={"t:0": 3}, caught_up=True)

@@ -14,13 +14,8 @@ from domain.offers import Offer
 from projections.engagement import engagement, engagement_inputs, next_offer
 from projections.person_view import fold
 from projections.reference_view import OFFERS, catalogue_offers, fold_references
-from schemas.events import (
-    JourneyAbandoned,
-    JourneyCompleted,
-    JourneyStepReached,
-    SmsInteraction,
-    WebInteraction,
-)
+from schemas.events import SmsInteraction, WebInteraction
+from schemas.journey_events import JourneyAbandoned, JourneyCompleted, JourneyStepReached
 from services.application import offers
 from services.application.crossview import Crossview
 from services.application.journeys import JourneyPropertyError, journey_fact_of, journey_facts
