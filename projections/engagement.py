@@ -60,14 +60,11 @@ def engagement(inputs: Mapping[str, Any], catalogue: Mapping[str, Any], now: dat
     # A journey known only from SMS replies (a mistyped reference) has no type nor step: not shown.
     known = [j for j in inputs["journeys"].values() if j["journey_type"] or j["max_step"]]
     journeys = [journey_out(state, now, stall_after) for state in known]
-    journeys.sort(key=lambda j: (j["state"] != "open", _neg(j["last_step_at"])))
+    journeys.sort(key=lambda j: j["last_step_at"], reverse=True)  # newest first (UTC text compares as time)
+    journeys.sort(key=lambda j: j["state"] != "open")  # then open ones first: the sort is stable
     journeys = journeys[:JOURNEYS_SHOWN]
     offers = held_offers(inputs, catalogue, now.date())
     return {"journeys": journeys, "offers": offers, "next_offer": next_offer(inputs, catalogue, now.date(), offers)}
-
-
-def _neg(moment: str) -> tuple:
-    return tuple(-ord(c) for c in moment)  # newest first in a sort by ascending keys
 
 
 def journey_out(state: Mapping[str, Any], now: datetime, stall_after: timedelta) -> dict[str, Any]:

@@ -5,7 +5,7 @@ changes nothing. What the 360° view shows of them is projections/engagement.py.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from schemas.events import Interaction
@@ -19,6 +19,11 @@ from schemas.journey_events import (
 )
 
 State = dict[str, Any]
+
+
+def _utc(at: datetime) -> str:
+    """In UTC: stored times compare as text, whatever offset their events were written with."""
+    return at.astimezone(UTC).isoformat()
 
 
 def journey_key(journey_id: str) -> str:
@@ -37,7 +42,7 @@ def fold_journey(state: Mapping[str, Any] | None, data: JourneyFact, at: datetim
     )
     step = data.step if isinstance(data, JourneyStepReached) else None
     fact = {
-        "at": at.isoformat(),
+        "at": _utc(at),
         "event_id": event_id,
         "kind": kind,
         "step": step,
@@ -83,7 +88,7 @@ def merge_journey(a: Mapping[str, Any] | None, b: Mapping[str, Any]) -> State:
 
 def fold_campaign(received: Mapping[str, Any] | None, data: Interaction, at: datetime, event_id: str) -> State:
     """The first receipt of a campaign's message (its offers are the person's from then on)."""
-    mine = {"campaign": data.campaign, "channel": data.channel, "at": at.isoformat(), "event_id": event_id}
+    mine = {"campaign": data.campaign, "channel": data.channel, "at": _utc(at), "event_id": event_id}
     if received is None or (mine["at"], event_id) < (received["at"], received["event_id"]):
         return mine
     return dict(received)
@@ -93,7 +98,7 @@ def fold_answer(known: Mapping[str, Any] | None, data: OfferAnswered, at: dateti
     mine = {
         "answer": "accepted" if isinstance(data, OfferAccepted) else "declined",
         "channel": data.channel,
-        "at": at.isoformat(),
+        "at": _utc(at),
         "event_id": event_id,
     }
     if known is None or (mine["at"], event_id) > (known["at"], known["event_id"]):

@@ -4,7 +4,7 @@ the catalogue's and the answers' rules (named errors), and the API that serves t
 import base64
 import json
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 from fastapi.testclient import TestClient
@@ -407,3 +407,15 @@ def test_the_consoles_note_form_offers_the_open_journeys_a_call_can_move(client)
     fabien = client.app.state.crossview.demo.fabien
     page = client.get(f"/people/{fabien}", headers={"accept": "text/html"}).text
     assert '<option value="CHK-2041">purchase CHK-2041 · step 2 of 3 — Payment</option>' in page
+
+
+def test_the_latest_step_is_the_latest_in_time_whatever_offset_its_event_was_written_with():
+    paris = timezone(timedelta(hours=2))
+    early = datetime(2026, 11, 30, 10, 30, tzinfo=paris)  # 08:30 UTC
+    later = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+    steps = [
+        (track("Journey Step Reached", {"journey_id": "Q-1", "journey_type": "quote", "step": 2}, "b"), later),
+        (track("Journey Step Reached", {"journey_id": "Q-1", "step": 1}, "a"), early),
+    ]
+    (journey,) = shown(journey_events("fabien", steps))["journeys"]
+    assert journey["step"] == 2 and journey["started_at"] == "2026-11-30T08:30:00+00:00"
