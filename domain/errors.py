@@ -47,3 +47,22 @@ class ContactPointTakenError(DomainError):
 
 class JoinError(DomainError):
     """Two people cannot be joined (the same person, or one already joined into another)."""
+
+
+# --- offers -----------------------------------------------------------------------------------
+
+
+class UnknownOfferError(NotFoundError):
+    """No offer of that code in the catalogue."""
+
+
+class OfferWindowError(DomainError):
+    """An offer's validity ends before it starts."""
+
+
+class OfferNotValidError(DomainError):
+    """The offer is withdrawn, or outside its validity: it cannot be accepted."""
+
+
+class OfferAlreadyAnsweredError(DomainError):
+    """The person already accepted or declined this offer."""

@@ -16,7 +16,7 @@ from projections.directory import Colleague, Criteria, PersonContext, References
 from projections.person_model import PersonView
 from projections.person_view import one_row_per_message
 from projections.ports import Partition, StaleOffsets, TimelineFilter
-from projections.reference_view import ORGANISATION, POLICY, TITLES, Key, policy_levels
+from projections.reference_view import OFFERS, ORGANISATION, POLICY, TITLES, Key, catalogue_offers, policy_levels
 from projections.timeline import TimelineEntry
 
 
@@ -248,3 +248,7 @@ class MemoryStore:
     def attribute_policy(self) -> dict[str, str]:
         with self._lock:
             return policy_levels(self._references.get((POLICY, POLICY)))
+
+    def offer_catalogue(self) -> dict[str, dict[str, Any]]:
+        with self._lock:
+            return catalogue_offers(self._references.get((OFFERS, OFFERS)))

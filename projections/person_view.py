@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from projections.engagement_state import fold_answer, fold_campaign, fold_journey, journey_key
 from projections.facts import Fact
 from projections.person_model import LastInteraction, PersonView, message_digest
 from projections.person_profile import Profile
@@ -34,6 +35,7 @@ from schemas.events import (
     SmsInteraction,
     models_of,
 )
+from schemas.journey_events import JourneyFact, OfferAnswered
 from schemas.statuses import canonical, meaning
 
 PERSON_SCOPED = (
@@ -51,9 +53,14 @@ PERSON_SCOPED = (
     FunctionsReprioritised,
     AttributeSet,
     Interaction,
+    JourneyFact,
+    OfferAnswered,
 )
 _PERSON_SCOPED_MODELS = models_of(*PERSON_SCOPED)
 _INTERACTION_MODELS = models_of(Interaction)
+_ENGAGEMENT_MODELS = models_of(JourneyFact, OfferAnswered)
+_NOT_PROFILE_MODELS = _INTERACTION_MODELS | _ENGAGEMENT_MODELS
+RECEIVED = {"delivered", "opened", "clicked"}  # campaign indicators that say a message reached its person
 
 
 def concerns_person(fact: Fact) -> bool:
@@ -62,7 +69,7 @@ def concerns_person(fact: Fact) -> bool:
 
 def changes_profile(fact: Fact) -> bool:
     """Whether the fact can change what search and rosters index (name, functions, attributes)."""
-    return type(fact.data) not in _INTERACTION_MODELS
+    return type(fact.data) not in _NOT_PROFILE_MODELS
 
 
 def apply(view: PersonView | None, fact: Fact) -> PersonView:
@@ -92,6 +99,7 @@ def _fold_person(view: PersonView, facts: list[Fact]) -> PersonView:
     reachability = dict(view.reachability)
     profile = None  # copied on the first domain event only: interactions leave it untouched
     erased_on = view.erased_on
+    journeys, campaigns, answers = None, None, None  # copied when the first of their facts comes
     for fact in facts:
         at, data = fact.time, fact.data
         if last_event_at is None or at > last_event_at:
@@ -122,10 +130,20 @@ def _fold_person(view: PersonView, facts: list[Fact]) -> PersonView:
                         "since": at.isoformat(),
                         "event_id": fact.event_id,
                     }
+            if data.campaign and data.meaning.indicator in RECEIVED:  # its offers are theirs once it reached them
+                campaigns = dict(view.campaigns_received) if campaigns is None else campaigns
+                campaigns[data.campaign] = fold_campaign(campaigns.get(data.campaign), data, at, fact.event_id)
             if data.function_id is not None and new_message:
                 profile = profile or Profile.of(view)
                 per_function = profile.function_interactions.setdefault(data.function_id, {})
                 per_function[data.channel] = per_function.get(data.channel, 0) + 1
+        elif isinstance(data, JourneyFact):
+            journeys = dict(view.journeys) if journeys is None else journeys
+            key = journey_key(data.journey_id)
+            journeys[key] = fold_journey(journeys.get(key), data, at, fact.event_id)
+        elif isinstance(data, OfferAnswered):
+            answers = dict(view.offer_answers) if answers is None else answers
+            answers[data.code] = fold_answer(answers.get(data.code), data, at, fact.event_id)
         elif isinstance(data, PersonRegistered):
             candidate = (at, data.given_name or "", data.family_name or "", data.provisional)
             if registration[0] is None or candidate < registration:
@@ -171,6 +189,9 @@ def _fold_person(view: PersonView, facts: list[Fact]) -> PersonView:
         absorbed=tuple(profile.absorbed),
         merged_into=profile.merged_into,
         messages=all_messages,
+        journeys=view.journeys if journeys is None else journeys,
+        campaigns_received=view.campaigns_received if campaigns is None else campaigns,
+        offer_answers=view.offer_answers if answers is None else answers,
     )
 
 

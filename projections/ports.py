@@ -132,6 +132,9 @@ class ProjectionStore(Protocol):
     def attribute_policy(self) -> dict[str, str]:
         """The projected attribute ownership policy: attribute -> "person" or "function"."""
 
+    def offer_catalogue(self) -> dict[str, dict[str, Any]]:
+        """The projected offer catalogue: code -> terms (reference_view.catalogue_offers)."""
+
     def campaign_counts(self, campaign: str) -> dict[tuple[str, str], int]:
         """Distinct people per (channel, indicator) of the campaign."""
 

@@ -19,14 +19,18 @@ from schemas.events import (
     TitleRetired,
     models_of,
 )
+from schemas.journey_events import OfferDefined, OfferWithdrawn
 
 ORGANISATION, TITLES, POLICY = "organisation", "titles", "attribute-policy"
+OFFERS = "offers"  # the offer catalogue: one document, offers by code
 REFERENCE_EVENTS = (
     OrganisationRegistered,
     OrganisationRelationshipChanged,
     TitleDefined,
     TitleRetired,
     AttributeLevelSet,
+    OfferDefined,
+    OfferWithdrawn,
 )
 
 _REFERENCE_MODELS = models_of(*REFERENCE_EVENTS)
@@ -43,6 +47,8 @@ def key_of(fact: Fact) -> Key:
         return ORGANISATION, fact.subject
     if isinstance(data, TitleDefined | TitleRetired):
         return TITLES, TITLES
+    if isinstance(data, OfferDefined | OfferWithdrawn):
+        return OFFERS, OFFERS
     return POLICY, POLICY
 
 
@@ -79,9 +85,23 @@ def _apply(view: dict[str, Any] | None, fact: Fact) -> dict[str, Any]:
         elif data.code in titles:
             titles[data.code] = {**titles[data.code], "retired": True}
         return {"titles": titles}
+    if isinstance(data, OfferDefined):
+        offers = dict((view or {}).get("offers", {}))
+        offers[data.code] = {**data.model_dump(mode="json"), "withdrawn": False}
+        return {"offers": offers}
+    if isinstance(data, OfferWithdrawn):
+        offers = dict((view or {}).get("offers", {}))
+        if data.code in offers:
+            offers[data.code] = {**offers[data.code], "withdrawn": True}
+        return {"offers": offers}
     if isinstance(data, AttributeLevelSet):
         return {"levels": {**(view or {}).get("levels", {}), data.attribute: data.level}}
     raise TypeError(f"not a reference event: {fact.event_type}")
+
+
+def catalogue_offers(document: Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:
+    """The projected offer catalogue: code -> the offer's terms, withdrawn ones marked."""
+    return dict((document or {}).get("offers") or {})
 
 
 def policy_levels(document: Mapping[str, Any] | None) -> dict[str, str]:

@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from schemas.engagement_api import HeldOfferOut, JourneyNoteIn, JourneyOut, NextOfferOut
+
 
 class ApiModel(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -118,6 +120,11 @@ class Person360Out(ApiModel):
     last_interaction: LastInteractionOut | None
     last_event_at: datetime | None
     reachability: list[ReachabilityOut] = Field(description="Consent and reachability per contact point.")
+    journeys: list[JourneyOut] = Field(
+        default_factory=list, description="Processes started on one channel and continued on others, open first."
+    )
+    offers: list[HeldOfferOut] = Field(default_factory=list, description="Campaign offers held, valid today.")
+    next_offer: NextOfferOut | None = Field(None, description="The catalogue's offer to suggest, with its reason.")
     links: list[OrganisationLinks]
     freshness: Freshness
 
@@ -386,6 +393,7 @@ class NoteIn(ApiModel):
         None, max_length=100, description="A call's outcome (answered, callback, voicemail...), if the note is one."
     )
     function_id: str | None = Field(None, max_length=200, description="The function the note is about, if one.")
+    journey: JourneyNoteIn | None = Field(None, description="The journey the call moved, if one.")
 
 
 class ConsentIn(ApiModel):

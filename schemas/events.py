@@ -10,27 +10,20 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from schemas.envelope import CloudEvent
+from schemas.event_base import AUDIT, DOMAIN, INTERACTIONS, Channel, Direction, EventData
+from schemas.journey_events import (
+    JourneyAbandoned,
+    JourneyCompleted,
+    JourneyStepReached,
+    OfferAccepted,
+    OfferDeclined,
+    OfferDefined,
+    OfferWithdrawn,
+)
 from schemas.statuses import CanonicalStatus, Meaning, canonical, meaning
-
-INTERACTIONS = "interactions"  # written by channel adapters
-DOMAIN = "domain"  # written only by the relay from the event store
-AUDIT = "audit"  # written only by the API: who read or changed whose data
-
-Channel = Literal["sms", "email", "web", "call"]
-Direction = Literal["inbound", "outbound"]
-
-
-class EventData(BaseModel):
-    """Base of our own event payloads: frozen, and strict about unknown fields."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    event_type: ClassVar[str]
-    stream: ClassVar[str]
-
 
 # --- domain events (relayed from the event store) -------------------------------------------
 
@@ -360,6 +353,13 @@ EVENT_TYPES: dict[str, type[EventData]] = {
         CallInteraction,
         AccessRecorded,
         AccessesRecorded,
+        JourneyStepReached,
+        JourneyCompleted,
+        JourneyAbandoned,
+        OfferDefined,
+        OfferWithdrawn,
+        OfferAccepted,
+        OfferDeclined,
     )
 }
 

@@ -31,6 +31,7 @@ from schemas.events import (
     SmsInteraction,
     WebInteraction,
 )
+from schemas.journey_events import JourneyAbandoned
 
 SEALED = "sealed"
 ERASED = "erased"  # what a personal text reads as once its key is destroyed
@@ -47,6 +48,7 @@ PERSONAL_FIELDS: dict[type[EventData], tuple[str, ...]] = {
     EmailInteraction: ("address", "subject_line", "url", "reason"),
     WebInteraction: ("name", "url", "properties"),
     CallInteraction: ("from_number", "to_number", "notes"),
+    JourneyAbandoned: ("reason",),
 }
 PERSONAL_BY_TYPE = {model.event_type: fields for model, fields in PERSONAL_FIELDS.items()}
 

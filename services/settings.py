@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     partitions: int = Field(6, ge=1, le=1000, description="Partitions of each topic, fixed at creation.")
     ack_timeout_s: float = Field(10, gt=0, description="How long ingest waits for the broker before answering 503.")
     max_wait_ms: int = Field(10_000, ge=0, description="Upper bound of a query's wait_ms (read-your-writes).")
+    journey_stall_minutes: float = Field(
+        30, gt=0, description="An open journey with no step for this long shows as stalled in the 360° view."
+    )
     session_timeout_ms: int = Field(
         10_000, ge=6_000, description="How soon the group notices a dead projector and hands its partitions over."
     )

@@ -13,6 +13,7 @@ from eventsourcing.domain import DomainEvent
 
 from domain.contact_point import ContactPoint
 from domain.erasure import Erasure, Purged
+from domain.offers import OfferAnswer, OfferCatalogue
 from domain.organisation import Organisation
 from domain.person import Person
 from domain.referential import AttributePolicy, TitleReferential
@@ -38,6 +39,7 @@ from schemas.events import (
     TitleDefined,
     TitleRetired,
 )
+from schemas.journey_events import OfferAccepted, OfferDeclined, OfferDefined, OfferWithdrawn
 
 SOURCE = "crossview/relay"
 
@@ -91,8 +93,28 @@ def wire_data(event: DomainEvent) -> EventData | None:
             return PersonErased(erased_on=event.erased_on)
         case AttributePolicy.LevelSet():
             return AttributeLevelSet(attribute=event.attribute, level=event.level)
+        case OfferCatalogue.OfferDefined():
+            return OfferDefined(
+                code=event.code,
+                label=event.label,
+                campaign=event.campaign,
+                valid_from=event.valid_from,
+                valid_until=event.valid_until,
+                suggested=event.suggested,
+                reason=event.reason,
+                relationships=event.relationships,
+                title_codes=event.title_codes,
+                products=event.products,
+                journey_types=event.journey_types,
+            )
+        case OfferCatalogue.OfferWithdrawn():
+            return OfferWithdrawn(code=event.code)
+        case OfferAnswer.Answered():
+            answered = OfferAccepted if event.answer == "accepted" else OfferDeclined
+            return answered(code=event.code, channel=event.channel)
         case (
-            TitleReferential.Started()
+            OfferCatalogue.Started()
+            | TitleReferential.Started()
             | AttributePolicy.Started()
             | ContactPoint.Claimed()
             | ContactPoint.CarrierChanged()
@@ -106,7 +128,8 @@ def wire_data(event: DomainEvent) -> EventData | None:
 def to_cloud_event(event: DomainEvent, data: EventData) -> CloudEvent:
     originator: uuid.UUID = event.originator_id
     # An erasure is about the person, whose own aggregate is gone from the store: their id is the subject.
-    subject = event.person_id if isinstance(event, Erasure.Erased) else str(originator)
+    # So is an answer to an offer: it is the person's, and lands on their partition.
+    subject = event.person_id if isinstance(event, Erasure.Erased | OfferAnswer.Answered) else str(originator)
     return CloudEvent(
         id=f"{originator}:{event.originator_version}",  # the same stored event always gets the same id
         source=SOURCE,

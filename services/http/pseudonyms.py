@@ -46,6 +46,8 @@ class Pseudonymiser:
                 out[key] = [
                     {**r, "address": self.of(r.get("address")), "reason": self.of(r.get("reason"))} for r in value
                 ]
+            elif key == "journeys" and isinstance(value, list):  # why one was abandoned: their words
+                out[key] = [{**j, "reason": self.of(j.get("reason"))} for j in value]
             elif key == "data" and isinstance(value, dict) and "event_type" in document:  # a timeline entry
                 personal = PERSONAL_BY_TYPE.get(document["event_type"], ())
                 out[key] = {f: self.of(v) if f in personal else v for f, v in value.items()}

@@ -8,7 +8,9 @@ from starlette.concurrency import run_in_threadpool
 
 from domain.contact_point import InvalidContactPointError, normalise
 from schemas.api import Accepted, ConsentIn, NoteIn
+from schemas.events import parse_data
 from services.application import advisor
+from services.application.journeys import recorded_by_advisor
 from services.http.access import AsAdvisor
 from services.http.deps import App, ProblemError
 from services.http.routes.queries import NOT_FOUND, family_of
@@ -19,7 +21,8 @@ KINDS = {"sms": "phone", "email": "email"}
 
 @router.post("/v1/persons/{person_id}/notes", status_code=202, response_model=Accepted, responses=NOT_FOUND)
 async def record_note(crossview: App, caller: AsAdvisor, person_id: str, body: NoteIn) -> Accepted:
-    """A note on the person, or a call's outcome, in their timeline (channel call, status note)."""
+    """A note on the person, or a call's outcome, in their timeline (channel call, status note); with
+    ``journey``, the step the call moved a journey to (or its completion, or abandonment)."""
     view, absorbed = await run_in_threadpool(family_of, crossview, person_id)
     if body.function_id is not None and all(body.function_id not in v.functions for v in (view, *absorbed)):
         raise ProblemError(
@@ -29,7 +32,10 @@ async def record_note(crossview: App, caller: AsAdvisor, person_id: str, body: N
             [{"field": "body.function_id", "message": "not one of this person's functions"}],
         )
     event = advisor.note(view.person_id, caller.subject, body.text, body.outcome, body.function_id)
-    return await _publish(crossview, event)
+    if body.journey is None:
+        return await _publish(crossview, event)
+    fact = recorded_by_advisor(event, parse_data(event), **body.journey.model_dump())
+    return await _publish(crossview, event, fact)
 
 
 @router.put("/v1/persons/{person_id}/consent", status_code=202, response_model=Accepted, responses=NOT_FOUND)
@@ -56,6 +62,6 @@ async def change_consent(crossview: App, caller: AsAdvisor, person_id: str, body
     return await _publish(crossview, event)
 
 
-async def _publish(crossview, event) -> Accepted:
-    positions = await run_in_threadpool(crossview.ingest.publish, [event])
-    return Accepted(accepted=1, ids=[event.id], positions=[str(p) for p in positions])
+async def _publish(crossview, *events) -> Accepted:
+    positions = await run_in_threadpool(crossview.ingest.publish, list(events))
+    return Accepted(accepted=len(events), ids=[e.id for e in events], positions=[str(p) for p in positions])

@@ -16,7 +16,7 @@ from fastapi.templating import Jinja2Templates
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
-from schemas.api import ApiModel
+from schemas.api import ApiModel, Person360Out
 from schemas.events import Channel
 from services.application.auth import Role, Unauthenticated, development_token
 from services.http.access import PUBLIC, SESSION_COOKIE, AsAdvisor
@@ -165,6 +165,8 @@ async def person_page(
 def _person_page(crossview, caller, person_id: str, freshness, day, channel, function_id) -> dict[str, Any]:
     view, absorbed = family_of(crossview, person_id)
     person = queries._person_360(crossview, view.person_id, day, freshness)
+    if isinstance(person, bytes):  # the ready document, as stored
+        person = Person360Out.model_validate_json(person)
     history = queries.professional_history(crossview, caller, view.person_id, freshness, day)
     everything = queries.timeline(crossview, caller, view.person_id, freshness, 500, None, None, None).entries
     shown = everything

@@ -24,6 +24,7 @@ from schemas.envelope import CloudEvent
 from schemas.events import Interaction
 from services.application.crossview import Crossview
 from services.application.identity import resolving
+from services.application.journeys import JourneyPropertyError, journey_facts
 from services.container import Container
 from services.http.deps import ProblemError
 
@@ -70,18 +71,23 @@ def _resolve_and_publish(crossview: Container, reached: list[Attributed]) -> int
         data = item.data.model_copy(
             update={"function_id": resolved.function_id, "canonical_status": item.data.lifecycle}
         )
-        events.append(
-            CloudEvent(
-                id=str(uuid.uuid5(WEBHOOKS, item.key)),
-                source=item.data.provider,
-                type=data.event_type,
-                subject=str(resolved.person_id),
-                time=item.at,
-                data=data.model_dump(mode="json", exclude_none=True),
-            )
+        interaction = CloudEvent(
+            id=str(uuid.uuid5(WEBHOOKS, item.key)),
+            source=item.data.provider,
+            type=data.event_type,
+            subject=str(resolved.person_id),
+            time=item.at,
+            data=data.model_dump(mode="json", exclude_none=True),
         )
+        events.append(interaction)
+        try:  # a journey's step, completion or abandonment it carries: published with it
+            events += journey_facts(interaction, data)
+        except JourneyPropertyError as error:
+            raise ProblemError(
+                422, "Invalid journey event", str(error), [{"field": f"body.{error.field}", "message": error.message}]
+            ) from error
     crossview.ingest.publish(events)
-    return len(events)
+    return len(reached)
 
 
 async def publish(crossview: Container, reached: list[Attributed], request: Request) -> int:
