@@ -234,3 +234,34 @@ def visitor(message: SegmentMessage) -> WebVisitor:
 
 TRACKING_ENDPOINTS = ("batch", *sorted(TYPES))  # /v1/batch, /v1/alias, /v1/group...
 WEBHOOKS = (MessageWebhook(), TrackingWebhook(None))  # each Tracking API endpoint is a TrackingWebhook
+
+
+# A web form that opens a service request is a `track` of this name, its properties saying what:
+# ``subject`` (required), ``kind`` (a kind's code: request, complaint, question...; default
+# request) and ``description``. The request is the visitor's person's, attributed as the call is.
+SERVICE_REQUEST_SUBMITTED = "Service Request Submitted"
+
+
+@dataclass(frozen=True)
+class ServiceRequestForm:
+    kind: str
+    subject: str
+    description: str | None
+
+
+def service_request_form(data: WebInteraction) -> ServiceRequestForm | None:
+    """The service request a tracked event submits, or None for any other event; PayloadError
+    naming the property that is missing or not text."""
+    if data.action != "track" or data.name != SERVICE_REQUEST_SUBMITTED:
+        return None
+    properties = data.properties or {}
+    kind = properties.get("kind", "request")
+    subject = properties.get("subject")
+    description = properties.get("description")
+    if not isinstance(kind, str) or not 1 <= len(kind.strip()) <= 100:
+        raise PayloadError("properties.kind", "a kind's code (request, complaint, question...) expected")
+    if not isinstance(subject, str) or not 1 <= len(subject.strip()) <= 1000:
+        raise PayloadError("properties.subject", "the request's subject (text, at most 1000 characters) is required")
+    if description is not None and (not isinstance(description, str) or len(description) > 10_000):
+        raise PayloadError("properties.description", "text of at most 10,000 characters expected")
+    return ServiceRequestForm(kind.strip(), subject.strip(), description or None)

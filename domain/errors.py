@@ -47,3 +47,22 @@ class ContactPointTakenError(DomainError):
 
 class JoinError(DomainError):
     """Two people cannot be joined (the same person, or one already joined into another)."""
+
+
+# --- service requests and complaints ---------------------------------------------------------
+
+
+class UnknownRequestKindError(NotFoundError):
+    """No such kind of service request in the referential."""
+
+
+class RetiredRequestKindError(DomainError):
+    """The kind of service request is retired: no new request may be opened with it."""
+
+
+class RequestTransitionError(DomainError):
+    """A service request cannot go from its state to the one asked for (say, closed to in progress)."""
+
+
+class RequestClosedError(DomainError):
+    """A closed service request takes no assignment nor comment: reopen it first."""

@@ -15,7 +15,15 @@ from projections.directory import Colleague, Criteria, PersonContext, References
 from projections.person_model import PersonView
 from projections.person_view import one_row_per_message
 from projections.ports import Partition, StaleOffsets, TimelineFilter
-from projections.reference_view import ORGANISATION, POLICY, TITLES, Key, policy_levels
+from projections.reference_view import (
+    ORGANISATION,
+    POLICY,
+    REQUEST_KINDS,
+    TITLES,
+    Key,
+    policy_levels,
+    request_kinds,
+)
 from projections.timeline import TimelineEntry
 
 
@@ -218,3 +226,7 @@ class MemoryStore:
     def attribute_policy(self) -> dict[str, str]:
         with self._lock:
             return policy_levels(self._references.get((POLICY, POLICY)))
+
+    def request_kinds(self) -> dict[str, dict[str, Any]]:
+        with self._lock:
+            return request_kinds(self._references.get((REQUEST_KINDS, REQUEST_KINDS)))

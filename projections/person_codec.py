@@ -52,6 +52,11 @@ def view_to_json(view: PersonView) -> dict[str, Any]:
         **({"erased_on": view.erased_on.isoformat()} if view.erased_on else {}),
         # sorted: the same view is the same document, whatever order its events came in
         "messages": {channel: sorted(digests) for channel, digests in sorted(view.messages.items())},
+        **(
+            {"service_requests": {r: dict(v) for r, v in view.service_requests.items()}}
+            if view.service_requests
+            else {}
+        ),
     }
 
 
@@ -91,6 +96,7 @@ def view_from_json(raw: Mapping[str, Any]) -> PersonView:
         merged_into=raw.get("merged_into"),
         erased_on=date.fromisoformat(raw["erased_on"]) if raw.get("erased_on") else None,
         messages={channel: frozenset(digests) for channel, digests in raw.get("messages", {}).items()},
+        service_requests=raw.get("service_requests", {}),
     )
 
 

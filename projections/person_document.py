@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from projections.directory import Colleague, References, attributes_out, function_out, link_order
 from projections.person_model import PersonView
 from projections.reference_view import ORGANISATION, TITLES
+from projections.service_requests import FINISHED_SHOWN, listed, next_change
 from schemas.api import (
     Freshness,
     FunctionOut,
@@ -26,8 +27,9 @@ from schemas.api import (
     ReachabilityOut,
     TitleRef,
 )
+from schemas.service_desk import ServiceRequestSummary
 
-FORMAT = 1  # of the stored parts: a build that changes what they hold (or how) counts one more
+FORMAT = 2  # of the stored parts: a build that changes what they hold (or how) counts one more
 LINKS_SHOWN = 50  # people per organisation in a 360° view
 LINKS_KEPT = LINKS_SHOWN + 1  # an organisation's row keeps one more: the person reading it is left out
 FOREVER = date(9999, 12, 31)  # valid_until of a part no date will change
@@ -38,6 +40,11 @@ _NO_FRESHNESS = Freshness(position={}, caught_up=True)
 def today() -> date:
     """The day a 360° view is for unless asked otherwise, for the API and the projector alike."""
     return datetime.now(UTC).date()
+
+
+def now() -> datetime:
+    """The instant a request's breach is judged at (the service level runs to the second)."""
+    return datetime.now(UTC)
 
 
 def person_360(
@@ -104,7 +111,14 @@ def _core(view: PersonView, refs: References, day: date) -> dict:
             )
             for r in sorted(view.reachability.values(), key=lambda r: (r["channel"], r["address"]))
         ],
+        "service_requests": [
+            ServiceRequestSummary.model_construct(**{k: request[k] for k in _SUMMARY_FIELDS})
+            for request in listed(view.service_requests.values(), now(), FINISHED_SHOWN)
+        ],
     }
+
+
+_SUMMARY_FIELDS = tuple(ServiceRequestSummary.model_fields)
 
 
 # --- the stored parts ----------------------------------------------------------------------------
@@ -141,7 +155,21 @@ def valid_until(boundaries: Iterable[tuple[date, date | None]], day: date) -> da
 
 
 def person_valid_until(view: PersonView, day: date) -> date:
-    return valid_until(((f.entered_on, f.exits_on) for f in view.functions.values()), day)
+    """The first day the person's own part made on ``day`` no longer holds: a function starts or
+    ends, or an unresolved request falls due (its ``breached`` flag turns)."""
+    until = valid_until(((f.entered_on, f.exits_on) for f in view.functions.values()), day)
+    falls_due, during = next_change(view.service_requests.values(), day)
+    if during:  # made again the next day (see person_valid_from), when that flag is settled
+        return day + timedelta(days=1)
+    return min(until, falls_due) if falls_due is not None else until
+
+
+def person_valid_from(view: PersonView, day: date) -> date:
+    """The first day the person's own part made on ``day`` holds: ``day``, unless one of their
+    unresolved requests falls due during it — its ``breached`` flag turns at an instant of that
+    day, so the views answer (to the second) until the next day's part is made."""
+    _, during = next_change(view.service_requests.values(), day)
+    return day + timedelta(days=1) if during else day
 
 
 def organisation_entries(

@@ -53,6 +53,8 @@ class PersonView(NamedTuple):
     # channel -> digests of the messages counted (message_digest): a message's later status reports
     # find theirs here and count nothing, whatever order they arrive in.
     messages: Mapping[str, frozenset[str]] = _NOTHING
+    # request id -> the request's state (projections/service_requests.py), JSON-ready
+    service_requests: Mapping[str, Mapping[str, Any]] = _NOTHING
 
     def reachable(self, channel: str, address: str) -> bool:
         """Whether the person may be sent something on this contact point (unknown: yes)."""
@@ -115,4 +117,5 @@ def merge_views(survivor: PersonView, absorbed: Iterable[PersonView]) -> PersonV
         reachability=reachability,
         contact_points=tuple(dict.fromkeys(c for view in views for c in view.contact_points)),
         messages=messages,
+        service_requests={r: request for view in reversed(views) for r, request in view.service_requests.items()},
     )

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from projections.facts import Fact
 from projections.person_model import LastInteraction, PersonView, message_digest
 from projections.person_profile import Profile
+from projections.service_requests import REQUEST_EVENTS, REQUEST_MODELS, apply_request
 from projections.timeline import TimelineEntry
 from schemas.events import (
     AttributeSet,
@@ -51,6 +52,7 @@ PERSON_SCOPED = (
     FunctionsReprioritised,
     AttributeSet,
     Interaction,
+    *REQUEST_EVENTS,
 )
 _PERSON_SCOPED_MODELS = models_of(*PERSON_SCOPED)
 _INTERACTION_MODELS = models_of(Interaction)
@@ -62,7 +64,7 @@ def concerns_person(fact: Fact) -> bool:
 
 def changes_profile(fact: Fact) -> bool:
     """Whether the fact can change what search and rosters index (name, functions, attributes)."""
-    return type(fact.data) not in _INTERACTION_MODELS
+    return type(fact.data) not in _INTERACTION_MODELS and type(fact.data) not in REQUEST_MODELS
 
 
 def apply(view: PersonView | None, fact: Fact) -> PersonView:
@@ -92,6 +94,7 @@ def _fold_person(view: PersonView, facts: list[Fact]) -> PersonView:
     reachability = dict(view.reachability)
     profile = None  # copied on the first domain event only: interactions leave it untouched
     erased_on = view.erased_on
+    requests = None  # copied on the first request event only
     for fact in facts:
         at, data = fact.time, fact.data
         if last_event_at is None or at > last_event_at:
@@ -134,6 +137,9 @@ def _fold_person(view: PersonView, facts: list[Fact]) -> PersonView:
             registration = (registration[0] or at, data.given_name, data.family_name, False)
         elif type(data) is PersonErased:
             erased_on = data.erased_on
+        elif type(data) in REQUEST_MODELS:
+            requests = dict(view.service_requests) if requests is None else requests
+            apply_request(requests, fact)
         else:
             profile = profile or Profile.of(view)
             profile.apply(data)
@@ -171,6 +177,7 @@ def _fold_person(view: PersonView, facts: list[Fact]) -> PersonView:
         absorbed=tuple(profile.absorbed),
         merged_into=profile.merged_into,
         messages=all_messages,
+        service_requests=view.service_requests if requests is None else requests,
     )
 
 

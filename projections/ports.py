@@ -131,6 +131,9 @@ class ProjectionStore(Protocol):
     def attribute_policy(self) -> dict[str, str]:
         """The projected attribute ownership policy: attribute -> "person" or "function"."""
 
+    def request_kinds(self) -> dict[str, dict[str, Any]]:
+        """The projected kinds of service request: code -> label, service_level_hours, retired."""
+
     def campaign_counts(self, campaign: str) -> dict[tuple[str, str], int]:
         """Distinct people per (channel, indicator) of the campaign."""
 

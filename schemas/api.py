@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from schemas.service_desk import NoteServiceRequestIn, ServiceRequestSummary
+
 
 class ApiModel(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -118,6 +120,11 @@ class Person360Out(ApiModel):
     last_interaction: LastInteractionOut | None
     last_event_at: datetime | None
     reachability: list[ReachabilityOut] = Field(description="Consent and reachability per contact point.")
+    service_requests: list[ServiceRequestSummary] = Field(
+        default_factory=list,
+        description="Requests and complaints: open ones first (earliest due first), then the latest 20 resolved or "
+        "closed (GET /v1/persons/{id}/service-requests lists them all).",
+    )
     links: list[OrganisationLinks]
     freshness: Freshness
 
@@ -337,6 +344,15 @@ class Accepted(ApiModel):
     times: list[datetime] = Field(default_factory=list, description="The time each event was stored with.")
 
 
+class NoteAccepted(Accepted):
+    """The note is on the log; and the service request it opened, if it asked for one."""
+
+    service_request_id: str | None = Field(None, description="The request opened from the note, if any.")
+    service_request_positions: list[str] = Field(
+        default_factory=list, description="Where the opening is stored (event-store:0:N), as a command answers."
+    )
+
+
 class Problem(ApiModel):
     """RFC 9457 problem details."""
 
@@ -374,6 +390,9 @@ class NoteIn(ApiModel):
         None, max_length=100, description="A call's outcome (answered, callback, voicemail...), if the note is one."
     )
     function_id: str | None = Field(None, max_length=200, description="The function the note is about, if one.")
+    service_request: NoteServiceRequestIn | None = Field(
+        None, description="Open a service request from this note (the note is its description)."
+    )
 
 
 class ConsentIn(ApiModel):

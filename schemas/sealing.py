@@ -28,6 +28,9 @@ from schemas.events import (
     EventData,
     PersonRegistered,
     PersonRenamed,
+    ServiceRequestCommented,
+    ServiceRequestOpened,
+    ServiceRequestStateChanged,
     SmsInteraction,
     WebInteraction,
 )
@@ -47,6 +50,9 @@ PERSONAL_FIELDS: dict[type[EventData], tuple[str, ...]] = {
     EmailInteraction: ("address", "subject_line", "url", "reason"),
     WebInteraction: ("name", "url", "properties"),
     CallInteraction: ("from_number", "to_number", "notes"),
+    ServiceRequestOpened: ("subject", "description", "source_ref"),
+    ServiceRequestStateChanged: ("reason",),
+    ServiceRequestCommented: ("text",),
 }
 PERSONAL_BY_TYPE = {model.event_type: fields for model, fields in PERSONAL_FIELDS.items()}
 

@@ -16,6 +16,7 @@ from domain.erasure import Erasure, Purged
 from domain.organisation import Organisation
 from domain.person import Person
 from domain.referential import AttributePolicy, TitleReferential
+from domain.service_request import RequestKinds, ServiceRequest
 from schemas.envelope import CloudEvent
 from schemas.events import (
     AttributeLevelSet,
@@ -35,6 +36,12 @@ from schemas.events import (
     PersonRenamed,
     PersonRestored,
     PersonSeparated,
+    ServiceRequestAssigned,
+    ServiceRequestCommented,
+    ServiceRequestKindDefined,
+    ServiceRequestKindRetired,
+    ServiceRequestOpened,
+    ServiceRequestStateChanged,
     TitleDefined,
     TitleRetired,
 )
@@ -92,8 +99,22 @@ def wire_data(event: DomainEvent) -> EventData | None:
         case AttributePolicy.LevelSet():
             return AttributeLevelSet(attribute=event.attribute, level=event.level)
         case (
+            ServiceRequest.Opened()
+            | ServiceRequest.StateChanged()
+            | ServiceRequest.Assigned()
+            | ServiceRequest.Commented()
+        ):
+            return service_request_data(event)
+        case RequestKinds.KindDefined():
+            return ServiceRequestKindDefined(
+                code=event.code, label=event.label, service_level_hours=event.service_level_hours
+            )
+        case RequestKinds.KindRetired():
+            return ServiceRequestKindRetired(code=event.code)
+        case (
             TitleReferential.Started()
             | AttributePolicy.Started()
+            | RequestKinds.Started()
             | ContactPoint.Claimed()
             | ContactPoint.CarrierChanged()
             | ContactPoint.Reassigned()
@@ -103,10 +124,49 @@ def wire_data(event: DomainEvent) -> EventData | None:
     raise TypeError(f"no wire event for {type(event).__qualname__}: add one to services/application/wire.py")
 
 
+def service_request_data(event: DomainEvent) -> EventData:
+    """A service request's event: the request is named in the data, the person is the subject."""
+    request_id = str(event.originator_id)
+    match event:
+        case ServiceRequest.Opened():
+            return ServiceRequestOpened(
+                request_id=request_id,
+                kind=event.kind,
+                channel=event.channel,
+                subject=event.subject,
+                description=event.description,
+                function_id=event.function_id,
+                opened_at=event.opened_at,
+                due_at=event.due_at,
+                opened_by=event.opened_by,
+                source_ref=event.source_ref,
+            )
+        case ServiceRequest.StateChanged():
+            return ServiceRequestStateChanged(
+                request_id=request_id,
+                state=event.state,
+                previous_state=event.previous,
+                at=event.at,
+                by=event.by,
+                reason=event.reason,
+            )
+        case ServiceRequest.Assigned():
+            return ServiceRequestAssigned(request_id=request_id, assignee=event.assignee, by=event.by)
+        case ServiceRequest.Commented():
+            return ServiceRequestCommented(request_id=request_id, author=event.author, text=event.text)
+    raise TypeError(f"not a service request event: {type(event).__qualname__}")
+
+
+# Events about a person stored by an aggregate of their own: the person's id is the subject, so
+# they share the person's partition of the log (and its order) and their data key.
+_ABOUT_A_PERSON = (Erasure.Erased, ServiceRequest.Opened, ServiceRequest.StateChanged, ServiceRequest.Assigned,
+                   ServiceRequest.Commented)  # fmt: skip
+
+
 def to_cloud_event(event: DomainEvent, data: EventData) -> CloudEvent:
     originator: uuid.UUID = event.originator_id
     # An erasure is about the person, whose own aggregate is gone from the store: their id is the subject.
-    subject = event.person_id if isinstance(event, Erasure.Erased) else str(originator)
+    subject = event.person_id if isinstance(event, _ABOUT_A_PERSON) else str(originator)
     return CloudEvent(
         id=f"{originator}:{event.originator_version}",  # the same stored event always gets the same id
         source=SOURCE,

@@ -35,6 +35,7 @@ from services.http.routes import (
     operations,
     privacy,
     queries,
+    service_requests,
     stream,
     webhooks,
 )
@@ -153,6 +154,7 @@ def create_app(build: Callable[[], Container]) -> FastAPI:
         audit.router,
         privacy.router,
         commands.router,
+        service_requests.router,
         ingest.router,
         webhooks.router,
         operations.router,
