@@ -112,13 +112,20 @@ def _core(view: PersonView, refs: References, day: date) -> dict:
             for r in sorted(view.reachability.values(), key=lambda r: (r["channel"], r["address"]))
         ],
         "service_requests": [
-            ServiceRequestSummary.model_construct(**{k: request[k] for k in _SUMMARY_FIELDS})
-            for request in listed(view.service_requests.values(), now(), FINISHED_SHOWN)
+            _summary(request) for request in listed(view.service_requests.values(), now(), FINISHED_SHOWN)
         ],
     }
 
 
 _SUMMARY_FIELDS = tuple(ServiceRequestSummary.model_fields)
+_TIMES = frozenset(("opened_at", "due_at", "resolved_at", "closed_at", "updated_at"))
+
+
+def _summary(request: Mapping) -> ServiceRequestSummary:
+    """Built from the fold's checked values without a validation each (as the links are)."""
+    return ServiceRequestSummary.model_construct(
+        **{k: datetime.fromisoformat(request[k]) if k in _TIMES and request[k] else request[k] for k in _SUMMARY_FIELDS}
+    )
 
 
 # --- the stored parts ----------------------------------------------------------------------------
