@@ -128,6 +128,11 @@ def _message(where: str, raw: Any, derive_id: bool = False) -> SegmentMessage:
     if at.tzinfo is None:
         at = at.replace(tzinfo=UTC)
     properties = raw.get("properties") if isinstance(raw.get("properties"), dict) else {}
+    if kind == "track" and raw.get("event") == SERVICE_REQUEST_SUBMITTED:
+        try:
+            service_request_properties(properties)  # refused whole, before anyone is resolved
+        except PayloadError as error:
+            raise PayloadError(f"{where}.{error.field}", error.message) from error
     traits = raw.get("traits") if isinstance(raw.get("traits"), dict) else {}
     page = (raw.get("context") or {}).get("page") if isinstance(raw.get("context"), dict) else None
     url = properties.get("url") or (page.get("url") if isinstance(page, dict) else None)
@@ -250,11 +255,14 @@ class ServiceRequestForm:
 
 
 def service_request_form(data: WebInteraction) -> ServiceRequestForm | None:
-    """The service request a tracked event submits, or None for any other event; PayloadError
-    naming the property that is missing or not text."""
+    """The service request a tracked event submits, or None for any other event."""
     if data.action != "track" or data.name != SERVICE_REQUEST_SUBMITTED:
         return None
-    properties = data.properties or {}
+    return service_request_properties(data.properties or {})
+
+
+def service_request_properties(properties: dict[str, Any]) -> ServiceRequestForm:
+    """What the form's properties ask; PayloadError naming the one missing or not text."""
     kind = properties.get("kind", "request")
     subject = properties.get("subject")
     description = properties.get("description")

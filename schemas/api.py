@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from schemas.events import RequestChannel, RequestState
 from schemas.service_desk import NoteServiceRequestIn, ServiceRequestSummary
 
 
@@ -400,3 +401,44 @@ class ConsentIn(ApiModel):
     address: str = Field(min_length=3, max_length=320, description="One of the person's numbers or emails.")
     reachable: bool = Field(description="false: no more messages on it; true: the customer agrees again.")
     reason: str = Field("asked on the phone", min_length=1, max_length=500, description="What the customer said.")
+
+
+# --- the service desk's answers (the bodies are in schemas/service_desk.py) -------------------------
+
+
+class CommentOut(ApiModel):
+    author: str
+    text: str
+    at: datetime
+
+
+class ServiceRequestOut(ApiModel):
+    """One service request with everything said on it."""
+
+    person_id: str
+    request_id: str
+    kind: str | None
+    channel: RequestChannel | None
+    subject: str | None
+    description: str | None
+    function_id: str | None
+    opened_by: str | None = Field(description="The advisor who opened it, or the provider it came through.")
+    state: RequestState
+    assignee: str | None
+    opened_at: datetime | None
+    due_at: datetime | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    breached: bool
+    reopened: int
+    comments: list[CommentOut] = Field(description="Oldest first.")
+    updated_at: datetime | None
+    freshness: Freshness
+
+
+class ServiceRequestsOut(ApiModel):
+    person_id: str
+    service_requests: list[ServiceRequestSummary] = Field(description="Open ones first (earliest due first).")
+    open: int = Field(description="Requests not resolved nor closed.")
+    breached: int = Field(description="Requests not resolved by their due time (open or finished).")
+    freshness: Freshness

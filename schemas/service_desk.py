@@ -37,42 +37,6 @@ class ServiceRequestSummary(_Model):
     updated_at: datetime | None
 
 
-class CommentOut(_Model):
-    author: str
-    text: str
-    at: datetime
-
-
-class ServiceRequestOut(_Model):
-    """One service request with everything said on it."""
-
-    person_id: str
-    request_id: str
-    kind: str | None
-    channel: RequestChannel | None
-    subject: str | None
-    description: str | None
-    function_id: str | None
-    opened_by: str | None = Field(description="The advisor who opened it, or the provider it came through.")
-    state: RequestState
-    assignee: str | None
-    opened_at: datetime | None
-    due_at: datetime | None
-    resolved_at: datetime | None
-    closed_at: datetime | None
-    breached: bool
-    reopened: int
-    comments: list[CommentOut] = Field(description="Oldest first.")
-    updated_at: datetime | None
-
-
-class ServiceRequestsOut(_Model):
-    person_id: str
-    service_requests: list[ServiceRequestSummary] = Field(description="Open ones first (earliest due first).")
-    open: int = Field(description="Requests not resolved nor closed.")
-    breached: int = Field(description="Requests not resolved by their due time (open or finished).")
-
-
 class ServiceRequestIn(_Model):
     kind: str = Field(min_length=1, max_length=100, description="A kind of the referential (request, complaint...).")
     subject: str = Field(min_length=1, max_length=1000)

@@ -16,18 +16,15 @@ from starlette.concurrency import run_in_threadpool
 from projections.person_document import now
 from projections.person_model import merge_views
 from projections.service_requests import breached, listed
-from schemas.api import CommandOut
+from schemas.api import CommandOut, CommentOut, ServiceRequestOut, ServiceRequestsOut
 from schemas.service_desk import (
     AssigneeIn,
     CommentIn,
-    CommentOut,
     RequestKindIn,
     RequestKindOut,
     RequestKindsOut,
     RequestStateIn,
     ServiceRequestIn,
-    ServiceRequestOut,
-    ServiceRequestsOut,
     ServiceRequestSummary,
 )
 from services.application.crossview import Crossview
@@ -116,6 +113,7 @@ async def service_requests(
         service_requests=[ServiceRequestSummary(**{k: r[k] for k in ServiceRequestSummary.model_fields}) for r in rows],
         open=sum(1 for r in rows if r["state"] not in ("resolved", "closed")),
         breached=sum(1 for r in rows if r["breached"]),
+        freshness=freshness,
     )
     return shown_to(caller, answer, crossview)
 
@@ -134,6 +132,7 @@ async def service_request(
         person_id=owner,
         comments=[CommentOut(**c) for c in request["comments"]],
         breached=breached(request, now()),
+        freshness=freshness,
     )
     return shown_to(caller, answer, crossview)
 

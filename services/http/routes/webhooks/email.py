@@ -139,7 +139,6 @@ route(
         webhook=lambda settings, state: sendgrid.InboundParseWebhook(settings.webhook_max_age_s),
         secret=lambda settings: settings.sendgrid_parse_verification_key,
         setting="SENDGRID_PARSE_VERIFICATION_KEY",
-        credentials_in_headers=True,
         follow=_open_service_requests,
     ),
     """SendGrid Inbound Parse: an email a customer sent to one of our addresses, posted as
