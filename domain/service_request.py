@@ -192,3 +192,24 @@ class ServiceRequest(Aggregate):
     @event("Commented")
     def _commented(self, person_id: str, author: str, text: str) -> None:
         self.comments.append((author, text))
+
+
+class PersonRequests(Aggregate):
+    """The requests opened for a person: the write side's own index (never published), saved with
+    each opening, so that erasing the person erases their requests too."""
+
+    @staticmethod
+    def create_id(person_id: str) -> uuid.UUID:
+        return uuid.uuid5(REQUESTS, f"person:{person_id}")
+
+    @event("Started")
+    def __init__(self, person_id: str) -> None:
+        self.person_id = person_id
+        self.request_ids: list[str] = []
+
+    def add(self, request_id: uuid.UUID) -> None:
+        self._added(str(request_id))
+
+    @event("RequestAdded")
+    def _added(self, request_id: str) -> None:
+        self.request_ids.append(request_id)

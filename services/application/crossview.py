@@ -317,7 +317,8 @@ class Crossview(ServiceDesk, Application):
 
     def erasure_plan(self, person_id: uuid.UUID) -> tuple[list[uuid.UUID], list[uuid.UUID]]:
         """Who is erased together — the person, whoever they were joined into, everyone joined into
-        them: one human — and the contact points that lead to them."""
+        them: one human — and their other aggregates: the contact points that lead to them, and
+        the service requests opened for them."""
         root = self._get(Person, person_id)
         for _ in range(20):
             if root.merged_into is None:
@@ -337,7 +338,7 @@ class Crossview(ServiceDesk, Application):
                 with contextlib.suppress(NotFoundError):
                     if uuid.UUID(self._get(ContactPoint, point_id).person_id) in family:
                         points.append(point_id)
-        return list(family), sorted(set(points))
+        return list(family), sorted(set(points)) + self.request_aggregates_of(list(family))
 
     def record_erasure(self, person_ids: list[uuid.UUID], on: date) -> None:
         """Record each erasure once; already recorded ones are left as they are."""

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from eventsourcing.application import AggregateNotFoundError
 
 from domain.errors import NotFoundError
-from domain.service_request import RequestKinds, ServiceRequest, kind_named, request_id_for
+from domain.service_request import PersonRequests, RequestKinds, ServiceRequest, kind_named, request_id_for
 
 DEFAULT_KIND = "request"  # what an email opens when the address it was sent to names no kind
 
@@ -65,8 +65,21 @@ class ServiceDesk(_Base):
             if request_id is None
             else ServiceRequest._create(ServiceRequest.Opened, id=request_id, **opening)
         )
-        self.save(request)
+        index = self._requests_of(str(person.id))
+        index.add(request.id)
+        self.save(request, index)
         return request.id
+
+    def request_aggregates_of(self, person_ids: list[uuid.UUID]) -> list[uuid.UUID]:
+        """Every request opened for these people, and their indexes: what erasing them removes."""
+        found = []
+        for person_id in person_ids:
+            try:
+                index = self.repository.get(PersonRequests.create_id(str(person_id)))
+            except AggregateNotFoundError:
+                continue
+            found += [index.id, *(uuid.UUID(r) for r in index.request_ids)]
+        return found
 
     def open_from_email(  # the arguments are what an inbound email says
         self,
@@ -164,6 +177,14 @@ class ServiceDesk(_Base):
         channel is never refused for what its attribution says."""
         person = self._as_joined(person_id)
         return function_id if function_id in person.functions else None
+
+    def _requests_of(self, person_id: str) -> PersonRequests:
+        try:
+            return self.repository.get(PersonRequests.create_id(person_id))
+        except AggregateNotFoundError:
+            return PersonRequests._create(
+                PersonRequests.Started, id=PersonRequests.create_id(person_id), person_id=person_id
+            )
 
     def _request_kinds(self) -> RequestKinds:
         return self._singleton(RequestKinds)

@@ -16,7 +16,7 @@ from domain.erasure import Erasure, Purged
 from domain.organisation import Organisation
 from domain.person import Person
 from domain.referential import AttributePolicy, TitleReferential
-from domain.service_request import RequestKinds, ServiceRequest
+from domain.service_request import PersonRequests, RequestKinds, ServiceRequest
 from schemas.envelope import CloudEvent
 from schemas.events import (
     AttributeLevelSet,
@@ -115,6 +115,8 @@ def wire_data(event: DomainEvent) -> EventData | None:
             TitleReferential.Started()
             | AttributePolicy.Started()
             | RequestKinds.Started()
+            | PersonRequests.Started()
+            | PersonRequests.RequestAdded()
             | ContactPoint.Claimed()
             | ContactPoint.CarrierChanged()
             | ContactPoint.Reassigned()

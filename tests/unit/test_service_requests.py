@@ -229,3 +229,14 @@ def test_an_administrator_keeps_the_kinds_and_a_note_can_open_a_request(client):
     assert (one["kind"], one["channel"], one["description"]) == ("claim", "call", "Mower broke after 3 weeks")
     due = datetime.fromisoformat(one["due_at"]) - datetime.fromisoformat(one["opened_at"])
     assert due == timedelta(hours=120)
+
+
+def test_erasing_a_person_erases_the_requests_opened_for_them_from_the_event_store(client):
+    fabien = str(client.app.state.crossview.demo.fabien)
+    rid = ok(client.post(f"/v1/persons/{fabien}/service-requests", json={"kind": "complaint", "subject": "x"}), 201)
+    app = client.app.state.crossview.commands.app
+    assert app.service_request(uuid.UUID(fabien), uuid.UUID(rid["id"])).subject == "x"
+    assert client.delete(f"/v1/persons/{fabien}").status_code == 200
+    with pytest.raises(Exception, match="no servicerequest"):
+        app.service_request(uuid.UUID(fabien), uuid.UUID(rid["id"]))
+    assert client.get(f"/v1/persons/{fabien}/service-requests").status_code == 410
