@@ -178,13 +178,15 @@ def test_an_advisor_opens_moves_assigns_and_comments_a_complaint_and_the_360_vie
     ok(client.post(f"{requests}/{rid}/comments", json={"text": "Refund asked to accounting"}), 201)
 
     view = ok(client.get(f"/v1/persons/{fabien}"))
-    shown = [(r["request_id"], r["kind"], r["state"], r["breached"]) for r in view["service_requests"]]
+    demo_complaint = view["service_requests"][0]  # the demo's: he complained by email as treasurer
+    assert (demo_complaint["channel"], demo_complaint["subject"]) == ("email", "Cotisation 2026 prélevée deux fois")
+    shown = [(r["request_id"], r["kind"], r["state"], r["breached"]) for r in view["service_requests"][1:]]
     assert shown == [(rid, "complaint", "in_progress", False), (question, "question", "resolved", False)]
-    assert view["service_requests"][0]["due_at"] and view["service_requests"][0]["comments"] == 1
+    assert view["service_requests"][1]["due_at"] and view["service_requests"][1]["comments"] == 1
     one = ok(client.get(f"{requests}/{rid}"))
     assert (one["assignee"], [c["text"] for c in one["comments"]]) == ("team-billing", ["Refund asked to accounting"])
     listed_all = ok(client.get(requests))
-    assert (listed_all["open"], listed_all["breached"]) == (1, 0)
+    assert (listed_all["open"], listed_all["breached"]) == (2, 0)
     timeline = ok(client.get(f"/v1/persons/{fabien}/timeline"))
     assert "crossview.service-request.opened.v1" in {e["event_type"] for e in timeline["entries"]}
 
