@@ -242,3 +242,16 @@ def test_erasing_a_person_erases_the_requests_opened_for_them_from_the_event_sto
     with pytest.raises(Exception, match="no servicerequest"):
         app.service_request(uuid.UUID(fabien), uuid.UUID(rid["id"]))
     assert client.get(f"/v1/persons/{fabien}/service-requests").status_code == 410
+
+
+def test_the_consoles_person_page_shows_the_requests_and_their_history(client):
+    fabien = str(client.app.state.crossview.demo.fabien)
+    rid = ok(
+        client.post(f"/v1/persons/{fabien}/service-requests", json={"kind": "request", "subject": "New badge"}), 201
+    )
+    ok(client.post(f"/v1/persons/{fabien}/service-requests/{rid['id']}/state", json={"state": "in_progress"}))
+    page = client.get(f"/people/{fabien}", headers={"accept": "text/html"})
+    assert page.status_code == 200, page.text
+    card = page.text.split('id="requests-card"', 1)[1].split("</section>", 1)[0]
+    assert "Cotisation 2026 prélevée deux fois" in card and "New badge" in card and "in progress" in card
+    assert "Request open → in progress" in page.text and "Complaint opened (email)" in page.text
