@@ -66,3 +66,22 @@ class OfferNotValidError(DomainError):
 
 class OfferAlreadyAnsweredError(DomainError):
     """The person already accepted or declined this offer."""
+
+
+# --- service requests and complaints ---------------------------------------------------------
+
+
+class UnknownRequestKindError(NotFoundError):
+    """No such kind of service request in the referential."""
+
+
+class RetiredRequestKindError(DomainError):
+    """The kind of service request is retired: no new request may be opened with it."""
+
+
+class RequestTransitionError(DomainError):
+    """A service request cannot go from its state to the one asked for (say, closed to in progress)."""
+
+
+class RequestClosedError(DomainError):
+    """A closed service request takes no assignment nor comment: reopen it first."""

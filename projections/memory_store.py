@@ -16,7 +16,17 @@ from projections.directory import Colleague, Criteria, PersonContext, References
 from projections.person_model import PersonView
 from projections.person_view import one_row_per_message
 from projections.ports import Partition, StaleOffsets, TimelineFilter
-from projections.reference_view import OFFERS, ORGANISATION, POLICY, TITLES, Key, catalogue_offers, policy_levels
+from projections.reference_view import (
+    OFFERS,
+    ORGANISATION,
+    POLICY,
+    REQUEST_KINDS,
+    TITLES,
+    Key,
+    catalogue_offers,
+    policy_levels,
+    request_kinds,
+)
 from projections.timeline import TimelineEntry
 
 
@@ -252,3 +262,7 @@ class MemoryStore:
     def offer_catalogue(self) -> dict[str, dict[str, Any]]:
         with self._lock:
             return catalogue_offers(self._references.get((OFFERS, OFFERS)))
+
+    def request_kinds(self) -> dict[str, dict[str, Any]]:
+        with self._lock:
+            return request_kinds(self._references.get((REQUEST_KINDS, REQUEST_KINDS)))

@@ -60,6 +60,11 @@ def view_to_json(view: PersonView) -> dict[str, Any]:
             else {}
         ),
         **({"offer_answers": {k: dict(v) for k, v in view.offer_answers.items()}} if view.offer_answers else {}),
+        **(
+            {"service_requests": {r: dict(v) for r, v in view.service_requests.items()}}
+            if view.service_requests
+            else {}
+        ),
     }
 
 
@@ -102,6 +107,7 @@ def view_from_json(raw: Mapping[str, Any]) -> PersonView:
         journeys=raw.get("journeys", {}),
         campaigns_received=raw.get("campaigns_received", {}),
         offer_answers=raw.get("offer_answers", {}),
+        service_requests=raw.get("service_requests", {}),
     )
 
 

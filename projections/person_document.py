@@ -19,6 +19,7 @@ from projections.directory import Colleague, References, attributes_out, functio
 from projections.engagement import engagement, engagement_inputs
 from projections.person_model import PersonView
 from projections.reference_view import ORGANISATION, TITLES
+from projections.service_requests import FINISHED_SHOWN, listed, next_change
 from schemas.api import (
     Freshness,
     FunctionOut,
@@ -31,6 +32,7 @@ from schemas.api import (
     TitleRef,
 )
 from schemas.engagement_api import EngagementOut
+from schemas.service_desk import ServiceRequestSummary
 
 FORMAT = 2  # of the stored parts: a build that changes what they hold (or how) counts one more
 LINKS_SHOWN = 50  # people per organisation in a 360° view
@@ -59,6 +61,11 @@ class Moment:
     catalogue: Mapping[str, Any] = field(default_factory=dict)
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
     stall_after: timedelta = STALL_AFTER
+
+
+def now() -> datetime:
+    """The instant a request's breach is judged at (the service level runs to the second)."""
+    return datetime.now(UTC)
 
 
 def person_360(
@@ -137,7 +144,21 @@ def _core(view: PersonView, refs: References, day: date) -> dict:
             )
             for r in sorted(view.reachability.values(), key=lambda r: (r["channel"], r["address"]))
         ],
+        "service_requests": [
+            _summary(request) for request in listed(view.service_requests.values(), now(), FINISHED_SHOWN)
+        ],
     }
+
+
+_SUMMARY_FIELDS = tuple(ServiceRequestSummary.model_fields)
+_TIMES = frozenset(("opened_at", "due_at", "resolved_at", "closed_at", "updated_at"))
+
+
+def _summary(request: Mapping) -> ServiceRequestSummary:
+    """Built from the fold's checked values without a validation each (as the links are)."""
+    return ServiceRequestSummary.model_construct(
+        **{k: datetime.fromisoformat(request[k]) if k in _TIMES and request[k] else request[k] for k in _SUMMARY_FIELDS}
+    )
 
 
 # --- the stored parts ----------------------------------------------------------------------------
@@ -175,7 +196,21 @@ def valid_until(boundaries: Iterable[tuple[date, date | None]], day: date) -> da
 
 
 def person_valid_until(view: PersonView, day: date) -> date:
-    return valid_until(((f.entered_on, f.exits_on) for f in view.functions.values()), day)
+    """The first day the person's own part made on ``day`` no longer holds: a function starts or
+    ends, or an unresolved request falls due (its ``breached`` flag turns)."""
+    until = valid_until(((f.entered_on, f.exits_on) for f in view.functions.values()), day)
+    falls_due, during = next_change(view.service_requests.values(), day)
+    if during:  # made again the next day (see person_valid_from), when that flag is settled
+        return day + timedelta(days=1)
+    return min(until, falls_due) if falls_due is not None else until
+
+
+def person_valid_from(view: PersonView, day: date) -> date:
+    """The first day the person's own part made on ``day`` holds: ``day``, unless one of their
+    unresolved requests falls due during it — its ``breached`` flag turns at an instant of that
+    day, so the views answer (to the second) until the next day's part is made."""
+    _, during = next_change(view.service_requests.values(), day)
+    return day + timedelta(days=1) if during else day
 
 
 def organisation_entries(

@@ -59,6 +59,8 @@ class PersonView(NamedTuple):
     journeys: Mapping[str, Mapping[str, Any]] = _NOTHING
     campaigns_received: Mapping[str, Mapping[str, Any]] = _NOTHING
     offer_answers: Mapping[str, Mapping[str, Any]] = _NOTHING
+    # request id -> the request's state (projections/service_requests.py), JSON-ready
+    service_requests: Mapping[str, Mapping[str, Any]] = _NOTHING
 
     def reachable(self, channel: str, address: str) -> bool:
         """Whether the person may be sent something on this contact point (unknown: yes)."""
@@ -124,4 +126,5 @@ def merge_views(survivor: PersonView, absorbed: Iterable[PersonView]) -> PersonV
         journeys=merge_keyed((v.journeys for v in views), merge_journey),
         campaigns_received=merge_keyed((v.campaigns_received for v in views), earliest),
         offer_answers=merge_keyed((v.offer_answers for v in views), latest),
+        service_requests={r: request for view in reversed(views) for r, request in view.service_requests.items()},
     )

@@ -14,6 +14,7 @@ from projections.engagement_state import fold_answer, fold_campaign, fold_journe
 from projections.facts import Fact
 from projections.person_model import LastInteraction, PersonView, message_digest
 from projections.person_profile import Profile
+from projections.service_requests import REQUEST_EVENTS, REQUEST_MODELS, apply_request
 from projections.timeline import TimelineEntry
 from schemas.events import (
     AttributeSet,
@@ -55,11 +56,12 @@ PERSON_SCOPED = (
     Interaction,
     JourneyFact,
     OfferAnswered,
+    *REQUEST_EVENTS,
 )
 _PERSON_SCOPED_MODELS = models_of(*PERSON_SCOPED)
 _INTERACTION_MODELS = models_of(Interaction)
 _ENGAGEMENT_MODELS = models_of(JourneyFact, OfferAnswered)
-_NOT_PROFILE_MODELS = _INTERACTION_MODELS | _ENGAGEMENT_MODELS
+_NOT_PROFILE_MODELS = _INTERACTION_MODELS | _ENGAGEMENT_MODELS | REQUEST_MODELS
 RECEIVED = {"delivered", "opened", "clicked"}  # campaign indicators that say a message reached its person
 
 
@@ -100,6 +102,7 @@ def _fold_person(view: PersonView, facts: list[Fact]) -> PersonView:
     profile = None  # copied on the first domain event only: interactions leave it untouched
     erased_on = view.erased_on
     journeys, campaigns, answers = None, None, None  # copied when the first of their facts comes
+    requests = None  # copied on the first request event only
     for fact in facts:
         at, data = fact.time, fact.data
         if last_event_at is None or at > last_event_at:
@@ -152,6 +155,9 @@ def _fold_person(view: PersonView, facts: list[Fact]) -> PersonView:
             registration = (registration[0] or at, data.given_name, data.family_name, False)
         elif type(data) is PersonErased:
             erased_on = data.erased_on
+        elif type(data) in REQUEST_MODELS:
+            requests = dict(view.service_requests) if requests is None else requests
+            apply_request(requests, fact)
         else:
             profile = profile or Profile.of(view)
             profile.apply(data)
@@ -192,6 +198,7 @@ def _fold_person(view: PersonView, facts: list[Fact]) -> PersonView:
         journeys=view.journeys if journeys is None else journeys,
         campaigns_received=view.campaigns_received if campaigns is None else campaigns,
         offer_answers=view.offer_answers if answers is None else answers,
+        service_requests=view.service_requests if requests is None else requests,
     )
 
 

@@ -135,6 +135,9 @@ class ProjectionStore(Protocol):
     def offer_catalogue(self) -> dict[str, dict[str, Any]]:
         """The projected offer catalogue: code -> terms (reference_view.catalogue_offers)."""
 
+    def request_kinds(self) -> dict[str, dict[str, Any]]:
+        """The projected kinds of service request: code -> label, service_level_hours, retired."""
+
     def campaign_counts(self, campaign: str) -> dict[tuple[str, str], int]:
         """Distinct people per (channel, indicator) of the campaign."""
 

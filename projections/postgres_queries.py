@@ -16,7 +16,16 @@ from projections.person_document import FORMAT
 from projections.person_model import PersonView
 from projections.postgres_indexes import LINK_ORDER
 from projections.postgres_search import search
-from projections.reference_view import OFFERS, ORGANISATION, POLICY, TITLES, catalogue_offers, policy_levels
+from projections.reference_view import (
+    OFFERS,
+    ORGANISATION,
+    POLICY,
+    REQUEST_KINDS,
+    TITLES,
+    catalogue_offers,
+    policy_levels,
+    request_kinds,
+)
 from projections.timeline import TimelineEntry
 
 # Per organisation, the first %(rows)s active rows in link order, read off the links index
@@ -281,6 +290,12 @@ class PostgresQueries:
     def offer_catalogue(self) -> dict[str, dict[str, Any]]:
         rows = self._rows("SELECT view FROM {schema}.reference WHERE kind = %s AND id = %s", (OFFERS, OFFERS))
         return catalogue_offers(rows[0][0] if rows else None)
+
+    def request_kinds(self) -> dict[str, dict[str, Any]]:
+        rows = self._rows(
+            "SELECT view FROM {schema}.reference WHERE kind = %s AND id = %s", (REQUEST_KINDS, REQUEST_KINDS)
+        )
+        return request_kinds(rows[0][0] if rows else None)
 
 
 def _audit_entry(entry: dict[str, Any]) -> AuditEntry:

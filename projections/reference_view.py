@@ -10,11 +10,14 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from domain.referential import DEFAULT_LEVELS
+from domain.service_request import DEFAULT_KINDS
 from projections.facts import Fact
 from schemas.events import (
     AttributeLevelSet,
     OrganisationRegistered,
     OrganisationRelationshipChanged,
+    ServiceRequestKindDefined,
+    ServiceRequestKindRetired,
     TitleDefined,
     TitleRetired,
     models_of,
@@ -23,6 +26,7 @@ from schemas.journey_events import OfferDefined, OfferWithdrawn
 
 ORGANISATION, TITLES, POLICY = "organisation", "titles", "attribute-policy"
 OFFERS = "offers"  # the offer catalogue: one document, offers by code
+REQUEST_KINDS = "service-request-kinds"
 REFERENCE_EVENTS = (
     OrganisationRegistered,
     OrganisationRelationshipChanged,
@@ -31,6 +35,8 @@ REFERENCE_EVENTS = (
     AttributeLevelSet,
     OfferDefined,
     OfferWithdrawn,
+    ServiceRequestKindDefined,
+    ServiceRequestKindRetired,
 )
 
 _REFERENCE_MODELS = models_of(*REFERENCE_EVENTS)
@@ -49,6 +55,8 @@ def key_of(fact: Fact) -> Key:
         return TITLES, TITLES
     if isinstance(data, OfferDefined | OfferWithdrawn):
         return OFFERS, OFFERS
+    if isinstance(data, ServiceRequestKindDefined | ServiceRequestKindRetired):
+        return REQUEST_KINDS, REQUEST_KINDS
     return POLICY, POLICY
 
 
@@ -96,6 +104,13 @@ def _apply(view: dict[str, Any] | None, fact: Fact) -> dict[str, Any]:
         return {"offers": offers}
     if isinstance(data, AttributeLevelSet):
         return {"levels": {**(view or {}).get("levels", {}), data.attribute: data.level}}
+    if isinstance(data, ServiceRequestKindDefined | ServiceRequestKindRetired):
+        kinds = dict((view or {}).get("kinds", {}))
+        if isinstance(data, ServiceRequestKindDefined):
+            kinds[data.code] = {"label": data.label, "service_level_hours": data.service_level_hours, "retired": False}
+        else:
+            kinds[data.code] = {**kinds.get(data.code, _default_kind(data.code)), "retired": True}
+        return {"kinds": kinds}
     raise TypeError(f"not a reference event: {fact.event_type}")
 
 
@@ -108,3 +123,17 @@ def policy_levels(document: Mapping[str, Any] | None) -> dict[str, str]:
     """The level of every attribute with a decision: the aggregate's defaults, then what the projected
     policy changed (the defaults are code, not events: the log only carries the changes)."""
     return {**DEFAULT_LEVELS, **((document or {}).get("levels") or {})}
+
+
+def _default_kind(code: str) -> dict[str, Any]:
+    label, hours = DEFAULT_KINDS.get(code, (code, 0))
+    return {"label": label, "service_level_hours": hours, "retired": False}
+
+
+def request_kinds(document: Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:
+    """Every kind of service request: the referential's defaults (code, not events), then what
+    administrators changed."""
+    return {
+        **{code: _default_kind(code) for code in DEFAULT_KINDS},
+        **((document or {}).get("kinds") or {}),
+    }

@@ -285,6 +285,91 @@ class CallInteraction(Interaction):
     notes: str | None = Field(default=None, max_length=10_000)
 
 
+# --- service requests and complaints (relayed from the event store; the subject is the person) --
+
+RequestChannel = Literal["email", "web", "sms", "call", "advisor"]
+RequestState = Literal["open", "in_progress", "waiting_for_customer", "resolved", "closed"]
+
+
+class ServiceRequestKindDefined(EventData):
+    """A kind of service request (request, complaint, question...) was added to the referential, or
+    relabelled, or given another service level (the hours allowed to resolve one), or brought back."""
+
+    event_type: ClassVar[str] = "crossview.service-request.kind-defined.v1"
+    stream: ClassVar[str] = DOMAIN
+
+    code: str = Field(min_length=1, max_length=100)
+    label: str = Field(min_length=1, max_length=300)
+    service_level_hours: int = Field(ge=1, le=24 * 366)
+
+
+class ServiceRequestKindRetired(EventData):
+    """A kind of service request can no longer be given to new requests; those that have it keep it."""
+
+    event_type: ClassVar[str] = "crossview.service-request.kind-retired.v1"
+    stream: ClassVar[str] = DOMAIN
+
+    code: str = Field(min_length=1, max_length=100)
+
+
+class ServiceRequestOpened(EventData):
+    """The person (the subject) asked for something or complained, through ``channel``; it must be
+    resolved by ``due_at`` (the opening time plus the kind's service level)."""
+
+    event_type: ClassVar[str] = "crossview.service-request.opened.v1"
+    stream: ClassVar[str] = DOMAIN
+
+    request_id: str = Field(min_length=1, max_length=200)
+    kind: str = Field(min_length=1, max_length=100)
+    channel: RequestChannel
+    subject: str = Field(min_length=1, max_length=1000)
+    description: str | None = Field(default=None, max_length=10_000)
+    function_id: str | None = Field(default=None, max_length=200)
+    opened_at: datetime
+    due_at: datetime
+    opened_by: str = Field(min_length=1, max_length=200, description="The advisor, or the provider it came through.")
+    source_ref: str | None = Field(
+        default=None, max_length=1000, description="The provider's own id of the message it came from."
+    )
+
+
+class ServiceRequestStateChanged(EventData):
+    """One of the person's (the subject's) requests changed state: open -> in progress -> waiting
+    for the customer -> resolved -> closed; back to open from resolved or closed is a reopening."""
+
+    event_type: ClassVar[str] = "crossview.service-request.state-changed.v1"
+    stream: ClassVar[str] = DOMAIN
+
+    request_id: str = Field(min_length=1, max_length=200)
+    state: RequestState
+    previous_state: RequestState
+    at: datetime
+    by: str = Field(min_length=1, max_length=200)
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class ServiceRequestAssigned(EventData):
+    """One of the person's (the subject's) requests is now in the hands of ``assignee``."""
+
+    event_type: ClassVar[str] = "crossview.service-request.assigned.v1"
+    stream: ClassVar[str] = DOMAIN
+
+    request_id: str = Field(min_length=1, max_length=200)
+    assignee: str = Field(min_length=1, max_length=200)
+    by: str = Field(min_length=1, max_length=200)
+
+
+class ServiceRequestCommented(EventData):
+    """Someone wrote a comment on one of the person's (the subject's) requests."""
+
+    event_type: ClassVar[str] = "crossview.service-request.commented.v1"
+    stream: ClassVar[str] = DOMAIN
+
+    request_id: str = Field(min_length=1, max_length=200)
+    author: str = Field(min_length=1, max_length=200)
+    text: str = Field(min_length=1, max_length=10_000)
+
+
 # --- audit (written by the API before it answers) --------------------------------------------
 
 
@@ -360,6 +445,12 @@ EVENT_TYPES: dict[str, type[EventData]] = {
         OfferWithdrawn,
         OfferAccepted,
         OfferDeclined,
+        ServiceRequestKindDefined,
+        ServiceRequestKindRetired,
+        ServiceRequestOpened,
+        ServiceRequestStateChanged,
+        ServiceRequestAssigned,
+        ServiceRequestCommented,
     )
 }
 

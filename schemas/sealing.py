@@ -28,6 +28,9 @@ from schemas.events import (
     EventData,
     PersonRegistered,
     PersonRenamed,
+    ServiceRequestCommented,
+    ServiceRequestOpened,
+    ServiceRequestStateChanged,
     SmsInteraction,
     WebInteraction,
 )
@@ -49,6 +52,9 @@ PERSONAL_FIELDS: dict[type[EventData], tuple[str, ...]] = {
     WebInteraction: ("name", "url", "properties"),
     CallInteraction: ("from_number", "to_number", "notes"),
     JourneyAbandoned: ("reason",),
+    ServiceRequestOpened: ("subject", "description", "source_ref"),
+    ServiceRequestStateChanged: ("reason",),
+    ServiceRequestCommented: ("text",),
 }
 PERSONAL_BY_TYPE = {model.event_type: fields for model, fields in PERSONAL_FIELDS.items()}
 

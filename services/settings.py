@@ -114,6 +114,11 @@ class Settings(BaseSettings):
         "its X-Api-Key header, or its HTTP Basic password.",
     )
     mailgun_signing_key: str | None = Field(None, description="Mailgun HTTP webhook signing key.")
+    sendgrid_parse_verification_key: str | None = Field(
+        None,
+        description="SendGrid Inbound Parse: the public key (base64 DER) of the Parse webhook's security policy, "
+        "with signature verification enabled; inbound emails open service requests.",
+    )
     segment_write_key: str | None = Field(
         None, description="Write key of the Segment source (HTTP Basic user name of Segment-compatible libraries)."
     )

@@ -17,6 +17,7 @@ from domain.offers import OfferAnswer, OfferCatalogue
 from domain.organisation import Organisation
 from domain.person import Person
 from domain.referential import AttributePolicy, TitleReferential
+from domain.service_request import PersonRequests, RequestKinds, ServiceRequest
 from schemas.envelope import CloudEvent
 from schemas.events import (
     AttributeLevelSet,
@@ -36,6 +37,12 @@ from schemas.events import (
     PersonRenamed,
     PersonRestored,
     PersonSeparated,
+    ServiceRequestAssigned,
+    ServiceRequestCommented,
+    ServiceRequestKindDefined,
+    ServiceRequestKindRetired,
+    ServiceRequestOpened,
+    ServiceRequestStateChanged,
     TitleDefined,
     TitleRetired,
 )
@@ -113,9 +120,25 @@ def wire_data(event: DomainEvent) -> EventData | None:
             answered = OfferAccepted if event.answer == "accepted" else OfferDeclined
             return answered(code=event.code, channel=event.channel)
         case (
+            ServiceRequest.Opened()
+            | ServiceRequest.StateChanged()
+            | ServiceRequest.Assigned()
+            | ServiceRequest.Commented()
+        ):
+            return service_request_data(event)
+        case RequestKinds.KindDefined():
+            return ServiceRequestKindDefined(
+                code=event.code, label=event.label, service_level_hours=event.service_level_hours
+            )
+        case RequestKinds.KindRetired():
+            return ServiceRequestKindRetired(code=event.code)
+        case (
             OfferCatalogue.Started()
             | TitleReferential.Started()
             | AttributePolicy.Started()
+            | RequestKinds.Started()
+            | PersonRequests.Started()
+            | PersonRequests.RequestAdded()
             | ContactPoint.Claimed()
             | ContactPoint.CarrierChanged()
             | ContactPoint.Reassigned()
@@ -125,11 +148,50 @@ def wire_data(event: DomainEvent) -> EventData | None:
     raise TypeError(f"no wire event for {type(event).__qualname__}: add one to services/application/wire.py")
 
 
+def service_request_data(event: DomainEvent) -> EventData:
+    """A service request's event: the request is named in the data, the person is the subject."""
+    request_id = str(event.originator_id)
+    match event:
+        case ServiceRequest.Opened():
+            return ServiceRequestOpened(
+                request_id=request_id,
+                kind=event.kind,
+                channel=event.channel,
+                subject=event.subject,
+                description=event.description,
+                function_id=event.function_id,
+                opened_at=event.opened_at,
+                due_at=event.due_at,
+                opened_by=event.opened_by,
+                source_ref=event.source_ref,
+            )
+        case ServiceRequest.StateChanged():
+            return ServiceRequestStateChanged(
+                request_id=request_id,
+                state=event.state,
+                previous_state=event.previous,
+                at=event.at,
+                by=event.by,
+                reason=event.reason,
+            )
+        case ServiceRequest.Assigned():
+            return ServiceRequestAssigned(request_id=request_id, assignee=event.assignee, by=event.by)
+        case ServiceRequest.Commented():
+            return ServiceRequestCommented(request_id=request_id, author=event.author, text=event.text)
+    raise TypeError(f"not a service request event: {type(event).__qualname__}")
+
+
+# Events about a person stored by an aggregate of their own (a service request, an answer to an
+# offer): the person's id is the subject, so they share the person's partition of the log (and its
+# order) and their data key.
+_ABOUT_A_PERSON = (Erasure.Erased, ServiceRequest.Opened, ServiceRequest.StateChanged, ServiceRequest.Assigned,
+                   ServiceRequest.Commented, OfferAnswer.Answered)  # fmt: skip
+
+
 def to_cloud_event(event: DomainEvent, data: EventData) -> CloudEvent:
     originator: uuid.UUID = event.originator_id
     # An erasure is about the person, whose own aggregate is gone from the store: their id is the subject.
-    # So is an answer to an offer: it is the person's, and lands on their partition.
-    subject = event.person_id if isinstance(event, Erasure.Erased | OfferAnswer.Answered) else str(originator)
+    subject = event.person_id if isinstance(event, _ABOUT_A_PERSON) else str(originator)
     return CloudEvent(
         id=f"{originator}:{event.originator_version}",  # the same stored event always gets the same id
         source=SOURCE,

@@ -110,6 +110,16 @@ def seed_demo(app: Crossview, publish: Callable[[list[CloudEvent]], object]) -> 
     )
     define_demo_offers(app)
     publish(interactions_of(str(fabien), functions))
+    # As treasurer, he complained by email (an Inbound Parse post would open it so): a double debit.
+    app.open_from_email(
+        fabien,
+        functions["croissance-plus"],
+        "sendgrid",
+        "demo-treasurer-complaint@mail.croissance-plus.example",
+        ("reclamation+complaint@support.crossview.example",),
+        "Cotisation 2026 prélevée deux fois",
+        "Bonjour, la cotisation 2026 de Croissance+ a été prélevée deux fois. Merci de rembourser le doublon.",
+    )
     return DemoIds(str(fabien), {k: str(v) for k, v in organisations.items()}, functions)
 
 

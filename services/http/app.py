@@ -38,6 +38,7 @@ from services.http.routes import (
     operations,
     privacy,
     queries,
+    service_requests,
     stream,
     webhooks,
 )
@@ -158,6 +159,7 @@ def create_app(build: Callable[[], Container]) -> FastAPI:
         privacy.router,
         commands.router,
         offers.router,
+        service_requests.router,
         ingest.router,
         webhooks.router,
         operations.router,

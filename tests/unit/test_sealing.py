@@ -27,6 +27,8 @@ CLEAR = {
     "title_code", "entered_on", "exits_on", "exited_on", "function_ids", "name", "direction", "provider",
     "provider_id", "status", "canonical_status", "campaign", "bounce_type", "action", "duration_seconds", "outcome", "erased_on",
     "journey_id", "journey_type", "channel", "step", "step_count", "step_name", "code",
+    "request_id", "opened_at", "due_at", "opened_by", "state", "previous_state", "at", "by", "assignee",
+    "author",
 }  # fmt: skip
 
 

@@ -2,14 +2,46 @@
 
 from __future__ import annotations
 
+import uuid
+
 from fastapi import APIRouter
 
 from channels import segment
+from domain.errors import RetiredRequestKindError, UnknownRequestKindError
 from schemas.api import Problem
+from schemas.envelope import CloudEvent
+from services.container import Container
+from services.http.deps import ProblemError
+from services.http.routes.webhooks.edge import Attributed
 from services.http.routes.webhooks.pipeline import Edge, route
 
 router = APIRouter(tags=["webhooks"])
 TRACKING_API = "/v1/ingest/segment"  # the `host` to give Segment's libraries: they call {host}/v1/batch
+
+
+def _open_service_requests(crossview: Container, events: list[tuple[Attributed, CloudEvent]]) -> None:
+    """Each "Service Request Submitted" track (its properties checked when parsed) opens a service
+    request for its person, once: the request id derives from the event id, itself from the
+    message id. A kind the referential does not offer is a 422 naming it."""
+    for item, event in events:
+        form = segment.service_request_form(item.data)
+        if form is None:
+            continue
+        try:
+            crossview.commands.run(
+                lambda app, form=form, event=event: app.open_from_web(
+                    uuid.UUID(event.subject),
+                    event.data.get("function_id"),
+                    event.id,
+                    form.kind,
+                    form.subject,
+                    form.description,
+                )
+            )
+        except (UnknownRequestKindError, RetiredRequestKindError) as error:
+            raise ProblemError(
+                422, "Invalid service request", str(error), [{"field": "properties.kind", "message": str(error)}]
+            ) from error
 
 
 def _segment_edge(webhook: segment.MessageWebhook, credentials_in_headers: bool) -> Edge:
@@ -20,6 +52,7 @@ def _segment_edge(webhook: segment.MessageWebhook, credentials_in_headers: bool)
         answer=lambda accepted, ignored: {"success": True},
         credentials_in_headers=credentials_in_headers,
         problem=_as_segment_error,
+        follow=_open_service_requests,
     )
 
 
