@@ -178,6 +178,9 @@ class MemoryStore:
     def person_document(self, person_id: str, day: date) -> None:
         return None
 
+    def ready_360(self, person_id: str, day: date) -> tuple[None, dict[str, dict[str, Any]]]:
+        return None, self.offer_catalogue()
+
     def refresh_documents(self, day: date, limit: int) -> int:
         return 0
 

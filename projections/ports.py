@@ -104,6 +104,12 @@ class ProjectionStore(Protocol):
         """The ready parts of the person's 360° view on ``day`` (person_document.splice puts them
         together), or None where none holds: the view is then made from ``person_context``."""
 
+    def ready_360(
+        self, person_id: str, day: date
+    ) -> tuple[tuple[str, list[tuple[str, list[str], list[str]]]] | None, dict[str, dict[str, Any]]]:
+        """``person_document`` and the offer catalogue a 360° answer needs with it (kept by the
+        store between changes: the answer's one read stays one)."""
+
     def refresh_documents(self, day: date, limit: int) -> int:
         """Make again up to ``limit`` ready documents that went stale; how many."""
 

@@ -31,7 +31,7 @@ from schemas.events import (
     TitleRetired,
     stream_of,
 )
-from schemas.journey_events import JourneyStepReached, OfferDeclined, OfferDefined
+from schemas.journey_events import JourneyStepReached, OfferDeclined, OfferDefined, OfferWithdrawn
 from services.demo.data import event, synthetic_people
 
 FRESH = Freshness(position={"t:0": 3}, caught_up=True)
@@ -283,3 +283,22 @@ def test_journeys_and_offers_show_in_a_ready_document_as_in_the_view_made_withou
     feed.send([event(person, OfferDeclined(code="KIT", channel="call"), now, "declined")])
     ready = json.loads(splice(person, *store.person_document(person, today()), today(), FRESH, moment))
     assert ready["next_offer"] is None and ready["offers"] == made["offers"]
+
+
+def test_the_catalogue_a_360_answer_uses_follows_every_change_without_a_read_of_its_own(fed):
+    feed, store, _ = fed
+    person, catalogue = PEOPLE[0], "offer-catalogue"
+    assert store.ready_360(person, today())[1] == {}  # no catalogue row: nothing to read
+    feed.send([event(catalogue, OfferDefined(code="A", label="A", suggested=True), AT, "a-defined")])
+    feed.refresh()
+    ready, offers = store.ready_360(person, today())
+    assert ready == store.person_document(person, today()) and set(offers) == {"A"}  # a new version: read...
+    reads, rows = [], store._rows
+    store._rows = lambda *args: reads.append(args) or rows(*args)
+    assert set(store.ready_360(person, today())[1]) == {"A"} and len(reads) == 1  # ...then kept: one read
+    store._rows = rows
+    feed.send([event(catalogue, OfferWithdrawn(code="A"), AT, "a-withdrawn")])
+    feed.send([event(catalogue, OfferDefined(code="B", label="B"), AT, "b-defined")])
+    feed.refresh()
+    _, changed = store.ready_360(person, today())
+    assert set(changed) == {"A", "B"} and changed["A"]["withdrawn"]

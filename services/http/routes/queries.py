@@ -107,8 +107,8 @@ def _person_360(crossview, person_id: str, day: date, freshness: Freshness) -> P
     one for that day (bytes as stored, one primary-key read); else the person, their references and
     their organisations' first people in one round trip; the whole family's views only for someone
     joined with others."""
-    moment = moment_of(crossview)
-    ready = crossview.store.person_document(person_id, day)
+    ready, catalogue = crossview.store.ready_360(person_id, day)
+    moment = moment_of(crossview, catalogue)
     if ready is not None:
         return splice(person_id, *ready, day, freshness, moment)
     context = crossview.store.person_context(person_id, day, LINKS_SHOWN)
@@ -121,10 +121,10 @@ def _person_360(crossview, person_id: str, day: date, freshness: Freshness) -> P
     return build_360(view, refs, colleagues, day, freshness, moment)
 
 
-def moment_of(crossview) -> Moment:
+def moment_of(crossview, catalogue: dict | None = None) -> Moment:
     """What a 360° view's journeys and offers depend on now: the catalogue, the time, the stall setting."""
     return Moment(
-        catalogue=crossview.store.offer_catalogue(),
+        catalogue=crossview.store.offer_catalogue() if catalogue is None else catalogue,
         stall_after=timedelta(minutes=crossview.settings.journey_stall_minutes),
     )
 
