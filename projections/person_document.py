@@ -31,7 +31,7 @@ FORMAT = 1  # of the stored parts: a build that changes what they hold (or how) 
 LINKS_SHOWN = 50  # people per organisation in a 360° view
 LINKS_KEPT = LINKS_SHOWN + 1  # an organisation's row keeps one more: the person reading it is left out
 FOREVER = date(9999, 12, 31)  # valid_until of a part no date will change
-_CORE_EXCLUDED = {"as_of", "links", "freshness"}
+_CORE_EXCLUDED = {"as_of", "links", "time_travel", "freshness"}
 _NO_FRESHNESS = Freshness(position={}, caught_up=True)
 
 

@@ -22,6 +22,19 @@ class Freshness(ApiModel):
     )
 
 
+class TimeTravelOut(ApiModel):
+    """What a time-travelled answer reflects: ask again with these and the answer is the same."""
+
+    until: datetime | None = Field(
+        description="The instant asked for (as_of): only events whose own time is at or before it count."
+    )
+    at_position: dict[str, int] = Field(
+        description="Next offset per 'topic:partition': only events before it count (the one asked for, "
+        "or the read model's position when the answer was made)."
+    )
+    model: str | None = Field(description="The replayed read model answering, or null for the live one.")
+
+
 class LastInteractionOut(ApiModel):
     event_id: str
     channel: str
@@ -119,6 +132,9 @@ class Person360Out(ApiModel):
     last_event_at: datetime | None
     reachability: list[ReachabilityOut] = Field(description="Consent and reachability per contact point.")
     links: list[OrganisationLinks]
+    time_travel: TimeTravelOut | None = Field(
+        None, description="Present when as_of was an instant, or at_position or model was given."
+    )
     freshness: Freshness
 
 
@@ -128,6 +144,9 @@ class HistoryOut(ApiModel):
     person_id: str
     as_of: date
     functions: list[FunctionOut]
+    time_travel: TimeTravelOut | None = Field(
+        None, description="Present when as_of was an instant, or at_position or model was given."
+    )
     freshness: Freshness
 
 
@@ -318,6 +337,9 @@ class TimelineOut(ApiModel):
     person_id: str
     entries: list[TimelineEntryOut]
     next_page: str | None = Field(description="Pass as `before` to get the next (older) page; null on the last.")
+    time_travel: TimeTravelOut | None = Field(
+        None, description="Present when as_of was an instant, or at_position or model was given."
+    )
     freshness: Freshness
 
 

@@ -7,6 +7,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import TypeVar
 
 import psycopg
@@ -26,6 +27,7 @@ from channels.memory import MemoryDeadLetters, MemoryLog
 from projections.data_keys import MemoryDataKeys, PostgresDataKeys, Wrapper
 from projections.memory_store import MemoryStore
 from projections.postgres_changes import ChangeListener
+from projections.postgres_models import Models, NamedModel
 from projections.postgres_store import DatabaseUnavailable, PostgresStore, open_pool, where
 from projections.projector import Projector
 from projections.rebuild import catch_up
@@ -155,6 +157,7 @@ def production(settings: Settings, relay_in_process: bool = True) -> Container:
         eraser=Eraser(commands.run, crossview, keys, postgres_purge(settings, crossview)),
         used_tokens=PostgresUsedTokens(pool, settings.namespace, settings.webhook_max_age_s),
         probes=probes,
+        models=named_models(pool, settings.namespace),
     )
     app.closers += [pool.close, publisher.close, audit_publisher.close, crossview.close, probes.close]
     # Whichever process projects, its commits reach this process's live streams.
@@ -336,6 +339,58 @@ def _report(projector: Projector, stop: threading.Event, every_s: float) -> None
             totals.dead_lettered,
         )
         last, last_at = totals.records, now
+
+
+def named_models(pool, namespace: str) -> Callable[[str], PostgresStore | None]:
+    """The read models replays finished, by name, each a store on its own generation (made once)."""
+    models, stores = Models(pool, namespace), {}
+    lock = threading.Lock()
+
+    def model(name: str) -> PostgresStore | None:
+        with lock:
+            if name not in stores:
+                found = models.find(name)
+                if found is None or found.finished_at is None:
+                    return None  # not made, or still being made: not a state of the log anyone asked for
+                stores[name] = PostgresStore(pool, namespace, generation=found.generation)
+            return stores[name]
+
+    return model
+
+
+def replay(
+    settings: Settings,
+    name: str,
+    until: datetime,
+    since: datetime | None = None,
+    progress: Callable[[int, int], None] = lambda done, total: None,
+) -> tuple[NamedModel, Projector, bool]:
+    """Fold the log's events from ``since`` to ``until`` (by their own time) into the read model
+    ``name``, a generation of its own beside the live one; resumes an unfinished replay of the same
+    window. The log is read to its end as it stood when the replay first started, so a late event
+    that arrived after that is not in (``at_position`` queries say so exactly)."""
+    ensure_topics(settings.kafka_bootstrap, _topics(settings))
+    pool = open_pool(settings.database_url, max_size=2)
+    try:
+        PostgresStore(pool, settings.namespace)  # the meta tables, for a namespace never projected
+        models = Models(pool, settings.namespace)
+        model, resumed = models.start(name, until, since, end_offsets(settings.kafka_bootstrap, settings.event_topics))
+        target = PostgresStore(pool, settings.namespace, generation=model.generation)
+        projector = Projector(
+            target,
+            MemoryDeadLetters(),  # the live projector already dead-lettered them
+            keys=data_keys(settings, pool),
+            window=lambda fact: fact.time <= until and (since is None or fact.time >= since),
+        )
+        source = KafkaReplay(settings.kafka_bootstrap, projector.assign(list(model.targets)))
+        try:
+            catch_up(projector, source, model.targets, progress)
+        finally:
+            source.close()
+        models.finish(name)
+        return model, projector, resumed
+    finally:
+        pool.close()
 
 
 def rebuild(

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from channels.webhook_fields import load_json
+from projections.as_of import Partition
 from projections.campaigns import indicators
 from projections.directory import (
     Criteria,
@@ -25,7 +28,7 @@ from projections.person_document import LINKS_SHOWN, document_organisations, has
 from projections.person_document import person_360 as build_360
 from projections.person_model import PersonView, merge_views
 from projections.person_view import one_row_per_message
-from projections.ports import TimelineFilter
+from projections.ports import ProjectionStore, TimelineFilter
 from projections.timeline import TimelineEntry
 from schemas.api import (
     AttributePolicyOut,
@@ -47,10 +50,16 @@ from schemas.api import (
 )
 from schemas.events import Channel
 from services.http.access import AsAdvisor, AsPeopleReader, AsReader, sees_personal_data, shown_to
-from services.http.deps import App, AsOf, Fresh, ProblemError, today
+from services.http.deps import App, AsOf, Fresh, ProblemError, render, today
+from services.http.routes.travelled import family_at, references_at, the_cut
+from services.http.time_travel import TimeTravel, Travel, store_of
 
 router = APIRouter()
 NOT_FOUND = {404: {"model": Problem}, 410: {"model": Problem, "description": "The person was erased"}}
+TRAVELLED = {
+    **NOT_FOUND,
+    404: {"model": Problem, "description": "No such person (at that point of the log), or no such read model"},
+}
 
 
 def family_of(crossview, person_id: str) -> tuple[PersonView, list[PersonView]]:
@@ -84,21 +93,33 @@ def _functions(view: PersonView, refs: References, day: date, active_only: bool 
     return [FunctionOut(**function_out(view, f, refs, day)) for f in chosen]
 
 
-@router.get("/v1/persons/{person_id}", response_model=Person360Out, tags=["persons"], responses=NOT_FOUND)
+@router.get("/v1/persons/{person_id}", response_model=Person360Out, tags=["persons"], responses=TRAVELLED)
 async def person_360(
-    crossview: App, caller: AsPeopleReader, person_id: str, freshness: Fresh, day: AsOf
+    crossview: App, caller: AsPeopleReader, person_id: str, freshness: Fresh, travel: TimeTravel
 ) -> Person360Out | Response:
     """The 360° view of a person: their active functions in priority order (the first is the main
     function), attributes tagged person- or function-level, interactions per function and in all,
-    and the other people of the organisations where they hold an active function."""
+    and the other people of the organisations where they hold an active function. With an instant
+    as `as_of`, or `at_position`, the view as the log stood then (`time_travel` says which)."""
+    if travel.cut is not None or travel.model is not None:
+        travelled = await run_in_threadpool(_person_360_travelled, crossview, person_id, travel, freshness)
+        return _respond(caller, travelled, crossview)
+    day = travel.day
     answer = await run_in_threadpool(_person_360, crossview, person_id, day, freshness)
     if isinstance(answer, bytes):  # the ready document
         if sees_personal_data(caller):
             return Response(answer, media_type="application/json")
         answer = Person360Out.model_validate_json(answer)
+    return _respond(caller, answer, crossview)
+
+
+def _respond(caller, answer, crossview) -> Response:
+    """The answer as the caller may see it, built and checked once: sent as it is, not validated
+    again; ``time_travel`` only when the query travelled (a live answer is as it always was)."""
     shown = shown_to(caller, answer, crossview)
-    if isinstance(shown, Person360Out):  # built and checked once: answered as it is, not validated again
-        return Response(shown.model_dump_json(), media_type="application/json")
+    if isinstance(shown, BaseModel):
+        exclude = {"time_travel"} if getattr(shown, "time_travel", None) is None else None
+        return Response(shown.model_dump_json(exclude=exclude), media_type="application/json")
     return shown
 
 
@@ -120,31 +141,83 @@ def _person_360(crossview, person_id: str, day: date, freshness: Freshness) -> P
     return build_360(view, refs, colleagues, day, freshness)
 
 
-@router.get("/v1/persons/{person_id}/history", response_model=HistoryOut, tags=["persons"], responses=NOT_FOUND)
+def _person_360_travelled(crossview, person_id: str, travel: Travel, freshness: Freshness) -> Person360Out:
+    """The 360° view from a replayed read model, or at a cut: the pure fold of the family's events the
+    cut keeps, their organisations as they stood then; the links are the organisations' people on
+    the day as the read model knows them now."""
+    store, freshness, position = _travelled_store(crossview, travel, freshness)
+    day = travel.day
+    if travel.cut is None:  # a replayed model as it stands
+        answer = _person_360(replace(crossview, store=store), person_id, day, freshness)
+        answer = Person360Out.model_validate_json(answer) if isinstance(answer, bytes) else answer
+        return answer.model_copy(update={"time_travel": travel.used(position)})
+    cut = the_cut(travel.cut, position)
+    view, absorbed = family_at(store, person_id, cut)
+    view = merge_views(view, absorbed) if absorbed else view
+    organisations = document_organisations(view, day)
+    refs = references_at(store, organisations, cut)
+    colleagues = store.colleagues(organisations, day, person_id, LINKS_SHOWN)
+    answer = build_360(view, refs, colleagues, day, freshness)
+    return answer.model_copy(update={"time_travel": travel.used(dict(cut.position or {}))})
+
+
+def _travelled_store(
+    crossview, travel: Travel, freshness: Freshness
+) -> tuple[ProjectionStore, Freshness, dict[Partition, int]]:
+    """The read model a travelling query reads, the freshness it answers with and its position."""
+    store = store_of(crossview, travel)
+    if travel.model is None:
+        return store, freshness, _partitions(freshness.position)
+    position = store.position()
+    return store, Freshness(position=render(position), caught_up=True), position
+
+
+def _partitions(rendered: dict[str, int]) -> dict[Partition, int]:
+    return {(where.rsplit(":", 1)[0], int(where.rsplit(":", 1)[1])): offset for where, offset in rendered.items()}
+
+
+@router.get("/v1/persons/{person_id}/history", response_model=HistoryOut, tags=["persons"], responses=TRAVELLED)
 def professional_history(
-    crossview: App, caller: AsPeopleReader, person_id: str, freshness: Fresh, day: AsOf
-) -> HistoryOut:
-    """Every function the person held or holds, ended ones included, oldest first."""
-    view = _person(crossview, person_id)
-    refs = crossview.store.reference_data(f.organisation_id for f in view.functions.values())
-    return shown_to(
-        caller,
-        HistoryOut(
-            person_id=person_id,
-            as_of=day,
-            functions=[FunctionOut(**f) for f in history(view, refs, day)],
-            freshness=freshness,
-        ),
-        crossview,
+    crossview: App, caller: AsPeopleReader, person_id: str, freshness: Fresh, travel: TimeTravel
+) -> Response:
+    """Every function the person held or holds, ended ones included, oldest first (at a cut: those
+    recorded then, as they were then)."""
+    return _respond(caller, history_answer(crossview, person_id, freshness, travel), crossview)
+
+
+def history_answer(crossview, person_id: str, freshness: Freshness, travel: Travel) -> HistoryOut:
+    """The professional history as everyone may see it (the route and the console)."""
+    day, used = travel.day, None
+    if travel.cut is None and travel.model is None:
+        view = _person(crossview, person_id)
+        refs = crossview.store.reference_data(f.organisation_id for f in view.functions.values())
+    else:
+        store, freshness, position = _travelled_store(crossview, travel, freshness)
+        if travel.cut is None:
+            view, used = _person(replace(crossview, store=store), person_id), travel.used(position)
+            refs = store.reference_data(f.organisation_id for f in view.functions.values())
+        else:
+            cut = the_cut(travel.cut, position)
+            survivor, absorbed = family_at(store, person_id, cut)
+            view = merge_views(survivor, absorbed) if absorbed else survivor
+            refs = references_at(store, [f.organisation_id for f in view.functions.values()], cut)
+            used = travel.used(dict(cut.position or {}))
+    return HistoryOut(
+        person_id=person_id,
+        as_of=day,
+        functions=[FunctionOut(**f) for f in history(view, refs, day)],
+        time_travel=used,
+        freshness=freshness,
     )
 
 
-@router.get("/v1/persons/{person_id}/timeline", response_model=TimelineOut, tags=["persons"], responses=NOT_FOUND)
+@router.get("/v1/persons/{person_id}/timeline", response_model=TimelineOut, tags=["persons"], responses=TRAVELLED)
 def timeline(
     crossview: App,
     caller: AsPeopleReader,
     person_id: str,
     freshness: Fresh,
+    travel: TimeTravel,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     before: Annotated[
         str | None, Query(max_length=1000, description="The next_page cursor of the previous page.")
@@ -153,26 +226,54 @@ def timeline(
     function_id: Annotated[
         str | None, Query(description="Only the interactions attributed to this function of the person.")
     ] = None,
-) -> TimelineOut:
+) -> Response:
     """Everything that happened to the person, on every channel, newest first, paged; or the part
-    of one channel, or of one of their functions."""
-    view, absorbed = family_of(crossview, person_id)
+    of one channel, or of one of their functions. At a cut (an instant as `as_of`, `at_position`):
+    the events it keeps, each message with the statuses it had then."""
+    answer = timeline_answer(crossview, person_id, freshness, travel, limit, before, channel, function_id)
+    return _respond(caller, answer, crossview)
+
+
+def timeline_answer(
+    crossview,
+    person_id: str,
+    freshness: Freshness,
+    travel: Travel,
+    limit: int = 50,
+    before: str | None = None,
+    channel: str | None = None,
+    function_id: str | None = None,
+) -> TimelineOut:
+    """One page of the timeline (the route and the console)."""
+    store, cut, used = crossview.store, None, None
+    if travel.cut is None and travel.model is None:
+        view, absorbed = family_of(crossview, person_id)
+    else:
+        store, freshness, position = _travelled_store(crossview, travel, freshness)
+        if travel.cut is None:
+            view, absorbed = family_of(replace(crossview, store=store), person_id)
+            used = travel.used(position)
+        else:
+            cut = the_cut(travel.cut, position)
+            view, absorbed = family_at(store, person_id, cut)
+            used = travel.used(dict(cut.position or {}))
     if function_id is not None and all(function_id not in v.functions for v in (view, *absorbed)):
         raise ProblemError(404, "Function not found", f"person {person_id} has no function {function_id!r}")
     cursor = _decode_cursor(before) if before else None
     everyone = [view.person_id, *(a.person_id for a in absorbed)]
     only = TimelineFilter(channel, function_id)
-    entries = one_row_per_message(e for pid in everyone for e in crossview.store.timeline(pid, limit + 1, cursor, only))
+    pages = (
+        store.timeline(pid, limit + 1, cursor, only, cut) if cut else store.timeline(pid, limit + 1, cursor, only)
+        for pid in everyone
+    )
+    entries = one_row_per_message(e for page in pages for e in page)
     page, more = entries[:limit], len(entries) > limit
-    return shown_to(
-        caller,
-        TimelineOut(
-            person_id=view.person_id,
-            entries=[_entry_out(e) for e in page],
-            next_page=_encode_cursor(page[-1]) if more else None,
-            freshness=freshness,
-        ),
-        crossview,
+    return TimelineOut(
+        person_id=view.person_id,
+        entries=[_entry_out(e) for e in page],
+        next_page=_encode_cursor(page[-1]) if more else None,
+        time_travel=used,
+        freshness=freshness,
     )
 
 

@@ -1,0 +1,72 @@
+"""The 360° view, history and timeline as the log stood at a cut (an instant, a position): the
+people, their families and their organisations folded from the read model's event history
+(projections/as_of.py). The routes in queries.py call these when a query travels."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from projections.as_of import Cut, Partition, fact_of_entry, view_as_of
+from projections.directory import References
+from projections.person_model import PersonView
+from projections.ports import ProjectionStore
+from projections.reference_view import ORGANISATION, fold_references
+from schemas.events import InvalidEventData, UnknownEventType
+from services.http.deps import ProblemError
+
+_ERASED = "this person was erased at their request"
+
+
+def view_at(store: ProjectionStore, person_id: str, cut: Cut) -> PersonView | None:
+    """The person's own view at the cut (None: nothing of theirs yet)."""
+    checkpoint, entries = store.events_as_of(person_id, cut)
+    try:
+        return view_as_of(person_id, entries, cut, checkpoint)
+    except (InvalidEventData, UnknownEventType) as error:  # redacted rows: an erasure the live view shows
+        raise ProblemError(410, "Person erased", _ERASED) from error
+
+
+def family_at(store: ProjectionStore, person_id: str, cut: Cut) -> tuple[PersonView, list[PersonView]]:
+    """As queries.family_of, at the cut: the survivor the person was joined into then, and everyone
+    joined into them then. An erased person is not shown at any time (their data is gone)."""
+    live = store.person(person_id)
+    if live is None:
+        raise ProblemError(404, "Person not found", f"no person {person_id!r} in the read model")
+    if live.erased_on is not None:
+        raise ProblemError(410, "Person erased", f"{_ERASED} on {live.erased_on}")
+    view = view_at(store, person_id, cut)
+    if view is None:
+        raise ProblemError(404, "Person not found", f"no event of person {person_id!r} at that point of the log")
+    for _ in range(20):
+        if view.merged_into is None:
+            break
+        view = view_at(store, view.merged_into, cut) or view
+    if view.erased_on is not None or (store.person(view.person_id) or view).erased_on is not None:
+        raise ProblemError(410, "Person erased", _ERASED)
+    absorbed, pending, seen = [], list(view.absorbed), {view.person_id}
+    while pending:
+        found = [v for pid in pending if pid not in seen for v in [view_at(store, pid, cut)] if v is not None]
+        seen |= set(pending)
+        absorbed += found
+        pending = [a for v in found for a in v.absorbed]
+    return view, absorbed
+
+
+def references_at(store: ProjectionStore, organisation_ids: list[str], cut: Cut) -> References:
+    """The organisations as they stood at the cut (name, kind, relationship), folded from their own
+    events; titles as the referential holds them now."""
+    now = store.reference_data(organisation_ids)
+    organisations = {}
+    for organisation_id in dict.fromkeys(organisation_ids):
+        _, entries = store.events_as_of(organisation_id, cut)
+        facts = [fact_of_entry(e) for e in sorted(entries, key=lambda e: (e.topic, e.partition, e.offset))]
+        folded = fold_references(facts, {})
+        if (ORGANISATION, organisation_id) in folded:
+            organisations[organisation_id] = folded[(ORGANISATION, organisation_id)]
+    return replace(now, organisations=organisations)
+
+
+def the_cut(asked: Cut, position: dict[Partition, int]) -> Cut:
+    """The cut an answer uses: the position asked for, else the read model's at the time of the
+    question, so that asking again with it gives the same answer."""
+    return asked if asked.position is not None else Cut(asked.until, position)

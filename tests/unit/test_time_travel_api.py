@@ -1,0 +1,162 @@
+"""Time travel through the HTTP API on the embedded default: the 360° view, history and timeline as
+the log stood at an instant or a position, each the pure fold of the events the cut keeps."""
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+
+from projections.as_of import Cut, fact_of_entry
+from projections.person_view import fold
+from services.application.auth import Role
+from services.bootstrap import embedded
+from services.http.app import create_app
+from services.settings import Settings
+from tests.tokens import EVERY_ROLE, bearer
+
+LIVE_ONLY = ("freshness", "time_travel")
+
+
+def sms(fabien: str, n: int, at: datetime, body: str = "Bonjour") -> dict:
+    return {
+        "id": f"SM-travel-{n}",
+        "source": "test",
+        "type": "crossview.interaction.sms.v1",
+        "subject": fabien,
+        "time": at.isoformat(),
+        "data": {
+            "direction": "inbound",
+            "provider": "twilio",
+            "provider_id": f"SM-travel-{n}",
+            "status": "received",
+            "from_number": "+33612345678",
+            "to_number": "+33140000000",
+            "body": body,
+        },
+    }
+
+
+@pytest.fixture
+def client():
+    with TestClient(create_app(lambda: embedded(Settings())), headers=EVERY_ROLE) as client:
+        yield client
+
+
+@pytest.fixture
+def story(client):
+    """Fabien (the demo's), then three text messages a few milliseconds apart: the second is a STOP."""
+    fabien = client.app.state.crossview.demo.fabien
+    start = datetime.now(UTC)
+    moments = [start + timedelta(milliseconds=20 * n) for n in (1, 2, 3)]
+    for n, (at, body) in enumerate(zip(moments, ["Bonjour", "STOP", "Merci"], strict=True)):
+        assert client.post("/v1/events", json=sms(fabien, n, at, body)).status_code == 202
+    time.sleep(0.1)  # every message is in the past now
+    return fabien, moments
+
+
+def without(body: dict, *keys: str) -> dict:
+    return {k: v for k, v in body.items() if k not in keys}
+
+
+def pure_fold_at(client, person_id: str, until: datetime):
+    """The pure fold of the person's stored events up to ``until``, from the start (no checkpoint)."""
+    store = client.app.state.crossview.store
+    kept = sorted(
+        (e for e in store._by_person[person_id] if e.occurred_at <= until),
+        key=lambda e: (e.topic, e.partition, e.offset),
+    )
+    return fold(fact_of_entry(e) for e in kept)[person_id]
+
+
+def test_the_live_view_is_the_view_as_of_now(client, story):
+    fabien, _ = story
+    live = client.get(f"/v1/persons/{fabien}").json()
+    now = client.get(f"/v1/persons/{fabien}", params={"as_of": datetime.now(UTC).isoformat()}).json()
+    assert "time_travel" not in live
+    assert without(now, *LIVE_ONLY) == without(live, *LIVE_ONLY)
+    assert now["time_travel"]["until"] and now["time_travel"]["at_position"] == now["freshness"]["position"]
+
+
+def test_the_view_as_of_an_instant_counts_only_what_had_happened(client, story):
+    fabien, (first, second, third) = story
+    for until, sms_count, reachable in [(first, 2, True), (second, 3, False), (third, 4, False)]:
+        body = client.get(f"/v1/persons/{fabien}", params={"as_of": until.isoformat()}).json()
+        folded = pure_fold_at(client, fabien, until)
+        assert body["interactions"] == dict(folded.interactions) and body["interactions"]["sms"] == sms_count
+        assert body["events_applied"] == folded.events_applied
+        assert body["last_interaction"]["event_id"] == folded.last_interaction.event_id
+        stop = [r for r in body["reachability"] if r["address"] == "+33612345678"]
+        assert (stop[0]["reachable"] if stop else True) is reachable
+        assert body["time_travel"]["until"].startswith(until.strftime("%Y-%m-%dT%H:%M:%S"))
+
+
+def test_the_timeline_and_history_as_of_an_instant_hold_what_was_on_the_log_then(client, story):
+    fabien, (first, _, third) = story
+    live = client.get(f"/v1/persons/{fabien}/timeline").json()
+    then = client.get(f"/v1/persons/{fabien}/timeline", params={"as_of": first.isoformat()}).json()
+    assert "time_travel" not in live and then["time_travel"]["until"]
+    later = {e["event_id"] for e in live["entries"]} - {e["event_id"] for e in then["entries"]}
+    assert len(later) == 2 and all(datetime.fromisoformat(e["occurred_at"]) <= first for e in then["entries"])
+    history = client.get(f"/v1/persons/{fabien}/history", params={"as_of": third.isoformat()}).json()
+    assert [f["function_id"] for f in history["functions"]] == [
+        f["function_id"] for f in client.get(f"/v1/persons/{fabien}/history").json()["functions"]
+    ]
+    before_anything = client.get(f"/v1/persons/{fabien}", params={"as_of": "2001-01-01T00:00:00Z"})
+    assert before_anything.status_code == 404
+
+
+def test_an_answer_at_its_position_never_changes_even_when_late_events_arrive(client, story):
+    fabien, (first, *_) = story
+    asked = client.get(f"/v1/persons/{fabien}", params={"as_of": first.isoformat()}).json()
+    position = ",".join(f"{where}:{offset}" for where, offset in asked["time_travel"]["at_position"].items())
+    late = first - timedelta(milliseconds=5)  # happened before the instant, arrives now
+    assert client.post("/v1/events", json=sms(fabien, 9, late, "En retard")).status_code == 202
+    again = client.get(f"/v1/persons/{fabien}", params={"as_of": first.isoformat(), "at_position": position}).json()
+    now = client.get(f"/v1/persons/{fabien}", params={"as_of": first.isoformat()}).json()
+    assert without(again, "freshness") == without(asked, "freshness")
+    assert now["interactions"]["sms"] == asked["interactions"]["sms"] + 1  # the late event counts once arrived
+
+
+def test_a_position_alone_keeps_only_the_events_before_it(client, story):
+    fabien, _ = story
+    live = client.get(f"/v1/persons/{fabien}").json()
+    position = ",".join(f"{where}:{offset}" for where, offset in live["freshness"]["position"].items())
+    assert client.post("/v1/events", json=sms(fabien, 10, datetime.now(UTC), "Encore")).status_code == 202
+    pinned = client.get(f"/v1/persons/{fabien}", params={"at_position": position}).json()
+    assert pinned["interactions"] == live["interactions"] and pinned["time_travel"]["until"] is None
+
+
+def test_an_analyst_travels_with_values_pseudonymised(client, story):
+    fabien, (first, *_) = story
+    body = client.get(f"/v1/persons/{fabien}", params={"as_of": first.isoformat()}, headers=bearer(Role.ANALYST)).json()
+    assert body["given_name"] != "Fabien" and body["time_travel"]["until"]
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"as_of": "2026-11-30T14:05:00"}, "query.as_of"),  # no offset: which 14:05?
+        ({"as_of": "yesterday"}, "query.as_of"),
+        ({"at_position": "crossview.domain:0"}, "query.at_position"),
+    ],
+)
+def test_a_malformed_cut_is_a_422_naming_the_field(client, params, field):
+    fabien = client.app.state.crossview.demo.fabien
+    answer = client.get(f"/v1/persons/{fabien}", params=params)
+    assert answer.status_code == 422 and answer.json()["errors"][0]["field"] == field
+
+
+def test_a_read_model_nobody_replayed_is_a_404(client):
+    fabien = client.app.state.crossview.demo.fabien
+    answer = client.get(f"/v1/persons/{fabien}", params={"model": "nobody_made_it"})
+    assert answer.status_code == 404 and "crossview replay" in answer.json()["detail"]
+
+
+def test_the_cut_reaches_the_folds_own_rules(client, story):
+    """The view at a cut is built by the one fold: a Cut with the live position gives the live view."""
+    fabien, _ = story
+    store = client.app.state.crossview.store
+    cut = Cut(None, store.position())
+    checkpoint, entries = store.events_as_of(fabien, cut)
+    assert checkpoint is None and len(entries) == store.person(fabien).events_applied
