@@ -21,8 +21,9 @@ def catch_up(
     total = sum(targets.values())
     while True:
         positions = projector.positions()
+        # Told where it starts too (a resumed replay counts its rate from there), and where it ends.
+        progress(sum(min(positions.get(p, 0), t) for p, t in targets.items()), total)
         remaining = {p: t for p, t in targets.items() if positions.get(p, 0) < t}
         if not remaining:
             return
         projector.process(source.poll(500))
-        progress(sum(min(projector.positions().get(p, 0), t) for p, t in targets.items()), total)

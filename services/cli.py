@@ -355,6 +355,7 @@ def _replay(settings: Settings, args: argparse.Namespace) -> int:
     from services.bootstrap import collect_garbage_rarely, replay
 
     collect_garbage_rarely()  # the projector's loop over the whole log, as a rebuild
+    logging.getLogger("kafka").setLevel(logging.WARNING)  # the client's connection news would break the bar
     window = f"from {args.since.isoformat()} " if args.since else ""
     print(f"replay: {window}until {args.until.isoformat()} into {args.into!r}", file=sys.stderr)
     try:
