@@ -1,7 +1,7 @@
 """Time travel on PostgreSQL: a person's checkpoints and events as a cut keeps them (projections/as_of.py).
 
-Two statements: the bounds of the person's checkpoints (a few small rows), then the chosen one's view
-with the events past it that the cut keeps, read off the timeline's (person_id, occurred_at) index.
+Two statements: the person's best checkpoint for the cut, then the events past it that the cut keeps,
+read off the timeline's (person_id, occurred_at) index.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic_core import to_json
 
-from projections.as_of import Checkpoint, Cut, Partition, serves
+from projections.as_of import Checkpoint, Cut, Partition
 from projections.person_codec import view_from_json, view_to_json
 from projections.timeline import TimelineEntry
 
@@ -56,28 +56,23 @@ def entry_of(row: tuple) -> TimelineEntry:
 
 def events_as_of(rows: Rows, person_id: str, cut: Cut) -> tuple[Checkpoint | None, list[TimelineEntry]]:
     """The person's best checkpoint for the cut (None if none serves) and their events past it that
-    the cut keeps."""
-    kept = [
-        (events, bounds_of(bounds))
-        for events, last_event_at, bounds in rows(
-            "SELECT events, last_event_at, bounds FROM {schema}.checkpoint WHERE person_id = %s "
-            "AND (%s::timestamptz IS NULL OR last_event_at <= %s)",
-            (person_id, cut.until, cut.until),
-        )
-        if serves(last_event_at, bounds_of(bounds), cut)
-    ]
-    checkpoint = None
-    if kept:
-        events, bounds = max(kept, key=lambda found: found[0])
-        (view,) = rows(
-            "SELECT view FROM {schema}.checkpoint WHERE person_id = %s AND events = %s", (person_id, events)
-        )[0]
-        checkpoint = Checkpoint(view_from_json(view), bounds)
-    condition, params = cut_condition(cut, dict(checkpoint.bounds) if checkpoint else {})
+    the cut keeps: the checkpoint chosen in SQL (its time, and its bounds within the cut's position),
+    then the events."""
+    position = None if cut.position is None else to_json(stored_bounds(dict(cut.position))).decode()
     found = rows(
+        "SELECT view, bounds FROM {schema}.checkpoint c WHERE person_id = %s "
+        "AND (%s::timestamptz IS NULL OR last_event_at <= %s) "
+        "AND (%s::json IS NULL OR NOT EXISTS (SELECT 1 FROM json_each_text(c.bounds) b "
+        "  WHERE b.value::bigint > 0 AND b.value::bigint > coalesce((%s::json ->> b.key)::bigint, 0))) "
+        "ORDER BY events DESC LIMIT 1",
+        (person_id, cut.until, cut.until, position, position),
+    )
+    checkpoint = Checkpoint(view_from_json(found[0][0]), bounds_of(found[0][1])) if found else None
+    condition, params = cut_condition(cut, dict(checkpoint.bounds) if checkpoint else {})
+    entries = rows(
         f"SELECT {_ENTRY_COLUMNS} FROM {{schema}}.timeline WHERE person_id = %s AND {condition}", (person_id, *params)
     )
-    return checkpoint, [entry_of(row) for row in found]
+    return checkpoint, [entry_of(row) for row in entries]
 
 
 def checkpoint_rows(checkpoints: Iterable[Checkpoint]) -> list[tuple]:

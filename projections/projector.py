@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from projections.as_of import CHECKPOINT_EVERY, Checkpoint, crosses_checkpoint
+from projections.as_of import CHECKPOINT_EVERY, Checkpoint, checkpoints_within, crosses_checkpoint
 from projections.audit_view import audit_entries, concerns_audit
 from projections.campaigns import campaign_rows
 from projections.data_keys import DataKeys, Keys
@@ -189,7 +189,7 @@ class Projector:
                 folded = fold(person_facts, views)
                 profiled = {f.subject for f in person_facts if changes_profile(f)}
                 tx.save_views(folded.values(), profiled)
-                tx.save_checkpoints(self._checkpoints(person_facts, views, folded, new_offsets))
+                tx.save_checkpoints(self._checkpoints(person_facts, views, folded))
                 tx.announce(people)  # live push: told at commit, with the rows (projections/changes.py)
                 tx.redact_timelines(p for p in people if folded[p].erased_on is not None)
                 tx.record_campaign_reach(campaign_rows(person_facts))
@@ -225,23 +225,23 @@ class Projector:
         return outcome
 
     def _checkpoints(
-        self,
-        facts: Sequence[Fact],
-        before: dict[str, PersonView],
-        after: dict[str, PersonView],
-        new_offsets: dict[Partition, int],
+        self, facts: Sequence[Fact], before: dict[str, PersonView], after: dict[str, PersonView]
     ) -> list[Checkpoint]:
-        """The views of the people this batch took past a multiple of ``checkpoint_every`` events, each
-        with its bounds: the person's partition on every topic, where this batch leaves it (every
-        event of theirs before it is folded in, none after)."""
-        partition_of = {fact.subject: fact.partition for fact in facts}
-        crossed = [p for p in after if crosses_checkpoint(before.get(p), after[p], self._checkpoint_every)]
+        """The checkpoints of the people this batch took past a multiple of ``checkpoint_every``
+        events (as_of.checkpoints_within: the batch's facts of theirs folded again, in chunks)."""
+        crossed = {p for p in after if crosses_checkpoint(before.get(p), after[p], self._checkpoint_every)}
         if not crossed:
             return []
-        reached = {**self._positions, **new_offsets}
-        return [
-            Checkpoint(after[p], {(t, n): o for (t, n), o in reached.items() if n == partition_of[p]}) for p in crossed
-        ]
+        facts_of: dict[str, list[Fact]] = {}
+        for fact in facts:
+            if fact.subject in crossed:
+                facts_of.setdefault(fact.subject, []).append(fact)
+        made = []
+        for person_id, theirs in facts_of.items():
+            number = theirs[0].partition  # the same on every topic: a person's key
+            starts = {(t, n): o for (t, n), o in self._positions.items() if n == number}
+            made += checkpoints_within(person_id, before.get(person_id), theirs, starts, self._checkpoint_every)
+        return made
 
     def _reroute(self, addressed: list[tuple[WireRecord, str, str]]) -> list[tuple[WireRecord, str]]:
         if self._router is None:

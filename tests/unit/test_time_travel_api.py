@@ -111,9 +111,11 @@ def test_an_answer_at_its_position_never_changes_even_when_late_events_arrive(cl
     asked = client.get(f"/v1/persons/{fabien}", params={"as_of": first.isoformat()}).json()
     position = ",".join(f"{where}:{offset}" for where, offset in asked["time_travel"]["at_position"].items())
     late = first - timedelta(milliseconds=5)  # happened before the instant, arrives now
-    assert client.post("/v1/events", json=sms(fabien, 9, late, "En retard")).status_code == 202
+    sent = client.post("/v1/events", json=sms(fabien, 9, late, "En retard"))
+    assert sent.status_code == 202
     again = client.get(f"/v1/persons/{fabien}", params={"as_of": first.isoformat(), "at_position": position}).json()
-    now = client.get(f"/v1/persons/{fabien}", params={"as_of": first.isoformat()}).json()
+    mine = {"min_position": sent.json()["positions"][-1]}  # read my write: the position waits for it
+    now = client.get(f"/v1/persons/{fabien}", params={"as_of": first.isoformat(), **mine}).json()
     assert without(again, "freshness") == without(asked, "freshness")
     assert now["interactions"]["sms"] == asked["interactions"]["sms"] + 1  # the late event counts once arrived
 
@@ -122,7 +124,14 @@ def test_a_position_alone_keeps_only_the_events_before_it(client, story):
     fabien, _ = story
     live = client.get(f"/v1/persons/{fabien}").json()
     position = ",".join(f"{where}:{offset}" for where, offset in live["freshness"]["position"].items())
-    assert client.post("/v1/events", json=sms(fabien, 10, datetime.now(UTC), "Encore")).status_code == 202
+    sent = client.post("/v1/events", json=sms(fabien, 10, datetime.now(UTC), "Encore"))
+    assert sent.status_code == 202
+    assert (
+        client.get(f"/v1/persons/{fabien}", params={"min_position": sent.json()["positions"][-1]}).json()[
+            "interactions"
+        ]
+        != live["interactions"]
+    )
     pinned = client.get(f"/v1/persons/{fabien}", params={"at_position": position}).json()
     assert pinned["interactions"] == live["interactions"] and pinned["time_travel"]["until"] is None
 
