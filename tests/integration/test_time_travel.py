@@ -18,7 +18,6 @@ from psycopg import sql
 from channels.memory import MemoryDeadLetters, MemoryLog
 from projections.as_of import Cut, view_as_of
 from projections.memory_store import MemoryStore
-from projections.person_codec import view_to_json
 from projections.postgres_models import Models
 from projections.postgres_store import PostgresStore
 from projections.projector import Projector
