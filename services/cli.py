@@ -87,6 +87,12 @@ def main(argv: list[str] | None = None) -> int:
     replay.add_argument("--until", required=True, type=_instant, help="an RFC 3339 instant or a date (its end, UTC)")
     replay.add_argument("--into", required=True, type=_model_name, help="the read model's name (a-z, 0-9, _)")
     replay.add_argument("--from", dest="since", type=_instant, help="leave out events before this instant")
+    replay.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes sharing the partitions (default 1; one per core goes fastest)",
+    )
     commands.add_parser("topics", help="create the topics (explicit partitions, infinite retention) if missing")
     dead = commands.add_parser(
         "dead-letters",
@@ -359,14 +365,16 @@ def _replay(settings: Settings, args: argparse.Namespace) -> int:
     window = f"from {args.since.isoformat()} " if args.since else ""
     print(f"replay: {window}until {args.until.isoformat()} into {args.into!r}", file=sys.stderr)
     try:
-        model, projector, resumed = replay(settings, args.into, args.until, args.since, ProgressBar("replay"))
+        model, totals, resumed = replay(
+            settings, args.into, args.until, args.since, ProgressBar("replay"), workers=max(args.workers, 1)
+        )
     except ModelConflict as error:
         print(f"crossview: {error}", file=sys.stderr)
         return 1
     print(
         f"\nreplay: read model {args.into!r} is ready{' (resumed)' if resumed else ''}: "
-        f"{projector.totals.applied} events applied, {projector.totals.duplicates} duplicates dropped, "
-        f"{projector.totals.dead_lettered} undecodable; query it with model={args.into}",
+        f"{totals.applied} events applied, {totals.duplicates} duplicates dropped, "
+        f"{totals.dead_lettered} undecodable; query it with model={args.into}",
     )
     return 0
 

@@ -12,6 +12,7 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from fastapi.testclient import TestClient
 from psycopg import sql
 
@@ -100,7 +101,7 @@ def test_a_replay_until_an_instant_is_the_pure_fold_of_the_events_up_to_it_and_q
     with ProjectorThread(settings):
         wait_until(caught_up(store, settings), 60, "the live projection")
         live = as_json({p: store.person(p) for p in expected_views(events)})
-        result = replay(settings, "--until", until.isoformat(), "--into", "first_minutes")
+        result = replay(settings, "--until", until.isoformat(), "--into", "first_minutes", "--workers", "2")
         assert result.returncode == 0, result.stderr
         assert "read model 'first_minutes' is ready" in result.stdout
         bar = [line for line in result.stderr.split("\r") if "replay [" in line]  # the progress bar
@@ -123,12 +124,14 @@ def test_a_replay_until_an_instant_is_the_pure_fold_of_the_events_up_to_it_and_q
             assert client.get(f"/v1/persons/{person}", params={"model": "nobody_made"}).status_code == 404
 
 
-def test_a_replay_killed_midway_resumes_and_ends_equal(settings, publisher, store):
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_replay_killed_midway_resumes_and_ends_equal(settings, publisher, store, workers):
     events = list(synthetic_interactions(people=200, per_person=150, seed=44))
     Ingest(publisher, settings, None).publish(events)
     until = START + timedelta(minutes=100)
     process = subprocess.Popen(
-        [sys.executable, "-m", "services.cli", "replay", "--until", until.isoformat(), "--into", "interrupted"],
+        [sys.executable, "-m", "services.cli", "replay", "--until", until.isoformat(), "--into", "interrupted"]
+        + ["--workers", workers],
         env=env_of(settings),
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
@@ -151,7 +154,8 @@ def test_a_replay_killed_midway_resumes_and_ends_equal(settings, publisher, stor
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
     assert models.find("interrupted").finished_at is None
-    result = replay(settings, "--until", until.isoformat(), "--into", "interrupted")
+    time.sleep(1)  # the killed replay's processes see their parent gone at their next batch
+    result = replay(settings, "--until", until.isoformat(), "--into", "interrupted", "--workers", workers)
     assert result.returncode == 0, result.stderr
     assert "(resumed)" in result.stdout
     expected = expected_views([e for e in events if e.time <= until])
