@@ -110,6 +110,7 @@ class MemoryStore:
                 self._checkpoints[checkpoint.view.person_id].append(checkpoint)
             self._audit.update(tx.audit)
             for person_id in tx.redacted:
+                self._checkpoints.pop(person_id, None)  # their views kept for time travel held their data
                 entries = [e._replace(raw_data=b"{}") for e in self._by_person.get(person_id, [])]
                 self._by_person[person_id] = entries
                 self._entries.update((e.event_id, e) for e in entries)

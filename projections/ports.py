@@ -56,8 +56,9 @@ class ProjectionTransaction(Protocol):
         """Add (campaign, channel, indicator, person) facts; one already there changes nothing."""
 
     def redact_timelines(self, person_ids: Iterable[str]) -> None:
-        """Empty the data of every timeline entry of these (erased) people; the entries stay, so a
-        duplicate of their events is still known as one."""
+        """Empty the data of every timeline entry of these (erased) people, and drop their
+        checkpoints (projections/as_of.py); the entries stay, so a duplicate of their events is
+        still known as one."""
 
     def save_checkpoints(self, checkpoints: Iterable[Checkpoint]) -> None:
         """Keep these views aside for time travel (projections/as_of.py); one already there stays."""

@@ -193,6 +193,8 @@ class PostgresTransaction:
             self._conn.execute(
                 self._q("UPDATE {schema}.timeline SET data = '{{}}'::json WHERE person_id = ANY(%s)"), (ids,)
             )
+            # their views kept for time travel held their data too: gone with it
+            self._conn.execute(self._q("DELETE FROM {schema}.checkpoint WHERE person_id = ANY(%s)"), (ids,))
 
     def save_documents(
         self,

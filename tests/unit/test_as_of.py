@@ -4,6 +4,7 @@ of the topics, the checkpoints and the duplicates (projections/as_of.py)."""
 import random
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -13,8 +14,8 @@ from projections.memory_store import MemoryStore
 from projections.person_codec import view_to_json
 from projections.person_view import fold
 from projections.projector import Projector
-from schemas.events import DOMAIN, stream_of
-from services.demo.data import seed_scenario, synthetic_interactions
+from schemas.events import DOMAIN, InvalidEventData, PersonErased, stream_of
+from services.demo.data import event, seed_scenario, synthetic_interactions
 from services.settings import Settings
 from tests.conftest import facts_of
 
@@ -104,3 +105,12 @@ def test_the_view_at_a_position_is_the_fold_of_the_events_before_it(seed, checkp
         want = fold(fact_of_entry(e) for e in everything).get(pid)
         got = at(store, pid, cut)
         assert (view_to_json(got) if got else None) == (view_to_json(want) if want else None)
+
+
+def test_an_erasure_drops_the_persons_checkpoints_with_their_data():
+
+    erased = event(IDS.fabien, PersonErased(erased_on=START.date()), START + timedelta(days=30), "erased")
+    store = projected([*EVENTS, erased], random.Random(1), checkpoint_every=2)
+    assert store._checkpoints.get(IDS.fabien, []) == [] and store._checkpoints  # others keep theirs
+    with pytest.raises(InvalidEventData):  # their events' data is gone too: the queries answer 410
+        at(store, IDS.fabien, Cut(None, store.position()))

@@ -156,6 +156,13 @@ def test_a_malformed_cut_is_a_422_naming_the_field(client, params, field):
     assert answer.status_code == 422 and answer.json()["errors"][0]["field"] == field
 
 
+def test_an_erased_person_is_not_shown_at_any_time(client, story):
+    fabien, (first, *_) = story
+    assert client.delete(f"/v1/persons/{fabien}").status_code == 200
+    assert client.get(f"/v1/persons/{fabien}", params={"as_of": first.isoformat()}).status_code == 410
+    assert client.get(f"/v1/persons/{fabien}/timeline", params={"as_of": first.isoformat()}).status_code == 410
+
+
 def test_a_read_model_nobody_replayed_is_a_404(client):
     fabien = client.app.state.crossview.demo.fabien
     answer = client.get(f"/v1/persons/{fabien}", params={"model": "nobody_made_it"})
