@@ -176,6 +176,9 @@ class RosterOut(ApiModel):
     organisation: OrganisationRef
     as_of: date
     people: list[RosterRow]
+    time_travel: TimeTravelOut | None = Field(
+        None, description="Present when as_of was an instant, or at_position or model was given."
+    )
     freshness: Freshness
 
 

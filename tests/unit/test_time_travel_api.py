@@ -176,3 +176,23 @@ def test_the_cut_reaches_the_folds_own_rules(client, story):
     cut = Cut(None, store.position())
     checkpoint, entries = store.events_as_of(fabien, cut)
     assert checkpoint is None and len(entries) == store.person(fabien).events_applied
+
+
+def test_the_roster_as_of_an_instant_holds_the_functions_recorded_by_then(client):
+    demo = client.app.state.crossview.demo
+    garden = demo.organisations["fabulous-garden"]
+    before = datetime.now(UTC)
+    time.sleep(0.01)
+    claire = client.post("/v1/persons", json={"given_name": "Claire", "family_name": "Zola"}).json()["id"]
+    given = client.post(
+        f"/v1/persons/{claire}/functions",
+        json={"organisation_id": garden, "title_code": "TREASURER", "entered_on": "2020-01-01"},
+    )
+    assert given.status_code == 201, given.text
+    mine = {"min_position": given.json()["positions"][-1]}
+    live = client.get(f"/v1/organisations/{garden}/people", params=mine).json()
+    then = client.get(f"/v1/organisations/{garden}/people", params={"as_of": before.isoformat()}).json()
+    now = client.get(f"/v1/organisations/{garden}/people", params={"as_of": datetime.now(UTC).isoformat()}).json()
+    assert claire in {r["person_id"] for r in live["people"]} - {r["person_id"] for r in then["people"]}
+    assert then["people"] and "time_travel" not in live and then["time_travel"]["until"]
+    assert without(now, *LIVE_ONLY) == without(live, *LIVE_ONLY)

@@ -51,7 +51,7 @@ from schemas.api import (
 from schemas.events import Channel
 from services.http.access import AsAdvisor, AsPeopleReader, AsReader, sees_personal_data, shown_to
 from services.http.deps import App, AsOf, Fresh, ProblemError, render, today
-from services.http.routes.travelled import family_at, references_at, the_cut
+from services.http.routes.travelled import family_at, people_at, references_at, the_cut
 from services.http.time_travel import TimeTravel, Travel, store_of
 
 router = APIRouter()
@@ -316,22 +316,35 @@ def search(
 
 
 @router.get(
-    "/v1/organisations/{organisation_id}/people", response_model=RosterOut, tags=["directory"], responses=NOT_FOUND
+    "/v1/organisations/{organisation_id}/people", response_model=RosterOut, tags=["directory"], responses=TRAVELLED
 )
 def roster(
     crossview: App,
     caller: AsPeopleReader,
     organisation_id: str,
     freshness: Fresh,
-    day: AsOf,
+    travel: TimeTravel,
     include_past: Annotated[bool, Query(description="Also people whose function there has ended.")] = False,
-) -> RosterOut:
-    """The organisation's people by function: current ones, and past ones on request."""
-    if crossview.store.organisation(organisation_id) is None:
+) -> Response:
+    """The organisation's people by function: current ones, and past ones on request. At a cut (an
+    instant as `as_of`, `at_position`): the functions recorded then, as they were then."""
+    day, store, used, cut = travel.day, crossview.store, None, None
+    if travel.cut is not None or travel.model is not None:
+        store, freshness, position = _travelled_store(crossview, travel, freshness)
+        cut = the_cut(travel.cut, position) if travel.cut is not None else None
+        used = travel.used(dict(cut.position or {}) if cut else position)
+    if store.organisation(organisation_id) is None:
         raise ProblemError(404, "Organisation not found", f"no organisation {organisation_id!r} in the read model")
-    refs = crossview.store.reference_data([organisation_id])
+    if cut is None:
+        refs = store.reference_data([organisation_id])
+        people = store.people_of(organisation_id, day, include_past)
+    else:  # everyone who ever had a function there, as the cut sees them
+        refs = references_at(store, [organisation_id], cut)
+        if organisation_id not in refs.organisations:
+            raise ProblemError(404, "Organisation not found", "no such organisation at that point of the log")
+        people = people_at(store, store.people_of(organisation_id, day, True), cut)
     rows = []
-    for view in crossview.store.people_of(organisation_id, day, include_past):
+    for view in people:
         for function in view.functions.values():
             if function.organisation_id == organisation_id and (include_past or function.is_active_on(day)):
                 rows.append(
@@ -343,12 +356,13 @@ def roster(
                     )
                 )
     rows.sort(key=lambda r: (not r.function.active, r.function.title.code, r.family_name or "", r.given_name or ""))
-    return shown_to(
+    return _respond(
         caller,
         RosterOut(
             organisation=OrganisationRef(**refs.organisation(organisation_id)),
             as_of=day,
             people=rows,
+            time_travel=used,
             freshness=freshness,
         ),
         crossview,

@@ -4,6 +4,7 @@ people, their families and their organisations folded from the read model's even
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
 
 from projections.as_of import Cut, Partition, fact_of_entry, view_as_of
@@ -50,6 +51,15 @@ def family_at(store: ProjectionStore, person_id: str, cut: Cut) -> tuple[PersonV
         absorbed += found
         pending = [a for v in found for a in v.absorbed]
     return view, absorbed
+
+
+def people_at(store: ProjectionStore, candidates: Iterable[PersonView], cut: Cut) -> list[PersonView]:
+    """The candidates' own views at the cut: those with events by then, erased people left out."""
+    found = []
+    for candidate in candidates:
+        if candidate.erased_on is None and (view := view_at(store, candidate.person_id, cut)) is not None:
+            found.append(view)
+    return found
 
 
 def references_at(store: ProjectionStore, organisation_ids: list[str], cut: Cut) -> References:
