@@ -113,6 +113,13 @@ def test_a_replay_until_an_instant_is_the_pure_fold_of_the_events_up_to_it_and_q
         assert as_json({p: store.person(p) for p in live}) == live
         assert as_json({p: at(store, p, Cut(until)) for p in expected}) == expected
         assert replay(settings, "--until", until.isoformat(), "--into", "first_minutes").returncode == 1
+        since = START + timedelta(minutes=3)
+        assert (
+            replay(settings, "--from", since.isoformat(), "--until", until.isoformat(), "--into", "window").returncode
+            == 0
+        )
+        windowed = expected_views([e for e in events if since <= e.time <= until])
+        assert as_json({p: model_store(settings, store, "window").person(p) for p in windowed}) == windowed
 
         with TestClient(create_app(lambda: production(settings)), headers=EVERY_ROLE) as client:
             person = next(p for p in expected if p != ids.fabien)
