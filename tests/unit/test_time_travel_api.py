@@ -1,14 +1,19 @@
 """Time travel through the HTTP API on the embedded default: the 360° view, history and timeline as
 the log stood at an instant or a position, each the pure fold of the events the cut keeps."""
 
+import json
 import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from projections.as_of import Cut, fact_of_entry
+from projections.person_document import LINKS_SHOWN, document_organisations, person_360
 from projections.person_view import fold
+from schemas.api import Freshness
 from services.application.auth import Role
 from services.bootstrap import embedded
 from services.http.app import create_app
@@ -16,6 +21,7 @@ from services.settings import Settings
 from tests.tokens import EVERY_ROLE, bearer
 
 LIVE_ONLY = ("freshness", "time_travel")
+FRESH = Freshness(position={}, caught_up=True)
 
 
 def sms(fabien: str, n: int, at: datetime, body: str = "Bonjour") -> dict:
@@ -195,4 +201,76 @@ def test_the_roster_as_of_an_instant_holds_the_functions_recorded_by_then(client
     now = client.get(f"/v1/organisations/{garden}/people", params={"as_of": datetime.now(UTC).isoformat()}).json()
     assert claire in {r["person_id"] for r in live["people"]} - {r["person_id"] for r in then["people"]}
     assert then["people"] and "time_travel" not in live and then["time_travel"]["until"]
+    assert without(now, *LIVE_ONLY) == without(live, *LIVE_ONLY)
+
+
+# --- the property, through the API -------------------------------------------------------------
+
+MESSAGE = st.tuples(
+    st.sampled_from(["sms", "email"]),
+    st.integers(0, 2880),  # minutes into the two days before now
+    st.sampled_from(["Bonjour", "STOP", "START", "delivered", "opened", "bounced", "unsubscribed"]),
+    st.integers(0, 5),  # which message: status reports of one message share it
+)
+
+
+def interaction(fabien: str, n: int, kind: str, at: datetime, word: str, message: int) -> dict:
+    if kind == "sms":  # a text from Fabien; the reports of one message share its provider id
+        text = sms(fabien, n, at, word)
+        return {**text, "id": f"SM-p-{n}", "data": {**text["data"], "provider_id": f"SM-p-{message}"}}
+    return {
+        "id": f"EM-p-{n}",
+        "source": "test",
+        "type": "crossview.interaction.email.v1",
+        "subject": fabien,
+        "time": at.isoformat(),
+        "data": {
+            "direction": "outbound",
+            "provider": "sendgrid",
+            "provider_id": f"sg-p-{message}",
+            "status": word if word in ("delivered", "opened", "bounced", "unsubscribed") else "processed",
+            "address": "fabien@fabulous-garden.example",
+        },
+    }
+
+
+@pytest.fixture(scope="module")
+def shared_client():
+    with TestClient(create_app(lambda: embedded(Settings())), headers=EVERY_ROLE) as client:
+        yield client
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(messages=st.lists(MESSAGE, min_size=1, max_size=12), instants=st.lists(st.integers(-10, 2890), max_size=4))
+def test_the_360_view_as_of_any_instant_is_the_pure_fold_of_the_events_up_to_it(shared_client, messages, instants):
+    client = shared_client
+    fabien = client.app.state.crossview.demo.fabien
+    store = client.app.state.crossview.store
+    base = datetime.now(UTC) - timedelta(days=2)
+    first = len(store._by_person[fabien])
+    batch = [
+        interaction(fabien, first + n, kind, base + timedelta(minutes=minutes), word, message)
+        for n, (kind, minutes, word, message) in enumerate(messages)
+    ]
+    sent = client.post("/v1/events", json=batch)
+    assert sent.status_code == 202, sent.text
+    mine = {"min_position": sent.json()["positions"][-1]}
+    for minutes in instants:
+        until = base + timedelta(minutes=minutes)
+        body = client.get(f"/v1/persons/{fabien}", params={"as_of": until.isoformat(), **mine})
+        folded = (
+            pure_fold_at(client, fabien, until)
+            if until >= min(e.occurred_at for e in store._by_person[fabien])
+            else None
+        )
+        if folded is None:
+            assert body.status_code == 404
+            continue
+        day = until.date()
+        refs = store.reference_data(document_organisations(folded, day))
+        colleagues = store.colleagues(document_organisations(folded, day), day, fabien, LINKS_SHOWN)
+        want = json.loads(person_360(folded, refs, colleagues, day, FRESH).model_dump_json())
+        assert without(body.json(), *LIVE_ONLY) == without(want, *LIVE_ONLY)
+    live = client.get(f"/v1/persons/{fabien}", params=mine).json()
+    now = client.get(f"/v1/persons/{fabien}", params={"as_of": datetime.now(UTC).isoformat(), **mine}).json()
     assert without(now, *LIVE_ONLY) == without(live, *LIVE_ONLY)
