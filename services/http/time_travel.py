@@ -89,7 +89,7 @@ async def _travel(
     at_position: Annotated[
         str | None,
         Query(
-            max_length=2000,
+            max_length=16000,
             description="A log position, topic:partition:next_offset per partition, comma-separated (an "
             "answer's time_travel.at_position): only the events before it, so the answer never changes.",
         ),
