@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 
 class ApiModel(BaseModel):
@@ -199,7 +199,18 @@ class TargetingRequest(ApiModel):
         description="per_function: one row per matching function; per_person: one row per person, with their "
         "highest-priority matching function.",
     )
-    as_of: date | None = Field(None, description="The day functions are judged active on (default: today).")
+    as_of: AwareDatetime | date | None = Field(
+        None,
+        union_mode="left_to_right",
+        description="A date: the day functions are judged active on (default: today). Or an instant (RFC 3339 "
+        "with its offset): the population as the log stood then, functions judged on its day (UTC).",
+    )
+    at_position: str | None = Field(
+        None,
+        max_length=16000,
+        description="A log position, topic:partition:next_offset per partition, comma-separated: only the "
+        "events before it count.",
+    )
 
 
 class TargetingOut(ApiModel):
@@ -207,6 +218,9 @@ class TargetingOut(ApiModel):
     as_of: date
     count: int
     rows: list[RosterRow]
+    time_travel: TimeTravelOut | None = Field(
+        None, description="Present when as_of was an instant, or at_position was given."
+    )
     freshness: Freshness
 
 

@@ -64,14 +64,15 @@ def parse_as_of(value: str | None) -> tuple[date, datetime | None]:
         raise _invalid("as_of", f"the instant is out of range once in UTC: {error}") from None
 
 
-def parse_position(value: str) -> dict[Partition, int]:
+def parse_position(value: str, field: str = "query.at_position") -> dict[Partition, int]:
     """A log position: ``topic:partition:next_offset`` per partition, comma-separated (an answer's
     ``freshness.position`` or ``time_travel.at_position`` written that way)."""
     position: dict[Partition, int] = {}
     for place in value.split(","):
         found = _PLACE.match(place.strip())
         if found is None:
-            raise _invalid("at_position", f"{place.strip()!r} is not topic:partition:offset")
+            message = f"{place.strip()!r} is not topic:partition:offset"
+            raise ProblemError(422, "Invalid time travel", message, [{"field": field, "message": message}])
         position[(found["topic"], int(found["partition"]))] = int(found["offset"])
     return position
 

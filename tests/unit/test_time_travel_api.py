@@ -274,3 +274,29 @@ def test_the_360_view_as_of_any_instant_is_the_pure_fold_of_the_events_up_to_it(
     live = client.get(f"/v1/persons/{fabien}", params=mine).json()
     now = client.get(f"/v1/persons/{fabien}", params={"as_of": datetime.now(UTC).isoformat(), **mine}).json()
     assert without(now, *LIVE_ONLY) == without(live, *LIVE_ONLY)
+
+
+def test_a_targeting_as_of_an_instant_reaches_the_population_of_then(client):
+    demo = client.app.state.crossview.demo
+    garden = demo.organisations["fabulous-garden"]
+    selection = {"organisation_ids": [garden], "mode": "per_function"}
+    before = datetime.now(UTC)
+    time.sleep(0.01)
+    claire = client.post("/v1/persons", json={"given_name": "Claire", "family_name": "Zola"}).json()["id"]
+    given = client.post(
+        f"/v1/persons/{claire}/functions",
+        json={"organisation_id": garden, "title_code": "TREASURER", "entered_on": "2020-01-01"},
+    )
+    mine = {"min_position": given.json()["positions"][-1]}
+    live = client.post("/v1/targetings", json=selection, params=mine).json()
+    then = client.post("/v1/targetings", json={**selection, "as_of": before.isoformat()}).json()
+    now = client.post("/v1/targetings", json={**selection, "as_of": datetime.now(UTC).isoformat()}).json()
+    assert claire in {r["person_id"] for r in live["rows"]} - {r["person_id"] for r in then["rows"]}
+    assert then["rows"] and then["time_travel"]["until"] and "time_travel" not in live
+    assert without(now, *LIVE_ONLY) == without(live, *LIVE_ONLY)
+    dated = client.post("/v1/targetings", json={**selection, "as_of": before.date().isoformat()}).json()
+    assert "time_travel" not in dated and dated["count"] == live["count"]  # a date keeps its meaning
+    wrong = client.post("/v1/targetings", json={**selection, "at_position": "nowhere"})
+    assert wrong.status_code == 422 and wrong.json()["errors"][0]["field"] == "body.at_position"
+    naive = client.post("/v1/targetings", json={**selection, "as_of": "2026-11-30T14:05:00"})
+    assert naive.status_code == 422

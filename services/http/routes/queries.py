@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from channels.webhook_fields import load_json
-from projections.as_of import Partition
+from projections.as_of import Cut, Partition
 from projections.campaigns import indicators
 from projections.directory import (
     Criteria,
@@ -47,12 +47,13 @@ from schemas.api import (
     TargetingRequest,
     TimelineEntryOut,
     TimelineOut,
+    TimeTravelOut,
 )
 from schemas.events import Channel
 from services.http.access import AsAdvisor, AsPeopleReader, AsReader, sees_personal_data, shown_to
 from services.http.deps import App, AsOf, Fresh, ProblemError, render, today
 from services.http.routes.travelled import family_at, people_at, references_at, the_cut
-from services.http.time_travel import TimeTravel, Travel, store_of
+from services.http.time_travel import TimeTravel, Travel, parse_position, store_of
 
 router = APIRouter()
 NOT_FOUND = {404: {"model": Problem}, 410: {"model": Problem, "description": "The person was erased"}}
@@ -370,10 +371,14 @@ def roster(
 
 
 @router.post("/v1/targetings", response_model=TargetingOut, tags=["directory"])
-def targeting(crossview: App, caller: AsPeopleReader, request: TargetingRequest, freshness: Fresh) -> TargetingOut:
+def targeting(crossview: App, caller: AsPeopleReader, request: TargetingRequest, freshness: Fresh) -> Response:
     """The population a selection reaches: one row per matching function, or one per person keeping
-    their highest-priority matching function (reordering a person's functions changes which)."""
-    day = request.as_of or today()
+    their highest-priority matching function (reordering a person's functions changes which). With
+    an instant as `as_of`, or `at_position`: the population as the log stood then."""
+    asked, until = request.as_of, None
+    if isinstance(asked, datetime):  # an instant (a datetime is a date too: asked first)
+        until = asked.astimezone(UTC)
+    day = until.date() if until is not None else asked or today()
     criteria = Criteria(
         title_codes=frozenset(request.title_codes) if request.title_codes is not None else None,
         organisation_ids=frozenset(request.organisation_ids) if request.organisation_ids is not None else None,
@@ -381,7 +386,18 @@ def targeting(crossview: App, caller: AsPeopleReader, request: TargetingRequest,
         active_only=request.active_only,
         channel=request.channel,
     )
-    views, refs = crossview.store.targeting_candidates(criteria, day)
+    used = None
+    if until is None and request.at_position is None:
+        views, refs = crossview.store.targeting_candidates(criteria, day)
+    else:  # everyone whose functions may have met it then, each as the cut sees them
+        position = parse_position(request.at_position, "body.at_position") if request.at_position else None
+        cut = the_cut(Cut(until, position), _partitions(freshness.position))
+        candidates, _ = crossview.store.targeting_candidates(
+            replace(criteria, relationships=None, active_only=False), day
+        )
+        views = people_at(crossview.store, candidates, cut)
+        refs = references_at(crossview.store, [f.organisation_id for v in views for f in v.functions.values()], cut)
+        used = TimeTravelOut(until=until, at_position=render(dict(cut.position or {})), model=None)
     rows = [
         RosterRow(
             person_id=r.pop("person_id"),
@@ -391,9 +407,10 @@ def targeting(crossview: App, caller: AsPeopleReader, request: TargetingRequest,
         )
         for r in target((v for v in views if v.merged_into is None), refs, criteria, request.mode, day)
     ]
-    return shown_to(
-        caller, TargetingOut(mode=request.mode, as_of=day, count=len(rows), rows=rows, freshness=freshness), crossview
+    answer = TargetingOut(
+        mode=request.mode, as_of=day, count=len(rows), rows=rows, time_travel=used, freshness=freshness
     )
+    return _respond(caller, answer, crossview)
 
 
 def _entry_out(entry: TimelineEntry) -> TimelineEntryOut:
