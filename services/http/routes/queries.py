@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from channels.webhook_fields import load_json
-from projections.as_of import Cut, Partition
+from projections.as_of import Cut
 from projections.campaigns import indicators
 from projections.directory import (
     Criteria,
@@ -28,7 +28,7 @@ from projections.person_document import LINKS_SHOWN, document_organisations, has
 from projections.person_document import person_360 as build_360
 from projections.person_model import PersonView, merge_views
 from projections.person_view import one_row_per_message
-from projections.ports import ProjectionStore, TimelineFilter
+from projections.ports import TimelineFilter
 from projections.timeline import TimelineEntry
 from schemas.api import (
     AttributePolicyOut,
@@ -52,8 +52,16 @@ from schemas.api import (
 from schemas.events import Channel
 from services.http.access import AsAdvisor, AsPeopleReader, AsReader, sees_personal_data, shown_to
 from services.http.deps import App, AsOf, Fresh, ProblemError, render, today
-from services.http.routes.travelled import family_at, people_at, references_at, the_cut
-from services.http.time_travel import TimeTravel, Travel, parse_position, store_of
+from services.http.routes.travelled import (
+    family_at,
+    partitions,
+    people_at,
+    person_360_at,
+    references_at,
+    the_cut,
+    travelled_store,
+)
+from services.http.time_travel import TimeTravel, Travel, parse_position
 
 router = APIRouter()
 NOT_FOUND = {404: {"model": Problem}, 410: {"model": Problem, "description": "The person was erased"}}
@@ -146,35 +154,15 @@ def _person_360_travelled(crossview, person_id: str, travel: Travel, freshness: 
     """The 360° view from a replayed read model, or at a cut: the pure fold of the family's events the
     cut keeps, their organisations as they stood then; the links are the organisations' people on
     the day as the read model knows them now."""
-    store, freshness, position = _travelled_store(crossview, travel, freshness)
+    store, freshness, position = travelled_store(crossview, travel, freshness)
     day = travel.day
     if travel.cut is None:  # a replayed model as it stands
         answer = _person_360(replace(crossview, store=store), person_id, day, freshness)
         answer = Person360Out.model_validate_json(answer) if isinstance(answer, bytes) else answer
         return answer.model_copy(update={"time_travel": travel.used(position)})
     cut = the_cut(travel.cut, position)
-    view, absorbed = family_at(store, person_id, cut)
-    view = merge_views(view, absorbed) if absorbed else view
-    organisations = document_organisations(view, day)
-    refs = references_at(store, organisations, cut)
-    colleagues = store.colleagues(organisations, day, person_id, LINKS_SHOWN)
-    answer = build_360(view, refs, colleagues, day, freshness)
+    answer = person_360_at(store, person_id, cut, day, freshness)
     return answer.model_copy(update={"time_travel": travel.used(dict(cut.position or {}))})
-
-
-def _travelled_store(
-    crossview, travel: Travel, freshness: Freshness
-) -> tuple[ProjectionStore, Freshness, dict[Partition, int]]:
-    """The read model a travelling query reads, the freshness it answers with and its position."""
-    store = store_of(crossview, travel)
-    if travel.model is None:
-        return store, freshness, _partitions(freshness.position)
-    position = store.position()
-    return store, Freshness(position=render(position), caught_up=True), position
-
-
-def _partitions(rendered: dict[str, int]) -> dict[Partition, int]:
-    return {(where.rsplit(":", 1)[0], int(where.rsplit(":", 1)[1])): offset for where, offset in rendered.items()}
 
 
 @router.get("/v1/persons/{person_id}/history", response_model=HistoryOut, tags=["persons"], responses=TRAVELLED)
@@ -193,7 +181,7 @@ def history_answer(crossview, person_id: str, freshness: Freshness, travel: Trav
         view = _person(crossview, person_id)
         refs = crossview.store.reference_data(f.organisation_id for f in view.functions.values())
     else:
-        store, freshness, position = _travelled_store(crossview, travel, freshness)
+        store, freshness, position = travelled_store(crossview, travel, freshness)
         if travel.cut is None:
             view, used = _person(replace(crossview, store=store), person_id), travel.used(position)
             refs = store.reference_data(f.organisation_id for f in view.functions.values())
@@ -250,7 +238,7 @@ def timeline_answer(
     if travel.cut is None and travel.model is None:
         view, absorbed = family_of(crossview, person_id)
     else:
-        store, freshness, position = _travelled_store(crossview, travel, freshness)
+        store, freshness, position = travelled_store(crossview, travel, freshness)
         if travel.cut is None:
             view, absorbed = family_of(replace(crossview, store=store), person_id)
             used = travel.used(position)
@@ -331,7 +319,7 @@ def roster(
     instant as `as_of`, `at_position`): the functions recorded then, as they were then."""
     day, store, used, cut = travel.day, crossview.store, None, None
     if travel.cut is not None or travel.model is not None:
-        store, freshness, position = _travelled_store(crossview, travel, freshness)
+        store, freshness, position = travelled_store(crossview, travel, freshness)
         cut = the_cut(travel.cut, position) if travel.cut is not None else None
         used = travel.used(dict(cut.position or {}) if cut else position)
     if store.organisation(organisation_id) is None:
@@ -391,7 +379,7 @@ def targeting(crossview: App, caller: AsPeopleReader, request: TargetingRequest,
         views, refs = crossview.store.targeting_candidates(criteria, day)
     else:  # everyone whose functions may have met it then, each as the cut sees them
         position = parse_position(request.at_position, "body.at_position") if request.at_position else None
-        cut = the_cut(Cut(until, position), _partitions(freshness.position))
+        cut = the_cut(Cut(until, position), partitions(freshness.position))
         candidates, _ = crossview.store.targeting_candidates(
             replace(criteria, relationships=None, active_only=False), day
         )

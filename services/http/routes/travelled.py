@@ -6,14 +6,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import replace
+from datetime import date
 
 from projections.as_of import Cut, Partition, fact_of_entry, view_as_of
 from projections.directory import References
-from projections.person_model import PersonView
+from projections.person_document import LINKS_SHOWN, document_organisations, person_360
+from projections.person_model import PersonView, merge_views
 from projections.ports import ProjectionStore
 from projections.reference_view import ORGANISATION, fold_references
+from schemas.api import Freshness, Person360Out
 from schemas.events import InvalidEventData, UnknownEventType
-from services.http.deps import ProblemError
+from services.http.deps import ProblemError, render
+from services.http.time_travel import Travel, store_of
 
 _ERASED = "this person was erased at their request"
 
@@ -80,3 +84,29 @@ def the_cut(asked: Cut, position: dict[Partition, int]) -> Cut:
     """The cut an answer uses: the position asked for, else the read model's at the time of the
     question, so that asking again with it gives the same answer."""
     return asked if asked.position is not None else Cut(asked.until, position)
+
+
+def person_360_at(store: ProjectionStore, person_id: str, cut: Cut, day: date, freshness: Freshness) -> Person360Out:
+    """The 360° view at the cut: the pure fold of the family's events it keeps, their organisations as
+    they stood then; the links are the organisations' people on the day as the read model knows them now."""
+    view, absorbed = family_at(store, person_id, cut)
+    view = merge_views(view, absorbed) if absorbed else view
+    organisations = document_organisations(view, day)
+    refs = references_at(store, organisations, cut)
+    colleagues = store.colleagues(organisations, day, person_id, LINKS_SHOWN)
+    return person_360(view, refs, colleagues, day, freshness)
+
+
+def travelled_store(
+    crossview, travel: Travel, freshness: Freshness
+) -> tuple[ProjectionStore, Freshness, dict[Partition, int]]:
+    """The read model a travelling query reads, the freshness it answers with and its position."""
+    store = store_of(crossview, travel)
+    if travel.model is None:
+        return store, freshness, partitions(freshness.position)
+    position = store.position()
+    return store, Freshness(position=render(position), caught_up=True), position
+
+
+def partitions(rendered: dict[str, int]) -> dict[Partition, int]:
+    return {(where.rsplit(":", 1)[0], int(where.rsplit(":", 1)[1])): offset for where, offset in rendered.items()}
