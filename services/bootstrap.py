@@ -375,9 +375,9 @@ def replay(
     that arrived after that is not in (``at_position`` queries say so exactly). With ``workers``
     above one, that many processes share the partition numbers (a person's events on every topic
     stay with one), as the live projector's members do."""
-    ensure_topics(settings.kafka_bootstrap, _topics(settings))
-    pool = open_pool(settings.database_url, max_size=2)
+    pool = open_pool(settings.database_url, max_size=2)  # first: a database away touches nothing
     try:
+        ensure_topics(settings.kafka_bootstrap, _topics(settings))
         PostgresStore(pool, settings.namespace)  # the meta tables, for a namespace never projected
         models = Models(pool, settings.namespace)
         model, resumed = models.start(name, until, since, end_offsets(settings.kafka_bootstrap, settings.event_topics))
