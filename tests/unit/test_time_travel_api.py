@@ -300,3 +300,30 @@ def test_a_targeting_as_of_an_instant_reaches_the_population_of_then(client):
     assert wrong.status_code == 422 and wrong.json()["errors"][0]["field"] == "body.at_position"
     naive = client.post("/v1/targetings", json={**selection, "as_of": "2026-11-30T14:05:00"})
     assert naive.status_code == 422
+
+
+def test_a_join_travels_the_two_people_are_apart_before_it_and_one_after():
+    settings = Settings(insecure_skip_signatures=True)
+    with TestClient(create_app(lambda: embedded(settings)), headers=EVERY_ROLE) as client:
+        _join_travels(client)
+
+
+def _join_travels(client) -> None:
+    fabien = client.app.state.crossview.demo.fabien
+    text = "MessageSid=SM77&SmsStatus=received&From=%2B33699999999&To=%2B33140000000&Body=Bonjour"
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    assert client.post("/v1/ingest/twilio/sms", content=text, headers=form).status_code == 200
+    store = client.app.state.crossview.store
+    (provisional,) = [v.person_id for v in store._views.values() if v.provisional]
+    time.sleep(0.01)
+    before = datetime.now(UTC)
+    time.sleep(0.01)
+    joined = client.post(f"/v1/persons/{fabien}/joins", json={"absorbed_id": provisional})
+    assert joined.status_code == 200, joined.text
+    mine = {"min_position": joined.json()["positions"][-1]}
+    after = client.get(f"/v1/persons/{provisional}", params=mine).json()
+    apart = client.get(f"/v1/persons/{provisional}", params={"as_of": before.isoformat()}).json()
+    fabien_then = client.get(f"/v1/persons/{fabien}", params={"as_of": before.isoformat()}).json()
+    fabien_now = client.get(f"/v1/persons/{fabien}", params={"as_of": datetime.now(UTC).isoformat(), **mine}).json()
+    assert after["person_id"] == fabien and apart["person_id"] == provisional and apart["provisional"]
+    assert fabien_now["interactions"]["sms"] == fabien_then["interactions"]["sms"] + 1
