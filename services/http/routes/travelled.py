@@ -46,7 +46,8 @@ def family_at(store: ProjectionStore, person_id: str, cut: Cut) -> tuple[PersonV
         if view.merged_into is None:
             break
         view = view_at(store, view.merged_into, cut) or view
-    if view.erased_on is not None or (store.person(view.person_id) or view).erased_on is not None:
+    survivor = live if view.person_id == person_id else store.person(view.person_id) or view
+    if view.erased_on is not None or survivor.erased_on is not None:
         raise ProblemError(410, "Person erased", _ERASED)
     absorbed, pending, seen = [], list(view.absorbed), {view.person_id}
     while pending:
