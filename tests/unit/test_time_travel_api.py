@@ -169,6 +169,14 @@ def test_an_erased_person_is_not_shown_at_any_time(client, story):
     assert client.get(f"/v1/persons/{fabien}/timeline", params={"as_of": first.isoformat()}).status_code == 410
 
 
+def test_a_position_the_read_model_has_not_reached_is_refused(client):
+    fabien = client.app.state.crossview.demo.fabien
+    live = client.get(f"/v1/persons/{fabien}").json()
+    ahead = ",".join(f"{where}:{offset + 1000}" for where, offset in live["freshness"]["position"].items())
+    answer = client.get(f"/v1/persons/{fabien}", params={"at_position": ahead})
+    assert answer.status_code == 409 and "min_position" in answer.json()["detail"]
+
+
 def test_a_read_model_nobody_replayed_is_a_404(client):
     fabien = client.app.state.crossview.demo.fabien
     answer = client.get(f"/v1/persons/{fabien}", params={"model": "nobody_made_it"})

@@ -68,6 +68,7 @@ NOT_FOUND = {404: {"model": Problem}, 410: {"model": Problem, "description": "Th
 TRAVELLED = {
     **NOT_FOUND,
     404: {"model": Problem, "description": "No such person (at that point of the log), or no such read model"},
+    409: {"model": Problem, "description": "The read model has not reached at_position yet"},
 }
 
 
@@ -358,7 +359,12 @@ def roster(
     )
 
 
-@router.post("/v1/targetings", response_model=TargetingOut, tags=["directory"])
+@router.post(
+    "/v1/targetings",
+    response_model=TargetingOut,
+    tags=["directory"],
+    responses={409: {"model": Problem, "description": "The read model has not reached at_position yet"}},
+)
 def targeting(crossview: App, caller: AsPeopleReader, request: TargetingRequest, freshness: Fresh) -> Response:
     """The population a selection reaches: one row per matching function, or one per person keeping
     their highest-priority matching function (reordering a person's functions changes which). With

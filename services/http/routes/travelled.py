@@ -83,8 +83,19 @@ def references_at(store: ProjectionStore, organisation_ids: list[str], cut: Cut)
 
 def the_cut(asked: Cut, position: dict[Partition, int]) -> Cut:
     """The cut an answer uses: the position asked for, else the read model's at the time of the
-    question, so that asking again with it gives the same answer."""
-    return asked if asked.position is not None else Cut(asked.until, position)
+    question, so that asking again with it gives the same answer. A position the read model has not
+    reached is refused: the answer would change once it has."""
+    if asked.position is None:
+        return Cut(asked.until, position)
+    ahead = sorted(f"{t}:{p}" for (t, p), offset in asked.position.items() if offset > position.get((t, p), 0))
+    if ahead:
+        raise ProblemError(
+            409,
+            "Position not reached",
+            f"the read model has not reached at_position on {', '.join(ahead[:5])} yet: ask again later, or "
+            "give min_position (wait_ms) to wait for it",
+        )
+    return asked
 
 
 def person_360_at(store: ProjectionStore, person_id: str, cut: Cut, day: date, freshness: Freshness) -> Person360Out:
