@@ -86,6 +86,31 @@ class Models:
             )
             return NamedModel(name, generation, until, since, dict(targets), None), False
 
+    def all(self) -> list[NamedModel]:
+        with self._pool.connection() as conn:
+            rows = conn.execute(
+                sql.SQL(
+                    "SELECT name, generation, until_at, from_at, targets, finished_at FROM {meta}.models ORDER BY name"
+                ).format(meta=self._meta)
+            ).fetchall()
+        return [_model(row) for row in rows]
+
+    def drop(self, name: str) -> bool:
+        """Drop the read model and its generation; whether there was one."""
+        with self._pool.connection() as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"{self._namespace}:model:{name}",))
+            row = conn.execute(
+                sql.SQL("DELETE FROM {meta}.models WHERE name = %s RETURNING generation").format(meta=self._meta),
+                (name,),
+            ).fetchone()
+            if row is None:
+                return False
+            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(self._generations.schema(row[0])))
+            conn.execute(
+                sql.SQL("DELETE FROM {meta}.generations WHERE generation = %s").format(meta=self._meta), (row[0],)
+            )
+            return True
+
     def finish(self, name: str) -> None:
         with self._pool.connection() as conn:
             conn.execute(

@@ -9,7 +9,8 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import TypeVar
 
@@ -345,18 +346,19 @@ def _report(projector: Projector, stop: threading.Event, every_s: float) -> None
 
 
 def named_models(pool, namespace: str) -> Callable[[str], PostgresStore | None]:
-    """The read models replays finished, by name, each a store on its own generation (made once)."""
+    """The read models replays finished, by name: looked up at each query (one small row: a model
+    dropped or made again is seen at once), each generation's store made once."""
     models, stores = Models(pool, namespace), {}
     lock = threading.Lock()
 
     def model(name: str) -> PostgresStore | None:
+        found = models.find(name)
+        if found is None or found.finished_at is None:
+            return None  # not made, or still being made: not a state of the log anyone asked for
         with lock:
-            if name not in stores:
-                found = models.find(name)
-                if found is None or found.finished_at is None:
-                    return None  # not made, or still being made: not a state of the log anyone asked for
-                stores[name] = PostgresStore(pool, namespace, generation=found.generation)
-            return stores[name]
+            if found.generation not in stores:
+                stores[found.generation] = PostgresStore(pool, namespace, generation=found.generation)
+            return stores[found.generation]
 
     return model
 
@@ -393,6 +395,17 @@ def replay(
     finally:
         pool.close()
     return model, totals, resumed
+
+
+@contextmanager
+def read_models(settings: Settings) -> Iterator[Models]:
+    """The namespace's named read models (crossview models), on a pool of their own."""
+    pool = open_pool(settings.database_url, max_size=1)
+    try:
+        PostgresStore(pool, settings.namespace)  # the meta tables, for a namespace never projected
+        yield Models(pool, settings.namespace)
+    finally:
+        pool.close()
 
 
 def replay_part(

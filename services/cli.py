@@ -93,6 +93,15 @@ def main(argv: list[str] | None = None) -> int:
         default=1,
         help="processes sharing the partitions (default 1; one per core goes fastest)",
     )
+    models = commands.add_parser(
+        "models",
+        help="list the read models replays made, or drop one",
+        description="list: each read model `crossview replay` made, its window, and whether it is finished.\n"
+        "drop NAME: remove it (its tables go; the name is free again).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    models.add_argument("action", choices=["list", "drop"])
+    models.add_argument("name", nargs="?", type=_model_name, help="with drop: which")
     commands.add_parser("topics", help="create the topics (explicit partitions, infinite retention) if missing")
     dead = commands.add_parser(
         "dead-letters",
@@ -379,6 +388,26 @@ def _replay(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _models(settings: Settings, args: argparse.Namespace) -> int:
+    from services.bootstrap import read_models
+
+    if args.action == "drop" and not args.name:
+        print("crossview: models drop needs the read model's NAME", file=sys.stderr)
+        return 2
+    with read_models(settings) as models:
+        if args.action == "drop":
+            if not models.drop(args.name):
+                print(f"crossview: no read model {args.name!r} (`crossview models list` shows them)", file=sys.stderr)
+                return 1
+            print(f"read model {args.name!r} dropped")
+            return 0
+        for model in models.all():
+            since = model.since.isoformat() if model.since else "the start"
+            state = f"made {model.finished_at:%Y-%m-%d %H:%M}" if model.finished_at else "being made (or interrupted)"
+            print(f"{model.name}  from {since} until {model.until.isoformat()}  {state}")
+    return 0
+
+
 def _topics(settings: Settings, args: argparse.Namespace) -> int:
     from services.bootstrap import create_topics
 
@@ -535,6 +564,7 @@ COMMANDS = {
     "relay": _relay,
     "rebuild": _rebuild,
     "replay": _replay,
+    "models": _models,
     "topics": _topics,
     "dead-letters": _dead_letters,
 }

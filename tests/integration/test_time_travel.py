@@ -74,8 +74,12 @@ def test_postgresql_checkpoints_and_cuts_answer_what_the_memory_store_and_the_pu
 
 
 def replay(settings, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return cli(settings, "replay", *args, timeout=timeout)
+
+
+def cli(settings, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "services.cli", "replay", *args],
+        [sys.executable, "-m", "services.cli", *args],
         env=env_of(settings),
         cwd=ROOT,
         capture_output=True,
@@ -129,6 +133,12 @@ def test_a_replay_until_an_instant_is_the_pure_fold_of_the_events_up_to_it_and_q
             travelled = client.get(f"/v1/persons/{person}", params={"as_of": until.isoformat()}).json()
             assert travelled["interactions"] == expected[person]["interactions"]
             assert client.get(f"/v1/persons/{person}", params={"model": "nobody_made"}).status_code == 404
+            assert client.get(f"/v1/persons/{person}", params={"model": "window"}).status_code == 200
+            listed = cli(settings, "models", "list")
+            assert "first_minutes  from the start until" in listed.stdout and "window  from" in listed.stdout
+            assert cli(settings, "models", "drop", "window").returncode == 0
+            assert client.get(f"/v1/persons/{person}", params={"model": "window"}).status_code == 404
+            assert cli(settings, "models", "drop", "window").returncode == 1
 
 
 @pytest.mark.parametrize("workers", ["1", "2"])
