@@ -88,6 +88,9 @@ class Reached:
     field: str  # where the request holds the customer's contact point, named when it is invalid
     key: str  # the provider's own unique key: a retry gives the same event id
     at: datetime
+    # What the report asks beyond its interaction, for the edge's follow-up command (an inbound
+    # email: the service request it opens); None for most.
+    asks: Any = None
 
 
 @runtime_checkable

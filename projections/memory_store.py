@@ -12,10 +12,11 @@ from typing import Any
 from projections.audit_view import AuditEntry
 from projections.changes import Announcements
 from projections.directory import Colleague, Criteria, PersonContext, References, colleagues_of
+from projections.leads import pipeline_rows
 from projections.person_model import PersonView
 from projections.person_view import one_row_per_message
 from projections.ports import Partition, StaleOffsets, TimelineFilter
-from projections.reference_view import ORGANISATION, POLICY, TITLES, Key, policy_levels
+from projections.reference_view import LEAD_RULES, ORGANISATION, POLICY, TITLES, Key, lead_rules, policy_levels
 from projections.timeline import TimelineEntry
 
 
@@ -210,6 +211,16 @@ class MemoryStore:
         for _, channel, indicator, _ in rows:
             counts[(channel, indicator)] += 1
         return dict(counts)
+
+    def lead_rules(self) -> dict[str, Any]:
+        with self._lock:
+            return lead_rules(self._references.get((LEAD_RULES, LEAD_RULES)))
+
+    def lead_pipeline(self) -> list[tuple[str, str, str, int]]:
+        with self._lock:
+            # a lead lives in the view of the person its events are keyed by: each lead once
+            leads = {lead_id: lead for view in self._views.values() for lead_id, lead in view.leads.items()}
+        return pipeline_rows(leads.values())
 
     def organisation(self, organisation_id: str) -> dict[str, Any] | None:
         with self._lock:

@@ -52,6 +52,7 @@ def view_to_json(view: PersonView) -> dict[str, Any]:
         **({"erased_on": view.erased_on.isoformat()} if view.erased_on else {}),
         # sorted: the same view is the same document, whatever order its events came in
         "messages": {channel: sorted(digests) for channel, digests in sorted(view.messages.items())},
+        **({"leads": {lead: dict(state) for lead, state in view.leads.items()}} if view.leads else {}),
     }
 
 
@@ -91,6 +92,7 @@ def view_from_json(raw: Mapping[str, Any]) -> PersonView:
         merged_into=raw.get("merged_into"),
         erased_on=date.fromisoformat(raw["erased_on"]) if raw.get("erased_on") else None,
         messages={channel: frozenset(digests) for channel, digests in raw.get("messages", {}).items()},
+        leads=raw.get("leads", {}),
     )
 
 

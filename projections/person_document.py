@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 
 from projections.directory import Colleague, References, attributes_out, function_out, link_order
+from projections.leads import listed as listed_leads
 from projections.person_model import PersonView
 from projections.reference_view import ORGANISATION, TITLES
 from schemas.api import (
@@ -26,8 +27,9 @@ from schemas.api import (
     ReachabilityOut,
     TitleRef,
 )
+from schemas.leads_api import LeadSummary
 
-FORMAT = 1  # of the stored parts: a build that changes what they hold (or how) counts one more
+FORMAT = 2  # of the stored parts: a build that changes what they hold (or how) counts one more
 LINKS_SHOWN = 50  # people per organisation in a 360° view
 LINKS_KEPT = LINKS_SHOWN + 1  # an organisation's row keeps one more: the person reading it is left out
 FOREVER = date(9999, 12, 31)  # valid_until of a part no date will change
@@ -104,7 +106,22 @@ def _core(view: PersonView, refs: References, day: date) -> dict:
             )
             for r in sorted(view.reachability.values(), key=lambda r: (r["channel"], r["address"]))
         ],
+        "leads": [lead_summary(lead) for lead in listed_leads(view.leads.values())],
     }
+
+
+_LEAD_FIELDS = tuple(LeadSummary.model_fields)
+_LEAD_TIMES = frozenset(("created_at", "updated_at", "closed_at"))
+
+
+def lead_summary(lead: Mapping) -> LeadSummary:
+    """Built from the fold's checked values without a validation each (as the links are)."""
+    return LeadSummary.model_construct(
+        **{
+            k: datetime.fromisoformat(lead[k]) if k in _LEAD_TIMES and lead.get(k) else lead.get(k)
+            for k in _LEAD_FIELDS
+        }
+    )
 
 
 # --- the stored parts ----------------------------------------------------------------------------

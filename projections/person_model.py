@@ -53,6 +53,8 @@ class PersonView(NamedTuple):
     # channel -> digests of the messages counted (message_digest): a message's later status reports
     # find theirs here and count nothing, whatever order they arrive in.
     messages: Mapping[str, frozenset[str]] = _NOTHING
+    # lead id -> the lead's state (projections/leads.py), JSON-ready
+    leads: Mapping[str, Mapping[str, Any]] = _NOTHING
 
     def reachable(self, channel: str, address: str) -> bool:
         """Whether the person may be sent something on this contact point (unknown: yes)."""
@@ -115,4 +117,5 @@ def merge_views(survivor: PersonView, absorbed: Iterable[PersonView]) -> PersonV
         reachability=reachability,
         contact_points=tuple(dict.fromkeys(c for view in views for c in view.contact_points)),
         messages=messages,
+        leads={lead: state for view in reversed(views) for lead, state in view.leads.items()},
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from projections.facts import Fact
+from projections.leads import LEAD_MODELS, apply_lead, without_words
 from projections.person_model import LastInteraction, PersonView, message_digest
 from projections.person_profile import Profile
 from projections.timeline import TimelineEntry
@@ -24,6 +25,11 @@ from schemas.events import (
     FunctionEnded,
     FunctionsReprioritised,
     Interaction,
+    LeadConverted,
+    LeadCreated,
+    LeadLost,
+    LeadQualified,
+    LeadRouted,
     PersonErased,
     PersonJoined,
     PersonMerged,
@@ -51,6 +57,11 @@ PERSON_SCOPED = (
     FunctionsReprioritised,
     AttributeSet,
     Interaction,
+    LeadCreated,
+    LeadQualified,
+    LeadRouted,
+    LeadConverted,
+    LeadLost,
 )
 _PERSON_SCOPED_MODELS = models_of(*PERSON_SCOPED)
 _INTERACTION_MODELS = models_of(Interaction)
@@ -62,7 +73,7 @@ def concerns_person(fact: Fact) -> bool:
 
 def changes_profile(fact: Fact) -> bool:
     """Whether the fact can change what search and rosters index (name, functions, attributes)."""
-    return type(fact.data) not in _INTERACTION_MODELS
+    return type(fact.data) not in _INTERACTION_MODELS and type(fact.data) not in LEAD_MODELS
 
 
 def apply(view: PersonView | None, fact: Fact) -> PersonView:
@@ -92,6 +103,7 @@ def _fold_person(view: PersonView, facts: list[Fact]) -> PersonView:
     reachability = dict(view.reachability)
     profile = None  # copied on the first domain event only: interactions leave it untouched
     erased_on = view.erased_on
+    leads = None  # copied on the first lead event only
     for fact in facts:
         at, data = fact.time, fact.data
         if last_event_at is None or at > last_event_at:
@@ -134,6 +146,9 @@ def _fold_person(view: PersonView, facts: list[Fact]) -> PersonView:
             registration = (registration[0] or at, data.given_name, data.family_name, False)
         elif type(data) is PersonErased:
             erased_on = data.erased_on
+        elif type(data) in LEAD_MODELS:
+            leads = dict(view.leads) if leads is None else leads
+            apply_lead(leads, fact)
         else:
             profile = profile or Profile.of(view)
             profile.apply(data)
@@ -150,6 +165,8 @@ def _fold_person(view: PersonView, facts: list[Fact]) -> PersonView:
             merged_into=profile.merged_into,
             erased_on=erased_on,
             messages=all_messages,
+            # the pipeline still counts their leads: stages, owners and sources, none of their words
+            leads=without_words(view.leads if leads is None else leads),
         )
     return PersonView(
         person_id=view.person_id,
@@ -171,6 +188,7 @@ def _fold_person(view: PersonView, facts: list[Fact]) -> PersonView:
         absorbed=tuple(profile.absorbed),
         merged_into=profile.merged_into,
         messages=all_messages,
+        leads=view.leads if leads is None else leads,
     )
 
 

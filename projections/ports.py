@@ -134,6 +134,12 @@ class ProjectionStore(Protocol):
     def campaign_counts(self, campaign: str) -> dict[tuple[str, str], int]:
         """Distinct people per (channel, indicator) of the campaign."""
 
+    def lead_rules(self) -> dict[str, Any]:
+        """The projected lead rules: {"sizes": {medium, large}, "routes": {size: {channel, owner}}}."""
+
+    def lead_pipeline(self) -> list[tuple[str, str, str, int]]:
+        """Leads per (stage, owner, source), every lead once: projections/leads.pipeline reads them."""
+
     def audit_of(self, subject: str, limit: int) -> list[AuditEntry]:
         """The access records of ``subject`` (a person id), newest first."""
 

@@ -94,6 +94,13 @@ CREATE TABLE IF NOT EXISTS {schema}.audit (
     entry json NOT NULL
 );
 CREATE INDEX IF NOT EXISTS audit_subject_at ON {schema}.audit (subject, at DESC, event_id DESC);
+CREATE TABLE IF NOT EXISTS {schema}.lead (  -- one row per lead: the sales pipeline counts them
+    lead_id text PRIMARY KEY,
+    person_id text NOT NULL,
+    stage text NOT NULL,
+    owner text NOT NULL,  -- '' before the lead is routed
+    source text NOT NULL
+);
 """
 
 

@@ -16,7 +16,7 @@ from projections.person_document import FORMAT
 from projections.person_model import PersonView
 from projections.postgres_indexes import LINK_ORDER
 from projections.postgres_search import search
-from projections.reference_view import ORGANISATION, POLICY, TITLES, policy_levels
+from projections.reference_view import LEAD_RULES, ORGANISATION, POLICY, TITLES, lead_rules, policy_levels
 from projections.timeline import TimelineEntry
 
 # Per organisation, the first %(rows)s active rows in link order, read off the links index
@@ -238,6 +238,16 @@ class PostgresQueries:
             (campaign,),
         )
         return {(channel, indicator): count for channel, indicator, count in rows}
+
+    def lead_rules(self) -> dict[str, Any]:
+        rows = self._rows("SELECT view FROM {schema}.reference WHERE kind = %s AND id = %s", (LEAD_RULES, LEAD_RULES))
+        return lead_rules(rows[0][0] if rows else None)
+
+    def lead_pipeline(self) -> list[tuple[str, str, str, int]]:
+        rows = self._rows(
+            "SELECT stage, owner, source, count(*) FROM {schema}.lead GROUP BY stage, owner, source ORDER BY 1, 2, 3"
+        )
+        return [(stage, owner, source, count) for stage, owner, source, count in rows]
 
     def audit_of(self, subject: str, limit: int) -> list[AuditEntry]:
         rows = self._rows(

@@ -9,10 +9,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from domain.lead import DEFAULT_RULES
 from domain.referential import DEFAULT_LEVELS
 from projections.facts import Fact
 from schemas.events import (
     AttributeLevelSet,
+    LeadRulesSet,
     OrganisationRegistered,
     OrganisationRelationshipChanged,
     TitleDefined,
@@ -21,12 +23,14 @@ from schemas.events import (
 )
 
 ORGANISATION, TITLES, POLICY = "organisation", "titles", "attribute-policy"
+LEAD_RULES = "lead-rules"
 REFERENCE_EVENTS = (
     OrganisationRegistered,
     OrganisationRelationshipChanged,
     TitleDefined,
     TitleRetired,
     AttributeLevelSet,
+    LeadRulesSet,
 )
 
 _REFERENCE_MODELS = models_of(*REFERENCE_EVENTS)
@@ -43,6 +47,8 @@ def key_of(fact: Fact) -> Key:
         return ORGANISATION, fact.subject
     if isinstance(data, TitleDefined | TitleRetired):
         return TITLES, TITLES
+    if isinstance(data, LeadRulesSet):
+        return LEAD_RULES, LEAD_RULES
     return POLICY, POLICY
 
 
@@ -81,6 +87,11 @@ def _apply(view: dict[str, Any] | None, fact: Fact) -> dict[str, Any]:
         return {"titles": titles}
     if isinstance(data, AttributeLevelSet):
         return {"levels": {**(view or {}).get("levels", {}), data.attribute: data.level}}
+    if isinstance(data, LeadRulesSet):  # set as a whole: the latest decision is the rules
+        return {
+            "sizes": {"medium": data.medium.model_dump(), "large": data.large.model_dump()},
+            "routes": {size: route.model_dump() for size, route in data.routes.items()},
+        }
     raise TypeError(f"not a reference event: {fact.event_type}")
 
 
@@ -88,3 +99,9 @@ def policy_levels(document: Mapping[str, Any] | None) -> dict[str, str]:
     """The level of every attribute with a decision: the aggregate's defaults, then what the projected
     policy changed (the defaults are code, not events: the log only carries the changes)."""
     return {**DEFAULT_LEVELS, **((document or {}).get("levels") or {})}
+
+
+def lead_rules(document: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The lead rules in force: the aggregate's defaults (code, not events) until an administrator
+    set them."""
+    return dict(document) if document else {"sizes": DEFAULT_RULES["sizes"], "routes": DEFAULT_RULES["routes"]}

@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from schemas.leads_api import LeadStage, LeadSummary
+
 
 class ApiModel(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -118,6 +120,11 @@ class Person360Out(ApiModel):
     last_interaction: LastInteractionOut | None
     last_event_at: datetime | None
     reachability: list[ReachabilityOut] = Field(description="Consent and reachability per contact point.")
+    leads: list[LeadSummary] = Field(
+        default_factory=list,
+        description="Leads: open ones first (oldest first), then the latest 20 converted or lost "
+        "(GET /v1/persons/{id}/leads lists them all).",
+    )
     links: list[OrganisationLinks]
     freshness: Freshness
 
@@ -381,3 +388,33 @@ class ConsentIn(ApiModel):
     address: str = Field(min_length=3, max_length=320, description="One of the person's numbers or emails.")
     reachable: bool = Field(description="false: no more messages on it; true: the customer agrees again.")
     reason: str = Field("asked on the phone", min_length=1, max_length=500, description="What the customer said.")
+
+
+# --- the sales pipeline's answers (the bodies are in schemas/leads_api.py) ------------------------
+
+
+class LeadsOut(ApiModel):
+    person_id: str
+    leads: list[LeadSummary] = Field(description="Open ones first (oldest first), then every closed one, newest first.")
+    open: int = Field(description="Leads neither converted nor lost.")
+    freshness: Freshness
+
+
+class StageCounts(ApiModel):
+    created: int = Field(description="Leads ever created (every stage).")
+    by_stage: dict[LeadStage, int]
+    win_rate: float | None = Field(
+        description="converted / (converted + lost): over the leads closed either way; None when none is."
+    )
+    conversion_rate: float | None = Field(
+        description="converted / created: over every lead created, open ones included; None when none is."
+    )
+
+
+class PipelineOut(StageCounts):
+    """The sales pipeline, from the read models: leads by stage, by owner ("unassigned" before
+    routing) and by source, each with its two conversion rates."""
+
+    by_owner: dict[str, StageCounts]
+    by_source: dict[str, StageCounts]
+    freshness: Freshness

@@ -26,6 +26,8 @@ from schemas.events import (
     ContactPointRemoved,
     EmailInteraction,
     EventData,
+    LeadLost,
+    LeadQualified,
     PersonRegistered,
     PersonRenamed,
     SmsInteraction,
@@ -47,6 +49,8 @@ PERSONAL_FIELDS: dict[type[EventData], tuple[str, ...]] = {
     EmailInteraction: ("address", "subject_line", "url", "reason"),
     WebInteraction: ("name", "url", "properties"),
     CallInteraction: ("from_number", "to_number", "notes"),
+    LeadQualified: ("reason",),
+    LeadLost: ("reason",),
 }
 PERSONAL_BY_TYPE = {model.event_type: fields for model, fields in PERSONAL_FIELDS.items()}
 

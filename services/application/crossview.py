@@ -24,6 +24,7 @@ from domain.errors import ContactPointTakenError, JoinError, NotFoundError
 from domain.organisation import Kind, Organisation, Relationship, organisation_id_for
 from domain.person import Person
 from domain.referential import AttributePolicy, Level, TitleReferential
+from services.application.leads import LeadDesk
 from services.application.wire import check_contract
 
 A = TypeVar("A", bound=Aggregate)
@@ -47,8 +48,9 @@ WEB_CONTACT_TITLE = ("web-contact", "Contact seen on the web")
 CONTACT_ATTRIBUTES: dict[str, ContactKind] = {"email": "email", "mobile_phone": "phone"}
 
 
-class Crossview(Application):
-    """People, organisations, function titles and the attribute policy: every command with invariants."""
+class Crossview(LeadDesk, Application):
+    """People, organisations, function titles and the attribute policy, and leads with their rules
+    (services/application/leads.py): every command with invariants."""
 
     name = "crossview"
 

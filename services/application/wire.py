@@ -13,6 +13,7 @@ from eventsourcing.domain import DomainEvent
 
 from domain.contact_point import ContactPoint
 from domain.erasure import Erasure, Purged
+from domain.lead import Lead, LeadRules
 from domain.organisation import Organisation
 from domain.person import Person
 from domain.referential import AttributePolicy, TitleReferential
@@ -26,6 +27,12 @@ from schemas.events import (
     FunctionAssigned,
     FunctionEnded,
     FunctionsReprioritised,
+    LeadConverted,
+    LeadCreated,
+    LeadLost,
+    LeadQualified,
+    LeadRouted,
+    LeadRulesSet,
     OrganisationRegistered,
     OrganisationRelationshipChanged,
     PersonErased,
@@ -91,8 +98,13 @@ def wire_data(event: DomainEvent) -> EventData | None:
             return PersonErased(erased_on=event.erased_on)
         case AttributePolicy.LevelSet():
             return AttributeLevelSet(attribute=event.attribute, level=event.level)
+        case Lead.Created() | Lead.Qualified() | Lead.Routed() | Lead.Converted() | Lead.Lost():
+            return lead_data(event)
+        case LeadRules.RulesSet():
+            return LeadRulesSet(medium=event.sizes["medium"], large=event.sizes["large"], routes=event.routes)
         case (
-            TitleReferential.Started()
+            LeadRules.Started()
+            | TitleReferential.Started()
             | AttributePolicy.Started()
             | ContactPoint.Claimed()
             | ContactPoint.CarrierChanged()
@@ -103,10 +115,48 @@ def wire_data(event: DomainEvent) -> EventData | None:
     raise TypeError(f"no wire event for {type(event).__qualname__}: add one to services/application/wire.py")
 
 
+def lead_data(event: DomainEvent) -> EventData:
+    """A lead's event: the lead is named in the data, the person is the subject."""
+    lead_id = str(event.originator_id)
+    match event:
+        case Lead.Created():
+            return LeadCreated(
+                lead_id=lead_id,
+                product=event.product,
+                source=event.source,
+                function_id=event.function_id,
+                organisation_id=event.organisation_id,
+                prescriber_id=event.prescriber_id,
+                prescriber_name=event.prescriber_name,
+                campaign=event.campaign,
+                employees=event.employees,
+                budget=event.budget,
+                created_at=event.created_at,
+                created_by=event.created_by,
+                source_ref=event.source_ref,
+            )
+        case Lead.Qualified():
+            return LeadQualified(
+                lead_id=lead_id, size=event.size, rule=event.rule, reason=event.reason, at=event.at, by=event.by
+            )
+        case Lead.Routed():
+            return LeadRouted(lead_id=lead_id, channel=event.channel, owner=event.owner, at=event.at, by=event.by)
+        case Lead.Converted():
+            return LeadConverted(lead_id=lead_id, organisation_id=event.organisation_id, at=event.at, by=event.by)
+        case Lead.Lost():
+            return LeadLost(lead_id=lead_id, reason=event.reason, at=event.at, by=event.by)
+    raise TypeError(f"not a lead event: {type(event).__qualname__}")
+
+
+# A lead's events are about its person: their id is the subject, so the events share the person's
+# partition of the log (and its order) and their data key.
+_LEAD_EVENTS = (Lead.Created, Lead.Qualified, Lead.Routed, Lead.Converted, Lead.Lost)
+
+
 def to_cloud_event(event: DomainEvent, data: EventData) -> CloudEvent:
     originator: uuid.UUID = event.originator_id
     # An erasure is about the person, whose own aggregate is gone from the store: their id is the subject.
-    subject = event.person_id if isinstance(event, Erasure.Erased) else str(originator)
+    subject = event.person_id if isinstance(event, (Erasure.Erased, *_LEAD_EVENTS)) else str(originator)
     return CloudEvent(
         id=f"{originator}:{event.originator_version}",  # the same stored event always gets the same id
         source=SOURCE,

@@ -14,6 +14,7 @@ from typing import Any
 from schemas.sealing import PERSONAL_BY_TYPE
 
 NAMES = ("given_name", "family_name")
+LEAD_TEXTS = ("reason", "lost_reason")
 
 
 class Pseudonymiser:
@@ -46,6 +47,8 @@ class Pseudonymiser:
                 out[key] = [
                     {**r, "address": self.of(r.get("address")), "reason": self.of(r.get("reason"))} for r in value
                 ]
+            elif key in LEAD_TEXTS and "lead_id" in document:  # a lead: what someone said about it
+                out[key] = self.of(value)
             elif key == "data" and isinstance(value, dict) and "event_type" in document:  # a timeline entry
                 personal = PERSONAL_BY_TYPE.get(document["event_type"], ())
                 out[key] = {f: self.of(v) if f in personal else v for f, v in value.items()}

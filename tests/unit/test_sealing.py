@@ -27,6 +27,11 @@ CLEAR = {
     "title_code", "entered_on", "exits_on", "exited_on", "function_ids", "name", "direction", "provider",
     "provider_id", "status", "canonical_status", "campaign", "bounce_type", "action", "duration_seconds", "outcome", "erased_on",
 }  # fmt: skip
+# A lead's figures and who handles it (what the pipeline counts); its reasons are sealed.
+CLEAR |= {
+    "lead_id", "product", "source", "prescriber_id", "prescriber_name", "employees", "budget", "created_at",
+    "created_by", "source_ref", "size", "rule", "at", "by", "channel", "owner",
+}  # fmt: skip
 
 
 def sealed_sms() -> dict:

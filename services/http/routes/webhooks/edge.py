@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
@@ -46,14 +47,21 @@ class Attributed:
     key: str  # the provider's own unique key: a retry gives the same event id
     at: datetime
     attributed: bool = True  # False: no customer address, recorded under the provider's own id
+    asks: Any = None  # what the report asks beyond its interaction (Reached.asks)
 
     @classmethod
     def of(cls, reached: Reached, country_code: str) -> Attributed:
         resolve, attributed = resolving(reached.customer, reached.data.provider, country_code)
-        return cls(resolve, reached.field, reached.data, reached.key, reached.at, attributed)
+        return cls(resolve, reached.field, reached.data, reached.key, reached.at, attributed, reached.asks)
 
 
-def _resolve_and_publish(crossview: Container, reached: list[Attributed]) -> int:
+# Commands some events also carry (a web form that opens a service request), run once the events
+# are resolved and before they are published: a retry after a failed publication runs them again,
+# which their deterministic ids make harmless.
+Follow = Callable[[Container, list[tuple[Attributed, CloudEvent]]], None]
+
+
+def _resolve_and_publish(crossview: Container, reached: list[Attributed], follow: Follow | None = None) -> int:
     """Resolve every contact point (each once per batch), then publish the whole batch: all
     acknowledged, or an error."""
     events, resolutions = [], {}
@@ -80,14 +88,18 @@ def _resolve_and_publish(crossview: Container, reached: list[Attributed]) -> int
                 data=data.model_dump(mode="json", exclude_none=True),
             )
         )
+    if follow is not None:
+        follow(crossview, list(zip(reached, events, strict=True)))
     crossview.ingest.publish(events)
     return len(events)
 
 
-async def publish(crossview: Container, reached: list[Attributed], request: Request) -> int:
+async def publish(
+    crossview: Container, reached: list[Attributed], request: Request, follow: Follow | None = None
+) -> int:
     """Resolve and publish the batch (2xx only after this returned); then count, per provider, the
     interactions recorded without a customer address (crossview_webhook_unattributed on /metrics)."""
-    published = await run_in_threadpool(_resolve_and_publish, crossview, reached)
+    published = await run_in_threadpool(_resolve_and_publish, crossview, reached, follow)
     metrics = getattr(request.app.state, "http_metrics", None)
     for item in reached:
         if not item.attributed and metrics is not None:

@@ -23,7 +23,7 @@ from channels.webhook_fields import PayloadError, SignatureError
 from schemas.api import Problem
 from services.container import Container
 from services.http.deps import App, ProblemError
-from services.http.routes.webhooks.edge import RESPONSES, Attributed, configured_secret, publish, read_body
+from services.http.routes.webhooks.edge import RESPONSES, Attributed, Follow, configured_secret, publish, read_body
 from services.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,8 @@ class Edge:
     guard: Callable[[Container, Sequence[Any], str | None], AbstractAsyncContextManager[None]] = _unguarded
     # The problem as the provider's client reads an error (Segment's libraries: code and message).
     problem: Callable[[Problem], Problem] | None = None
+    # Commands some reports carry beside their interaction (Segment's "Service Request Submitted").
+    follow: Follow | None = None
 
 
 async def run(request: Request, crossview: Container, edge: Edge) -> Any:
@@ -82,7 +84,7 @@ async def run(request: Request, crossview: Container, edge: Edge) -> Any:
     country = crossview.settings.default_country_code
     attributed = [Attributed.of(item, country) for item in reached]
     async with edge.guard(crossview, reports, secret):
-        published = await publish(crossview, attributed, request) if attributed else 0
+        published = await publish(crossview, attributed, request, edge.follow) if attributed else 0
     return edge.answer(published, len(reports) - len(reached))
 
 

@@ -2,14 +2,51 @@
 
 from __future__ import annotations
 
+import uuid
+
 from fastapi import APIRouter
 
 from channels import segment
+from channels.webhook_fields import PayloadError
+from domain.lead import lead_id_for
 from schemas.api import Problem
+from schemas.envelope import CloudEvent
+from services.container import Container
+from services.http.deps import ProblemError
+from services.http.routes.webhooks.edge import Attributed
 from services.http.routes.webhooks.pipeline import Edge, route
 
 router = APIRouter(tags=["webhooks"])
 TRACKING_API = "/v1/ingest/segment"  # the `host` to give Segment's libraries: they call {host}/v1/batch
+
+
+def _create_leads(crossview: Container, events: list[tuple[Attributed, CloudEvent]]) -> None:
+    """Each "Lead Submitted" track creates a lead for its person, once: the lead id derives from
+    the event id, itself from the message id, so a retry finds the lead it created."""
+    for item, event in events:
+        where = item.field.rsplit(".", 1)[0] + "." if "." in item.field else ""
+        try:
+            form = segment.lead_form(item.data)
+        except PayloadError as error:
+            raise ProblemError(
+                422, "Invalid lead", str(error), [{"field": f"{where}{error.field}", "message": error.message}]
+            ) from error
+        if form is None:
+            continue
+        crossview.commands.run(
+            lambda app, form=form, event=event: app.create_lead(
+                uuid.UUID(event.subject),
+                form.product,
+                "campaign" if form.campaign else "web",
+                "segment",
+                function_id=event.data.get("function_id"),
+                campaign=form.campaign,
+                employees=form.employees,
+                budget=form.budget,
+                source_ref=event.id,
+                lead_id=lead_id_for(f"segment:{event.id}"),
+            )
+        )
 
 
 def _segment_edge(webhook: segment.MessageWebhook, credentials_in_headers: bool) -> Edge:
@@ -20,6 +57,7 @@ def _segment_edge(webhook: segment.MessageWebhook, credentials_in_headers: bool)
         answer=lambda accepted, ignored: {"success": True},
         credentials_in_headers=credentials_in_headers,
         problem=_as_segment_error,
+        follow=_create_leads,
     )
 
 
