@@ -3,6 +3,7 @@ pipeline's figures."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Literal
 
@@ -49,16 +50,10 @@ class LeadIn(_Model):
     product: str = Product
     source: LeadSource = "call"
     function_id: str | None = Field(None, min_length=1, max_length=200, description="One of the person's functions.")
-    organisation_id: str | None = Field(
-        None,
-        description="The organisation interested (default: the function's), a UUID.",
-        pattern=r"^[0-9a-fA-F-]{36}$",
+    organisation_id: uuid.UUID | None = Field(
+        None, description="The organisation interested (default: the function's)."
     )
-    prescriber_id: str | None = Field(
-        None,
-        description="The prescriber organisation (required for a referral), a UUID.",
-        pattern=r"^[0-9a-fA-F-]{36}$",
-    )
+    prescriber_id: uuid.UUID | None = Field(None, description="The prescriber organisation (required for a referral).")
     campaign: str | None = Field(None, min_length=1, max_length=200, description="Required for a campaign reply.")
     employees: int | None = Field(None, ge=0, le=10_000_000, description="The organisation's size, for qualification.")
     budget: int | None = Field(None, ge=0, le=10**12, description="The budget in euros, for qualification.")

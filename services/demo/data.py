@@ -25,6 +25,7 @@ from schemas.events import (
     WebInteraction,
 )
 from services.application.crossview import Crossview
+from services.demo.leads import seed_leads
 
 DEMO_NAMESPACE = uuid.UUID("6f1c7d4e-8a55-4b0e-9a43-1c2f0e7d5b10")
 
@@ -105,6 +106,7 @@ def seed_demo(app: Crossview, publish: Callable[[list[CloudEvent]], object]) -> 
         date(2022, 2, 1),
         function_id=str(demo_id("function:claire:fabulous-garden")),
     )
+    seed_leads(app, fabien, colleague, organisations, functions, demo_id)
     publish(interactions_of(str(fabien), functions))
     return DemoIds(str(fabien), {k: str(v) for k, v in organisations.items()}, functions)
 

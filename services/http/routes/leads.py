@@ -36,10 +36,6 @@ def _run(crossview, use_case: Callable[[Crossview], Any]) -> CommandOut:
     )
 
 
-def _uuid(value: str | None) -> uuid.UUID | None:
-    return uuid.UUID(value) if value else None
-
-
 @router.post(LEADS, status_code=201, response_model=CommandOut, responses=ERRORS)
 def create_lead(crossview: App, caller: AsAdvisor, person_id: uuid.UUID, body: LeadIn) -> CommandOut:
     """A new lead: the person's (or one of their functions') interest in a product, from a call, the
@@ -68,8 +64,8 @@ def create_lead(crossview: App, caller: AsAdvisor, person_id: uuid.UUID, body: L
             body.source,
             caller.subject,
             function_id=body.function_id,
-            organisation_id=_uuid(body.organisation_id),
-            prescriber_id=_uuid(body.prescriber_id),
+            organisation_id=body.organisation_id,
+            prescriber_id=body.prescriber_id,
             campaign=body.campaign,
             employees=body.employees,
             budget=body.budget,
