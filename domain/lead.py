@@ -195,3 +195,25 @@ class Lead(Aggregate):
     @event("Lost")
     def _lost(self, person_id: str, reason: str, at: datetime, by: str) -> None:
         self.stage = "lost"
+
+
+class PersonLeads(Aggregate):
+    """The leads created for a person: bookkeeping of the write side (nothing is published), so
+    that erasing the person can take their leads out of the event store with them."""
+
+    @staticmethod
+    def create_id(person_id: str) -> uuid.UUID:
+        return uuid.uuid5(LEADS, f"person:{person_id}")
+
+    @event("Started")
+    def __init__(self, person_id: str) -> None:
+        self.person_id = person_id
+        self.lead_ids: list[str] = []
+
+    def note(self, lead_id: str) -> None:
+        if lead_id not in self.lead_ids:
+            self._noted(lead_id)
+
+    @event("Noted")
+    def _noted(self, lead_id: str) -> None:
+        self.lead_ids.append(lead_id)

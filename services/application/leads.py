@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from eventsourcing.application import AggregateNotFoundError
 
 from domain.errors import NotAPrescriberError, NotFoundError
-from domain.lead import Lead, LeadRules
+from domain.lead import Lead, LeadRules, PersonLeads
 from domain.organisation import Organisation
 
 if TYPE_CHECKING:
@@ -77,8 +77,25 @@ class LeadDesk(_Base):
             "source_ref": source_ref,
         }
         lead = Lead(**creation) if lead_id is None else Lead._create(Lead.Created, id=lead_id, **creation)
-        self.save(lead)
+        index = self._person_leads(str(person.id))
+        index.note(str(lead.id))
+        self.save(lead, index)
         return lead.id
+
+    def leads_of(self, person_ids: list[uuid.UUID]) -> list[uuid.UUID]:
+        """The leads created for these people and their indexes (what erasing them removes)."""
+        found = []
+        for person_id in person_ids:
+            index = self._person_leads(str(person_id))
+            if index.version:  # stored: the person has leads
+                found += [index.id, *(uuid.UUID(lead_id) for lead_id in index.lead_ids)]
+        return found
+
+    def _person_leads(self, person_id: str) -> PersonLeads:
+        try:
+            return self.repository.get(PersonLeads.create_id(person_id))
+        except AggregateNotFoundError:
+            return PersonLeads._create(PersonLeads.Started, id=PersonLeads.create_id(person_id), person_id=person_id)
 
     def qualify_lead(
         self, person_id: uuid.UUID, lead_id: uuid.UUID, by: str, size: str | None = None, reason: str | None = None

@@ -13,7 +13,7 @@ from eventsourcing.domain import DomainEvent
 
 from domain.contact_point import ContactPoint
 from domain.erasure import Erasure, Purged
-from domain.lead import Lead, LeadRules
+from domain.lead import Lead, LeadRules, PersonLeads
 from domain.organisation import Organisation
 from domain.person import Person
 from domain.referential import AttributePolicy, TitleReferential
@@ -104,6 +104,8 @@ def wire_data(event: DomainEvent) -> EventData | None:
             return LeadRulesSet(medium=event.sizes["medium"], large=event.sizes["large"], routes=event.routes)
         case (
             LeadRules.Started()
+            | PersonLeads.Started()
+            | PersonLeads.Noted()
             | TitleReferential.Started()
             | AttributePolicy.Started()
             | ContactPoint.Claimed()

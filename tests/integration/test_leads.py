@@ -5,6 +5,10 @@ figures from PostgreSQL; a ready 360° document with leads equals the view made 
 
 from __future__ import annotations
 
+import uuid
+
+import pytest
+from eventsourcing.application import AggregateNotFoundError
 from fastapi.testclient import TestClient
 
 from services.bootstrap import production
@@ -76,6 +80,15 @@ def test_a_web_lead_counted_once_a_referral_converted_and_the_pipeline_from_post
             ("lost", "advisors", "web", 1),
             ("new", "", "call", 1),
         ]
+
+        # Fabien asks to be erased: his leads leave the event store, the pipeline keeps its figures.
+        answer = client.delete(f"/v1/persons/{fabien}")
+        assert answer.status_code == 200, answer.text
+        with pytest.raises(AggregateNotFoundError):
+            client.app.state.crossview.commands.app.repository.get(uuid.UUID(referral))
+        wait_until(caught_up(store, configured), 60, "the projector")
+        assert client.get(f"/v1/persons/{fabien}").status_code == 410
+        assert sum(n for *_, n in store.lead_pipeline()) == 3
 
 
 def lead_events(people: list[str], at) -> list:

@@ -1,7 +1,10 @@
 """Leads over HTTP on the embedded default: created, qualified by the rules, routed, converted (the
 organisation becomes a client), lost; the rules referential; the pipeline; the errors by name."""
 
+import uuid
+
 import pytest
+from eventsourcing.application import AggregateNotFoundError
 from fastapi.testclient import TestClient
 
 from services.bootstrap import embedded
@@ -159,3 +162,17 @@ def test_another_persons_lead_is_not_found_through_this_person(client, scenario)
     claire = ok(client.post("/v1/persons", json={"given_name": "Claire", "family_name": "Martin"}), 201)["id"]
     answer = client.post(f"/v1/persons/{claire}/leads/{lead}/qualify", json={})
     assert answer.status_code == 404
+
+
+def test_erasing_a_person_takes_their_leads_out_of_the_event_store_and_the_pipeline_keeps_its_figures(client, scenario):
+    fabien = scenario["fabien"]
+    leads = f"/v1/persons/{fabien}/leads"
+    lead = ok(client.post(leads, json={"product": "fleet"}), 201)["id"]
+    ok(client.post(f"{leads}/{lead}/lose", json={"reason": "his wife said no"}))
+    ok(client.delete(f"/v1/persons/{fabien}"))
+    app = client.app.state.crossview.commands.app
+    with pytest.raises(AggregateNotFoundError):
+        app.repository.get(uuid.UUID(lead))
+    assert client.get(leads).status_code == 410
+    figures = ok(client.get("/v1/leads/pipeline"))
+    assert (figures["created"], figures["by_stage"]["lost"]) == (1, 1)
