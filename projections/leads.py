@@ -101,14 +101,15 @@ def _closed(lead: Mapping[str, Any]) -> tuple[str, str]:
 
 # --- the pipeline ---------------------------------------------------------------------------------
 
-PipelineRow = tuple[str, str, str, int]  # stage, owner ("" before routing), source, leads
+# stage, owner ("" before routing), source, prescriber credited ("" for none), leads
+PipelineRow = tuple[str, str, str, str, int]
 
 
 def pipeline_rows(leads: Iterable[Mapping[str, Any]]) -> list[PipelineRow]:
-    """The rows a store counts: one per (stage, owner, source) with its number of leads."""
-    counts: dict[tuple[str, str, str], int] = {}
+    """The rows a store counts: one per (stage, owner, source, prescriber) with its number of leads."""
+    counts: dict[tuple[str, str, str, str], int] = {}
     for lead in leads:
-        key = (lead["stage"], lead["owner"] or "", lead["source"] or "")
+        key = (lead["stage"], lead["owner"] or "", lead["source"] or "", lead.get("prescriber_id") or "")
         counts[key] = counts.get(key, 0) + 1
     return [(*key, n) for key, n in sorted(counts.items())]
 
@@ -126,13 +127,18 @@ def rates(by_stage: Mapping[str, int]) -> dict[str, float | None]:
 
 
 def pipeline(rows: Iterable[PipelineRow]) -> dict[str, Any]:
-    """The pipeline: leads by stage, and per owner and per source their stages and rates."""
+    """The pipeline: leads by stage, and per owner, per source and per prescriber credited (by
+    organisation id) their stages and rates."""
     by_stage: dict[str, int] = dict.fromkeys(STAGES, 0)
     by_owner: dict[str, dict[str, int]] = {}
     by_source: dict[str, dict[str, int]] = {}
-    for stage, owner, source, n in rows:
+    by_prescriber: dict[str, dict[str, int]] = {}
+    for stage, owner, source, prescriber, n in rows:
         by_stage[stage] = by_stage.get(stage, 0) + n
-        for group, key in ((by_owner, owner or "unassigned"), (by_source, source)):
+        groups = [(by_owner, owner or "unassigned"), (by_source, source)]
+        if prescriber:
+            groups.append((by_prescriber, prescriber))
+        for group, key in groups:
             stages = group.setdefault(key, dict.fromkeys(STAGES, 0))
             stages[stage] = stages.get(stage, 0) + n
     return {
@@ -141,6 +147,7 @@ def pipeline(rows: Iterable[PipelineRow]) -> dict[str, Any]:
         **rates(by_stage),
         "by_owner": {k: _breakdown(v) for k, v in sorted(by_owner.items())},
         "by_source": {k: _breakdown(v) for k, v in sorted(by_source.items())},
+        "by_prescriber": {k: _breakdown(v) for k, v in sorted(by_prescriber.items())},
     }
 
 

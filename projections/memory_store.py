@@ -216,7 +216,7 @@ class MemoryStore:
         with self._lock:
             return lead_rules(self._references.get((LEAD_RULES, LEAD_RULES)))
 
-    def lead_pipeline(self) -> list[tuple[str, str, str, int]]:
+    def lead_pipeline(self) -> list[tuple[str, str, str, str, int]]:
         with self._lock:
             # a lead lives in the view of the person its events are keyed by: each lead once
             leads = {lead_id: lead for view in self._views.values() for lead_id, lead in view.leads.items()}

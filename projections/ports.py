@@ -137,8 +137,9 @@ class ProjectionStore(Protocol):
     def lead_rules(self) -> dict[str, Any]:
         """The projected lead rules: {"sizes": {medium, large}, "routes": {size: {channel, owner}}}."""
 
-    def lead_pipeline(self) -> list[tuple[str, str, str, int]]:
-        """Leads per (stage, owner, source), every lead once: projections/leads.pipeline reads them."""
+    def lead_pipeline(self) -> list[tuple[str, str, str, str, int]]:
+        """Leads per (stage, owner, source, prescriber), every lead once: projections/leads.pipeline
+        reads them."""
 
     def audit_of(self, subject: str, limit: int) -> list[AuditEntry]:
         """The access records of ``subject`` (a person id), newest first."""

@@ -99,7 +99,8 @@ CREATE TABLE IF NOT EXISTS {schema}.lead (  -- one row per lead: the sales pipel
     person_id text NOT NULL,
     stage text NOT NULL,
     owner text NOT NULL,  -- '' before the lead is routed
-    source text NOT NULL
+    source text NOT NULL,
+    prescriber text NOT NULL  -- the prescriber organisation credited, '' for none
 );
 """
 

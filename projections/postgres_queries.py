@@ -243,11 +243,12 @@ class PostgresQueries:
         rows = self._rows("SELECT view FROM {schema}.reference WHERE kind = %s AND id = %s", (LEAD_RULES, LEAD_RULES))
         return lead_rules(rows[0][0] if rows else None)
 
-    def lead_pipeline(self) -> list[tuple[str, str, str, int]]:
+    def lead_pipeline(self) -> list[tuple[str, str, str, str, int]]:
         rows = self._rows(
-            "SELECT stage, owner, source, count(*) FROM {schema}.lead GROUP BY stage, owner, source ORDER BY 1, 2, 3"
+            "SELECT stage, owner, source, prescriber, count(*) FROM {schema}.lead "
+            "GROUP BY stage, owner, source, prescriber ORDER BY 1, 2, 3, 4"
         )
-        return [(stage, owner, source, count) for stage, owner, source, count in rows]
+        return [(stage, owner, source, prescriber, count) for stage, owner, source, prescriber, count in rows]
 
     def audit_of(self, subject: str, limit: int) -> list[AuditEntry]:
         rows = self._rows(

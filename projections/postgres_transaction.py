@@ -141,13 +141,15 @@ class PostgresTransaction:
                 continue
             for lead_id, lead in view.leads.items():
                 if before.get(lead_id) != lead:
-                    rows.append((lead_id, view.person_id, lead["stage"], lead["owner"] or "", lead["source"] or ""))
+                    owner, source, prescriber = lead["owner"] or "", lead["source"] or "", lead["prescriber_id"] or ""
+                    rows.append((lead_id, view.person_id, lead["stage"], owner, source, prescriber))
         if rows:
             self._conn.cursor().executemany(
                 self._q(
-                    "INSERT INTO {schema}.lead (lead_id, person_id, stage, owner, source) VALUES (%s, %s, %s, %s, %s) "
-                    "ON CONFLICT (lead_id) DO UPDATE SET person_id = excluded.person_id, stage = excluded.stage, "
-                    "owner = excluded.owner, source = excluded.source"
+                    "INSERT INTO {schema}.lead (lead_id, person_id, stage, owner, source, prescriber) "
+                    "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (lead_id) DO UPDATE SET person_id = excluded.person_id, "
+                    "stage = excluded.stage, owner = excluded.owner, source = excluded.source, "
+                    "prescriber = excluded.prescriber"
                 ),
                 rows,
             )

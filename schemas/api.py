@@ -411,10 +411,17 @@ class StageCounts(ApiModel):
     )
 
 
+class PrescriberCounts(StageCounts):
+    name: str | None = Field(description="The prescriber organisation's name.")
+
+
 class PipelineOut(StageCounts):
     """The sales pipeline, from the read models: leads by stage, by owner ("unassigned" before
     routing) and by source, each with its two conversion rates."""
 
     by_owner: dict[str, StageCounts]
     by_source: dict[str, StageCounts]
+    by_prescriber: dict[str, PrescriberCounts] = Field(
+        description="Referrals per prescriber organisation credited (by its id), with its name."
+    )
     freshness: Freshness

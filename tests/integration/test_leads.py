@@ -75,10 +75,12 @@ def test_a_web_lead_counted_once_a_referral_converted_and_the_pipeline_from_post
         assert figures["by_source"]["web"]["by_stage"]["lost"] == 1
         assert figures["by_source"]["referral"]["win_rate"] == 1.0
         assert set(figures["by_owner"]) == {"advisors", "amelie", "unassigned"}
+        credited = figures["by_prescriber"][org["Croissance+"]]  # the referral, credited to Croissance+
+        assert (credited["name"], credited["created"], credited["by_stage"]["converted"]) == ("Croissance+", 1, 1)
         assert store.lead_pipeline() == [
-            ("converted", "amelie", "referral", 1),
-            ("lost", "advisors", "web", 1),
-            ("new", "", "call", 1),
+            ("converted", "amelie", "referral", org["Croissance+"], 1),
+            ("lost", "advisors", "web", "", 1),
+            ("new", "", "call", "", 1),
         ]
 
         # Fabien asks to be erased: his leads leave the event store, the pipeline keeps its figures.

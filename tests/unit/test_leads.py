@@ -182,10 +182,10 @@ def test_an_erased_persons_leads_keep_their_figures_and_lose_every_word():
 def test_the_pipeline_says_both_rates_over_their_own_denominators():
     figures = pipeline(
         [
-            ("converted", "amelie", "web", 1),
-            ("lost", "amelie", "web", 3),
-            ("new", "", "call", 4),
-            ("routed", "kam", "referral", 2),
+            ("converted", "amelie", "web", "", 1),
+            ("lost", "amelie", "web", "", 3),
+            ("new", "", "call", "", 4),
+            ("routed", "kam", "referral", "croissance-plus", 2),
         ]
     )
     assert figures["created"] == 10
@@ -194,6 +194,14 @@ def test_the_pipeline_says_both_rates_over_their_own_denominators():
     assert figures["by_owner"]["unassigned"]["created"] == 4
     assert figures["by_owner"]["kam"]["win_rate"] is None  # none closed yet: no rate, not 0
     assert figures["by_source"]["web"]["by_stage"]["lost"] == 3
+    assert figures["by_prescriber"] == {
+        "croissance-plus": {
+            "created": 2,
+            "by_stage": {"new": 0, "qualified": 0, "routed": 2, "converted": 0, "lost": 0},
+            "win_rate": None,
+            "conversion_rate": 0.0,
+        }
+    }
     assert pipeline([])["conversion_rate"] is None
 
 

@@ -65,6 +65,10 @@ def test_a_referral_is_qualified_routed_and_converted_and_social_networks_become
 
     ok(client.post(f"{leads}/{lead}/convert"))
     assert ok(client.get(f"/v1/organisations/{org['Social Networks']}"))["relationship"] == "client"
+    credited = ok(client.get("/v1/leads/pipeline"))["by_prescriber"]
+    assert {k: (v["name"], v["by_stage"]["converted"]) for k, v in credited.items()} == {
+        org["Croissance+"]: ("Croissance+", 1)
+    }
     again = client.post(f"{leads}/{lead}/lose", json={"reason": "too late"})
     assert again.status_code == 409 and again.json()["title"] == "LeadClosedError"
 

@@ -155,7 +155,10 @@ def test_the_projected_leads_of_any_command_sequence_equal_the_aggregates(creati
             lead.owner,
         )
         assert (projected["source"], projected["prescriber_id"]) == (lead.source, lead.prescriber_id)
-    expected = [{"stage": lead.stage, "owner": lead.owner, "source": lead.source} for lead in aggregates.values()]
+    expected = [
+        {"stage": lead.stage, "owner": lead.owner, "source": lead.source, "prescriber_id": lead.prescriber_id}
+        for lead in aggregates.values()
+    ]
     assert store.lead_pipeline() == pipeline_rows(expected)
     won = any(lead.stage == "converted" for lead in aggregates.values())
     relationship = store.organisation(str(organisations["Social Networks"]))["relationship"]

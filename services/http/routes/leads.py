@@ -126,9 +126,13 @@ def person_leads(crossview: App, caller: AsPeopleReader, person_id: str, freshne
 def lead_pipeline(crossview: App, caller: AsReader, freshness: Fresh) -> PipelineOut:
     """The sales pipeline from the read models: leads by stage, by owner and by source, with two
     rates each: `win_rate` = converted / (converted + lost), over the leads closed either way, and
-    `conversion_rate` = converted / created, over every lead created. Counts only, nothing personal:
+    `conversion_rate` = converted / created, over every lead created; and the referrals credited to
+    each prescriber organisation. Counts only, nothing personal:
     advisors (sales managers), analysts and administrators read it."""
-    return PipelineOut(**pipeline(crossview.store.lead_pipeline()), freshness=freshness)
+    figures = pipeline(crossview.store.lead_pipeline())
+    for prescriber_id, counts in figures["by_prescriber"].items():
+        counts["name"] = (crossview.store.organisation(prescriber_id) or {}).get("name")
+    return PipelineOut(**figures, freshness=freshness)
 
 
 @router.get("/v1/lead-rules", response_model=LeadRulesOut)
