@@ -6,7 +6,7 @@ bench/load.py); `python -m bench drop NAMESPACE...` drops a loaded namespace."""
 
 import sys
 
-from bench import auth, erasure, freshness, ingest, live, load, projector, query, scale
+from bench import auth, erasure, export, freshness, ingest, live, load, projector, query, scale
 
 BENCHMARKS = {
     "projector": projector.main,
@@ -17,6 +17,7 @@ BENCHMARKS = {
     "erasure": erasure.main,
     "scale": scale.main,
     "live": live.main,
+    "export": export.main,
 }
 
 

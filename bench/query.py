@@ -67,8 +67,9 @@ def route_statements(store: PostgresStore, person_id: str, day: date) -> None:
     ``_person_360``): the ready document and its organisations' links in one statement; where one
     does not hold, the person, their references and the first people of each of their
     organisations in one pipelined round trip. The position comes from the process's shared look (at
-    most 20 ms old), not from a query a request. Keep it in step with the route."""
-    if store.person_document(person_id, day) is not None:
+    most 20 ms old), not from a query a request; the offer catalogue rides with the document (kept
+    by the store between changes). Keep it in step with the route."""
+    if store.ready_360(person_id, day)[0] is not None:
         return
     view = store.person_context(person_id, day, LINKS_SHOWN).view
     if view is None or view.merged_into is not None or view.absorbed:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from channels import inbound_email
 from channels.provider import Reached, WebhookRequest, email_reached
 from channels.webhook_fields import (
     NotJson,
@@ -123,4 +124,31 @@ class EventWebhook:
         return email_reached("mailgun", report, "body.event-data.recipient")
 
 
-WEBHOOKS = (EventWebhook(),)
+@dataclass(frozen=True)
+class RouteWebhook:
+    """A route's forward() to us: an email a customer sent to one of our addresses, fully parsed,
+    form-encoded or multipart (channels/inbound_email.py), signed inside the form as the webhooks
+    are. It opens a service request. Its tokens need not be single-use: the request's id derives
+    from the Message-Id, so a replay opens nothing more (and its interaction is a duplicate)."""
+
+    max_age_s: int = 0
+
+    provider = "mailgun"
+    refusal = "Not a Mailgun route post"
+    located_in = "form"
+
+    def verify(self, request: WebhookRequest, secret: str) -> None:
+        fields = inbound_email.form(request.header("content-type"), request.body)
+        timestamp, token, signature = (fields.get(name) or "" for name in ("timestamp", "token", "signature"))
+        if not signature_is_valid(secret, timestamp, token, signature):
+            raise SignatureError("the Mailgun signature does not match this timestamp and token", "form.signature")
+        check_fresh(self.max_age_s, timestamp, datetime.now(UTC))
+
+    def parse(self, request: WebhookRequest) -> list[inbound_email.InboundEmail]:
+        return [inbound_email.parse_mailgun(inbound_email.form(request.header("content-type"), request.body))]
+
+    def map(self, report: inbound_email.InboundEmail) -> Reached:
+        return inbound_email.reached(report)
+
+
+WEBHOOKS = (EventWebhook(), RouteWebhook())

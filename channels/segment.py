@@ -128,6 +128,11 @@ def _message(where: str, raw: Any, derive_id: bool = False) -> SegmentMessage:
     if at.tzinfo is None:
         at = at.replace(tzinfo=UTC)
     properties = raw.get("properties") if isinstance(raw.get("properties"), dict) else {}
+    if kind == "track" and raw.get("event") == SERVICE_REQUEST_SUBMITTED:
+        try:
+            service_request_properties(properties)  # refused whole, before anyone is resolved
+        except PayloadError as error:
+            raise PayloadError(f"{where}.{error.field}", error.message) from error
     traits = raw.get("traits") if isinstance(raw.get("traits"), dict) else {}
     page = (raw.get("context") or {}).get("page") if isinstance(raw.get("context"), dict) else None
     url = properties.get("url") or (page.get("url") if isinstance(page, dict) else None)
@@ -234,6 +239,40 @@ def visitor(message: SegmentMessage) -> WebVisitor:
 
 TRACKING_ENDPOINTS = ("batch", *sorted(TYPES))  # /v1/batch, /v1/alias, /v1/group...
 WEBHOOKS = (MessageWebhook(), TrackingWebhook(None))  # each Tracking API endpoint is a TrackingWebhook
+
+
+# A web form that opens a service request is a `track` of this name, its properties saying what:
+# ``subject`` (required), ``kind`` (a kind's code: request, complaint, question...; default
+# request) and ``description``. The request is the visitor's person's, attributed as the call is.
+SERVICE_REQUEST_SUBMITTED = "Service Request Submitted"
+
+
+@dataclass(frozen=True)
+class ServiceRequestForm:
+    kind: str
+    subject: str
+    description: str | None
+
+
+def service_request_form(data: WebInteraction) -> ServiceRequestForm | None:
+    """The service request a tracked event submits, or None for any other event."""
+    if data.action != "track" or data.name != SERVICE_REQUEST_SUBMITTED:
+        return None
+    return service_request_properties(data.properties or {})
+
+
+def service_request_properties(properties: dict[str, Any]) -> ServiceRequestForm:
+    """What the form's properties ask; PayloadError naming the one missing or not text."""
+    kind = properties.get("kind", "request")
+    subject = properties.get("subject")
+    description = properties.get("description")
+    if not isinstance(kind, str) or not 1 <= len(kind.strip()) <= 100:
+        raise PayloadError("properties.kind", "a kind's code (request, complaint, question...) expected")
+    if not isinstance(subject, str) or not 1 <= len(subject.strip()) <= 1000:
+        raise PayloadError("properties.subject", "the request's subject (text, at most 1000 characters) is required")
+    if description is not None and (not isinstance(description, str) or len(description) > 10_000):
+        raise PayloadError("properties.description", "text of at most 10,000 characters expected")
+    return ServiceRequestForm(kind.strip(), subject.strip(), description or None)
 
 
 # A web form that shows an interest in an offer is a `track` of this name (a quote request, a

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
+from channels import inbound_email
 from channels.provider import Reached, WebhookRequest, email_reached
 from channels.webhook_fields import NotJson, PayloadError, SignatureError, check_fresh, is_epoch_seconds, load_json
 
@@ -113,4 +114,26 @@ class EventWebhook:
         return email_reached("sendgrid", report, f"body.{report.index}.email")
 
 
-WEBHOOKS = (EventWebhook(),)
+@dataclass(frozen=True)
+class InboundParseWebhook:
+    """Inbound Parse: an email a customer sent to one of our addresses, posted as multipart/form-data
+    (channels/inbound_email.py), signed by the Parse webhook's security policy as the Event Webhook
+    is signed (the same headers, over the raw body). It opens a service request."""
+
+    max_age_s: int = 0
+
+    provider = "sendgrid"
+    refusal = "Not a SendGrid Inbound Parse post"
+    located_in = "form"
+
+    def verify(self, request: WebhookRequest, secret: str) -> None:
+        EventWebhook.verify(self, request, secret)  # type: ignore[arg-type] - the same headers and rule
+
+    def parse(self, request: WebhookRequest) -> list[inbound_email.InboundEmail]:
+        return [inbound_email.parse_sendgrid(inbound_email.form(request.header("content-type"), request.body))]
+
+    def map(self, report: inbound_email.InboundEmail) -> Reached:
+        return inbound_email.reached(report)
+
+
+WEBHOOKS = (EventWebhook(), InboundParseWebhook())

@@ -49,6 +49,44 @@ class JoinError(DomainError):
     """Two people cannot be joined (the same person, or one already joined into another)."""
 
 
+# --- offers -----------------------------------------------------------------------------------
+
+
+class UnknownOfferError(NotFoundError):
+    """No offer of that code in the catalogue."""
+
+
+class OfferWindowError(DomainError):
+    """An offer's validity ends before it starts."""
+
+
+class OfferNotValidError(DomainError):
+    """The offer is withdrawn, or outside its validity: it cannot be accepted."""
+
+
+class OfferAlreadyAnsweredError(DomainError):
+    """The person already accepted or declined this offer."""
+
+
+# --- service requests and complaints ---------------------------------------------------------
+
+
+class UnknownRequestKindError(NotFoundError):
+    """No such kind of service request in the referential."""
+
+
+class RetiredRequestKindError(DomainError):
+    """The kind of service request is retired: no new request may be opened with it."""
+
+
+class RequestTransitionError(DomainError):
+    """A service request cannot go from its state to the one asked for (say, closed to in progress)."""
+
+
+class RequestClosedError(DomainError):
+    """A closed service request takes no assignment nor comment: reopen it first."""
+
+
 # --- leads (domain/lead.py) ------------------------------------------------------------------
 
 

@@ -9,20 +9,18 @@ whatever the order, and a redelivered event changes nothing.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from projections.facts import Fact
 from schemas.events import Interaction, models_of
 
 INDICATORS = ("sent", "delivered", "opened", "clicked", "bounced", "unsubscribed", "complaints")
-# Each rate is over the people the indicator could apply to.
-RATE_BASE = {
-    "delivered": "sent",
-    "bounced": "sent",
-    "opened": "delivered",
-    "clicked": "delivered",
-    "unsubscribed": "delivered",
-    "complaints": "delivered",
-}
+# Each rate is over the people the indicator could apply to: delivered and bounced over sent; the
+# others over delivered — or over sent where the channel reported no delivery for the campaign (a
+# web page, a provider without delivery reports): an open then says the message arrived, and a
+# rate over nobody delivered would read 0 however many opened.
+OVER_SENT = ("delivered", "bounced")
+OVER_DELIVERED = ("opened", "clicked", "unsubscribed", "complaints")
 
 _INTERACTION_MODELS = models_of(Interaction)
 Row = tuple[str, str, str, str]  # campaign, channel, indicator, person id
@@ -40,14 +38,27 @@ def campaign_rows(facts: Iterable[Fact]) -> set[Row]:
     return rows
 
 
-def indicators(counts: Mapping[tuple[str, str], int]) -> dict[str, dict[str, dict[str, float | int]]]:
-    """{channel: {"counts": {indicator: people}, "rates": {indicator: share}}} from (channel, indicator) counts."""
-    result = {}
-    for channel in sorted({channel for channel, _ in counts}):
-        people = {indicator: counts.get((channel, indicator), 0) for indicator in INDICATORS}
-        rates = {
-            indicator: round(people[indicator] / people[base], 4) if people[base] else 0.0
-            for indicator, base in RATE_BASE.items()
-        }
-        result[channel] = {"counts": people, "rates": rates}
-    return result
+def indicators_of(people: Mapping[str, int]) -> dict[str, Any]:
+    """Counts of distinct people per indicator, their rates, and what each rate is over."""
+    counts = {indicator: int(people.get(indicator, 0)) for indicator in INDICATORS}
+    delivery_reported = counts["delivered"] > 0
+    engaged_over = "delivered" if delivery_reported else "sent"
+    over = {indicator: "sent" for indicator in OVER_SENT} | dict.fromkeys(OVER_DELIVERED, engaged_over)
+    return {
+        "counts": counts,
+        # None when nobody is in the denominator: no rate, rather than a 0 that reads as a measure
+        "rates": {
+            indicator: round(counts[indicator] / counts[base], 4) if counts[base] else None
+            for indicator, base in over.items()
+        },
+        "denominators": {indicator: {"indicator": base, "people": counts[base]} for indicator, base in over.items()},
+        "delivery_reported": delivery_reported,
+    }
+
+
+def indicators(counts: Mapping[tuple[str, str], int]) -> dict[str, dict[str, Any]]:
+    """{channel: indicators_of(its people)} from (channel, indicator) counts."""
+    return {
+        channel: indicators_of({indicator: n for (c, indicator), n in counts.items() if c == channel})
+        for channel in sorted({channel for channel, _ in counts})
+    }

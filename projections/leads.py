@@ -12,7 +12,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from projections.facts import Fact
-from schemas.events import LEAD_EVENTS, LeadConverted, LeadCreated, LeadLost, LeadQualified, LeadRouted, models_of
+from schemas.events import models_of
+from schemas.lead_events import LEAD_EVENTS, LeadConverted, LeadCreated, LeadLost, LeadQualified, LeadRouted
 
 LEAD_MODELS = models_of(*LEAD_EVENTS)
 OPEN_STAGES = ("new", "qualified", "routed")

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any
 
+from projections.analytics import CampaignEvent, FunctionCount, function_counts
 from projections.audit_view import AuditEntry
 from projections.changes import Announcements
 from projections.directory import Colleague, Criteria, PersonContext, References, colleagues_of
@@ -16,7 +17,19 @@ from projections.leads import pipeline_rows
 from projections.person_model import PersonView
 from projections.person_view import one_row_per_message
 from projections.ports import Partition, StaleOffsets, TimelineFilter
-from projections.reference_view import LEAD_RULES, ORGANISATION, POLICY, TITLES, Key, lead_rules, policy_levels
+from projections.reference_view import (
+    LEAD_RULES,
+    OFFERS,
+    ORGANISATION,
+    POLICY,
+    REQUEST_KINDS,
+    TITLES,
+    Key,
+    catalogue_offers,
+    lead_rules,
+    policy_levels,
+    request_kinds,
+)
 from projections.timeline import TimelineEntry
 
 
@@ -168,6 +181,9 @@ class MemoryStore:
     def person_document(self, person_id: str, day: date) -> None:
         return None
 
+    def ready_360(self, person_id: str, day: date) -> tuple[None, dict[str, dict[str, Any]]]:
+        return None, self.offer_catalogue()
+
     def refresh_documents(self, day: date, limit: int) -> int:
         return 0
 
@@ -212,6 +228,35 @@ class MemoryStore:
             counts[(channel, indicator)] += 1
         return dict(counts)
 
+    # --- analytics (projections/analytics.py folds what these return) --------------------------
+
+    def campaign_events(self, campaign: str | None = None) -> list[CampaignEvent]:
+        with self._lock:
+            entries = [e for e in self._entries.values() if e.channel is not None]
+        firsts: dict[tuple, datetime] = {}
+        for entry in entries:
+            data = entry.data
+            if data.get("campaign") is None or (campaign is not None and data["campaign"] != campaign):
+                continue
+            provider = (entry.message_key or "::").split(":")[1]
+            key = (
+                data["campaign"],
+                entry.channel,
+                entry.person_id,
+                provider,
+                entry.status or "",
+                data.get("canonical_status"),
+                data.get("bounce_type"),
+            )
+            if key not in firsts or entry.occurred_at < firsts[key]:
+                firsts[key] = entry.occurred_at
+        return [CampaignEvent(c, ch, p, at, pr, s, cs, b) for (c, ch, p, pr, s, cs, b), at in firsts.items()]
+
+    def function_interaction_counts(self) -> list[FunctionCount]:
+        with self._lock:
+            views = list(self._views.values())
+        return function_counts(views)
+
     def lead_rules(self) -> dict[str, Any]:
         with self._lock:
             return lead_rules(self._references.get((LEAD_RULES, LEAD_RULES)))
@@ -229,3 +274,11 @@ class MemoryStore:
     def attribute_policy(self) -> dict[str, str]:
         with self._lock:
             return policy_levels(self._references.get((POLICY, POLICY)))
+
+    def offer_catalogue(self) -> dict[str, dict[str, Any]]:
+        with self._lock:
+            return catalogue_offers(self._references.get((OFFERS, OFFERS)))
+
+    def request_kinds(self) -> dict[str, dict[str, Any]]:
+        with self._lock:
+            return request_kinds(self._references.get((REQUEST_KINDS, REQUEST_KINDS)))

@@ -52,6 +52,19 @@ def view_to_json(view: PersonView) -> dict[str, Any]:
         **({"erased_on": view.erased_on.isoformat()} if view.erased_on else {}),
         # sorted: the same view is the same document, whatever order its events came in
         "messages": {channel: sorted(digests) for channel, digests in sorted(view.messages.items())},
+        # Only when there are some: the documents of the people without stay as they were.
+        **({"journeys": {k: dict(v) for k, v in view.journeys.items()}} if view.journeys else {}),
+        **(
+            {"campaigns_received": {k: dict(v) for k, v in view.campaigns_received.items()}}
+            if view.campaigns_received
+            else {}
+        ),
+        **({"offer_answers": {k: dict(v) for k, v in view.offer_answers.items()}} if view.offer_answers else {}),
+        **(
+            {"service_requests": {r: dict(v) for r, v in view.service_requests.items()}}
+            if view.service_requests
+            else {}
+        ),
         **({"leads": {lead: dict(state) for lead, state in view.leads.items()}} if view.leads else {}),
     }
 
@@ -92,6 +105,10 @@ def view_from_json(raw: Mapping[str, Any]) -> PersonView:
         merged_into=raw.get("merged_into"),
         erased_on=date.fromisoformat(raw["erased_on"]) if raw.get("erased_on") else None,
         messages={channel: frozenset(digests) for channel, digests in raw.get("messages", {}).items()},
+        journeys=raw.get("journeys", {}),
+        campaigns_received=raw.get("campaigns_received", {}),
+        offer_answers=raw.get("offer_answers", {}),
+        service_requests=raw.get("service_requests", {}),
         leads=raw.get("leads", {}),
     )
 

@@ -9,13 +9,18 @@ day it was made for up to the next day one of its functions starts or ends."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from projections.directory import Colleague, References, attributes_out, function_out, link_order
+from projections.engagement import engagement, engagement_inputs
 from projections.leads import listed as listed_leads
 from projections.person_model import PersonView
 from projections.reference_view import ORGANISATION, TITLES
+from projections.service_requests import FINISHED_SHOWN, listed, next_change
 from schemas.api import (
     Freshness,
     FunctionOut,
@@ -27,13 +32,21 @@ from schemas.api import (
     ReachabilityOut,
     TitleRef,
 )
+from schemas.engagement_api import EngagementOut
 from schemas.leads_api import LeadSummary
+from schemas.service_desk import ServiceRequestSummary
 
-FORMAT = 2  # of the stored parts: a build that changes what they hold (or how) counts one more
+FORMAT = 3  # of the stored parts: a build that changes what they hold (or how) counts one more
 LINKS_SHOWN = 50  # people per organisation in a 360° view
 LINKS_KEPT = LINKS_SHOWN + 1  # an organisation's row keeps one more: the person reading it is left out
 FOREVER = date(9999, 12, 31)  # valid_until of a part no date will change
-_CORE_EXCLUDED = {"as_of", "links", "freshness"}
+_CORE_EXCLUDED = {"as_of", "links", "freshness", "journeys", "offers", "next_offer"}
+# Ends a stored body: what journeys and offers are made of at answer time (the moment and the
+# catalogue decide what shows). JSON escapes the quotes of every string, so only a member can read so.
+ENGAGEMENT_MARK = ',"_engagement":'
+STALL_AFTER = timedelta(minutes=30)
+_NO_JOURNEYS = '{"journeys":{},'
+_NOTHING_ENGAGED = EngagementOut(journeys=[], offers=[], next_offer=None).model_dump_json()[1:-1]
 _NO_FRESHNESS = Freshness(position={}, caught_up=True)
 
 
@@ -42,13 +55,40 @@ def today() -> date:
     return datetime.now(UTC).date()
 
 
+@dataclass(frozen=True)
+class Moment:
+    """What the journeys and offers of a 360° view depend on besides the person: when it is
+    answered, the offer catalogue then, and how long without a step stalls a journey."""
+
+    catalogue: Mapping[str, Any] = field(default_factory=dict)
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    stall_after: timedelta = STALL_AFTER
+
+
+def now() -> datetime:
+    """The instant a request's breach is judged at (the service level runs to the second)."""
+    return datetime.now(UTC)
+
+
 def person_360(
-    view: PersonView, refs: References, colleagues: Iterable[Colleague], day: date, freshness: Freshness
+    view: PersonView,
+    refs: References,
+    colleagues: Iterable[Colleague],
+    day: date,
+    freshness: Freshness,
+    moment: Moment | None = None,
 ) -> Person360Out:
-    """The 360° view of ``view`` on ``day``: its own part and the links of its active organisations."""
+    """The 360° view of ``view`` on ``day``: its own part, its journeys and offers at ``moment``,
+    and the links of its active organisations."""
     organisation_ids = document_organisations(view, day)
+    moment = moment or Moment()
+    shown = engagement(engagement_inputs(view, refs, day), moment.catalogue, moment.now, moment.stall_after)
     return Person360Out(
-        **_core(view, refs, day), as_of=day, links=links(organisation_ids, colleagues, refs), freshness=freshness
+        **_core(view, refs, day),
+        **shown,
+        as_of=day,
+        links=links(organisation_ids, colleagues, refs),
+        freshness=freshness,
     )
 
 
@@ -106,8 +146,22 @@ def _core(view: PersonView, refs: References, day: date) -> dict:
             )
             for r in sorted(view.reachability.values(), key=lambda r: (r["channel"], r["address"]))
         ],
+        "service_requests": [
+            _summary(request) for request in listed(view.service_requests.values(), now(), FINISHED_SHOWN)
+        ],
         "leads": [lead_summary(lead) for lead in listed_leads(view.leads.values())],
     }
+
+
+_SUMMARY_FIELDS = tuple(ServiceRequestSummary.model_fields)
+_TIMES = frozenset(("opened_at", "due_at", "resolved_at", "closed_at", "updated_at"))
+
+
+def _summary(request: Mapping) -> ServiceRequestSummary:
+    """Built from the fold's checked values without a validation each (as the links are)."""
+    return ServiceRequestSummary.model_construct(
+        **{k: datetime.fromisoformat(request[k]) if k in _TIMES and request[k] else request[k] for k in _SUMMARY_FIELDS}
+    )
 
 
 _LEAD_FIELDS = tuple(LeadSummary.model_fields)
@@ -137,7 +191,8 @@ def document_body(view: PersonView, refs: References, day: date) -> str:
     """The person's own part of the 360° view on ``day``, as the members of a JSON object without
     its braces (the query adds as_of, links and freshness around it)."""
     answer = Person360Out(**_core(view, refs, day), as_of=day, links=[], freshness=_NO_FRESHNESS)
-    return answer.model_dump_json(exclude=_CORE_EXCLUDED)[1:-1]
+    inputs = json.dumps(engagement_inputs(view, refs, day), separators=(",", ":"), ensure_ascii=False)
+    return answer.model_dump_json(exclude=_CORE_EXCLUDED)[1:-1] + ENGAGEMENT_MARK + inputs
 
 
 def document_organisations(view: PersonView, day: date) -> list[str]:
@@ -158,7 +213,21 @@ def valid_until(boundaries: Iterable[tuple[date, date | None]], day: date) -> da
 
 
 def person_valid_until(view: PersonView, day: date) -> date:
-    return valid_until(((f.entered_on, f.exits_on) for f in view.functions.values()), day)
+    """The first day the person's own part made on ``day`` no longer holds: a function starts or
+    ends, or an unresolved request falls due (its ``breached`` flag turns)."""
+    until = valid_until(((f.entered_on, f.exits_on) for f in view.functions.values()), day)
+    falls_due, during = next_change(view.service_requests.values(), day)
+    if during:  # made again the next day (see person_valid_from), when that flag is settled
+        return day + timedelta(days=1)
+    return min(until, falls_due) if falls_due is not None else until
+
+
+def person_valid_from(view: PersonView, day: date) -> date:
+    """The first day the person's own part made on ``day`` holds: ``day``, unless one of their
+    unresolved requests falls due during it — its ``breached`` flag turns at an instant of that
+    day, so the views answer (to the second) until the next day's part is made."""
+    _, during = next_change(view.service_requests.values(), day)
+    return day + timedelta(days=1) if during else day
 
 
 def organisation_entries(
@@ -180,9 +249,12 @@ def splice(
     organisations: Sequence[tuple[str, Sequence[str], Sequence[str]]],
     day: date,
     freshness: Freshness,
+    moment: Moment | None = None,
 ) -> bytes:
-    """The 360° answer from the stored parts: the person's body, and per active organisation (in
-    the document's order) its reference and first people, the person left out, fifty at most."""
+    """The 360° answer from the stored parts: the person's body, their journeys and offers at
+    ``moment`` (from what the body stored for them), and per active organisation (in the
+    document's order) its reference and first people, the person left out, fifty at most."""
+    body = _with_engagement(body, moment or Moment())
     parts = []
     for organisation, people, entries in organisations:
         shown = [entry for pid, entry in zip(people, entries, strict=True) if pid != person_id][:LINKS_SHOWN]
@@ -190,6 +262,16 @@ def splice(
     return (
         f'{{{body},"as_of":"{day.isoformat()}","links":[{",".join(parts)}],"freshness":{freshness.model_dump_json()}}}'
     ).encode()
+
+
+def _with_engagement(body: str, moment: Moment) -> str:
+    core, mark, inputs = body.rpartition(ENGAGEMENT_MARK)
+    if not mark:
+        raise ValueError("a stored body without its engagement inputs: made by an earlier FORMAT")
+    if not moment.catalogue and inputs.startswith(_NO_JOURNEYS):  # most people: nothing to work out
+        return f"{core},{_NOTHING_ENGAGED}"
+    shown = engagement(json.loads(inputs), moment.catalogue, moment.now, moment.stall_after)
+    return f"{core},{EngagementOut(**shown).model_dump_json()[1:-1]}"
 
 
 def changed_references(

@@ -12,6 +12,7 @@ from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from domain.person import Function
+from projections.engagement_state import earliest, latest, merge_journey, merge_keyed
 
 
 # The projector builds these for every event: named tuples are immutable like frozen dataclasses,
@@ -53,6 +54,13 @@ class PersonView(NamedTuple):
     # channel -> digests of the messages counted (message_digest): a message's later status reports
     # find theirs here and count nothing, whatever order they arrive in.
     messages: Mapping[str, frozenset[str]] = _NOTHING
+    # Journeys and offers (projections/engagement.py): journey key -> its folded state; campaign ->
+    # its first receipt; offer code -> the person's answer.
+    journeys: Mapping[str, Mapping[str, Any]] = _NOTHING
+    campaigns_received: Mapping[str, Mapping[str, Any]] = _NOTHING
+    offer_answers: Mapping[str, Mapping[str, Any]] = _NOTHING
+    # request id -> the request's state (projections/service_requests.py), JSON-ready
+    service_requests: Mapping[str, Mapping[str, Any]] = _NOTHING
     # lead id -> the lead's state (projections/leads.py), JSON-ready
     leads: Mapping[str, Mapping[str, Any]] = _NOTHING
 
@@ -117,5 +125,9 @@ def merge_views(survivor: PersonView, absorbed: Iterable[PersonView]) -> PersonV
         reachability=reachability,
         contact_points=tuple(dict.fromkeys(c for view in views for c in view.contact_points)),
         messages=messages,
+        journeys=merge_keyed((v.journeys for v in views), merge_journey),
+        campaigns_received=merge_keyed((v.campaigns_received for v in views), earliest),
+        offer_answers=merge_keyed((v.offer_answers for v in views), latest),
+        service_requests={r: request for view in reversed(views) for r, request in view.service_requests.items()},
         leads={lead: state for view in reversed(views) for lead, state in view.leads.items()},
     )

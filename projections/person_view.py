@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from projections.engagement_state import fold_answer, fold_campaign, fold_journey, journey_key
 from projections.facts import Fact
 from projections.leads import LEAD_MODELS, apply_lead, without_words
 from projections.person_model import LastInteraction, PersonView, message_digest
 from projections.person_profile import Profile
+from projections.service_requests import REQUEST_EVENTS, REQUEST_MODELS, apply_request
 from projections.timeline import TimelineEntry
 from schemas.events import (
     AttributeSet,
@@ -40,6 +42,7 @@ from schemas.events import (
     SmsInteraction,
     models_of,
 )
+from schemas.journey_events import JourneyFact, OfferAnswered
 from schemas.statuses import canonical, meaning
 
 PERSON_SCOPED = (
@@ -57,6 +60,9 @@ PERSON_SCOPED = (
     FunctionsReprioritised,
     AttributeSet,
     Interaction,
+    JourneyFact,
+    OfferAnswered,
+    *REQUEST_EVENTS,
     LeadCreated,
     LeadQualified,
     LeadRouted,
@@ -65,6 +71,9 @@ PERSON_SCOPED = (
 )
 _PERSON_SCOPED_MODELS = models_of(*PERSON_SCOPED)
 _INTERACTION_MODELS = models_of(Interaction)
+_ENGAGEMENT_MODELS = models_of(JourneyFact, OfferAnswered)
+_NOT_PROFILE_MODELS = _INTERACTION_MODELS | _ENGAGEMENT_MODELS | REQUEST_MODELS | LEAD_MODELS
+RECEIVED = {"delivered", "opened", "clicked"}  # campaign indicators that say a message reached its person
 
 
 def concerns_person(fact: Fact) -> bool:
@@ -73,7 +82,7 @@ def concerns_person(fact: Fact) -> bool:
 
 def changes_profile(fact: Fact) -> bool:
     """Whether the fact can change what search and rosters index (name, functions, attributes)."""
-    return type(fact.data) not in _INTERACTION_MODELS and type(fact.data) not in LEAD_MODELS
+    return type(fact.data) not in _NOT_PROFILE_MODELS
 
 
 def apply(view: PersonView | None, fact: Fact) -> PersonView:
@@ -103,6 +112,8 @@ def _fold_person(view: PersonView, facts: list[Fact]) -> PersonView:
     reachability = dict(view.reachability)
     profile = None  # copied on the first domain event only: interactions leave it untouched
     erased_on = view.erased_on
+    journeys, campaigns, answers = None, None, None  # copied when the first of their facts comes
+    requests = None  # copied on the first request event only
     leads = None  # copied on the first lead event only
     for fact in facts:
         at, data = fact.time, fact.data
@@ -134,10 +145,20 @@ def _fold_person(view: PersonView, facts: list[Fact]) -> PersonView:
                         "since": at.isoformat(),
                         "event_id": fact.event_id,
                     }
+            if data.campaign and data.meaning.indicator in RECEIVED:  # its offers are theirs once it reached them
+                campaigns = dict(view.campaigns_received) if campaigns is None else campaigns
+                campaigns[data.campaign] = fold_campaign(campaigns.get(data.campaign), data, at, fact.event_id)
             if data.function_id is not None and new_message:
                 profile = profile or Profile.of(view)
                 per_function = profile.function_interactions.setdefault(data.function_id, {})
                 per_function[data.channel] = per_function.get(data.channel, 0) + 1
+        elif isinstance(data, JourneyFact):
+            journeys = dict(view.journeys) if journeys is None else journeys
+            key = journey_key(data.journey_id)
+            journeys[key] = fold_journey(journeys.get(key), data, at, fact.event_id)
+        elif isinstance(data, OfferAnswered):
+            answers = dict(view.offer_answers) if answers is None else answers
+            answers[data.code] = fold_answer(answers.get(data.code), data, at, fact.event_id)
         elif isinstance(data, PersonRegistered):
             candidate = (at, data.given_name or "", data.family_name or "", data.provisional)
             if registration[0] is None or candidate < registration:
@@ -146,6 +167,9 @@ def _fold_person(view: PersonView, facts: list[Fact]) -> PersonView:
             registration = (registration[0] or at, data.given_name, data.family_name, False)
         elif type(data) is PersonErased:
             erased_on = data.erased_on
+        elif type(data) in REQUEST_MODELS:
+            requests = dict(view.service_requests) if requests is None else requests
+            apply_request(requests, fact)
         elif type(data) in LEAD_MODELS:
             leads = dict(view.leads) if leads is None else leads
             apply_lead(leads, fact)
@@ -188,6 +212,10 @@ def _fold_person(view: PersonView, facts: list[Fact]) -> PersonView:
         absorbed=tuple(profile.absorbed),
         merged_into=profile.merged_into,
         messages=all_messages,
+        journeys=view.journeys if journeys is None else journeys,
+        campaigns_received=view.campaigns_received if campaigns is None else campaigns,
+        offer_answers=view.offer_answers if answers is None else answers,
+        service_requests=view.service_requests if requests is None else requests,
         leads=view.leads if leads is None else leads,
     )
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol
 
+from projections.analytics import CampaignEvent, FunctionCount
 from projections.audit_view import AuditEntry
 from projections.directory import Colleague, Criteria, PersonContext, References
 from projections.person_model import PersonView
@@ -103,6 +104,12 @@ class ProjectionStore(Protocol):
         """The ready parts of the person's 360° view on ``day`` (person_document.splice puts them
         together), or None where none holds: the view is then made from ``person_context``."""
 
+    def ready_360(
+        self, person_id: str, day: date
+    ) -> tuple[tuple[str, list[tuple[str, list[str], list[str]]]] | None, dict[str, dict[str, Any]]]:
+        """``person_document`` and the offer catalogue a 360° answer needs with it (kept by the
+        store between changes: the answer's one read stays one)."""
+
     def refresh_documents(self, day: date, limit: int) -> int:
         """Make again up to ``limit`` ready documents that went stale; how many."""
 
@@ -131,8 +138,22 @@ class ProjectionStore(Protocol):
     def attribute_policy(self) -> dict[str, str]:
         """The projected attribute ownership policy: attribute -> "person" or "function"."""
 
+    def offer_catalogue(self) -> dict[str, dict[str, Any]]:
+        """The projected offer catalogue: code -> terms (reference_view.catalogue_offers)."""
+
+    def request_kinds(self) -> dict[str, dict[str, Any]]:
+        """The projected kinds of service request: code -> label, service_level_hours, retired."""
+
     def campaign_counts(self, campaign: str) -> dict[tuple[str, str], int]:
         """Distinct people per (channel, indicator) of the campaign."""
+
+    def campaign_events(self, campaign: str | None = None) -> list[CampaignEvent]:
+        """Each person's first moment at each status of each message of ``campaign`` (None: every
+        campaign): what projections/analytics.py makes the indicators over time of."""
+
+    def function_interaction_counts(self) -> list[FunctionCount]:
+        """Interactions per (title code, organisation id, channel) of the functions they were
+        attributed to, from every person view; (None, None, channel) for those attributed to none."""
 
     def lead_rules(self) -> dict[str, Any]:
         """The projected lead rules: {"sizes": {medium, large}, "routes": {size: {channel, owner}}}."""

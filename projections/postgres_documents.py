@@ -24,6 +24,7 @@ from projections.person_document import (
     document_organisations,
     has_document,
     organisation_entries,
+    person_valid_from,
     person_valid_until,
     valid_until,
 )
@@ -236,7 +237,7 @@ class Documents:
                 copy.write_row(
                     (
                         view.person_id,
-                        day,
+                        person_valid_from(view, day),
                         person_valid_until(view, day),
                         document_organisations(view, day),
                         document_body(view, refs, day),

@@ -17,6 +17,7 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from projections.ports import GenerationChanged, Partition, TimelineFilter, TransactionLost
+from projections.postgres_analytics import AnalyticsQueries
 from projections.postgres_changes import channel_of
 from projections.postgres_documents import Documents
 from projections.postgres_generations import Generations
@@ -44,7 +45,7 @@ _STAGE_SQL = (
 )
 
 
-class PostgresStore(PostgresQueries):
+class PostgresStore(PostgresQueries, AnalyticsQueries):
     """Reads and writes one generation; with ``follow_active`` it always targets the active one."""
 
     def __init__(self, pool: ConnectionPool, namespace: str, generation: int | None = None) -> None:

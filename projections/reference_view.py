@@ -11,18 +11,24 @@ from typing import Any
 
 from domain.lead import DEFAULT_RULES
 from domain.referential import DEFAULT_LEVELS
+from domain.service_request import DEFAULT_KINDS
 from projections.facts import Fact
 from schemas.events import (
     AttributeLevelSet,
     LeadRulesSet,
     OrganisationRegistered,
     OrganisationRelationshipChanged,
+    ServiceRequestKindDefined,
+    ServiceRequestKindRetired,
     TitleDefined,
     TitleRetired,
     models_of,
 )
+from schemas.journey_events import OfferDefined, OfferWithdrawn
 
 ORGANISATION, TITLES, POLICY = "organisation", "titles", "attribute-policy"
+OFFERS = "offers"  # the offer catalogue: one document, offers by code
+REQUEST_KINDS = "service-request-kinds"
 LEAD_RULES = "lead-rules"
 REFERENCE_EVENTS = (
     OrganisationRegistered,
@@ -30,6 +36,10 @@ REFERENCE_EVENTS = (
     TitleDefined,
     TitleRetired,
     AttributeLevelSet,
+    OfferDefined,
+    OfferWithdrawn,
+    ServiceRequestKindDefined,
+    ServiceRequestKindRetired,
     LeadRulesSet,
 )
 
@@ -47,6 +57,10 @@ def key_of(fact: Fact) -> Key:
         return ORGANISATION, fact.subject
     if isinstance(data, TitleDefined | TitleRetired):
         return TITLES, TITLES
+    if isinstance(data, OfferDefined | OfferWithdrawn):
+        return OFFERS, OFFERS
+    if isinstance(data, ServiceRequestKindDefined | ServiceRequestKindRetired):
+        return REQUEST_KINDS, REQUEST_KINDS
     if isinstance(data, LeadRulesSet):
         return LEAD_RULES, LEAD_RULES
     return POLICY, POLICY
@@ -85,8 +99,24 @@ def _apply(view: dict[str, Any] | None, fact: Fact) -> dict[str, Any]:
         elif data.code in titles:
             titles[data.code] = {**titles[data.code], "retired": True}
         return {"titles": titles}
+    if isinstance(data, OfferDefined):
+        offers = dict((view or {}).get("offers", {}))
+        offers[data.code] = {**data.model_dump(mode="json"), "withdrawn": False}
+        return {"offers": offers}
+    if isinstance(data, OfferWithdrawn):
+        offers = dict((view or {}).get("offers", {}))
+        if data.code in offers:
+            offers[data.code] = {**offers[data.code], "withdrawn": True}
+        return {"offers": offers}
     if isinstance(data, AttributeLevelSet):
         return {"levels": {**(view or {}).get("levels", {}), data.attribute: data.level}}
+    if isinstance(data, ServiceRequestKindDefined | ServiceRequestKindRetired):
+        kinds = dict((view or {}).get("kinds", {}))
+        if isinstance(data, ServiceRequestKindDefined):
+            kinds[data.code] = {"label": data.label, "service_level_hours": data.service_level_hours, "retired": False}
+        else:
+            kinds[data.code] = {**kinds.get(data.code, _default_kind(data.code)), "retired": True}
+        return {"kinds": kinds}
     if isinstance(data, LeadRulesSet):  # set as a whole: the latest decision is the rules
         return {
             "sizes": {"medium": data.medium.model_dump(), "large": data.large.model_dump()},
@@ -95,10 +125,29 @@ def _apply(view: dict[str, Any] | None, fact: Fact) -> dict[str, Any]:
     raise TypeError(f"not a reference event: {fact.event_type}")
 
 
+def catalogue_offers(document: Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:
+    """The projected offer catalogue: code -> the offer's terms, withdrawn ones marked."""
+    return dict((document or {}).get("offers") or {})
+
+
 def policy_levels(document: Mapping[str, Any] | None) -> dict[str, str]:
     """The level of every attribute with a decision: the aggregate's defaults, then what the projected
     policy changed (the defaults are code, not events: the log only carries the changes)."""
     return {**DEFAULT_LEVELS, **((document or {}).get("levels") or {})}
+
+
+def _default_kind(code: str) -> dict[str, Any]:
+    label, hours = DEFAULT_KINDS.get(code, (code, 0))
+    return {"label": label, "service_level_hours": hours, "retired": False}
+
+
+def request_kinds(document: Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:
+    """Every kind of service request: the referential's defaults (code, not events), then what
+    administrators changed."""
+    return {
+        **{code: _default_kind(code) for code in DEFAULT_KINDS},
+        **((document or {}).get("kinds") or {}),
+    }
 
 
 def lead_rules(document: Mapping[str, Any] | None) -> dict[str, Any]:

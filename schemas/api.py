@@ -8,7 +8,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from schemas.engagement_api import HeldOfferOut, JourneyNoteIn, JourneyOut, NextOfferOut
+from schemas.events import RequestChannel, RequestState
 from schemas.leads_api import LeadStage, LeadSummary
+from schemas.service_desk import NoteServiceRequestIn, ServiceRequestSummary
 
 
 class ApiModel(BaseModel):
@@ -120,6 +123,16 @@ class Person360Out(ApiModel):
     last_interaction: LastInteractionOut | None
     last_event_at: datetime | None
     reachability: list[ReachabilityOut] = Field(description="Consent and reachability per contact point.")
+    journeys: list[JourneyOut] = Field(
+        default_factory=list, description="Processes started on one channel and continued on others, open first."
+    )
+    offers: list[HeldOfferOut] = Field(default_factory=list, description="Campaign offers held, valid today.")
+    next_offer: NextOfferOut | None = Field(None, description="The catalogue's offer to suggest, with its reason.")
+    service_requests: list[ServiceRequestSummary] = Field(
+        default_factory=list,
+        description="Requests and complaints: open ones first (earliest due first), then the latest 20 resolved or "
+        "closed (GET /v1/persons/{id}/service-requests lists them all).",
+    )
     leads: list[LeadSummary] = Field(
         default_factory=list,
         description="Leads: open ones first (oldest first), then the latest 20 converted or lost "
@@ -195,12 +208,24 @@ class TargetingOut(ApiModel):
     freshness: Freshness
 
 
+class RateDenominator(ApiModel):
+    indicator: Literal["sent", "delivered"]
+    people: int
+
+
 class ChannelIndicators(ApiModel):
     counts: dict[str, int] = Field(
         description="Distinct people: sent, delivered, opened, clicked, bounced, unsubscribed, complaints."
     )
-    rates: dict[str, float] = Field(
-        description="delivered and bounced over sent; opened, clicked, unsubscribed and complaints over delivered."
+    rates: dict[str, float | None] = Field(
+        description="delivered and bounced over sent; opened, clicked, unsubscribed and complaints over delivered, "
+        "or over sent when the channel reported no delivery; null when nobody is in the denominator."
+    )
+    denominators: dict[str, RateDenominator] = Field(
+        default_factory=dict, description="What each rate is over: the indicator and its people."
+    )
+    delivery_reported: bool = Field(
+        False, description="Whether any delivery was reported on this channel (else engagement is over sent)."
     )
 
 
@@ -344,6 +369,15 @@ class Accepted(ApiModel):
     times: list[datetime] = Field(default_factory=list, description="The time each event was stored with.")
 
 
+class NoteAccepted(Accepted):
+    """The note is on the log; and the service request it opened, if it asked for one."""
+
+    service_request_id: str | None = Field(None, description="The request opened from the note, if any.")
+    service_request_positions: list[str] = Field(
+        default_factory=list, description="Where the opening is stored (event-store:0:N), as a command answers."
+    )
+
+
 class Problem(ApiModel):
     """RFC 9457 problem details."""
 
@@ -381,6 +415,10 @@ class NoteIn(ApiModel):
         None, max_length=100, description="A call's outcome (answered, callback, voicemail...), if the note is one."
     )
     function_id: str | None = Field(None, max_length=200, description="The function the note is about, if one.")
+    journey: JourneyNoteIn | None = Field(None, description="The journey the call moved, if one.")
+    service_request: NoteServiceRequestIn | None = Field(
+        None, description="Open a service request from this note (the note is its description)."
+    )
 
 
 class ConsentIn(ApiModel):
@@ -388,6 +426,47 @@ class ConsentIn(ApiModel):
     address: str = Field(min_length=3, max_length=320, description="One of the person's numbers or emails.")
     reachable: bool = Field(description="false: no more messages on it; true: the customer agrees again.")
     reason: str = Field("asked on the phone", min_length=1, max_length=500, description="What the customer said.")
+
+
+# --- the service desk's answers (the bodies are in schemas/service_desk.py) -------------------------
+
+
+class CommentOut(ApiModel):
+    author: str
+    text: str
+    at: datetime
+
+
+class ServiceRequestOut(ApiModel):
+    """One service request with everything said on it."""
+
+    person_id: str
+    request_id: str
+    kind: str | None
+    channel: RequestChannel | None
+    subject: str | None
+    description: str | None
+    function_id: str | None
+    opened_by: str | None = Field(description="The advisor who opened it, or the provider it came through.")
+    state: RequestState
+    assignee: str | None
+    opened_at: datetime | None
+    due_at: datetime | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    breached: bool
+    reopened: int
+    comments: list[CommentOut] = Field(description="Oldest first.")
+    updated_at: datetime | None
+    freshness: Freshness
+
+
+class ServiceRequestsOut(ApiModel):
+    person_id: str
+    service_requests: list[ServiceRequestSummary] = Field(description="Open ones first (earliest due first).")
+    open: int = Field(description="Requests not resolved nor closed.")
+    breached: int = Field(description="Requests not resolved by their due time (open or finished).")
+    freshness: Freshness
 
 
 # --- the sales pipeline's answers (the bodies are in schemas/leads_api.py) ------------------------

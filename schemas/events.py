@@ -10,27 +10,28 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from schemas.envelope import CloudEvent
+from schemas.event_base import AUDIT, DOMAIN, INTERACTIONS, Channel, Direction, EventData
+from schemas.journey_events import (
+    JourneyAbandoned,
+    JourneyCompleted,
+    JourneyStepReached,
+    OfferAccepted,
+    OfferDeclined,
+    OfferDefined,
+    OfferWithdrawn,
+)
+from schemas.lead_events import (
+    LeadConverted,
+    LeadCreated,
+    LeadLost,
+    LeadQualified,
+    LeadRouted,
+    LeadRulesSet,
+)
 from schemas.statuses import CanonicalStatus, Meaning, canonical, meaning
-
-INTERACTIONS = "interactions"  # written by channel adapters
-DOMAIN = "domain"  # written only by the relay from the event store
-AUDIT = "audit"  # written only by the API: who read or changed whose data
-
-Channel = Literal["sms", "email", "web", "call"]
-Direction = Literal["inbound", "outbound"]
-
-
-class EventData(BaseModel):
-    """Base of our own event payloads: frozen, and strict about unknown fields."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    event_type: ClassVar[str]
-    stream: ClassVar[str]
-
 
 # --- domain events (relayed from the event store) -------------------------------------------
 
@@ -292,119 +293,89 @@ class CallInteraction(Interaction):
     notes: str | None = Field(default=None, max_length=10_000)
 
 
-# --- leads (relayed from the event store; the subject is the person) -------------------------
+# --- service requests and complaints (relayed from the event store; the subject is the person) --
 
-LeadSource = Literal["web", "call", "campaign", "referral"]
-LeadSize = Literal["small", "medium", "large"]
-SalesChannel = Literal["contact_centre", "advisor", "key_account_manager"]
+RequestChannel = Literal["email", "web", "sms", "call", "advisor"]
+RequestState = Literal["open", "in_progress", "waiting_for_customer", "resolved", "closed"]
 
 
-class LeadCreated(EventData):
-    """The person (the subject) showed an interest in ``product``: on the web, in a call, replying
-    to a campaign, or referred by a prescriber organisation (credited with it). The lead is new."""
+class ServiceRequestKindDefined(EventData):
+    """A kind of service request (request, complaint, question...) was added to the referential, or
+    relabelled, or given another service level (the hours allowed to resolve one), or brought back."""
 
-    event_type: ClassVar[str] = "crossview.lead.created.v1"
+    event_type: ClassVar[str] = "crossview.service-request.kind-defined.v1"
     stream: ClassVar[str] = DOMAIN
 
-    lead_id: str = Field(min_length=1, max_length=200)
-    product: str = Field(min_length=1, max_length=100)
-    source: LeadSource
+    code: str = Field(min_length=1, max_length=100)
+    label: str = Field(min_length=1, max_length=300)
+    service_level_hours: int = Field(ge=1, le=24 * 366)
+
+
+class ServiceRequestKindRetired(EventData):
+    """A kind of service request can no longer be given to new requests; those that have it keep it."""
+
+    event_type: ClassVar[str] = "crossview.service-request.kind-retired.v1"
+    stream: ClassVar[str] = DOMAIN
+
+    code: str = Field(min_length=1, max_length=100)
+
+
+class ServiceRequestOpened(EventData):
+    """The person (the subject) asked for something or complained, through ``channel``; it must be
+    resolved by ``due_at`` (the opening time plus the kind's service level)."""
+
+    event_type: ClassVar[str] = "crossview.service-request.opened.v1"
+    stream: ClassVar[str] = DOMAIN
+
+    request_id: str = Field(min_length=1, max_length=200)
+    kind: str = Field(min_length=1, max_length=100)
+    channel: RequestChannel
+    subject: str = Field(min_length=1, max_length=1000)
+    description: str | None = Field(default=None, max_length=10_000)
     function_id: str | None = Field(default=None, max_length=200)
-    organisation_id: str | None = Field(
-        default=None, max_length=200, description="The organisation that becomes a client when it converts."
+    opened_at: datetime
+    due_at: datetime
+    opened_by: str = Field(min_length=1, max_length=200, description="The advisor, or the provider it came through.")
+    source_ref: str | None = Field(
+        default=None, max_length=1000, description="The provider's own id of the message it came from."
     )
-    prescriber_id: str | None = Field(default=None, max_length=200, description="The prescriber credited.")
-    prescriber_name: str | None = Field(default=None, max_length=300)
-    campaign: str | None = Field(default=None, max_length=200)
-    employees: int | None = Field(default=None, ge=0, le=10_000_000, description="The organisation's size.")
-    budget: int | None = Field(default=None, ge=0, le=10**12, description="In euros.")
-    created_at: datetime
-    created_by: str = Field(min_length=1, max_length=200, description="The advisor, or the provider it came through.")
-    source_ref: str | None = Field(default=None, max_length=1000, description="The provider's event it came from.")
 
 
-class LeadQualified(EventData):
-    """One of the person's leads is small, medium or large: by the rules (``rule`` says which), or
-    by someone overriding them (``reason`` says why)."""
+class ServiceRequestStateChanged(EventData):
+    """One of the person's (the subject's) requests changed state: open -> in progress -> waiting
+    for the customer -> resolved -> closed; back to open from resolved or closed is a reopening."""
 
-    event_type: ClassVar[str] = "crossview.lead.qualified.v1"
+    event_type: ClassVar[str] = "crossview.service-request.state-changed.v1"
     stream: ClassVar[str] = DOMAIN
 
-    lead_id: str = Field(min_length=1, max_length=200)
-    size: LeadSize
-    rule: str | None = Field(default=None, max_length=300)
+    request_id: str = Field(min_length=1, max_length=200)
+    state: RequestState
+    previous_state: RequestState
+    at: datetime
+    by: str = Field(min_length=1, max_length=200)
     reason: str | None = Field(default=None, max_length=2000)
-    at: datetime
+
+
+class ServiceRequestAssigned(EventData):
+    """One of the person's (the subject's) requests is now in the hands of ``assignee``."""
+
+    event_type: ClassVar[str] = "crossview.service-request.assigned.v1"
+    stream: ClassVar[str] = DOMAIN
+
+    request_id: str = Field(min_length=1, max_length=200)
+    assignee: str = Field(min_length=1, max_length=200)
     by: str = Field(min_length=1, max_length=200)
 
 
-class LeadRouted(EventData):
-    """One of the person's leads went to a channel (contact centre, advisor, key-account manager)
-    and an owner there."""
+class ServiceRequestCommented(EventData):
+    """Someone wrote a comment on one of the person's (the subject's) requests."""
 
-    event_type: ClassVar[str] = "crossview.lead.routed.v1"
+    event_type: ClassVar[str] = "crossview.service-request.commented.v1"
     stream: ClassVar[str] = DOMAIN
 
-    lead_id: str = Field(min_length=1, max_length=200)
-    channel: SalesChannel
-    owner: str = Field(min_length=1, max_length=200)
-    at: datetime
-    by: str = Field(min_length=1, max_length=200)
-
-
-class LeadConverted(EventData):
-    """One of the person's leads was won: the organisation, if the lead has one, is a client now
-    (its own relationship change is stored with this event)."""
-
-    event_type: ClassVar[str] = "crossview.lead.converted.v1"
-    stream: ClassVar[str] = DOMAIN
-
-    lead_id: str = Field(min_length=1, max_length=200)
-    organisation_id: str | None = Field(default=None, max_length=200)
-    at: datetime
-    by: str = Field(min_length=1, max_length=200)
-
-
-class LeadLost(EventData):
-    """One of the person's leads was lost, for ``reason``."""
-
-    event_type: ClassVar[str] = "crossview.lead.lost.v1"
-    stream: ClassVar[str] = DOMAIN
-
-    lead_id: str = Field(min_length=1, max_length=200)
-    reason: str = Field(min_length=1, max_length=2000)
-    at: datetime
-    by: str = Field(min_length=1, max_length=200)
-
-
-class LeadSizeRule(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    employees: int | None = Field(default=None, ge=0, le=10_000_000, description="From this many employees.")
-    budget: int | None = Field(default=None, ge=0, le=10**12, description="From this budget (euros).")
-    products: list[str] = Field(default=[], max_length=200, description="Products that make a lead this size.")
-
-
-class LeadRoute(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    channel: SalesChannel
-    owner: str = Field(min_length=1, max_length=200, description="The team or person leads go to.")
-
-
-class LeadRulesSet(EventData):
-    """An administrator set how leads are qualified (a lead is large, else medium, from any of its
-    size's thresholds or products; else small) and routed (a channel and an owner per size)."""
-
-    event_type: ClassVar[str] = "crossview.lead.rules-set.v1"
-    stream: ClassVar[str] = DOMAIN
-
-    medium: LeadSizeRule
-    large: LeadSizeRule
-    routes: dict[LeadSize, LeadRoute]
-
-
-LEAD_EVENTS = (LeadCreated, LeadQualified, LeadRouted, LeadConverted, LeadLost)
+    request_id: str = Field(min_length=1, max_length=200)
+    author: str = Field(min_length=1, max_length=200)
+    text: str = Field(min_length=1, max_length=10_000)
 
 
 # --- audit (written by the API before it answers) --------------------------------------------
@@ -475,6 +446,19 @@ EVENT_TYPES: dict[str, type[EventData]] = {
         CallInteraction,
         AccessRecorded,
         AccessesRecorded,
+        JourneyStepReached,
+        JourneyCompleted,
+        JourneyAbandoned,
+        OfferDefined,
+        OfferWithdrawn,
+        OfferAccepted,
+        OfferDeclined,
+        ServiceRequestKindDefined,
+        ServiceRequestKindRetired,
+        ServiceRequestOpened,
+        ServiceRequestStateChanged,
+        ServiceRequestAssigned,
+        ServiceRequestCommented,
         LeadCreated,
         LeadQualified,
         LeadRouted,

@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.events import LeadRoute, LeadSize, LeadSizeRule, LeadSource, SalesChannel
+from schemas.lead_events import LeadRoute, LeadSize, LeadSizeRule, LeadSource, SalesChannel
 
 LeadStage = Literal["new", "qualified", "routed", "converted", "lost"]
 Product = Field(min_length=1, max_length=100, description="The offer or product the lead is interested in.")

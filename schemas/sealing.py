@@ -30,9 +30,13 @@ from schemas.events import (
     LeadQualified,
     PersonRegistered,
     PersonRenamed,
+    ServiceRequestCommented,
+    ServiceRequestOpened,
+    ServiceRequestStateChanged,
     SmsInteraction,
     WebInteraction,
 )
+from schemas.journey_events import JourneyAbandoned
 
 SEALED = "sealed"
 ERASED = "erased"  # what a personal text reads as once its key is destroyed
@@ -49,6 +53,10 @@ PERSONAL_FIELDS: dict[type[EventData], tuple[str, ...]] = {
     EmailInteraction: ("address", "subject_line", "url", "reason"),
     WebInteraction: ("name", "url", "properties"),
     CallInteraction: ("from_number", "to_number", "notes"),
+    JourneyAbandoned: ("reason",),
+    ServiceRequestOpened: ("subject", "description", "source_ref"),
+    ServiceRequestStateChanged: ("reason",),
+    ServiceRequestCommented: ("text",),
     LeadQualified: ("reason",),
     LeadLost: ("reason",),
 }

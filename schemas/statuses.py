@@ -127,6 +127,7 @@ PROVIDER_STATUSES: dict[str, dict[str, CanonicalStatus]] = {
         "unsubscribe": "unsubscribed",
         "group_unsubscribe": "unsubscribed-from-group",
         "group_resubscribe": "resubscribed",
+        "received": "received",  # an email a customer sent us (Inbound Parse)
     },
     # Mailgun events; its parser reports a permanent failure as "bounce" and a temporary one as
     # "failed", which Mailgun retries: a delay, never a bounce.
@@ -141,6 +142,7 @@ PROVIDER_STATUSES: dict[str, dict[str, CanonicalStatus]] = {
         "unsubscribed": "unsubscribed",
         "complained": "complained",
         "stored": "other",
+        "received": "received",  # an email a customer sent us (a route's forward)
     },
     # Amazon SES event types (lower case) as its parser reports them.
     "ses": {

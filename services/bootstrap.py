@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import gc
+import hashlib
+import hmac
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 import psycopg
 from psycopg import sql
@@ -24,12 +28,13 @@ from channels.kafka import (
 )
 from channels.memory import MemoryDeadLetters, MemoryLog
 from projections.data_keys import MemoryDataKeys, PostgresDataKeys, Wrapper
+from projections.log_export import Filter
 from projections.memory_store import MemoryStore
 from projections.postgres_changes import ChangeListener
 from projections.postgres_store import DatabaseUnavailable, PostgresStore, open_pool, where
 from projections.projector import Projector
 from projections.rebuild import catch_up
-from schemas.events import AUDIT
+from schemas.events import AUDIT, DOMAIN, INTERACTIONS
 from services.adapters.probes import EmbeddedSources, LiveSources, Probes
 from services.adapters.purge import memory_purge, postgres_purge
 from services.adapters.relay_positions import PostgresRelayPositions
@@ -45,6 +50,9 @@ from services.application.rerouting import ContactPointRouting
 from services.container import Container
 from services.demo.data import seed_demo
 from services.settings import Settings, parse_api_keys
+
+if TYPE_CHECKING:  # the export's modules load pyarrow: only `crossview export` imports them
+    from services.adapters.parquet_export import ExportResult, Progress
 
 T = TypeVar("T")
 
@@ -365,5 +373,134 @@ def rebuild(
                 settings.dead_letter_topic,
             )
         return generation, projector
+    finally:
+        pool.close()
+
+
+# --- export for analysts (services/adapters/parquet_export.py) -------------------------------
+
+
+def export_topics(settings: Settings) -> list[str]:
+    """What an export holds: the person-scoped log (domain events and interactions), not the audit
+    trail of who read whom, which is the administrators' (GET /v1/persons/{id}/audit)."""
+    return [settings.topic(INTERACTIONS), settings.topic(DOMAIN)]
+
+
+# An export of fewer records runs in the CLI's process: starting workers costs a second or two.
+PARALLEL_FROM = 50_000
+
+
+def _export_secret(settings: Settings) -> bytes:
+    return hmac.new(settings.master_key_bytes, b"crossview export pseudonyms", hashlib.sha256).digest()
+
+
+def export(
+    settings: Settings,
+    directory: Path,
+    keep: Filter,
+    progress: Callable[[Progress], None] = lambda p: None,
+    snapshots: bool = True,
+    workers: int | None = None,
+) -> ExportResult:
+    """Export what is new on the log since the directory's last export, then snapshot the read models.
+    ``workers`` processes share the log's partitions (None: one per core once there is enough to do)."""
+    from projections.postgres_snapshots import ReadModelSnapshots
+    from services.adapters.parquet_export import ExportDirectory, Exporter, Progress
+
+    pool = open_pool(settings.database_url, max_size=2)
+    try:
+        exporter = Exporter(
+            ExportDirectory(directory),
+            data_keys(settings, pool),
+            _export_secret(settings),
+            ReadModelSnapshots(pool, settings.namespace) if snapshots else None,
+        )
+        ends = end_offsets(settings.kafka_bootstrap, export_topics(settings))
+        state, shares = exporter.plan(ends, keep, 1)
+        if workers is None:
+            workers = (os.cpu_count() or 1) if shares[0].records >= PARALLEL_FROM else 1
+        if workers > 1:
+            state, shares = exporter.plan(ends, keep, workers)
+        total, began = sum(s.records for s in shares), time.monotonic()
+        done = [0]
+
+        def counted(records: int) -> None:
+            done[0] += records
+            progress(Progress(done[0], total, time.monotonic() - began))
+
+        progress(Progress(0, total, 0.0))
+        if len(shares) == 1:
+            written = exporter.export_share(
+                lambda starts: KafkaReplay(settings.kafka_bootstrap, starts), shares[0], keep, counted
+            )
+        else:
+            written = _export_in_processes(
+                settings, directory, keep, shares, lambda n: progress(Progress(n, total, time.monotonic() - began))
+            )
+        result = exporter.finish(state, shares, keep, written)
+        progress(Progress(total, total, time.monotonic() - began))
+        return result
+    finally:
+        pool.close()
+
+
+def _export_in_processes(
+    settings: Settings, directory: Path, keep: Filter, shares, progress: Callable[[int], None]
+) -> dict[str, int]:
+    """Each share in a process of its own (spawned: no broker client or pool crosses a fork); the
+    rows written per table. A worker that fails stops the others: the state is not recorded, and
+    the next run removes what they wrote."""
+    import multiprocessing
+    import queue
+
+    context = multiprocessing.get_context("spawn")
+    done, results = context.Value("q", 0), context.Queue()
+    processes = [
+        context.Process(
+            target=_export_share, args=(settings, directory, keep, share, done, results), name=f"export-{share.worker}"
+        )
+        for share in shares
+    ]
+    for process in processes:
+        process.start()
+    written: dict[str, int] = {}
+    finished = 0
+    try:
+        while finished < len(processes):
+            try:
+                for table, rows in results.get(timeout=0.5).items():
+                    written[table] = written.get(table, 0) + rows
+                finished += 1
+            except queue.Empty:
+                failed = [p for p in processes if p.exitcode not in (None, 0)]
+                if failed:
+                    raise RuntimeError(
+                        f"export worker {failed[0].name} failed (exit code {failed[0].exitcode}): nothing was "
+                        "recorded; run the export again"
+                    ) from None
+            progress(done.value)
+    finally:
+        for process in processes:
+            if finished < len(processes) and process.is_alive():  # failed: stop the others
+                process.terminate()
+            process.join(timeout=30)
+    return written
+
+
+def _export_share(settings: Settings, directory: Path, keep: Filter, share, done, results) -> None:
+    """One export worker: its own pool and reader."""
+    from services.adapters.parquet_export import ExportDirectory, Exporter
+
+    pool = open_pool(settings.database_url, max_size=1)
+    try:
+        exporter = Exporter(ExportDirectory(directory), data_keys(settings, pool), _export_secret(settings), None)
+
+        def counted(records: int) -> None:
+            with done.get_lock():
+                done.value += records
+
+        results.put(
+            exporter.export_share(lambda starts: KafkaReplay(settings.kafka_bootstrap, starts), share, keep, counted)
+        )
     finally:
         pool.close()

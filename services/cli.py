@@ -74,6 +74,47 @@ def main(argv: list[str] | None = None) -> int:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    export = commands.add_parser(
+        "export",
+        help="write the log and the read models as Parquet (DuckDB, pandas, Spark read it as it is); incremental",
+        description="Writes every event of the log (domain events and interactions) as Parquet under DIR: one\n"
+        "table per event family (interaction_sms, person_registered...), the CloudEvents attributes and\n"
+        "the data's fields as typed columns, partitioned by day (DIR/interaction_sms/day=2026-11-30/),\n"
+        "plus snapshots of people, functions and organisations (DIR/snapshots/) and views.sql. Run it\n"
+        "again on the same DIR: it adds only what is new on the log (DIR/_export.json keeps where each\n"
+        "partition stopped). Personal fields are pseudonymised with each person's own key: erasing a\n"
+        "person makes what was exported of them meaningless for good.\n\n"
+        '  crossview sql --in DIR "SELECT type, count(*) FROM interaction_sms GROUP BY type"\n'
+        "  cd DIR && duckdb -init views.sql",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    export.add_argument("--to", required=True, metavar="DIR", help="the export directory (made if missing)")
+    export.add_argument("--since", metavar="INSTANT", help="only events at or after this time (RFC 3339 or a date)")
+    export.add_argument("--until", metavar="INSTANT", help="only events before this time (RFC 3339 or a date)")
+    export.add_argument(
+        "--types",
+        nargs="+",
+        metavar="TYPE",
+        help="only these event types or families (crossview.interaction.sms.v1, interaction_sms...)",
+    )
+    export.add_argument("--no-snapshots", action="store_true", help="the log only, no read-model snapshots")
+    export.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="processes sharing the log's partitions (default: one per core from 50,000 records to export)",
+    )
+    sql = commands.add_parser(
+        "sql",
+        help="run one DuckDB query over an export directory (every table a view) and print the result",
+        description="Every table of the export is a view named as its folder (interaction_sms,\n"
+        "person_registered, people, functions, organisations...), the day partition a column.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sql.add_argument("statement", help='the query, e.g. "SELECT day, count(*) FROM interaction_email GROUP BY day"')
+    sql.add_argument("--in", dest="directory", default="export", metavar="DIR", help="the export (default ./export)")
+    sql.add_argument("--csv", action="store_true", help="print CSV (a header line, then the rows) instead of a table")
     commands.add_parser("topics", help="create the topics (explicit partitions, infinite retention) if missing")
     dead = commands.add_parser(
         "dead-letters",
@@ -142,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
         return _schemas(args.action)
     if args.command == "api-key":
         return _api_key(args.name)
+    if args.command == "sql":
+        return _sql(args)
     try:
         settings = Settings()
     except Exception as error:  # a bad environment value: say which, and stop
@@ -279,6 +322,97 @@ def _rebuild(settings: Settings, args: argparse.Namespace) -> int:
         f"\nrebuild: generation {generation} is now active ({projector.totals.applied} events applied, "
         f"{projector.totals.duplicates} duplicates dropped, {projector.totals.dead_lettered} undecodable)"
     )
+    return 0
+
+
+def _instant(text: str | None, option: str):
+    """An RFC 3339 instant, or a date (its midnight, UTC); exit 2 naming the option otherwise."""
+    from datetime import UTC, date, datetime
+
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text) if "T" in text or " " in text else None
+        if moment is None:
+            day = date.fromisoformat(text)
+            moment = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        reason = "has no time zone (add Z or +01:00)" if moment else "is neither an RFC 3339 instant nor a date"
+        print(f"crossview export: {option} {text!r} {reason}", file=sys.stderr)
+        raise SystemExit(2)  # a usage error, as argparse's
+    return moment.astimezone(UTC)
+
+
+def progress_bar(label: str, done: int, total: int, rate: float, left_s: float | None, width: int = 30) -> str:
+    """One line: a bar, events done of the total, the rate and the time left."""
+    share = done / total if total else 1.0
+    filled = int(share * width)
+    left = "--:--" if left_s is None else f"{int(left_s) // 60:02d}:{int(left_s) % 60:02d}"
+    return (
+        f"\r{label} [{'#' * filled}{'.' * (width - filled)}] {done:,}/{total:,} events "
+        f"({share:.0%}) {rate:,.0f}/s, {left} left"
+    )
+
+
+def _export(settings: Settings, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from projections.log_export import Filter
+    from services.adapters.parquet_export import ExportRefused
+    from services.bootstrap import export
+
+    keep = Filter(_instant(args.since, "--since"), _instant(args.until, "--until"), frozenset(args.types or ()))
+    interactive = sys.stderr.isatty()
+    shown = [0.0]
+
+    def progress(p) -> None:
+        import time
+
+        now = time.monotonic()
+        if interactive or now - shown[0] >= 5 or p.done == p.total:  # a log file gets a line every 5 s
+            shown[0] = now
+            line = progress_bar("export", p.done, p.total, p.rate, p.left_s)
+            print(
+                line if interactive else line.lstrip("\r"), end="" if interactive else "\n", file=sys.stderr, flush=True
+            )
+
+    try:
+        result = export(settings, Path(args.to), keep, progress, snapshots=not args.no_snapshots, workers=args.workers)
+    except ExportRefused as error:
+        print(f"\ncrossview export: {error}", file=sys.stderr)
+        return 2
+    rows = ", ".join(f"{name} {count:,}" for name, count in sorted(result.rows.items())) or "nothing new"
+    print(f"\nexport: run {result.run}: {result.records:,} log records read; rows written: {rows}")
+    print(f'query it: crossview sql --in {args.to} "SHOW TABLES"  (or: cd {args.to} && duckdb -init views.sql)')
+    return 0
+
+
+def _sql(args: argparse.Namespace) -> int:
+    import csv
+    from pathlib import Path
+
+    import duckdb
+
+    from services.adapters.duckdb_sql import MAX_ROWS, query, render
+
+    try:
+        columns, rows, cut = query(Path(args.directory), args.statement)
+    except FileNotFoundError as error:
+        print(f"crossview sql: {error}", file=sys.stderr)
+        return 2
+    except duckdb.Error as error:
+        print(f"crossview sql: {error}", file=sys.stderr)
+        return 1
+    if columns and args.csv:
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows(rows)
+    elif columns:
+        print(render(columns, rows))
+    if cut:
+        print(f"(only the first {MAX_ROWS:,} rows: add a LIMIT, or COPY (...) TO 'file.parquet')", file=sys.stderr)
     return 0
 
 
@@ -437,6 +571,7 @@ COMMANDS = {
     "projector": _projector,
     "relay": _relay,
     "rebuild": _rebuild,
+    "export": _export,
     "topics": _topics,
     "dead-letters": _dead_letters,
 }

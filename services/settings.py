@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     partitions: int = Field(6, ge=1, le=1000, description="Partitions of each topic, fixed at creation.")
     ack_timeout_s: float = Field(10, gt=0, description="How long ingest waits for the broker before answering 503.")
     max_wait_ms: int = Field(10_000, ge=0, description="Upper bound of a query's wait_ms (read-your-writes).")
+    journey_stall_minutes: float = Field(
+        30, gt=0, description="An open journey with no step for this long shows as stalled in the 360° view."
+    )
     session_timeout_ms: int = Field(
         10_000, ge=6_000, description="How soon the group notices a dead projector and hands its partitions over."
     )
@@ -111,6 +114,11 @@ class Settings(BaseSettings):
         "its X-Api-Key header, or its HTTP Basic password.",
     )
     mailgun_signing_key: str | None = Field(None, description="Mailgun HTTP webhook signing key.")
+    sendgrid_parse_verification_key: str | None = Field(
+        None,
+        description="SendGrid Inbound Parse: the public key (base64 DER) of the Parse webhook's security policy, "
+        "with signature verification enabled; inbound emails open service requests.",
+    )
     segment_write_key: str | None = Field(
         None, description="Write key of the Segment source (HTTP Basic user name of Segment-compatible libraries)."
     )

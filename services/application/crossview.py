@@ -25,6 +25,7 @@ from domain.organisation import Kind, Organisation, Relationship, organisation_i
 from domain.person import Person
 from domain.referential import AttributePolicy, Level, TitleReferential
 from services.application.leads import LeadDesk
+from services.application.service_desk import ServiceDesk
 from services.application.wire import check_contract
 
 A = TypeVar("A", bound=Aggregate)
@@ -48,9 +49,10 @@ WEB_CONTACT_TITLE = ("web-contact", "Contact seen on the web")
 CONTACT_ATTRIBUTES: dict[str, ContactKind] = {"email": "email", "mobile_phone": "phone"}
 
 
-class Crossview(LeadDesk, Application):
-    """People, organisations, function titles and the attribute policy, and leads with their rules
-    (services/application/leads.py): every command with invariants."""
+class Crossview(LeadDesk, ServiceDesk, Application):
+    """People, organisations, function titles and the attribute policy, service requests and their
+    kinds (services/application/service_desk.py), leads and their rules (services/application/leads.py):
+    every command with invariants."""
 
     name = "crossview"
 
@@ -317,7 +319,8 @@ class Crossview(LeadDesk, Application):
 
     def erasure_plan(self, person_id: uuid.UUID) -> tuple[list[uuid.UUID], list[uuid.UUID]]:
         """Who is erased together — the person, whoever they were joined into, everyone joined into
-        them: one human — and the contact points that lead to them."""
+        them: one human — and their other aggregates: the contact points that lead to them, and
+        the service requests opened for them."""
         root = self._get(Person, person_id)
         for _ in range(20):
             if root.merged_into is None:
@@ -337,7 +340,7 @@ class Crossview(LeadDesk, Application):
                 with contextlib.suppress(NotFoundError):
                     if uuid.UUID(self._get(ContactPoint, point_id).person_id) in family:
                         points.append(point_id)
-        return list(family), sorted(set(points))
+        return list(family), sorted(set(points)) + self.request_aggregates_of(list(family))
 
     def record_erasure(self, person_ids: list[uuid.UUID], on: date) -> None:
         """Record each erasure once; already recorded ones are left as they are."""

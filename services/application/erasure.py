@@ -3,8 +3,9 @@
 1. The erasure is recorded (an ``Erasure`` aggregate): the relay carries it to the log, where every
    projection turns the person's view into counts alone and empties their timeline.
 2. Their data keys are destroyed: every personal field they ever had on the log is unreadable.
-3. Their own aggregates (the person, the contact points that lead to them, their leads) leave the
-   event store: nothing there names them, and their addresses are free for whoever uses them next.
+3. Their own aggregates (the person, the contact points that lead to them, the service requests
+   opened for them, their leads) leave the event store: nothing there names them, and their
+   addresses are free for whoever uses them next.
 Each step can be repeated, so a request that failed half-way is simply sent again.
 """
 
@@ -39,9 +40,9 @@ class Eraser:
     def erase(self, person_id: uuid.UUID) -> Erased:
         if self.app.is_erased(person_id):
             return Erased([str(person_id)], [], already=True)
-        family, contact_points = self.app.erasure_plan(person_id)
+        family, theirs = self.app.erasure_plan(person_id)
         today = datetime.now(UTC).date()
         _, positions = self.run(lambda app: app.record_erasure(family, today))
         self.keys.destroy([str(p) for p in family])
-        self.purge([*family, *contact_points, *self.app.leads_of(family)])
+        self.purge([*family, *theirs, *self.app.leads_of(family)])
         return Erased([str(p) for p in family], positions)

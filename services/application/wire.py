@@ -14,9 +14,11 @@ from eventsourcing.domain import DomainEvent
 from domain.contact_point import ContactPoint
 from domain.erasure import Erasure, Purged
 from domain.lead import Lead, LeadRules, PersonLeads
+from domain.offers import OfferAnswer, OfferCatalogue
 from domain.organisation import Organisation
 from domain.person import Person
 from domain.referential import AttributePolicy, TitleReferential
+from domain.service_request import PersonRequests, RequestKinds, ServiceRequest
 from schemas.envelope import CloudEvent
 from schemas.events import (
     AttributeLevelSet,
@@ -42,9 +44,16 @@ from schemas.events import (
     PersonRenamed,
     PersonRestored,
     PersonSeparated,
+    ServiceRequestAssigned,
+    ServiceRequestCommented,
+    ServiceRequestKindDefined,
+    ServiceRequestKindRetired,
+    ServiceRequestOpened,
+    ServiceRequestStateChanged,
     TitleDefined,
     TitleRetired,
 )
+from schemas.journey_events import OfferAccepted, OfferDeclined, OfferDefined, OfferWithdrawn
 
 SOURCE = "crossview/relay"
 
@@ -102,12 +111,48 @@ def wire_data(event: DomainEvent) -> EventData | None:
             return lead_data(event)
         case LeadRules.RulesSet():
             return LeadRulesSet(medium=event.sizes["medium"], large=event.sizes["large"], routes=event.routes)
+        case OfferCatalogue.OfferDefined():
+            return OfferDefined(
+                code=event.code,
+                label=event.label,
+                campaign=event.campaign,
+                valid_from=event.valid_from,
+                valid_until=event.valid_until,
+                suggested=event.suggested,
+                reason=event.reason,
+                relationships=event.relationships,
+                title_codes=event.title_codes,
+                products=event.products,
+                journey_types=event.journey_types,
+            )
+        case OfferCatalogue.OfferWithdrawn():
+            return OfferWithdrawn(code=event.code)
+        case OfferAnswer.Answered():
+            answered = OfferAccepted if event.answer == "accepted" else OfferDeclined
+            return answered(code=event.code, channel=event.channel)
         case (
-            LeadRules.Started()
+            ServiceRequest.Opened()
+            | ServiceRequest.StateChanged()
+            | ServiceRequest.Assigned()
+            | ServiceRequest.Commented()
+        ):
+            return service_request_data(event)
+        case RequestKinds.KindDefined():
+            return ServiceRequestKindDefined(
+                code=event.code, label=event.label, service_level_hours=event.service_level_hours
+            )
+        case RequestKinds.KindRetired():
+            return ServiceRequestKindRetired(code=event.code)
+        case (
+            OfferCatalogue.Started()
+            | LeadRules.Started()
             | PersonLeads.Started()
             | PersonLeads.Noted()
             | TitleReferential.Started()
             | AttributePolicy.Started()
+            | RequestKinds.Started()
+            | PersonRequests.Started()
+            | PersonRequests.RequestAdded()
             | ContactPoint.Claimed()
             | ContactPoint.CarrierChanged()
             | ContactPoint.Reassigned()
@@ -150,15 +195,51 @@ def lead_data(event: DomainEvent) -> EventData:
     raise TypeError(f"not a lead event: {type(event).__qualname__}")
 
 
-# A lead's events are about its person: their id is the subject, so the events share the person's
-# partition of the log (and its order) and their data key.
-_LEAD_EVENTS = (Lead.Created, Lead.Qualified, Lead.Routed, Lead.Converted, Lead.Lost)
+def service_request_data(event: DomainEvent) -> EventData:
+    """A service request's event: the request is named in the data, the person is the subject."""
+    request_id = str(event.originator_id)
+    match event:
+        case ServiceRequest.Opened():
+            return ServiceRequestOpened(
+                request_id=request_id,
+                kind=event.kind,
+                channel=event.channel,
+                subject=event.subject,
+                description=event.description,
+                function_id=event.function_id,
+                opened_at=event.opened_at,
+                due_at=event.due_at,
+                opened_by=event.opened_by,
+                source_ref=event.source_ref,
+            )
+        case ServiceRequest.StateChanged():
+            return ServiceRequestStateChanged(
+                request_id=request_id,
+                state=event.state,
+                previous_state=event.previous,
+                at=event.at,
+                by=event.by,
+                reason=event.reason,
+            )
+        case ServiceRequest.Assigned():
+            return ServiceRequestAssigned(request_id=request_id, assignee=event.assignee, by=event.by)
+        case ServiceRequest.Commented():
+            return ServiceRequestCommented(request_id=request_id, author=event.author, text=event.text)
+    raise TypeError(f"not a service request event: {type(event).__qualname__}")
+
+
+# Events about a person stored by an aggregate of their own (a service request, an answer to an
+# offer, a lead): the person's id is the subject, so they share the person's partition of the log
+# (and its order) and their data key.
+_ABOUT_A_PERSON = (Erasure.Erased, ServiceRequest.Opened, ServiceRequest.StateChanged, ServiceRequest.Assigned,
+                   ServiceRequest.Commented, OfferAnswer.Answered, Lead.Created, Lead.Qualified, Lead.Routed,
+                   Lead.Converted, Lead.Lost)  # fmt: skip
 
 
 def to_cloud_event(event: DomainEvent, data: EventData) -> CloudEvent:
     originator: uuid.UUID = event.originator_id
     # An erasure is about the person, whose own aggregate is gone from the store: their id is the subject.
-    subject = event.person_id if isinstance(event, (Erasure.Erased, *_LEAD_EVENTS)) else str(originator)
+    subject = event.person_id if isinstance(event, _ABOUT_A_PERSON) else str(originator)
     return CloudEvent(
         id=f"{originator}:{event.originator_version}",  # the same stored event always gets the same id
         source=SOURCE,

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from channels.kafka import Position
+from domain.offers import Offer
 from schemas.envelope import CloudEvent
 from schemas.events import (
     AttributeSet,
@@ -24,7 +25,9 @@ from schemas.events import (
     TitleDefined,
     WebInteraction,
 )
+from services.application import offers
 from services.application.crossview import Crossview
+from services.application.journeys import journey_facts
 from services.demo.leads import seed_leads
 
 DEMO_NAMESPACE = uuid.UUID("6f1c7d4e-8a55-4b0e-9a43-1c2f0e7d5b10")
@@ -106,8 +109,19 @@ def seed_demo(app: Crossview, publish: Callable[[list[CloudEvent]], object]) -> 
         date(2022, 2, 1),
         function_id=str(demo_id("function:claire:fabulous-garden")),
     )
+    define_demo_offers(app)
     seed_leads(app, fabien, colleague, organisations, functions, demo_id)
     publish(interactions_of(str(fabien), functions))
+    # As treasurer, he complained by email (an Inbound Parse post would open it so): a double debit.
+    app.open_from_email(
+        fabien,
+        functions["croissance-plus"],
+        "sendgrid",
+        "demo-treasurer-complaint@mail.croissance-plus.example",
+        ("reclamation+complaint@support.crossview.example",),
+        "Cotisation 2026 prélevée deux fois",
+        "Bonjour, la cotisation 2026 de Croissance+ a été prélevée deux fois. Merci de rembourser le doublon.",
+    )
     return DemoIds(str(fabien), {k: str(v) for k, v in organisations.items()}, functions)
 
 
@@ -122,7 +136,7 @@ def interactions_of(fabien: str, functions: dict[str, str], now: datetime | None
             status="delivered",
             from_number=office,
             to_number=mobile,
-            body="Spring promotion: -20% on garden furniture",
+            body="Spring promotion: -20% on garden furniture with the code SPRING20",
             campaign="spring-promo",
         ),
         EmailInteraction(
@@ -135,6 +149,7 @@ def interactions_of(fabien: str, functions: dict[str, str], now: datetime | None
             campaign="spring-promo",
             function_id=functions["fabulous-garden"],
         ),
+        checkout_step(1, "Basket"),
         WebInteraction(
             direction="inbound",
             provider="segment",
@@ -144,6 +159,7 @@ def interactions_of(fabien: str, functions: dict[str, str], now: datetime | None
             name="Checkout – step 2 of 3",
             url="https://shop.example/checkout/2",
         ),
+        checkout_step(2, "Payment"),
         CallInteraction(
             direction="inbound",
             provider="twilio",
@@ -156,10 +172,60 @@ def interactions_of(fabien: str, functions: dict[str, str], now: datetime | None
             notes="Asked about delivery times; suggested the irrigation add-on.",
         ),
     ]
-    # In the past (the last one an hour ago), in the order an advisor would read the story.
+    # In the past (the last one an hour ago), in the order an advisor would read the story: the SMS
+    # promotion, its email, the web checkout left at step 2 of 3 a day ago (stalled), his call.
     first = now - timedelta(days=2, hours=1)
-    steps = [timedelta(0), timedelta(hours=3), timedelta(days=1), timedelta(days=2)]
-    return [event(fabien, data, first + steps[i], f"{fabien}:interaction:{i}") for i, data in enumerate(interactions)]
+    steps = [timedelta(0), timedelta(hours=3)]
+    steps += [timedelta(days=1, minutes=-10), timedelta(days=1), timedelta(days=1, seconds=5), timedelta(days=2)]
+    events = [event(fabien, data, first + steps[i], f"{fabien}:interaction:{i}") for i, data in enumerate(interactions)]
+    return events + [fact for e, data in zip(events, interactions, strict=True) for fact in journey_facts(e, data)]
+
+
+CHECKOUT = "CHK-2041"  # Fabien's web checkout: a purchase journey of three steps
+
+
+def checkout_step(step: int, name: str) -> WebInteraction:
+    """A Segment ``track`` of the checkout as the shop's analytics.js sends it (the journey's
+    documented event name and properties: services/application/journeys.py)."""
+    return WebInteraction(
+        direction="inbound",
+        provider="segment",
+        provider_id=f"seg-demo-checkout-{step}",
+        status="received",
+        action="track",
+        name="Journey Step Reached",
+        properties={
+            "journey_id": CHECKOUT,
+            "journey_type": "purchase",
+            "step": step,
+            "step_count": 3,
+            "step_name": name,
+        },
+    )
+
+
+def define_demo_offers(app: Crossview, today: date | None = None) -> None:
+    """The catalogue of the story: the SMS promotion's offer, and complementary offers to suggest."""
+    today = today or datetime.now(UTC).date()
+    for offer in (
+        Offer("SPRING20", "-20% on garden furniture", campaign="spring-promo", valid_until=today + timedelta(days=60)),
+        Offer(
+            "IRRIGATION-KIT",
+            "Irrigation add-on, installed",
+            suggested=True,
+            reason="Completes a garden furniture purchase",
+            relationships=("client",),
+            journey_types=("purchase",),
+        ),
+        Offer(
+            "ASSOCIATION-PACK",
+            "Banking pack for associations",
+            suggested=True,
+            reason="For the treasurers of the associations we know",
+            title_codes=("TREASURER",),
+        ),
+    ):
+        offers.define_offer(app, offer)
 
 
 def seed_scenario() -> tuple[list[CloudEvent], DemoIds]:

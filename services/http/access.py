@@ -249,9 +249,12 @@ def _wants_a_page(scope: Scope, headers: Headers) -> bool:
 
 PUBLIC = Depends(Allow())
 AsAdapter = Annotated[Caller, Depends(Allow(Role.ADAPTER))]
+# The website's backend asking what to show its visitor (their offers): an adapter's one read, audited.
+AsWebsite = Annotated[Caller, Depends(Allow(Role.ADAPTER, audited=True))]
 AsAdvisor = Annotated[Caller, Depends(Allow(Role.ADVISOR, audited=True))]
 AsAdmin = Annotated[Caller, Depends(Allow(Role.ADMIN, audited=True))]
 AsReader = Annotated[Caller, Depends(Allow(Role.ADVISOR, Role.ANALYST, Role.ADMIN))]  # no personal data
+AsAnalyst = Annotated[Caller, Depends(Allow(Role.ANALYST, Role.ADMIN))]  # aggregates: counts, no one's data
 # People's data: advisors in clear, analysts pseudonymised (see shown_to) unless granted personal-data.
 AsPeopleReader = Annotated[Caller, Depends(Allow(Role.ADVISOR, Role.ANALYST, audited=True))]
 

@@ -27,15 +27,19 @@ from services.http.limits import BodyLimits
 from services.http.metrics import HttpMetrics, TimingMiddleware
 from services.http.routes import (
     advisor,
+    analytics,
     audit,
     commands,
     console,
+    console_analytics,
     docs,
     ingest,
     leads,
+    offers,
     operations,
     privacy,
     queries,
+    service_requests,
     stream,
     webhooks,
 )
@@ -149,11 +153,14 @@ def create_app(build: Callable[[], Container]) -> FastAPI:
 
     for router in (
         queries.router,
+        analytics.router,
         stream.router,
         advisor.router,
         audit.router,
         privacy.router,
         commands.router,
+        offers.router,
+        service_requests.router,
         leads.router,
         ingest.router,
         webhooks.router,
@@ -162,6 +169,7 @@ def create_app(build: Callable[[], Container]) -> FastAPI:
         app.include_router(router)
     docs.serve_docs(app)
     console.serve_console(app)
+    app.include_router(console_analytics.router)
     check_every_route_declares_access(app)
     # The last added runs first: protective headers on every answer, then the door (credentials
     # before anything reads a body), then the body's limits.

@@ -14,6 +14,7 @@ from typing import Any
 from schemas.sealing import PERSONAL_BY_TYPE
 
 NAMES = ("given_name", "family_name")
+REQUEST_TEXTS = ("subject", "description")
 LEAD_TEXTS = ("reason", "lost_reason")
 
 
@@ -47,6 +48,12 @@ class Pseudonymiser:
                 out[key] = [
                     {**r, "address": self.of(r.get("address")), "reason": self.of(r.get("reason"))} for r in value
                 ]
+            elif key == "journeys" and isinstance(value, list):  # why one was abandoned: their words
+                out[key] = [{**j, "reason": self.of(j.get("reason"))} for j in value]
+            elif key in REQUEST_TEXTS and "request_id" in document:  # a service request: what the customer said
+                out[key] = self.of(value)
+            elif key == "comments" and isinstance(value, list) and "request_id" in document:
+                out[key] = [{**c, "text": self.of(c.get("text"))} for c in value]
             elif key in LEAD_TEXTS and "lead_id" in document:  # a lead: what someone said about it
                 out[key] = self.of(value)
             elif key == "data" and isinstance(value, dict) and "event_type" in document:  # a timeline entry

@@ -20,7 +20,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from services.bootstrap import embedded
 from services.http.app import create_app
@@ -195,3 +195,23 @@ def test_a_join_from_search_its_undo_and_a_broken_rule_shown_as_a_sentence(brows
         "the problem",
     )
     assert "JoinError" in problem.text and "cannot be joined" in problem.text
+
+
+def test_on_his_call_the_advisor_sees_the_stalled_checkout_moves_it_and_records_the_offer_taken(browser, demo):
+    base, fabien = demo
+    browser.get(f"{base}/people/{fabien}")
+    wait(browser, lambda b: b.find_elements(By.CSS_SELECTOR, ".person.live"), "the person page")
+    journeys = browser.find_element(By.ID, "journeys-card").text
+    assert "step 2 of 3 — Payment" in journeys and "STALLED" in journeys.upper()
+    assert "SPRING20" in browser.find_element(By.ID, "offers-card").text
+    assert "open purchase journey" in browser.find_element(By.ID, "offers-card").text
+
+    browser.find_element(By.ID, "note-text").send_keys("Paid on the phone")
+    Select(browser.find_element(By.ID, "note-journey")).select_by_value("CHK-2041")
+    browser.find_element(By.CSS_SELECTOR, "#note-form button[type=submit]").click()
+    wait(browser, lambda b: "step 3 of 3" in b.find_element(By.ID, "journeys-card").text, "the call moved the checkout")
+    assert "CALL" in browser.find_element(By.ID, "journeys-card").text.upper()
+
+    browser.find_element(By.CSS_SELECTOR, "[data-action=offer-answer][data-answer=accept]").click()
+    wait(browser, lambda b: "Irrigation" not in b.find_element(By.ID, "offers-card").text, "the offer taken")
+    assert not serious_violations(browser)

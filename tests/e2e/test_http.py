@@ -82,7 +82,7 @@ def test_the_demo_command_serves_fabien_bellemare_with_no_service_running(tmp_pa
         advisor = {"Authorization": f"Bearer {made.stdout.splitlines()[-1]}"}  # same settings: accepted
         view = httpx.get(f"{base}/v1/persons/{found[0]['person_id']}", headers=advisor).json()
         assert (view["given_name"], view["family_name"]) == ("Fabien", "Bellemare")
-        assert view["interactions"] == {"sms": 1, "email": 1, "web": 1, "call": 1}
+        assert view["interactions"] == {"sms": 1, "email": 1, "web": 3, "call": 1}  # web: a page, two checkout steps
         docs = httpx.get(f"{base}/docs")  # Swagger UI from our own files: no CDN on a closed network
         assert docs.status_code == 200 and "/docs/static/swagger-ui-bundle.js" in docs.text
         assert httpx.get(f"{base}/docs/static/swagger-ui-bundle.js").status_code == 200

@@ -145,7 +145,7 @@ def test_the_timeline_and_its_parts_answer_alike(clients):
         body = same(clients, "get", f"/v1/persons/{IDS.fabien}/timeline", params=params)
         return sorted(e["channel"] for e in body["entries"] if e["channel"])
 
-    assert channels() == ["call", "email", "sms", "web"]
+    assert channels() == ["call", "email", "sms", "web", "web", "web"]  # web: a page and two checkout steps
     assert channels(channel="sms") == ["sms"]
     garden = IDS.functions["fabulous-garden"]
     assert channels(function_id=garden) == ["email"]  # the email carried by that function

@@ -14,7 +14,7 @@ from psycopg import sql
 
 from channels.memory import MemoryDeadLetters, MemoryLog
 from projections.memory_store import MemoryStore
-from projections.person_document import LINKS_SHOWN, person_360, splice, today
+from projections.person_document import LINKS_SHOWN, Moment, person_360, splice, today
 from projections.projector import Projector
 from schemas.api import Freshness
 from schemas.events import (
@@ -26,10 +26,12 @@ from schemas.events import (
     PersonMerged,
     PersonRegistered,
     PersonRenamed,
+    SmsInteraction,
     TitleDefined,
     TitleRetired,
     stream_of,
 )
+from schemas.journey_events import JourneyStepReached, OfferDeclined, OfferDefined, OfferWithdrawn
 from services.demo.data import event, synthetic_people
 
 FRESH = Freshness(position={"t:0": 3}, caught_up=True)
@@ -242,3 +244,61 @@ def test_documents_of_another_format_are_made_again(fed, settings):
     assert check_everyone(store, memory) == 0
     feed.refresh()
     assert check_everyone(store, memory) == len(PEOPLE)
+
+
+def test_journeys_and_offers_show_in_a_ready_document_as_in_the_view_made_without_it(fed):
+    feed, store, memory = fed
+    person = next(p for p in PEOPLE if answered(store, p, today())["functions"])
+    organisation = answered(store, person, today())["functions"][0]["organisation"]["organisation_id"]
+    catalogue = "offer-catalogue"
+    now = datetime.now(UTC)
+    feed.send(
+        [
+            event(catalogue, OfferDefined(code="PROMO", label="Promo", campaign="spring"), AT, "promo-defined"),
+            event(
+                catalogue,
+                OfferDefined(code="KIT", label="Kit", suggested=True, reason="Completes", relationships=["client"], journey_types=["purchase"]),
+                AT,
+                "kit-defined",
+            ),
+            event(person, SmsInteraction(direction="outbound", provider="twilio", provider_id="SM-p", status="delivered",
+                                         from_number="+33140000000", to_number="+33600000000", campaign="spring"), now - timedelta(days=1), "promo"),
+            event(person, JourneyStepReached(journey_id="C-1", journey_type="purchase", step=2, step_count=3,
+                                             step_name="Payment", channel="web", provider="segment", provider_id="m1"), now - timedelta(hours=2), "step"),
+            event(organisation, OrganisationRelationshipChanged(relationship="client", since=AT.date()), AT, "client"),
+        ]
+    )  # fmt: skip
+    feed.refresh()
+    moment = Moment(catalogue=store.offer_catalogue(), now=now)
+    context = store.person_context(person, today(), LINKS_SHOWN)
+    made = json.loads(
+        person_360(context.view, context.references, context.colleagues, today(), FRESH, moment).model_dump_json()
+    )
+    ready = store.person_document(person, today())
+    assert ready is not None
+    assert json.loads(splice(person, *ready, today(), FRESH, moment)) == made
+    assert made["journeys"][0]["summary"] == "step 2 of 3 — Payment" and made["journeys"][0]["stalled"]
+    assert [o["code"] for o in made["offers"]] == ["PROMO"] and made["next_offer"]["code"] == "KIT"
+    # An answer is the person's event: the document is made again with it.
+    feed.send([event(person, OfferDeclined(code="KIT", channel="call"), now, "declined")])
+    ready = json.loads(splice(person, *store.person_document(person, today()), today(), FRESH, moment))
+    assert ready["next_offer"] is None and ready["offers"] == made["offers"]
+
+
+def test_the_catalogue_a_360_answer_uses_follows_every_change_without_a_read_of_its_own(fed):
+    feed, store, _ = fed
+    person, catalogue = PEOPLE[0], "offer-catalogue"
+    assert store.ready_360(person, today())[1] == {}  # no catalogue row: nothing to read
+    feed.send([event(catalogue, OfferDefined(code="A", label="A", suggested=True), AT, "a-defined")])
+    feed.refresh()
+    ready, offers = store.ready_360(person, today())
+    assert ready == store.person_document(person, today()) and set(offers) == {"A"}  # a new version: read...
+    reads, rows = [], store._rows
+    store._rows = lambda *args: reads.append(args) or rows(*args)
+    assert set(store.ready_360(person, today())[1]) == {"A"} and len(reads) == 1  # ...then kept: one read
+    store._rows = rows
+    feed.send([event(catalogue, OfferWithdrawn(code="A"), AT, "a-withdrawn")])
+    feed.send([event(catalogue, OfferDefined(code="B", label="B"), AT, "b-defined")])
+    feed.refresh()
+    _, changed = store.ready_360(person, today())
+    assert set(changed) == {"A", "B"} and changed["A"]["withdrawn"]

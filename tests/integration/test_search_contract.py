@@ -39,6 +39,8 @@ QUERIES = [
     "ma",
     "kobaba claire",
     "nobody-has-this",
+    "martin anne",  # a common family name and a word nobody holds: the word drives (no Martin read)
+    f"martin {RARE.lower()}",  # two family names: nobody
 ]
 
 

@@ -12,7 +12,7 @@ from projections.directory import link_order
 from projections.memory_store import MemoryStore
 from projections.person_model import PersonView
 from projections.ports import StaleOffsets
-from projections.reference_view import POLICY
+from projections.reference_view import POLICY, REQUEST_KINDS
 from projections.timeline import TimelineEntry
 
 P0, P1 = ("t.interactions", 0), ("t.interactions", 1)
@@ -195,6 +195,22 @@ def test_the_attribute_policy_is_the_defaults_until_the_projected_changes(any_st
         "postal_address": "function",
         "loyalty_card": "function",
     }
+
+
+def test_the_kinds_of_service_request_are_the_defaults_until_the_projected_changes(any_store):
+    assert any_store.request_kinds()["complaint"] == {"label": "Complaint", "service_level_hours": 48, "retired": False}
+    kinds = {
+        "kinds": {
+            "complaint": {"label": "Complaint", "service_level_hours": 4, "retired": False},
+            "question": {"label": "Question", "service_level_hours": 24, "retired": True},
+        }
+    }
+    with any_store.transaction() as tx:
+        tx.save_references({(REQUEST_KINDS, REQUEST_KINDS): kinds})
+        tx.advance({P0: 1}, {P0: 0})
+    found = any_store.request_kinds()
+    assert (found["complaint"]["service_level_hours"], found["question"]["retired"]) == (4, True)
+    assert found["request"] == {"label": "Service request", "service_level_hours": 72, "retired": False}
 
 
 def test_a_generation_created_with_jsonb_documents_still_takes_the_projectors_writes(store):

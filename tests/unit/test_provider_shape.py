@@ -8,6 +8,7 @@ import inspect
 import json
 from pathlib import Path
 from types import SimpleNamespace
+from urllib.parse import urlencode
 
 import pytest
 from fastapi.routing import APIRoute
@@ -22,8 +23,9 @@ from tests.unit.test_import_contracts import NOT_PARSERS
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
-# Not a provider's webhooks: what they share, and CloudEvents over HTTP (a standard, read at /v1/events).
-NOT_PROVIDERS = NOT_PARSERS | {"webhook_fields", "provider", "cloudevents_http"}
+# Not a provider's webhooks: what they share, CloudEvents over HTTP (a standard, read at /v1/events),
+# and inbound email, which opens service requests rather than recording interactions.
+NOT_PROVIDERS = NOT_PARSERS | {"webhook_fields", "provider", "cloudevents_http", "inbound_email"}
 PROVIDERS = sorted(p.stem for p in (ROOT / "channels").glob("*.py") if p.stem not in NOT_PROVIDERS | {"__init__"})
 JSON = {"content-type": "application/json"}
 
@@ -63,6 +65,14 @@ SAMPLES = {
     "TrackingWebhook@segment": (JSON, fixture("segment/batch.json")),
     "EventWebhook@asterisk": (JSON, fixture("asterisk/call.json")),
     "ContactWebhook@connect": (JSON, fixture("connect/disconnected.json")),
+    "InboundParseWebhook@sendgrid": (
+        {"content-type": "multipart/form-data; boundary=xYzZY"},
+        fixture("inbound/sendgrid_parse.multipart"),
+    ),
+    "RouteWebhook@mailgun": (
+        {"content-type": "application/x-www-form-urlencoded"},
+        urlencode(json.loads(fixture("inbound/mailgun_route.json"))).encode(),
+    ),
 }
 
 

@@ -98,7 +98,7 @@ def test_the_asyncapi_document_is_committed_and_puts_each_type_on_its_topic():
     )
     assert domain | interactions | audit == set(EVENT_TYPES) and not domain & interactions and not audit & domain
     assert audit == {t for t in EVENT_TYPES if t.startswith("crossview.audit.")}
-    assert interactions == {t for t in EVENT_TYPES if t.startswith("crossview.interaction.")}
+    assert interactions == {t for t in EVENT_TYPES if t.startswith(("crossview.interaction.", "crossview.journey."))}
     for event_type, message in document["components"]["messages"].items():
         assert (JSON_DIR / message["payload"]["$ref"].removeprefix("json/")).exists()
         assert message["headers"]["properties"]["ce_type"] == {"const": event_type}

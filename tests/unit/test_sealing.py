@@ -26,6 +26,9 @@ CLEAR = {
     "provisional", "absorbed_id", "survivor_id", "former_survivor_id", "kind", "function_id", "organisation_id",
     "title_code", "entered_on", "exits_on", "exited_on", "function_ids", "name", "direction", "provider",
     "provider_id", "status", "canonical_status", "campaign", "bounce_type", "action", "duration_seconds", "outcome", "erased_on",
+    "journey_id", "journey_type", "channel", "step", "step_count", "step_name", "code",
+    "request_id", "opened_at", "due_at", "opened_by", "state", "previous_state", "at", "by", "assignee",
+    "author",
 }  # fmt: skip
 # A lead's figures and who handles it (what the pipeline counts); its reasons are sealed.
 CLEAR |= {

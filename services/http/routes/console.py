@@ -16,7 +16,7 @@ from fastapi.templating import Jinja2Templates
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
-from schemas.api import ApiModel
+from schemas.api import ApiModel, Person360Out
 from schemas.events import Channel
 from services.application.auth import Role, Unauthenticated, development_token
 from services.http.access import PUBLIC, SESSION_COOKIE, AsAdvisor
@@ -30,6 +30,8 @@ TEMPLATES = Jinja2Templates(directory=HERE / "console")
 STATIC = "/console/static"
 PAGE = {"content": {"text/html": {}}, "description": "A page of the advisor's console."}
 DEMO_ADVISOR = "demo-advisor"
+CONSOLE_ROLES = {Role.ADVISOR, Role.ANALYST, Role.ADMIN}
+ANALYTICS = "/console/analytics"
 CHANNELS = ["sms", "email", "call", "web"]
 
 
@@ -67,7 +69,8 @@ def _session(response: Response, request: Request, token: str) -> None:
 
 @router.post("/v1/console/session", dependencies=[PUBLIC])
 def open_session(request: Request, crossview: App, body: SessionIn) -> JSONResponse:
-    """Sign the browser in with an advisor's token: kept in an HttpOnly, SameSite=Strict cookie."""
+    """Sign the browser in with an advisor's or an analyst's token: kept in an HttpOnly, SameSite=Strict
+    cookie. ``home`` is where the console starts for them."""
     try:
         caller = crossview.authenticator.from_bearer(body.token.strip())
     except Unauthenticated as error:
@@ -77,9 +80,11 @@ def open_session(request: Request, crossview: App, body: SessionIn) -> JSONRespo
             f"this token does not verify: {error}",
             [{"field": "body.token", "message": str(error)}],
         ) from error
-    if Role.ADVISOR not in caller.roles:
-        raise ProblemError(403, "Forbidden", "the console is for advisors: this token has no advisor role")
-    response = JSONResponse({"subject": caller.subject, "roles": sorted(caller.roles)})
+    if not caller.roles & CONSOLE_ROLES:
+        raise ProblemError(403, "Forbidden", "the console is for advisors and analysts: this token has neither role")
+    # an advisor's home is the search; an analyst's (or an administrator's) the analytics page
+    home = "/" if Role.ADVISOR in caller.roles else ANALYTICS
+    response = JSONResponse({"subject": caller.subject, "roles": sorted(caller.roles), "home": home})
     _session(response, request, body.token.strip())
     return response
 
@@ -160,6 +165,8 @@ async def person_page(
 def _person_page(crossview, caller, person_id: str, freshness, day, channel, function_id) -> dict[str, Any]:
     view, absorbed = family_of(crossview, person_id)
     person = queries._person_360(crossview, view.person_id, day, freshness)
+    if isinstance(person, bytes):  # the ready document, as stored
+        person = Person360Out.model_validate_json(person)
     history = queries.professional_history(crossview, caller, view.person_id, freshness, day)
     everything = queries.timeline(crossview, caller, view.person_id, freshness, 500, None, None, None).entries
     shown = everything

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
@@ -21,7 +21,7 @@ from projections.directory import (
     search_words,
     target,
 )
-from projections.person_document import LINKS_SHOWN, document_organisations, has_document, splice
+from projections.person_document import LINKS_SHOWN, Moment, document_organisations, has_document, splice
 from projections.person_document import person_360 as build_360
 from projections.person_model import PersonView, merge_views
 from projections.person_view import one_row_per_message
@@ -107,9 +107,10 @@ def _person_360(crossview, person_id: str, day: date, freshness: Freshness) -> P
     one for that day (bytes as stored, one primary-key read); else the person, their references and
     their organisations' first people in one round trip; the whole family's views only for someone
     joined with others."""
-    ready = crossview.store.person_document(person_id, day)
+    ready, catalogue = crossview.store.ready_360(person_id, day)
+    moment = moment_of(crossview, catalogue)
     if ready is not None:
-        return splice(person_id, *ready, day, freshness)
+        return splice(person_id, *ready, day, freshness, moment)
     context = crossview.store.person_context(person_id, day, LINKS_SHOWN)
     view, refs, colleagues = context.view, context.references, context.colleagues
     if view is None or not has_document(view):
@@ -117,7 +118,15 @@ def _person_360(crossview, person_id: str, day: date, freshness: Freshness) -> P
         organisations = document_organisations(view, day)
         refs = crossview.store.reference_data(organisations)
         colleagues = crossview.store.colleagues(organisations, day, person_id, LINKS_SHOWN)
-    return build_360(view, refs, colleagues, day, freshness)
+    return build_360(view, refs, colleagues, day, freshness, moment)
+
+
+def moment_of(crossview, catalogue: dict | None = None) -> Moment:
+    """What a 360° view's journeys and offers depend on now: the catalogue, the time, the stall setting."""
+    return Moment(
+        catalogue=crossview.store.offer_catalogue() if catalogue is None else catalogue,
+        stall_after=timedelta(minutes=crossview.settings.journey_stall_minutes),
+    )
 
 
 @router.get("/v1/persons/{person_id}/history", response_model=HistoryOut, tags=["persons"], responses=NOT_FOUND)

@@ -25,6 +25,7 @@ from schemas.envelope import CloudEvent
 from schemas.events import Interaction
 from services.application.crossview import Crossview
 from services.application.identity import resolving
+from services.application.journeys import JourneyPropertyError, journey_facts
 from services.container import Container
 from services.http.deps import ProblemError
 
@@ -64,7 +65,7 @@ Follow = Callable[[Container, list[tuple[Attributed, CloudEvent]]], None]
 def _resolve_and_publish(crossview: Container, reached: list[Attributed], follow: Follow | None = None) -> int:
     """Resolve every contact point (each once per batch), then publish the whole batch: all
     acknowledged, or an error."""
-    events, resolutions = [], {}
+    events, interactions, resolutions = [], [], {}
     for item in reached:
         try:
             if item.resolve not in resolutions:
@@ -78,20 +79,26 @@ def _resolve_and_publish(crossview: Container, reached: list[Attributed], follow
         data = item.data.model_copy(
             update={"function_id": resolved.function_id, "canonical_status": item.data.lifecycle}
         )
-        events.append(
-            CloudEvent(
-                id=str(uuid.uuid5(WEBHOOKS, item.key)),
-                source=item.data.provider,
-                type=data.event_type,
-                subject=str(resolved.person_id),
-                time=item.at,
-                data=data.model_dump(mode="json", exclude_none=True),
-            )
+        interaction = CloudEvent(
+            id=str(uuid.uuid5(WEBHOOKS, item.key)),
+            source=item.data.provider,
+            type=data.event_type,
+            subject=str(resolved.person_id),
+            time=item.at,
+            data=data.model_dump(mode="json", exclude_none=True),
         )
+        events.append(interaction)
+        interactions.append(interaction)
+        try:  # a journey's step, completion or abandonment it carries: published with it
+            events += journey_facts(interaction, data)
+        except JourneyPropertyError as error:
+            raise ProblemError(
+                422, "Invalid journey event", str(error), [{"field": f"body.{error.field}", "message": error.message}]
+            ) from error
     if follow is not None:
-        follow(crossview, list(zip(reached, events, strict=True)))
+        follow(crossview, list(zip(reached, interactions, strict=True)))
     crossview.ingest.publish(events)
-    return len(events)
+    return len(reached)
 
 
 async def publish(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -10,9 +11,12 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from channels import mailgun, sendgrid, ses
+from channels.inbound_email import InboundEmail
 from channels.provider import WebhookRequest
+from schemas.envelope import CloudEvent
 from services.container import Container
 from services.http.deps import ProblemError
+from services.http.routes.webhooks.edge import Attributed
 from services.http.routes.webhooks.pipeline import Edge, route
 
 router = APIRouter(tags=["webhooks"])
@@ -38,6 +42,25 @@ async def _single_use_tokens(crossview: Container, events: Sequence[Any], key: s
     except Exception:
         await run_in_threadpool(crossview.used_tokens.forget, "mailgun", token)
         raise
+
+
+def _open_service_requests(crossview: Container, events: list[tuple[Attributed, CloudEvent]]) -> None:
+    """An inbound email opens a service request for the person its sender's address led to, once:
+    the request id derives from the Message-ID."""
+    for item, event in events:
+        email = item.asks
+        if isinstance(email, InboundEmail):
+            crossview.commands.run(
+                lambda app, email=email, event=event: app.open_from_email(
+                    uuid.UUID(event.subject),
+                    event.data.get("function_id"),
+                    email.provider,
+                    email.message_id,
+                    email.recipients,
+                    email.subject,
+                    email.text,
+                )
+            )
 
 
 def _sns_certificates(state: Any) -> ses.CertificateCache:
@@ -107,4 +130,37 @@ route(
     ),
     """Amazon SES events through an SNS subscription: the subscription handshake is answered, and
     every notification is checked against Amazon's signing certificate and the allowed topics.""",
+)
+route(
+    router,
+    "/v1/ingest/sendgrid/inbound",
+    "sendgrid_inbound_parse",
+    Edge(
+        webhook=lambda settings, state: sendgrid.InboundParseWebhook(settings.webhook_max_age_s),
+        secret=lambda settings: settings.sendgrid_parse_verification_key,
+        setting="SENDGRID_PARSE_VERIFICATION_KEY",
+        follow=_open_service_requests,
+    ),
+    """SendGrid Inbound Parse: an email a customer sent to one of our addresses, posted as
+    `multipart/form-data` (`from`, `to`, `subject`, `text`, `headers`, `envelope`...; "send raw" too),
+    signed by the Parse webhook's security policy (ECDSA, the Event Webhook's headers). The email is an
+    inbound interaction of the sender's person, and opens a service request for them (a complaint when
+    sent to `complaint@...` or `...+complaint@...`: any kind's code names it; else a request),
+    attributed to the function whose email it is. A retry opens nothing more.""",
+)
+route(
+    router,
+    "/v1/ingest/mailgun/inbound",
+    "mailgun_inbound_route",
+    Edge(
+        webhook=lambda settings, state: mailgun.RouteWebhook(settings.webhook_max_age_s),
+        secret=lambda settings: settings.mailgun_signing_key,
+        setting="MAILGUN_SIGNING_KEY",
+        follow=_open_service_requests,
+    ),
+    """Mailgun routes (`forward()` to this URL): an email a customer sent to one of our addresses,
+    fully parsed (`from`, `sender`, `recipient`, `subject`, `body-plain`, `stripped-text`,
+    `Message-Id`, `message-headers`...), form-encoded or `multipart/form-data`, signed inside the form
+    as Mailgun's webhooks are (`timestamp`, `token`, `signature`). Handled as the SendGrid route is; a
+    retry opens nothing more.""",
 )

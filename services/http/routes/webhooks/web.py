@@ -8,6 +8,7 @@ from fastapi import APIRouter
 
 from channels import segment
 from channels.webhook_fields import PayloadError
+from domain.errors import RetiredRequestKindError, UnknownRequestKindError
 from domain.lead import lead_id_for
 from schemas.api import Problem
 from schemas.envelope import CloudEvent
@@ -20,9 +21,37 @@ router = APIRouter(tags=["webhooks"])
 TRACKING_API = "/v1/ingest/segment"  # the `host` to give Segment's libraries: they call {host}/v1/batch
 
 
+def _open_service_requests(crossview: Container, events: list[tuple[Attributed, CloudEvent]]) -> None:
+    """Each "Service Request Submitted" track (its properties checked when parsed) opens a service
+    request for its person, once: the request id derives from the event id, itself from the
+    message id. A kind the referential does not offer is a 422 naming it."""
+    for item, event in events:
+        form = segment.service_request_form(item.data)
+        if form is None:
+            continue
+        try:
+            crossview.commands.run(
+                lambda app, form=form, event=event: app.open_from_web(
+                    uuid.UUID(event.subject),
+                    event.data.get("function_id"),
+                    event.id,
+                    form.kind,
+                    form.subject,
+                    form.description,
+                )
+            )
+        except (UnknownRequestKindError, RetiredRequestKindError) as error:
+            raise ProblemError(
+                422, "Invalid service request", str(error), [{"field": "properties.kind", "message": str(error)}]
+            ) from error
+
+
 def _create_leads(crossview: Container, events: list[tuple[Attributed, CloudEvent]]) -> None:
     """Each "Lead Submitted" track creates a lead for its person, once: the lead id derives from
-    the event id, itself from the message id, so a retry finds the lead it created."""
+    the event id, itself from the message id, so a retry finds the lead it created. Every form of
+    the batch is checked first: one that says too little is a 422 naming the property, and none
+    of the batch's leads is created."""
+    forms = []
     for item, event in events:
         where = item.field.rsplit(".", 1)[0] + "." if "." in item.field else ""
         try:
@@ -31,8 +60,9 @@ def _create_leads(crossview: Container, events: list[tuple[Attributed, CloudEven
             raise ProblemError(
                 422, "Invalid lead", str(error), [{"field": f"{where}{error.field}", "message": error.message}]
             ) from error
-        if form is None:
-            continue
+        if form is not None:
+            forms.append((form, event))
+    for form, event in forms:
         crossview.commands.run(
             lambda app, form=form, event=event: app.create_lead(
                 uuid.UUID(event.subject),
@@ -49,6 +79,12 @@ def _create_leads(crossview: Container, events: list[tuple[Attributed, CloudEven
         )
 
 
+def _follow_ups(crossview: Container, events: list[tuple[Attributed, CloudEvent]]) -> None:
+    """What a web form asks beside its interaction: a service request, a lead."""
+    _open_service_requests(crossview, events)
+    _create_leads(crossview, events)
+
+
 def _segment_edge(webhook: segment.MessageWebhook, credentials_in_headers: bool) -> Edge:
     return Edge(
         webhook=lambda settings, state: webhook,
@@ -57,7 +93,7 @@ def _segment_edge(webhook: segment.MessageWebhook, credentials_in_headers: bool)
         answer=lambda accepted, ignored: {"success": True},
         credentials_in_headers=credentials_in_headers,
         problem=_as_segment_error,
-        follow=_create_leads,
+        follow=_follow_ups,
     )
 
 

@@ -72,8 +72,9 @@ function signIn() {
   if (form) {
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
-      await api("POST", "/v1/console/session", { token: $("#token").value.trim() });
-      location.href = form.dataset.next || "/";
+      const session = await api("POST", "/v1/console/session", { token: $("#token").value.trim() });
+      const next = form.dataset.next && form.dataset.next !== "/" ? form.dataset.next : session.home;
+      location.href = next || "/";
     });
   }
   const demo = $("[data-action=demo-sign-in]");
@@ -197,6 +198,7 @@ function personPage() {
     const body = { text: form.text.value };
     if (form.outcome.value) body.outcome = form.outcome.value;
     if (form.function_id.value) body.function_id = form.function_id.value;
+    if (form.journey && form.journey.value) body.journey = { journey_id: form.journey.value, state: form.journey_state.value };
     const answer = await api("POST", `/v1/persons/${personId}/notes`, body);
     form.reset(); toast("Note saved");
     await refresh(answer.positions[0]);
@@ -217,6 +219,13 @@ function personPage() {
       if (!confirm(`Join ${join.dataset.name.trim() || "this person"} into this person? You can undo it.`)) return;
       const answer = await api("POST", `/v1/persons/${personId}/joins`, { absorbed_id: join.dataset.absorbed });
       toast("Joined"); $("#join-results").innerHTML = ""; $("#join-q").value = "";
+      await refresh(answer.positions[answer.positions.length - 1]);
+    }
+    const offer = event.target.closest("[data-action=offer-answer]");
+    if (offer) {
+      const code = encodeURIComponent(offer.dataset.code);
+      const answer = await api("POST", `/v1/persons/${personId}/offers/${code}/${offer.dataset.answer}`, { channel: "call" });
+      toast(offer.dataset.answer === "accept" ? "Offer accepted" : "Offer declined");
       await refresh(answer.positions[answer.positions.length - 1]);
     }
     const separate = event.target.closest("[data-action=separate]");

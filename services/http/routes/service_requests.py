@@ -1,0 +1,159 @@
+"""The service desk: requests and complaints of a person, and the referential of their kinds.
+
+Changes go through the aggregates (named rules: 409) and answer once stored, like every command;
+reads come from the person's read model, with ``breached`` judged at the moment of the answer.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path
+from starlette.concurrency import run_in_threadpool
+
+from projections.person_document import now
+from projections.person_model import merge_views
+from projections.service_requests import breached, listed
+from schemas.api import CommandOut, CommentOut, ServiceRequestOut, ServiceRequestsOut
+from schemas.service_desk import (
+    AssigneeIn,
+    CommentIn,
+    RequestKindIn,
+    RequestKindOut,
+    RequestKindsOut,
+    RequestStateIn,
+    ServiceRequestIn,
+    ServiceRequestSummary,
+)
+from services.application.crossview import Crossview
+from services.http.access import AsAdmin, AsAdvisor, AsPeopleReader, AsReader, shown_to
+from services.http.deps import App, Fresh, ProblemError, positions_out
+from services.http.routes.commands import ERRORS
+from services.http.routes.queries import NOT_FOUND, family_of
+
+router = APIRouter(tags=["service requests"])
+KindCode = Annotated[str, Path(min_length=1, max_length=100, description="The kind's code.")]
+REQUESTS = "/v1/persons/{person_id}/service-requests"
+
+
+def _run(crossview, use_case: Callable[[Crossview], Any]) -> CommandOut:
+    result, positions = crossview.commands.run(use_case)
+    return CommandOut(
+        id=None if result is None else str(result),
+        positions=positions_out(positions),
+        relayed=crossview.commands.relayed(positions),
+    )
+
+
+@router.post(REQUESTS, status_code=201, response_model=CommandOut, responses=ERRORS)
+def open_service_request(crossview: App, caller: AsAdvisor, person_id: uuid.UUID, body: ServiceRequestIn) -> CommandOut:
+    """Open a request or a complaint for the person (and, where it applies, one of their functions),
+    due by its kind's service level. The answer's id is the request id."""
+    return _run(
+        crossview,
+        lambda app: app.open_service_request(
+            person_id,
+            body.kind,
+            body.channel,
+            body.subject,
+            caller.subject,
+            function_id=body.function_id,
+            description=body.description,
+        ),
+    )
+
+
+@router.post(f"{REQUESTS}/{{request_id}}/state", response_model=CommandOut, responses=ERRORS)
+def change_request_state(
+    crossview: App, caller: AsAdvisor, person_id: uuid.UUID, request_id: uuid.UUID, body: RequestStateIn
+) -> CommandOut:
+    """Move the request on: open -> in_progress -> waiting_for_customer -> resolved -> closed (and
+    back to in_progress from waiting); `open` again from resolved or closed reopens it. A move the
+    rules refuse is a 409 `RequestTransitionError` saying where it may go."""
+    return _run(
+        crossview, lambda app: app.change_request_state(person_id, request_id, body.state, caller.subject, body.reason)
+    )
+
+
+@router.put(f"{REQUESTS}/{{request_id}}/assignee", response_model=CommandOut, responses=ERRORS)
+def assign_request(
+    crossview: App, caller: AsAdvisor, person_id: uuid.UUID, request_id: uuid.UUID, body: AssigneeIn
+) -> CommandOut:
+    """Put the request in someone's hands (not a closed one: 409 `RequestClosedError`)."""
+    return _run(crossview, lambda app: app.assign_request(person_id, request_id, body.assignee, caller.subject))
+
+
+@router.post(f"{REQUESTS}/{{request_id}}/comments", status_code=201, response_model=CommandOut, responses=ERRORS)
+def comment_request(
+    crossview: App, caller: AsAdvisor, person_id: uuid.UUID, request_id: uuid.UUID, body: CommentIn
+) -> CommandOut:
+    """Add a comment, signed by the caller (not on a closed request: 409 `RequestClosedError`)."""
+    return _run(crossview, lambda app: app.comment_request(person_id, request_id, caller.subject, body.text))
+
+
+def _requests(crossview, person_id: str) -> tuple[str, dict[str, Any]]:
+    view, absorbed = family_of(crossview, person_id)
+    merged = merge_views(view, absorbed) if absorbed else view
+    return merged.person_id, dict(merged.service_requests)
+
+
+@router.get(REQUESTS, response_model=ServiceRequestsOut, responses=NOT_FOUND)
+async def service_requests(
+    crossview: App, caller: AsPeopleReader, person_id: str, freshness: Fresh
+) -> ServiceRequestsOut | Any:
+    """Every request of the person (and of everyone joined with them): open ones first, the
+    earliest due first, then resolved and closed ones, the latest first."""
+    owner, requests = await run_in_threadpool(_requests, crossview, person_id)
+    at = now()
+    rows = listed(requests.values(), at)
+    answer = ServiceRequestsOut(
+        person_id=owner,
+        service_requests=[ServiceRequestSummary(**{k: r[k] for k in ServiceRequestSummary.model_fields}) for r in rows],
+        open=sum(1 for r in rows if r["state"] not in ("resolved", "closed")),
+        breached=sum(1 for r in rows if r["breached"]),
+        freshness=freshness,
+    )
+    return shown_to(caller, answer, crossview)
+
+
+@router.get(f"{REQUESTS}/{{request_id}}", response_model=ServiceRequestOut, responses=NOT_FOUND)
+async def service_request(
+    crossview: App, caller: AsPeopleReader, person_id: str, request_id: str, freshness: Fresh
+) -> ServiceRequestOut | Any:
+    """One request with its comments, oldest first."""
+    owner, requests = await run_in_threadpool(_requests, crossview, person_id)
+    request = requests.get(request_id)
+    if request is None:
+        raise ProblemError(404, "Service request not found", f"person {person_id} has no service request {request_id}")
+    answer = ServiceRequestOut(
+        **{k: v for k, v in request.items() if k in ServiceRequestOut.model_fields and k != "comments"},
+        person_id=owner,
+        comments=[CommentOut(**c) for c in request["comments"]],
+        breached=breached(request, now()),
+        freshness=freshness,
+    )
+    return shown_to(caller, answer, crossview)
+
+
+@router.get("/v1/service-request-kinds", response_model=RequestKindsOut, tags=["administration"])
+def request_kinds(crossview: App, caller: AsReader) -> RequestKindsOut:
+    """The kinds of service request (request, complaint, question...) and their service levels."""
+    kinds = crossview.store.request_kinds()
+    return RequestKindsOut(kinds=[RequestKindOut(code=code, **kind) for code, kind in sorted(kinds.items())])
+
+
+@router.put("/v1/service-request-kinds/{code}", response_model=CommandOut, responses=ERRORS, tags=["administration"])
+def define_request_kind(crossview: App, caller: AsAdmin, code: KindCode, body: RequestKindIn) -> CommandOut:
+    """Add a kind of service request, or relabel it, or change its service level (applies to
+    requests opened from then on: an open request keeps its due time)."""
+    return _run(crossview, lambda app: app.define_request_kind(code, body.label, body.service_level_hours))
+
+
+@router.post(
+    "/v1/service-request-kinds/{code}/retire", response_model=CommandOut, responses=ERRORS, tags=["administration"]
+)
+def retire_request_kind(crossview: App, caller: AsAdmin, code: KindCode) -> CommandOut:
+    """Stop opening requests of a kind; those that have it keep it."""
+    return _run(crossview, lambda app: app.retire_request_kind(code))
