@@ -128,3 +128,27 @@ def test_ready_documents_with_leads_equal_the_views_and_both_stores_count_the_sa
     assert sum(n for *_, n in store.lead_pipeline()) == 24
     stages = {stage for stage, *_ in store.lead_pipeline()}
     assert stages == {"new", "qualified", "routed", "converted", "lost"}
+
+
+def test_the_lead_rules_an_administrator_sets_read_the_same_from_both_stores(settings, store):
+    from projections.memory_store import MemoryStore
+    from schemas.lead_events import LeadRoute, LeadRulesSet, LeadSizeRule
+    from services.demo.data import event
+    from tests.integration.test_person_documents import AT, Feed
+
+    memory = MemoryStore()
+    feed = Feed(settings, store, memory)
+    assert store.lead_rules() == memory.lead_rules()  # the defaults, before any decision
+    rules = LeadRulesSet(
+        medium=LeadSizeRule(employees=10, products=["payroll"]),
+        large=LeadSizeRule(budget=50_000),
+        routes={
+            "small": LeadRoute(channel="contact_centre", owner="desk"),
+            "medium": LeadRoute(channel="advisor", owner="claire"),
+            "large": LeadRoute(channel="key_account_manager", owner="kam"),
+        },
+    )
+    feed.send([event("lead-rules", rules, AT, "rules:1")])
+    assert store.lead_rules() == memory.lead_rules()
+    assert store.lead_rules()["sizes"]["medium"] == {"employees": 10, "budget": None, "products": ["payroll"]}
+    assert store.lead_rules()["routes"]["medium"] == {"channel": "advisor", "owner": "claire"}
