@@ -4,8 +4,11 @@ referral credited to the prescriber Croissance+, made through the real commands.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime, timedelta
 
+from schemas.envelope import CloudEvent
+from schemas.lead_events import LeadConverted, LeadCreated, LeadLost, LeadQualified, LeadRouted
 from services.application.crossview import Crossview
 
 SALES_MANAGER = "demo-sales-manager"
@@ -55,3 +58,30 @@ def seed_leads(
     app.route_lead(colleague, lost, SALES_MANAGER)
     app.lose_lead(colleague, lost, "Chose to keep payroll in house this year", SALES_MANAGER)
     return {"referral": referral, "web": web, "reply": reply, "lost": lost}
+
+
+def synthetic_leads(people: Iterable[str], per_person: int, at: datetime) -> Iterator[CloudEvent]:
+    """``per_person`` leads for each person, as the relay would publish them, each one stage
+    further than the one before (new, qualified, routed, then converted or lost in turn): what the
+    tests and benchmarks give people a pipeline with. The same arguments give the same events."""
+    from services.demo.data import event  # here: services/demo/data.py imports this module
+
+    n = 0
+    for person in people:
+        for _ in range(per_person):
+            lead, when, won = f"synthetic-lead-{n}", at + timedelta(minutes=n), n // 4 % 2 == 1
+            closing = (
+                LeadConverted(lead_id=lead, at=when, by="bench")
+                if won
+                else LeadLost(lead_id=lead, reason="price", at=when, by="bench")
+            )
+            steps = [
+                LeadCreated(lead_id=lead, product="fleet", source=("web", "call", "referral")[n % 3],
+                            created_at=when, created_by="bench", employees=n % 400),
+                LeadQualified(lead_id=lead, size=("small", "medium", "large")[n % 3], rule="synthetic", at=when,
+                              by="bench"),
+                LeadRouted(lead_id=lead, channel="advisor", owner=("amelie", "bruno")[n % 2], at=when, by="bench"),
+                closing,
+            ][: 1 + n % 4]  # fmt: skip
+            yield from (event(person, data, when, f"{lead}:{i}") for i, data in enumerate(steps))
+            n += 1

@@ -93,35 +93,15 @@ def test_a_web_lead_counted_once_a_referral_converted_and_the_pipeline_from_post
         assert sum(n for *_, n in store.lead_pipeline()) == 3
 
 
-def lead_events(people: list[str], at) -> list:
-    """Each person one lead, moved along a stage further than the one before (new ... lost)."""
-    from datetime import timedelta
-
-    from schemas.events import LeadConverted, LeadCreated, LeadLost, LeadQualified, LeadRouted
-    from services.demo.data import event
-
-    events = []
-    for n, person in enumerate(people):
-        lead, when = f"lead-{n}", at + timedelta(minutes=n)
-        steps = [
-            LeadCreated(lead_id=lead, product="fleet", source=("web", "call", "referral")[n % 3], created_at=when,
-                        created_by="alice", employees=n * 40),
-            LeadQualified(lead_id=lead, size=("small", "medium", "large")[n % 3], rule="test", at=when, by="alice"),
-            LeadRouted(lead_id=lead, channel="advisor", owner=("amelie", "bruno")[n % 2], at=when, by="alice"),
-            (LeadConverted if n // 4 % 2 else LeadLost)(lead_id=lead, at=when, by="alice", **({} if n // 4 % 2 else {"reason": "price"})),
-        ][: 1 + n % 4]  # fmt: skip
-        events += [event(person, data, when, f"{lead}:{i}") for i, data in enumerate(steps)]
-    return events
-
-
 def test_ready_documents_with_leads_equal_the_views_and_both_stores_count_the_same_pipeline(settings, store):
     from projections.memory_store import MemoryStore
+    from services.demo.leads import synthetic_leads
     from tests.integration.test_person_documents import AT, EVENTS, PEOPLE, Feed, check_everyone
 
     memory = MemoryStore()
     feed = Feed(settings, store, memory)
     feed.send(EVENTS)
-    feed.send(lead_events(PEOPLE[:24], AT))
+    feed.send(list(synthetic_leads(PEOPLE[:24], 1, AT)))
     feed.refresh()
     assert check_everyone(store, memory) == len(PEOPLE)
     assert store.lead_pipeline() == memory.lead_pipeline()

@@ -233,3 +233,17 @@ def test_a_lead_form_that_says_too_little_or_the_wrong_kind_names_the_property(p
     with pytest.raises(PayloadError) as raised:
         lead_form(track(properties))
     assert raised.value.field == field
+
+
+def test_synthetic_leads_give_each_person_their_number_of_leads_the_same_every_time():
+    from projections.person_view import fold
+    from services.demo.leads import synthetic_leads
+    from tests.conftest import facts_of
+
+    events = list(synthetic_leads(["fabien", "claire"], 5, AT))
+    assert [e.id for e in events] == [e.id for e in synthetic_leads(["fabien", "claire"], 5, AT)]
+    views = fold(facts_of(events))
+    assert {p: len(v.leads) for p, v in views.items()} == {"fabien": 5, "claire": 5}
+    assert {lead["stage"] for v in views.values() for lead in v.leads.values()} == set(
+        ["new", "qualified", "routed", "converted", "lost"]
+    )
