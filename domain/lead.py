@@ -73,9 +73,15 @@ class LeadRules(Aggregate):
     def qualify(self, employees: int | None, budget: int | None, product: str) -> tuple[str, str]:
         return qualify(self.sizes, employees, budget, product)
 
-    def route(self, size: str) -> tuple[str, str]:
-        route = self.routes[size]
-        return route["channel"], route["owner"]
+    def route(self, size: str, channel: str | None = None, owner: str | None = None) -> tuple[str, str]:
+        """Where a lead of ``size`` goes: the channel and owner the rules give its size, unless
+        given; a channel given alone goes to the owner the rules give that channel (else the size's)."""
+        rule = self.routes[size]
+        if channel is None:
+            return rule["channel"], owner or rule["owner"]
+        if owner is None:
+            owner = next((r["owner"] for r in self.routes.values() if r["channel"] == channel), rule["owner"])
+        return channel, owner
 
 
 def check_rules(sizes: dict[str, dict[str, Any]], routes: dict[str, dict[str, str]]) -> None:

@@ -117,14 +117,8 @@ class LeadDesk(_Base):
         owner given (an assignment); either may be given alone. Returns the owner."""
         lead = self._lead(person_id, lead_id)
         lead.check_open()
-        if lead.size is not None and (channel is None or owner is None):
-            rule_channel, rule_owner = self._lead_rules().route(lead.size)
-            if channel is None:
-                channel, owner = rule_channel, owner or rule_owner
-            elif owner is None:
-                owner = next(
-                    (r["owner"] for r in self._lead_rules().routes.values() if r["channel"] == channel), rule_owner
-                )
+        if lead.size is not None:  # a new lead has none: lead.route refuses it by name
+            channel, owner = self._lead_rules().route(lead.size, channel, owner)
         lead.route(channel or "", owner or "", datetime.now(UTC), by)
         self.save(lead)
         return owner or ""

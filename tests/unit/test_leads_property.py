@@ -39,7 +39,11 @@ ROUTE = st.tuples(
     st.just("route"), st.integers(0, 2), st.one_of(st.none(), st.sampled_from(SALES_CHANNELS)),
     st.one_of(st.none(), st.sampled_from(["amelie", "bruno"])),
 )  # fmt: skip
+ADVANCE = st.tuples(st.just("advance"), st.integers(0, 2))  # one stage further, by the rules
 command = st.one_of(
+    ADVANCE,
+    ADVANCE,
+    ADVANCE,  # most often: leads get to every stage
     CREATE,
     QUALIFY,
     QUALIFY,  # qualifying and routing twice as likely as the others: leads get far along their stages
@@ -72,6 +76,11 @@ def run(commands, app: Crossview, person, other, organisations) -> tuple[list[uu
                         budget=budget,
                     )
                 )
+            elif cmd[0] == "advance" and leads:
+                lead = app.repository.get(leads[-1 - cmd[1] % len(leads)])
+                owner = uuid.UUID(lead.person_id)
+                step = {"new": app.qualify_lead, "qualified": app.route_lead}.get(lead.stage, app.convert_lead)
+                step(owner, lead.id, "alice")
             elif cmd[0] in ("qualify", "route", "convert", "lose") and leads:
                 lead = app.repository.get(leads[-1 - cmd[1] % len(leads)])  # mostly the latest: it moves on
                 owner = uuid.UUID(lead.person_id)
