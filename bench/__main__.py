@@ -6,7 +6,7 @@ bench/load.py); `python -m bench drop NAMESPACE...` drops a loaded namespace."""
 
 import sys
 
-from bench import auth, erasure, export, freshness, ingest, live, load, projector, query, scale
+from bench import auth, erasure, export, freshness, ingest, live, load, projector, query, replay, scale
 
 BENCHMARKS = {
     "projector": projector.main,
@@ -18,6 +18,7 @@ BENCHMARKS = {
     "scale": scale.main,
     "live": live.main,
     "export": export.main,
+    "replay": replay.main,
 }
 
 

@@ -17,7 +17,9 @@ With `crossview projector` running and a trickle of interactions flowing, in one
 - big_organisation: the 360° view of people of the biggest organisation (its colleagues are
   thousands), 16 clients;
 - search: GET /v1/search?q= with rare names (a few people each) and common ones (a tenth of
-  everybody), 16 clients.
+  everybody), 16 clients;
+- rich_people: RICH people given open service requests and journeys (issue 13), then their 360°
+  view through the route's store calls and through the API, 16 clients each (p99 ratio).
 Clients are spread over 2 processes (bench/clients.py). ratio = API p99 / physical limit p99.
 """
 
@@ -29,8 +31,9 @@ import random
 import subprocess
 import sys
 import threading
+import time
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
@@ -44,9 +47,12 @@ from bench.load import first_missing
 from channels.kafka import KafkaPublisher
 from projections.person_document import LINKS_SHOWN
 from projections.postgres_store import PostgresStore, open_pool
+from schemas.events import ServiceRequestOpened
+from schemas.journey_events import JourneyStepReached
 from services.application.auth import Role
 from services.application.ingest import Ingest
 from services.demo import population
+from services.demo.data import event as demo_event
 from services.demo.data import synthetic_interactions
 from services.settings import Settings
 
@@ -166,6 +172,76 @@ def _population(settings: Settings) -> tuple[int, str, list[str], list[str]]:
     return people, big, at_big, sample, ready
 
 
+RICH = 200  # people given open requests, leads and journeys (issue 13's 360° case)
+RICH_REQUESTS, RICH_JOURNEYS = 10, 3
+
+
+def _rich_events(person_id: str, n: int, at: datetime) -> list:
+    """What makes one person "rich": RICH_REQUESTS open service requests (due in three days, so
+    their document holds today) and RICH_JOURNEYS open journeys, as the relay and the web adapter
+    publish them."""
+    made = []
+    for k in range(RICH_REQUESTS):
+        made.append(
+            demo_event(
+                person_id,
+                ServiceRequestOpened(
+                    request_id=f"bench-{n}-{k}",
+                    kind=("request", "complaint", "question")[k % 3],
+                    channel="email",
+                    subject=f"Question {k} about the order",
+                    description="Where is my order? It was due last week.",
+                    opened_at=at,
+                    due_at=at + timedelta(days=3),
+                    opened_by="bench",
+                ),
+                at,
+                f"bench-rich-request-{person_id}-{k}",
+            )
+        )
+    for k in range(RICH_JOURNEYS):
+        made.append(
+            demo_event(
+                person_id,
+                JourneyStepReached(
+                    journey_id=f"J-{n}-{k}",
+                    journey_type=("purchase", "quote", "application")[k],
+                    channel="web",
+                    provider="segment",
+                    provider_id=f"bench-{n}-{k}",
+                    step=2,
+                    step_count=3,
+                    step_name="Payment",
+                ),
+                at,
+                f"bench-rich-journey-{person_id}-{k}",
+            )
+        )
+    return made
+
+
+def _enrich(settings: Settings, people: list[str]) -> None:
+    """Publishes the rich people's events and waits until the projector holds them all."""
+    at = datetime.now(UTC)
+    publisher = KafkaPublisher(settings.kafka_bootstrap)
+    try:
+        positions = Ingest(publisher, settings, None).publish(
+            [e for n, person in enumerate(people) for e in _rich_events(person, n, at)]
+        )
+    finally:
+        publisher.close()
+    marks: dict[tuple[str, int], int] = {}
+    for position in positions:
+        key = (position.topic, position.partition)
+        marks[key] = max(marks.get(key, -1), position.offset)
+    store = PostgresStore(open_pool(settings.database_url, max_size=1), settings.namespace)
+    deadline = time.monotonic() + 600
+    while not all(store.position().get(key, 0) > offset for key, offset in marks.items()):
+        if time.monotonic() > deadline:
+            raise RuntimeError("the projector did not project the rich people's events in 10 minutes")
+        time.sleep(0.5)
+
+
 def measure(settings: Settings) -> dict:
     people, big, at_big, sample, ready = _population(settings)
     log(
@@ -214,6 +290,22 @@ def measure(settings: Settings) -> dict:
                     base, advisor, [f"/v1/search?q={quote(n)}" for n in names], PROCESSES, CLIENTS
                 ).summary()
                 log(f"  {results['search'][kind]}")
+            rich = sample[:RICH]
+            log(f"{RICH} people given {RICH_REQUESTS} open requests and {RICH_JOURNEYS} journeys each...")
+            _enrich(settings, rich)
+            rich_sample = [rng.choice(rich) for _ in range(min(REQUESTS, 2000))]
+            results["rich_people"] = {
+                "people": RICH,
+                "each": {"open_service_requests": RICH_REQUESTS, "open_journeys": RICH_JOURNEYS},
+                "route_sql": sql_closed(RouteStatements(settings), rich_sample, PROCESSES, CLIENTS).summary(),
+                "api": http_closed(
+                    base, advisor, [f"/v1/persons/{p}" for p in rich_sample], PROCESSES, CLIENTS
+                ).summary(),
+            }
+            results["rich_people"]["p99_ratio_to_route_sql"] = round(
+                results["rich_people"]["api"]["p99_ms"] / results["rich_people"]["route_sql"]["p99_ms"], 3
+            )
+            log(f"  {results['rich_people']}")
     return {"people": people, "ready_documents": ready, **results}
 
 
@@ -248,6 +340,7 @@ def main() -> dict:
             "api_requests_per_s_at_least": 1000,
             "api_at_1000_rps_p99_ms_at_most": 20,
             "search_p99_ms_at_most": 50,
+            "rich_people_p99_ratio_to_route_sql_at_most": 2.5,  # issue 13
         },
         "what": {
             "physical_limit": "one prepared primary-key SELECT of the stored 360° document, as text",

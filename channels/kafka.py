@@ -371,5 +371,9 @@ class KafkaReplay:
         batches = self._consumer.poll(timeout_ms=timeout_ms, max_records=self._max_records)
         return [_wire(message) for messages in batches.values() for message in messages]
 
+    def seek(self, starts: dict[tuple[str, int], int]) -> None:
+        for (topic, partition), offset in starts.items():
+            self._consumer.seek(TopicPartition(topic, partition), offset)
+
     def close(self) -> None:
         self._consumer.close(autocommit=False)

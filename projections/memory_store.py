@@ -10,6 +10,7 @@ from datetime import date, datetime
 from typing import Any
 
 from projections.analytics import CampaignEvent, FunctionCount, function_counts
+from projections.as_of import Checkpoint, Cut, best_checkpoint
 from projections.audit_view import AuditEntry
 from projections.changes import Announcements
 from projections.directory import Colleague, Criteria, PersonContext, References, colleagues_of
@@ -44,6 +45,7 @@ class _MemoryTransaction:
         self.audit: dict[str, AuditEntry] = {}
         self.redacted: set[str] = set()
         self.announced: set[str] = set()
+        self.checkpoints: list[Checkpoint] = []
 
     def announce(self, person_ids: Iterable[str]) -> None:
         self.announced.update(person_ids)
@@ -60,10 +62,14 @@ class _MemoryTransaction:
     def record_campaign_reach(self, rows: set[tuple[str, str, str, str]]) -> None:
         self.campaign_rows |= rows
 
+    def save_checkpoints(self, checkpoints: Iterable[Checkpoint]) -> None:
+        self.checkpoints += list(checkpoints)
+
     def claim(self, entries: Sequence[TimelineEntry]) -> set[str]:
-        new = {
-            e.event_id: e for e in entries if e.event_id not in self._store._entries and e.event_id not in self.entries
-        }
+        new: dict[str, TimelineEntry] = {}
+        for e in entries:  # the first occurrence wins, as on PostgreSQL: its place in the log is the event's
+            if e.event_id not in self._store._entries and e.event_id not in self.entries:
+                new.setdefault(e.event_id, e)
         self.entries.update(new)
         return set(new)
 
@@ -99,6 +105,7 @@ class MemoryStore:
         self._offsets: dict[Partition, int] = {}
         self._campaign_rows: set[tuple[str, str, str, str]] = set()
         self._audit: dict[str, AuditEntry] = {}
+        self._checkpoints: dict[str, list[Checkpoint]] = defaultdict(list)
         self.announcements = Announcements()  # told at each commit, as PostgreSQL's NOTIFY tells listeners
 
     @contextmanager
@@ -113,8 +120,11 @@ class MemoryStore:
             self._references.update(tx.saved_references)
             self._offsets.update(tx.offsets)
             self._campaign_rows |= tx.campaign_rows
+            for checkpoint in tx.checkpoints:
+                self._checkpoints[checkpoint.view.person_id].append(checkpoint)
             self._audit.update(tx.audit)
             for person_id in tx.redacted:
+                self._checkpoints.pop(person_id, None)  # their views kept for time travel held their data
                 entries = [e._replace(raw_data=b"{}") for e in self._by_person.get(person_id, [])]
                 self._by_person[person_id] = entries
                 self._entries.update((e.event_id, e) for e in entries)
@@ -147,13 +157,28 @@ class MemoryStore:
         limit: int,
         before: tuple[datetime, str] | None = None,
         only: TimelineFilter | None = None,
+        cut: Cut | None = None,
     ) -> list[TimelineEntry]:
         with self._lock:
-            kept = [e for e in self._by_person.get(person_id, ()) if only is None or only.keeps(e)]
+            kept = [
+                e
+                for e in self._by_person.get(person_id, ())
+                if (only is None or only.keeps(e)) and (cut is None or cut.keeps_entry(e))
+            ]
         entries = one_row_per_message(kept)
         if before is not None:
             entries = [e for e in entries if (e.occurred_at, e.event_id) < before]
         return entries[:limit]
+
+    def events_as_of(self, person_id: str, cut: Cut) -> tuple[Checkpoint | None, list[TimelineEntry]]:
+        with self._lock:
+            checkpoint = best_checkpoint(self._checkpoints.get(person_id, ()), cut)
+            entries = [
+                e
+                for e in self._by_person.get(person_id, ())
+                if cut.keeps_entry(e) and (checkpoint is None or not checkpoint.holds(e))
+            ]
+        return checkpoint, entries
 
     def timeline_after(
         self, person_ids: Sequence[str], marks: Mapping[Partition, int], limit: int

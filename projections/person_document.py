@@ -40,7 +40,7 @@ FORMAT = 3  # of the stored parts: a build that changes what they hold (or how) 
 LINKS_SHOWN = 50  # people per organisation in a 360° view
 LINKS_KEPT = LINKS_SHOWN + 1  # an organisation's row keeps one more: the person reading it is left out
 FOREVER = date(9999, 12, 31)  # valid_until of a part no date will change
-_CORE_EXCLUDED = {"as_of", "links", "freshness", "journeys", "offers", "next_offer"}
+_CORE_EXCLUDED = {"as_of", "links", "time_travel", "freshness", "journeys", "offers", "next_offer"}
 # Ends a stored body: what journeys and offers are made of at answer time (the moment and the
 # catalogue decide what shows). JSON escapes the quotes of every string, so only a member can read so.
 ENGAGEMENT_MARK = ',"_engagement":'

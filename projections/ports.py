@@ -9,6 +9,7 @@ from datetime import date, datetime
 from typing import Any, Protocol
 
 from projections.analytics import CampaignEvent, FunctionCount
+from projections.as_of import Checkpoint, Cut
 from projections.audit_view import AuditEntry
 from projections.directory import Colleague, Criteria, PersonContext, References
 from projections.person_model import PersonView
@@ -56,8 +57,12 @@ class ProjectionTransaction(Protocol):
         """Add (campaign, channel, indicator, person) facts; one already there changes nothing."""
 
     def redact_timelines(self, person_ids: Iterable[str]) -> None:
-        """Empty the data of every timeline entry of these (erased) people; the entries stay, so a
-        duplicate of their events is still known as one."""
+        """Empty the data of every timeline entry of these (erased) people, and drop their
+        checkpoints (projections/as_of.py); the entries stay, so a duplicate of their events is
+        still known as one."""
+
+    def save_checkpoints(self, checkpoints: Iterable[Checkpoint]) -> None:
+        """Keep these views aside for time travel (projections/as_of.py); one already there stays."""
 
     def record_audit(self, entries: Sequence[AuditEntry]) -> None:
         """Add access records; one already there (same event id) changes nothing."""
@@ -171,8 +176,14 @@ class ProjectionStore(Protocol):
         limit: int,
         before: tuple[datetime, str] | None = None,
         only: TimelineFilter | None = None,
+        cut: Cut | None = None,
     ) -> list[TimelineEntry]:
-        """Newest first; ``before`` is the (occurred_at, event_id) of the last entry of the previous page."""
+        """Newest first; ``before`` is the (occurred_at, event_id) of the last entry of the previous page;
+        with a ``cut``, only the events it keeps (a message's statuses as they were then)."""
+
+    def events_as_of(self, person_id: str, cut: Cut) -> tuple[Checkpoint | None, list[TimelineEntry]]:
+        """The person's own events the cut keeps, less those in the returned checkpoint (the one with
+        the most events among those that serve the cut; None if none does): as_of.view_as_of folds them."""
 
     def timeline_after(
         self, person_ids: Sequence[str], marks: Mapping[Partition, int], limit: int

@@ -94,6 +94,14 @@ CREATE TABLE IF NOT EXISTS {schema}.audit (
     entry json NOT NULL
 );
 CREATE INDEX IF NOT EXISTS audit_subject_at ON {schema}.audit (subject, at DESC, event_id DESC);
+CREATE TABLE IF NOT EXISTS {schema}.checkpoint (  -- time travel's head starts (projections/as_of.py)
+    person_id text NOT NULL,
+    events integer NOT NULL,  -- the view's events_applied
+    last_event_at timestamptz,  -- the latest time of its events
+    bounds json NOT NULL,  -- "topic:partition" -> the next offset: the log it reflects
+    view json NOT NULL,
+    PRIMARY KEY (person_id, events)
+);
 CREATE TABLE IF NOT EXISTS {schema}.lead (  -- one row per lead: the sales pipeline counts them
     lead_id text PRIMARY KEY,
     person_id text NOT NULL,
@@ -135,7 +143,11 @@ class Generations:
                     "CREATE SCHEMA IF NOT EXISTS {meta};"
                     "CREATE TABLE IF NOT EXISTS {meta}.generations (generation integer PRIMARY KEY, "
                     " created_at timestamptz NOT NULL DEFAULT now(), activated_at timestamptz);"
-                    "CREATE TABLE IF NOT EXISTS {meta}.active (projection text PRIMARY KEY, generation integer NOT NULL)"
+                    "CREATE TABLE IF NOT EXISTS {meta}.active (projection text PRIMARY KEY, generation integer NOT NULL);"
+                    # the named read models replays make (postgres_models.py): never dropped by a switch
+                    "CREATE TABLE IF NOT EXISTS {meta}.models (name text PRIMARY KEY, generation integer NOT NULL, "
+                    " until_at timestamptz NOT NULL, from_at timestamptz, targets json NOT NULL, "
+                    " created_at timestamptz NOT NULL DEFAULT now(), finished_at timestamptz)"
                 ).format(meta=self._meta)
             )
             if (
@@ -179,12 +191,16 @@ class Generations:
     def new_generation(self) -> int:
         """An empty, inactive generation for a rebuild."""
         with self._pool.connection() as conn, conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self._namespace,))
-            latest = conn.execute(
-                sql.SQL("SELECT max(generation) FROM {meta}.generations").format(meta=self._meta)
-            ).fetchone()[0]
-            self._create_generation(conn, latest + 1)
-            return latest + 1
+            return self.create_next(conn)
+
+    def create_next(self, conn: psycopg.Connection) -> int:
+        """Create the next generation in ``conn``'s transaction; its number."""
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self._namespace,))
+        latest = conn.execute(
+            sql.SQL("SELECT max(generation) FROM {meta}.generations").format(meta=self._meta)
+        ).fetchone()[0]
+        self._create_generation(conn, latest + 1)
+        return latest + 1
 
     def activate(self, generation: int) -> int:
         """Point queries and the live projector at ``generation``; drop the one before the previous."""
@@ -203,7 +219,8 @@ class Generations:
             # The previous generation stays one round, so a query that read the old pointer still finishes.
             stale = conn.execute(
                 sql.SQL(
-                    "SELECT generation FROM {meta}.generations WHERE generation < %s AND generation NOT IN (%s, %s)"
+                    "SELECT generation FROM {meta}.generations WHERE generation < %s AND generation NOT IN (%s, %s) "
+                    "AND generation NOT IN (SELECT generation FROM {meta}.models)"
                 ).format(meta=self._meta),
                 (generation, previous, generation),
             ).fetchall()

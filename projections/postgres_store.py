@@ -16,8 +16,10 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
+from projections.as_of import Checkpoint, Cut
 from projections.ports import GenerationChanged, Partition, TimelineFilter, TransactionLost
 from projections.postgres_analytics import AnalyticsQueries
+from projections.postgres_as_of import cut_condition, events_as_of
 from projections.postgres_changes import channel_of
 from projections.postgres_documents import Documents
 from projections.postgres_generations import Generations
@@ -133,26 +135,41 @@ class PostgresStore(PostgresQueries, AnalyticsQueries):
     def position(self) -> dict[Partition, int]:
         return self._all_offsets(self._read_generation())
 
+    def events_as_of(self, person_id: str, cut: Cut) -> tuple[Checkpoint | None, list[TimelineEntry]]:
+        return events_as_of(self._rows, person_id, cut)
+
     def timeline(
         self,
         person_id: str,
         limit: int,
         before: tuple[datetime, str] | None = None,
         only: TimelineFilter | None = None,
+        cut: Cut | None = None,
     ) -> list[TimelineEntry]:
         # One row per message (its latest event, with every status it went through), newest first.
         page = "WHERE (occurred_at, event_id) < (%s, %s)" if before else ""
         only = only or TimelineFilter()
+        travelled, cut_params = cut_condition(cut, {}) if cut is not None else ("true", [])
         rows = self._rows(
             f"WITH events AS (SELECT *, coalesce(message_key, event_id) AS message, {_STAGE_SQL} AS stage "
             "  FROM {schema}.timeline WHERE person_id = %s "
-            "  AND (%s::text IS NULL OR channel = %s) AND (%s::text IS NULL OR data->>'function_id' = %s)), "
+            "  AND (%s::text IS NULL OR channel = %s) AND (%s::text IS NULL OR data->>'function_id' = %s) "
+            f"  AND {travelled}), "
             "latest AS (SELECT DISTINCT ON (message) * FROM events "
             "  ORDER BY message, stage DESC, occurred_at DESC, event_id DESC) "
             "SELECT person_id, event_id, event_type, channel, occurred_at, data::text, topic, partition, kafka_offset, "
             "  message_key, status, (SELECT array_agg(e.status ORDER BY e.stage, e.occurred_at, e.event_id) "
             "    FROM events e WHERE e.message = latest.message AND e.status IS NOT NULL) "
             f"FROM latest {page} ORDER BY occurred_at DESC, event_id DESC LIMIT %s",
-            (person_id, only.channel, only.channel, only.function_id, only.function_id, *(before or ()), limit),
+            (
+                person_id,
+                only.channel,
+                only.channel,
+                only.function_id,
+                only.function_id,
+                *cut_params,
+                *(before or ()),
+                limit,
+            ),
         )
         return [TimelineEntry(*row[:5], row[5].encode(), *row[6:11], tuple(row[11] or ())) for row in rows]

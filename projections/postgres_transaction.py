@@ -12,10 +12,12 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 from pydantic_core import to_json
 
+from projections.as_of import Checkpoint
 from projections.audit_view import AuditEntry
 from projections.person_codec import view_from_json, view_to_json
 from projections.person_model import PersonView
 from projections.ports import Partition, StaleOffsets
+from projections.postgres_as_of import checkpoint_rows
 from projections.postgres_changes import notify
 from projections.postgres_documents import Documents
 from projections.postgres_search import reindex_search
@@ -218,6 +220,8 @@ class PostgresTransaction:
             self._conn.execute(
                 self._q("UPDATE {schema}.timeline SET data = '{{}}'::json WHERE person_id = ANY(%s)"), (ids,)
             )
+            # their views kept for time travel held their data too: gone with it
+            self._conn.execute(self._q("DELETE FROM {schema}.checkpoint WHERE person_id = ANY(%s)"), (ids,))
 
     def save_documents(
         self,
@@ -230,6 +234,16 @@ class PostgresTransaction:
 
     def documents(self) -> Documents:
         return Documents(self._conn, self._schema)
+
+    def save_checkpoints(self, checkpoints: Iterable[Checkpoint]) -> None:
+        rows = checkpoint_rows(checkpoints)
+        if rows:
+            self._conn.cursor().executemany(
+                self._q(
+                    "INSERT INTO {schema}.checkpoint VALUES (%s, %s, %s, %s::json, %s::json) ON CONFLICT DO NOTHING"
+                ),
+                rows,
+            )
 
     def record_audit(self, entries: Sequence[AuditEntry]) -> None:
         if entries:

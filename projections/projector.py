@@ -17,10 +17,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from projections.as_of import CHECKPOINT_EVERY, Checkpoint, checkpoints_within, crosses_checkpoint
 from projections.audit_view import audit_entries, concerns_audit
 from projections.campaigns import campaign_rows
 from projections.data_keys import DataKeys, Keys
@@ -88,8 +89,12 @@ class Projector:
         keys: DataKeys | None = None,
         router: ContactPointRouter | None = None,
         refreshes_documents: bool = True,
+        checkpoint_every: int = CHECKPOINT_EVERY,
+        window: Callable[[Fact], bool] | None = None,
     ) -> None:
         self._store = store
+        self._checkpoint_every = checkpoint_every  # a person's view kept aside this many events apart (as_of.py)
+        self._window = window  # a replay's: the events it folds (None: all)
         self._refreshes_documents = refreshes_documents  # one member of a process does (the person views')
         self._router = router  # re-keys events keyed by a contact point (None: they are dead-lettered)
         self._keys = keys  # the subjects' data keys, to unseal personal fields (None: events are clear)
@@ -148,6 +153,8 @@ class Projector:
                 dead.append((record, str(error)))
                 continue
             point = contact_point_of(fact.subject)
+            if self._window is not None and not self._window(fact):
+                continue  # outside a replay's window: passed over, its offset moves on
             if point is None:
                 facts.append(fact)
             else:
@@ -182,6 +189,7 @@ class Projector:
                 folded = fold(person_facts, views)
                 profiled = {f.subject for f in person_facts if changes_profile(f)}
                 tx.save_views(folded.values(), profiled)
+                tx.save_checkpoints(self._checkpoints(person_facts, views, folded))
                 tx.announce(people)  # live push: told at commit, with the rows (projections/changes.py)
                 tx.redact_timelines(p for p in people if folded[p].erased_on is not None)
                 tx.record_campaign_reach(campaign_rows(person_facts))
@@ -215,6 +223,25 @@ class Projector:
         outcome.duplicates = len(known) - len(fresh)
         self._add(outcome)
         return outcome
+
+    def _checkpoints(
+        self, facts: Sequence[Fact], before: dict[str, PersonView], after: dict[str, PersonView]
+    ) -> list[Checkpoint]:
+        """The checkpoints of the people this batch took past a multiple of ``checkpoint_every``
+        events (as_of.checkpoints_within: the batch's facts of theirs folded again, in chunks)."""
+        crossed = {p for p in after if crosses_checkpoint(before.get(p), after[p], self._checkpoint_every)}
+        if not crossed:
+            return []
+        facts_of: dict[str, list[Fact]] = {}
+        for fact in facts:
+            if fact.subject in crossed:
+                facts_of.setdefault(fact.subject, []).append(fact)
+        made = []
+        for person_id, theirs in facts_of.items():
+            number = theirs[0].partition  # the same on every topic: a person's key
+            starts = {(t, n): o for (t, n), o in self._positions.items() if n == number}
+            made += checkpoints_within(person_id, before.get(person_id), theirs, starts, self._checkpoint_every)
+        return made
 
     def _reroute(self, addressed: list[tuple[WireRecord, str, str]]) -> list[tuple[WireRecord, str]]:
         if self._router is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from projections.ports import Partition
+from projections.ports import Partition, StaleOffsets
 from projections.projector import Projector, RecordSource
 
 log = logging.getLogger(__name__)
@@ -21,8 +21,13 @@ def catch_up(
     total = sum(targets.values())
     while True:
         positions = projector.positions()
+        # Told where it starts too (a resumed replay counts its rate from there), and where it ends.
+        progress(sum(min(positions.get(p, 0), t) for p, t in targets.items()), total)
         remaining = {p: t for p, t in targets.items() if positions.get(p, 0) < t}
         if not remaining:
             return
-        projector.process(source.poll(500))
-        progress(sum(min(projector.positions().get(p, 0), t) for p, t in targets.items()), total)
+        try:
+            projector.process(source.poll(500))
+        except StaleOffsets as reason:  # another process moved on (a killed replay's last batch, say)
+            log.warning("batch not committed (%s); going on from the stored offsets", reason)
+            source.seek(projector.assign(list(targets)))

@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from schemas.engagement_api import HeldOfferOut, JourneyNoteIn, JourneyOut, NextOfferOut
 from schemas.events import RequestChannel, RequestState
@@ -25,6 +25,19 @@ class Freshness(ApiModel):
     caught_up: bool = Field(
         description="False when min_position was asked for and the view had not reached it within wait_ms."
     )
+
+
+class TimeTravelOut(ApiModel):
+    """What a time-travelled answer reflects: ask again with these and the answer is the same."""
+
+    until: datetime | None = Field(
+        description="The instant asked for (as_of): only events whose own time is at or before it count."
+    )
+    at_position: dict[str, int] = Field(
+        description="Next offset per 'topic:partition': only events before it count (the one asked for, "
+        "or the read model's position when the answer was made)."
+    )
+    model: str | None = Field(description="The replayed read model answering, or null for the live one.")
 
 
 class LastInteractionOut(ApiModel):
@@ -139,6 +152,9 @@ class Person360Out(ApiModel):
         "(GET /v1/persons/{id}/leads lists them all).",
     )
     links: list[OrganisationLinks]
+    time_travel: TimeTravelOut | None = Field(
+        None, description="Present when as_of was an instant, or at_position or model was given."
+    )
     freshness: Freshness
 
 
@@ -148,6 +164,9 @@ class HistoryOut(ApiModel):
     person_id: str
     as_of: date
     functions: list[FunctionOut]
+    time_travel: TimeTravelOut | None = Field(
+        None, description="Present when as_of was an instant, or at_position or model was given."
+    )
     freshness: Freshness
 
 
@@ -177,6 +196,9 @@ class RosterOut(ApiModel):
     organisation: OrganisationRef
     as_of: date
     people: list[RosterRow]
+    time_travel: TimeTravelOut | None = Field(
+        None, description="Present when as_of was an instant, or at_position or model was given."
+    )
     freshness: Freshness
 
 
@@ -197,7 +219,18 @@ class TargetingRequest(ApiModel):
         description="per_function: one row per matching function; per_person: one row per person, with their "
         "highest-priority matching function.",
     )
-    as_of: date | None = Field(None, description="The day functions are judged active on (default: today).")
+    as_of: AwareDatetime | date | None = Field(
+        None,
+        union_mode="left_to_right",
+        description="A date: the day functions are judged active on (default: today). Or an instant (RFC 3339 "
+        "with its offset): the population as the log stood then, functions judged on its day (UTC).",
+    )
+    at_position: str | None = Field(
+        None,
+        max_length=16000,
+        description="A log position, topic:partition:next_offset per partition, comma-separated: only the "
+        "events before it count.",
+    )
 
 
 class TargetingOut(ApiModel):
@@ -205,6 +238,9 @@ class TargetingOut(ApiModel):
     as_of: date
     count: int
     rows: list[RosterRow]
+    time_travel: TimeTravelOut | None = Field(
+        None, description="Present when as_of was an instant, or at_position was given."
+    )
     freshness: Freshness
 
 
@@ -350,6 +386,9 @@ class TimelineOut(ApiModel):
     person_id: str
     entries: list[TimelineEntryOut]
     next_page: str | None = Field(description="Pass as `before` to get the next (older) page; null on the last.")
+    time_travel: TimeTravelOut | None = Field(
+        None, description="Present when as_of was an instant, or at_position or model was given."
+    )
     freshness: Freshness
 
 

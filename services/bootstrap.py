@@ -6,10 +6,14 @@ import gc
 import hashlib
 import hmac
 import logging
+import multiprocessing
 import os
+import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -31,8 +35,9 @@ from projections.data_keys import MemoryDataKeys, PostgresDataKeys, Wrapper
 from projections.log_export import Filter
 from projections.memory_store import MemoryStore
 from projections.postgres_changes import ChangeListener
+from projections.postgres_models import Models, NamedModel
 from projections.postgres_store import DatabaseUnavailable, PostgresStore, open_pool, where
-from projections.projector import Projector
+from projections.projector import BatchOutcome, Projector
 from projections.rebuild import catch_up
 from schemas.events import AUDIT, DOMAIN, INTERACTIONS
 from services.adapters.probes import EmbeddedSources, LiveSources, Probes
@@ -163,6 +168,7 @@ def production(settings: Settings, relay_in_process: bool = True) -> Container:
         eraser=Eraser(commands.run, crossview, keys, postgres_purge(settings, crossview)),
         used_tokens=PostgresUsedTokens(pool, settings.namespace, settings.webhook_max_age_s),
         probes=probes,
+        models=named_models(pool, settings.namespace),
     )
     app.closers += [pool.close, publisher.close, audit_publisher.close, crossview.close, probes.close]
     # Whichever process projects, its commits reach this process's live streams.
@@ -344,6 +350,158 @@ def _report(projector: Projector, stop: threading.Event, every_s: float) -> None
             totals.dead_lettered,
         )
         last, last_at = totals.records, now
+
+
+def named_models(pool, namespace: str) -> Callable[[str], PostgresStore | None]:
+    """The read models replays finished, by name: looked up at each query (one small row: a model
+    dropped or made again is seen at once), each generation's store made once."""
+    models, stores = Models(pool, namespace), {}
+    lock = threading.Lock()
+
+    def model(name: str) -> PostgresStore | None:
+        found = models.find(name)
+        if found is None or found.finished_at is None:
+            return None  # not made, or still being made: not a state of the log anyone asked for
+        with lock:
+            if found.generation not in stores:
+                stores[found.generation] = PostgresStore(pool, namespace, generation=found.generation)
+            return stores[found.generation]
+
+    return model
+
+
+def replay(
+    settings: Settings,
+    name: str,
+    until: datetime,
+    since: datetime | None = None,
+    progress: Callable[[int, int], None] = lambda done, total: None,
+    workers: int = 1,
+) -> tuple[NamedModel, BatchOutcome, bool]:
+    """Fold the log's events from ``since`` to ``until`` (by their own time) into the read model
+    ``name``, a generation of its own beside the live one; resumes an unfinished replay of the same
+    window. The log is read to its end as it stood when the replay first started, so a late event
+    that arrived after that is not in (``at_position`` queries say so exactly). With ``workers``
+    above one, that many processes share the partition numbers (a person's events on every topic
+    stay with one), as the live projector's members do."""
+    pool = open_pool(settings.database_url, max_size=2)  # first: a database away touches nothing
+    try:
+        ensure_topics(settings.kafka_bootstrap, _topics(settings))
+        PostgresStore(pool, settings.namespace)  # the meta tables, for a namespace never projected
+        models = Models(pool, settings.namespace)
+        model, resumed = models.start(name, until, since, end_offsets(settings.kafka_bootstrap, settings.event_topics))
+    finally:
+        pool.close()
+    if workers <= 1:
+        totals = replay_part(settings, model.generation, until, since, model.targets, progress)
+    else:
+        totals = _replay_in_processes(settings, model, workers, progress)
+    pool = open_pool(settings.database_url, max_size=1)
+    try:
+        Models(pool, settings.namespace).finish(name)
+    finally:
+        pool.close()
+    return model, totals, resumed
+
+
+@contextmanager
+def read_models(settings: Settings) -> Iterator[Models]:
+    """The namespace's named read models (crossview models), on a pool of their own."""
+    pool = open_pool(settings.database_url, max_size=1)
+    try:
+        PostgresStore(pool, settings.namespace)  # the meta tables, for a namespace never projected
+        yield Models(pool, settings.namespace)
+    finally:
+        pool.close()
+
+
+def replay_part(
+    settings: Settings,
+    generation: int,
+    until: datetime,
+    since: datetime | None,
+    targets: dict[tuple[str, int], int],
+    progress: Callable[[int, int], None] = lambda done, total: None,
+) -> BatchOutcome:
+    """One replay process's part: these partitions, from the offsets the generation stored, to ``targets``."""
+    pool = open_pool(settings.database_url, max_size=2)
+    try:
+        target = PostgresStore(pool, settings.namespace, generation=generation)
+        projector = Projector(
+            target,
+            MemoryDeadLetters(),  # the live projector already dead-lettered them
+            keys=data_keys(settings, pool),
+            window=lambda fact: fact.time <= until and (since is None or fact.time >= since),
+        )
+        source = KafkaReplay(settings.kafka_bootstrap, projector.assign(list(targets)))
+        try:
+            catch_up(projector, source, targets, progress)
+        finally:
+            source.close()
+        return projector.totals
+    finally:
+        pool.close()
+
+
+def _replay_in_processes(
+    settings: Settings, model: NamedModel, workers: int, progress: Callable[[int, int], None]
+) -> BatchOutcome:
+    numbers = sorted({n for _, n in model.targets})
+    parts = [{p: o for p, o in model.targets.items() if p[1] in numbers[k::workers]} for k in range(workers)]
+    context = multiprocessing.get_context("spawn")
+    reports = context.Queue()
+    processes = [
+        context.Process(
+            target=_replay_worker,
+            args=(settings, model.generation, model.until, model.since, part, k, reports, os.getpid()),
+            name=f"replay-{k}",
+        )
+        for k, part in enumerate(parts)
+        if part
+    ]
+    for process in processes:
+        process.start()
+    done = {k: 0 for k in range(len(parts))}
+    totals: dict[int, BatchOutcome] = {}
+    total = sum(model.targets.values())
+    try:
+        while any(process.is_alive() for process in processes) or not reports.empty():
+            try:
+                k, reached, outcome = reports.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            done[k] = reached
+            if outcome is not None:
+                totals[k] = outcome
+            progress(sum(done.values()), total)
+    finally:
+        for process in processes:
+            process.join(timeout=5)
+            if process.is_alive():
+                process.kill()
+    failed = [p.name for p in processes if p.exitcode != 0]
+    if failed:
+        raise RuntimeError(f"replay processes {failed} failed; run the same command again to resume")
+    summed = BatchOutcome()
+    for outcome in totals.values():
+        for field in ("records", "applied", "duplicates", "dead_lettered", "rerouted"):
+            setattr(summed, field, getattr(summed, field) + getattr(outcome, field))
+    return summed
+
+
+def _replay_worker(settings, generation, until, since, targets, k, reports, parent: int) -> None:
+    """A replay process: its part, its progress to the parent; it stops when the parent is gone
+    (killed: nothing of an uncommitted batch stays, and the command resumes)."""
+    collect_garbage_rarely()
+    logging.getLogger("kafka").setLevel(logging.WARNING)
+
+    def report(done: int, total: int) -> None:
+        if os.getppid() != parent:
+            raise SystemExit(1)
+        reports.put((k, done, None))
+
+    outcome = replay_part(settings, generation, until, since, targets, report)
+    reports.put((k, sum(targets.values()), outcome))
 
 
 def rebuild(

@@ -115,6 +115,34 @@ def main(argv: list[str] | None = None) -> int:
     sql.add_argument("statement", help='the query, e.g. "SELECT day, count(*) FROM interaction_email GROUP BY day"')
     sql.add_argument("--in", dest="directory", default="export", metavar="DIR", help="the export (default ./export)")
     sql.add_argument("--csv", action="store_true", help="print CSV (a header line, then the rows) instead of a table")
+    replay = commands.add_parser(
+        "replay",
+        help="fold the log up to an instant into a named read model beside the live one",
+        description="Projects every event whose own time is at or before --until (and at or after --from)\n"
+        "into a read model of its own, as the log stands when the replay starts, while queries and the\n"
+        "live projector keep theirs; queries read it with model=NAME. Shows its progress (events done,\n"
+        "rate, time left); killed or interrupted, the same command resumes where it stopped.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    replay.add_argument("--until", required=True, type=_instant, help="an RFC 3339 instant or a date (its end, UTC)")
+    replay.add_argument("--into", required=True, type=_model_name, help="the read model's name (a-z, 0-9, _)")
+    replay.add_argument("--from", dest="since", type=_instant, help="leave out events before this instant")
+    replay.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes sharing the partitions (default 1; one per core goes fastest)",
+    )
+    models = commands.add_parser(
+        "models",
+        help="list the read models replays made, or drop one",
+        description="list: each read model `crossview replay` made, its window, and whether it is finished.\n"
+        "drop NAME: remove it (its tables go; the name is free again).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    models.add_argument("action", choices=["list", "drop"])
+    models.add_argument("name", nargs="?", type=_model_name, help="with drop: which")
     commands.add_parser("topics", help="create the topics (explicit partitions, infinite retention) if missing")
     dead = commands.add_parser(
         "dead-letters",
@@ -325,7 +353,7 @@ def _rebuild(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _instant(text: str | None, option: str):
+def _export_instant(text: str | None, option: str):
     """An RFC 3339 instant, or a date (its midnight, UTC); exit 2 naming the option otherwise."""
     from datetime import UTC, date, datetime
 
@@ -363,7 +391,9 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
     from services.adapters.parquet_export import ExportRefused
     from services.bootstrap import export
 
-    keep = Filter(_instant(args.since, "--since"), _instant(args.until, "--until"), frozenset(args.types or ()))
+    keep = Filter(
+        _export_instant(args.since, "--since"), _export_instant(args.until, "--until"), frozenset(args.types or ())
+    )
     interactive = sys.stderr.isatty()
     shown = [0.0]
 
@@ -413,6 +443,104 @@ def _sql(args: argparse.Namespace) -> int:
         print(render(columns, rows))
     if cut:
         print(f"(only the first {MAX_ROWS:,} rows: add a LIMIT, or COPY (...) TO 'file.parquet')", file=sys.stderr)
+    return 0
+
+
+def _instant(value: str):
+    """An RFC 3339 instant with its offset; a date stands for its last instant (UTC)."""
+    from datetime import UTC, date, datetime, time
+
+    try:
+        if len(value) == 10:
+            return datetime.combine(date.fromisoformat(value), time.max, UTC)
+        instant = datetime.fromisoformat(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"not a date or an RFC 3339 instant: {error}") from None
+    if instant.tzinfo is None:
+        raise argparse.ArgumentTypeError("an instant needs its offset from UTC (Z, +01:00...)")
+    return instant
+
+
+def _model_name(value: str) -> str:
+    import re
+
+    if not re.fullmatch(r"[a-z][a-z0-9_]{0,62}", value):
+        raise argparse.ArgumentTypeError("a name of lower-case letters, digits and _, starting with a letter")
+    return value
+
+
+class ProgressBar:
+    """One line, rewritten: events done of the total, the rate since this run started, the time left."""
+
+    def __init__(self, label: str, out=sys.stderr, width: int = 30) -> None:
+        import time
+
+        self._clock = time.monotonic
+        self._label, self._out, self._width = label, out, width
+        self._started_at, self._first = self._clock(), None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self._first is None:
+            self._first = done  # a resumed run: its rate counts what it did itself
+        elapsed = max(self._clock() - self._started_at, 1e-9)
+        rate = (done - self._first) / elapsed
+        share = done / total if total else 1.0
+        filled = int(self._width * share)
+        left = f"{_duration((total - done) / rate)} left" if rate > 0 and done < total else ""
+        print(
+            f"\r{self._label} [{'#' * filled}{'.' * (self._width - filled)}] {share:4.0%} "
+            f"{done:,}/{total:,} events  {rate:,.0f}/s  {left}   ",
+            end="",
+            file=self._out,
+            flush=True,
+        )
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+def _replay(settings: Settings, args: argparse.Namespace) -> int:
+    from projections.postgres_models import ModelConflict
+    from services.bootstrap import collect_garbage_rarely, replay
+
+    collect_garbage_rarely()  # the projector's loop over the whole log, as a rebuild
+    logging.getLogger("kafka").setLevel(logging.WARNING)  # the client's connection news would break the bar
+    window = f"from {args.since.isoformat()} " if args.since else ""
+    print(f"replay: {window}until {args.until.isoformat()} into {args.into!r}", file=sys.stderr)
+    try:
+        model, totals, resumed = replay(
+            settings, args.into, args.until, args.since, ProgressBar("replay"), workers=max(args.workers, 1)
+        )
+    except ModelConflict as error:
+        print(f"crossview: {error}", file=sys.stderr)
+        return 1
+    print(
+        f"\nreplay: read model {args.into!r} is ready{' (resumed)' if resumed else ''}: "
+        f"{totals.applied} events applied, {totals.duplicates} duplicates dropped, "
+        f"{totals.dead_lettered} undecodable; query it with model={args.into}",
+    )
+    return 0
+
+
+def _models(settings: Settings, args: argparse.Namespace) -> int:
+    from services.bootstrap import read_models
+
+    if args.action == "drop" and not args.name:
+        print("crossview: models drop needs the read model's NAME", file=sys.stderr)
+        return 2
+    with read_models(settings) as models:
+        if args.action == "drop":
+            if not models.drop(args.name):
+                print(f"crossview: no read model {args.name!r} (`crossview models list` shows them)", file=sys.stderr)
+                return 1
+            print(f"read model {args.name!r} dropped")
+            return 0
+        for model in models.all():
+            since = model.since.isoformat() if model.since else "the start"
+            state = f"made {model.finished_at:%Y-%m-%d %H:%M}" if model.finished_at else "being made (or interrupted)"
+            print(f"{model.name}  from {since} until {model.until.isoformat()}  {state}")
     return 0
 
 
@@ -572,6 +700,8 @@ COMMANDS = {
     "relay": _relay,
     "rebuild": _rebuild,
     "export": _export,
+    "replay": _replay,
+    "models": _models,
     "topics": _topics,
     "dead-letters": _dead_letters,
 }

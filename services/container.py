@@ -35,6 +35,8 @@ class Container:
     probes: Probes | None = None  # readiness and scrape-time metrics (routes/operations.py)
     # what the projector announced changed, for the live streams (routes/stream.py)
     announcements: Announcements = field(default_factory=Announcements)
+    # the read models `crossview replay --into NAME` built, by name (None: the store keeps none)
+    models: Callable[[str], ProjectionStore | None] | None = None
 
     def close(self) -> None:
         for close in reversed(self.closers):

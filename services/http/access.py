@@ -270,7 +270,9 @@ def shown_to(caller: Caller, answer: BaseModel, crossview: Any) -> BaseModel | J
     if sees_personal_data(caller):
         return answer
     secret = crossview.settings.master_key_bytes
-    return JSONResponse(Pseudonymiser(secret).answer(jsonable_encoder(answer)))
+    # time_travel only when a query travelled: a live answer is as it always was
+    untravelled = {"time_travel"} if getattr(answer, "time_travel", 1) is None else None
+    return JSONResponse(Pseudonymiser(secret).answer(jsonable_encoder(answer, exclude=untravelled)))
 
 
 def api_routes(app: FastAPI) -> list[APIRoute]:

@@ -23,6 +23,7 @@ from services.http.access import PUBLIC, SESSION_COOKIE, AsAdvisor
 from services.http.deps import App, AsOf, Fresh, ProblemError
 from services.http.routes import queries
 from services.http.routes.queries import NOT_FOUND, family_of
+from services.http.time_travel import Travel
 
 router = APIRouter(tags=["console"])
 HERE = Path(__file__).resolve().parents[1]
@@ -167,11 +168,13 @@ def _person_page(crossview, caller, person_id: str, freshness, day, channel, fun
     person = queries._person_360(crossview, view.person_id, day, freshness)
     if isinstance(person, bytes):  # the ready document, as stored
         person = Person360Out.model_validate_json(person)
-    history = queries.professional_history(crossview, caller, view.person_id, freshness, day)
-    everything = queries.timeline(crossview, caller, view.person_id, freshness, 500, None, None, None).entries
+    history = queries.history_answer(crossview, view.person_id, freshness, Travel(day))
+    everything = queries.timeline_answer(crossview, view.person_id, freshness, Travel(day), 500).entries
     shown = everything
     if channel or function_id:
-        shown = queries.timeline(crossview, caller, view.person_id, freshness, 500, None, channel, function_id).entries
+        shown = queries.timeline_answer(
+            crossview, view.person_id, freshness, Travel(day), 500, None, channel, function_id
+        ).entries
     campaigns: dict[str, dict[str, Any]] = {}
     for entry in everything:
         name = entry.data.get("campaign")

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import date, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from channels.webhook_fields import load_json
+from projections.as_of import Cut
 from projections.campaigns import indicators
 from projections.directory import (
     Criteria,
@@ -44,13 +47,29 @@ from schemas.api import (
     TargetingRequest,
     TimelineEntryOut,
     TimelineOut,
+    TimeTravelOut,
 )
 from schemas.events import Channel
 from services.http.access import AsAdvisor, AsPeopleReader, AsReader, sees_personal_data, shown_to
-from services.http.deps import App, AsOf, Fresh, ProblemError, today
+from services.http.deps import App, AsOf, Fresh, ProblemError, render, today
+from services.http.routes.travelled import (
+    family_at,
+    partitions,
+    people_at,
+    person_360_at,
+    references_at,
+    the_cut,
+    travelled_store,
+)
+from services.http.time_travel import TimeTravel, Travel, parse_position
 
 router = APIRouter()
 NOT_FOUND = {404: {"model": Problem}, 410: {"model": Problem, "description": "The person was erased"}}
+TRAVELLED = {
+    **NOT_FOUND,
+    404: {"model": Problem, "description": "No such person (at that point of the log), or no such read model"},
+    409: {"model": Problem, "description": "The read model has not reached at_position yet"},
+}
 
 
 def family_of(crossview, person_id: str) -> tuple[PersonView, list[PersonView]]:
@@ -84,21 +103,33 @@ def _functions(view: PersonView, refs: References, day: date, active_only: bool 
     return [FunctionOut(**function_out(view, f, refs, day)) for f in chosen]
 
 
-@router.get("/v1/persons/{person_id}", response_model=Person360Out, tags=["persons"], responses=NOT_FOUND)
+@router.get("/v1/persons/{person_id}", response_model=Person360Out, tags=["persons"], responses=TRAVELLED)
 async def person_360(
-    crossview: App, caller: AsPeopleReader, person_id: str, freshness: Fresh, day: AsOf
+    crossview: App, caller: AsPeopleReader, person_id: str, freshness: Fresh, travel: TimeTravel
 ) -> Person360Out | Response:
     """The 360° view of a person: their active functions in priority order (the first is the main
     function), attributes tagged person- or function-level, interactions per function and in all,
-    and the other people of the organisations where they hold an active function."""
+    and the other people of the organisations where they hold an active function. With an instant
+    as `as_of`, or `at_position`, the view as the log stood then (`time_travel` says which)."""
+    if travel.cut is not None or travel.model is not None:
+        travelled = await run_in_threadpool(_person_360_travelled, crossview, person_id, travel, freshness)
+        return _respond(caller, travelled, crossview)
+    day = travel.day
     answer = await run_in_threadpool(_person_360, crossview, person_id, day, freshness)
     if isinstance(answer, bytes):  # the ready document
         if sees_personal_data(caller):
             return Response(answer, media_type="application/json")
         answer = Person360Out.model_validate_json(answer)
+    return _respond(caller, answer, crossview)
+
+
+def _respond(caller, answer, crossview) -> Response:
+    """The answer as the caller may see it, built and checked once: sent as it is, not validated
+    again; ``time_travel`` only when the query travelled (a live answer is as it always was)."""
     shown = shown_to(caller, answer, crossview)
-    if isinstance(shown, Person360Out):  # built and checked once: answered as it is, not validated again
-        return Response(shown.model_dump_json(), media_type="application/json")
+    if isinstance(shown, BaseModel):
+        exclude = {"time_travel"} if getattr(shown, "time_travel", None) is None else None
+        return Response(shown.model_dump_json(exclude=exclude), media_type="application/json")
     return shown
 
 
@@ -129,31 +160,63 @@ def moment_of(crossview, catalogue: dict | None = None) -> Moment:
     )
 
 
-@router.get("/v1/persons/{person_id}/history", response_model=HistoryOut, tags=["persons"], responses=NOT_FOUND)
+def _person_360_travelled(crossview, person_id: str, travel: Travel, freshness: Freshness) -> Person360Out:
+    """The 360° view from a replayed read model, or at a cut: the pure fold of the family's events the
+    cut keeps, their organisations as they stood then; the links are the organisations' people on
+    the day as the read model knows them now."""
+    store, freshness, position = travelled_store(crossview, travel, freshness)
+    day = travel.day
+    if travel.cut is None:  # a replayed model as it stands
+        answer = _person_360(replace(crossview, store=store), person_id, day, freshness)
+        answer = Person360Out.model_validate_json(answer) if isinstance(answer, bytes) else answer
+        return answer.model_copy(update={"time_travel": travel.used(position)})
+    cut = the_cut(travel.cut, position)
+    answer = person_360_at(store, person_id, cut, day, freshness)
+    return answer.model_copy(update={"time_travel": travel.used(dict(cut.position or {}))})
+
+
+@router.get("/v1/persons/{person_id}/history", response_model=HistoryOut, tags=["persons"], responses=TRAVELLED)
 def professional_history(
-    crossview: App, caller: AsPeopleReader, person_id: str, freshness: Fresh, day: AsOf
-) -> HistoryOut:
-    """Every function the person held or holds, ended ones included, oldest first."""
-    view = _person(crossview, person_id)
-    refs = crossview.store.reference_data(f.organisation_id for f in view.functions.values())
-    return shown_to(
-        caller,
-        HistoryOut(
-            person_id=person_id,
-            as_of=day,
-            functions=[FunctionOut(**f) for f in history(view, refs, day)],
-            freshness=freshness,
-        ),
-        crossview,
+    crossview: App, caller: AsPeopleReader, person_id: str, freshness: Fresh, travel: TimeTravel
+) -> Response:
+    """Every function the person held or holds, ended ones included, oldest first (at a cut: those
+    recorded then, as they were then)."""
+    return _respond(caller, history_answer(crossview, person_id, freshness, travel), crossview)
+
+
+def history_answer(crossview, person_id: str, freshness: Freshness, travel: Travel) -> HistoryOut:
+    """The professional history as everyone may see it (the route and the console)."""
+    day, used = travel.day, None
+    if travel.cut is None and travel.model is None:
+        view = _person(crossview, person_id)
+        refs = crossview.store.reference_data(f.organisation_id for f in view.functions.values())
+    else:
+        store, freshness, position = travelled_store(crossview, travel, freshness)
+        if travel.cut is None:
+            view, used = _person(replace(crossview, store=store), person_id), travel.used(position)
+            refs = store.reference_data(f.organisation_id for f in view.functions.values())
+        else:
+            cut = the_cut(travel.cut, position)
+            survivor, absorbed = family_at(store, person_id, cut)
+            view = merge_views(survivor, absorbed) if absorbed else survivor
+            refs = references_at(store, [f.organisation_id for f in view.functions.values()], cut)
+            used = travel.used(dict(cut.position or {}))
+    return HistoryOut(
+        person_id=person_id,
+        as_of=day,
+        functions=[FunctionOut(**f) for f in history(view, refs, day)],
+        time_travel=used,
+        freshness=freshness,
     )
 
 
-@router.get("/v1/persons/{person_id}/timeline", response_model=TimelineOut, tags=["persons"], responses=NOT_FOUND)
+@router.get("/v1/persons/{person_id}/timeline", response_model=TimelineOut, tags=["persons"], responses=TRAVELLED)
 def timeline(
     crossview: App,
     caller: AsPeopleReader,
     person_id: str,
     freshness: Fresh,
+    travel: TimeTravel,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     before: Annotated[
         str | None, Query(max_length=1000, description="The next_page cursor of the previous page.")
@@ -162,26 +225,54 @@ def timeline(
     function_id: Annotated[
         str | None, Query(description="Only the interactions attributed to this function of the person.")
     ] = None,
-) -> TimelineOut:
+) -> Response:
     """Everything that happened to the person, on every channel, newest first, paged; or the part
-    of one channel, or of one of their functions."""
-    view, absorbed = family_of(crossview, person_id)
+    of one channel, or of one of their functions. At a cut (an instant as `as_of`, `at_position`):
+    the events it keeps, each message with the statuses it had then."""
+    answer = timeline_answer(crossview, person_id, freshness, travel, limit, before, channel, function_id)
+    return _respond(caller, answer, crossview)
+
+
+def timeline_answer(
+    crossview,
+    person_id: str,
+    freshness: Freshness,
+    travel: Travel,
+    limit: int = 50,
+    before: str | None = None,
+    channel: str | None = None,
+    function_id: str | None = None,
+) -> TimelineOut:
+    """One page of the timeline (the route and the console)."""
+    store, cut, used = crossview.store, None, None
+    if travel.cut is None and travel.model is None:
+        view, absorbed = family_of(crossview, person_id)
+    else:
+        store, freshness, position = travelled_store(crossview, travel, freshness)
+        if travel.cut is None:
+            view, absorbed = family_of(replace(crossview, store=store), person_id)
+            used = travel.used(position)
+        else:
+            cut = the_cut(travel.cut, position)
+            view, absorbed = family_at(store, person_id, cut)
+            used = travel.used(dict(cut.position or {}))
     if function_id is not None and all(function_id not in v.functions for v in (view, *absorbed)):
         raise ProblemError(404, "Function not found", f"person {person_id} has no function {function_id!r}")
     cursor = _decode_cursor(before) if before else None
     everyone = [view.person_id, *(a.person_id for a in absorbed)]
     only = TimelineFilter(channel, function_id)
-    entries = one_row_per_message(e for pid in everyone for e in crossview.store.timeline(pid, limit + 1, cursor, only))
+    pages = (
+        store.timeline(pid, limit + 1, cursor, only, cut) if cut else store.timeline(pid, limit + 1, cursor, only)
+        for pid in everyone
+    )
+    entries = one_row_per_message(e for page in pages for e in page)
     page, more = entries[:limit], len(entries) > limit
-    return shown_to(
-        caller,
-        TimelineOut(
-            person_id=view.person_id,
-            entries=[_entry_out(e) for e in page],
-            next_page=_encode_cursor(page[-1]) if more else None,
-            freshness=freshness,
-        ),
-        crossview,
+    return TimelineOut(
+        person_id=view.person_id,
+        entries=[_entry_out(e) for e in page],
+        next_page=_encode_cursor(page[-1]) if more else None,
+        time_travel=used,
+        freshness=freshness,
     )
 
 
@@ -224,22 +315,35 @@ def search(
 
 
 @router.get(
-    "/v1/organisations/{organisation_id}/people", response_model=RosterOut, tags=["directory"], responses=NOT_FOUND
+    "/v1/organisations/{organisation_id}/people", response_model=RosterOut, tags=["directory"], responses=TRAVELLED
 )
 def roster(
     crossview: App,
     caller: AsPeopleReader,
     organisation_id: str,
     freshness: Fresh,
-    day: AsOf,
+    travel: TimeTravel,
     include_past: Annotated[bool, Query(description="Also people whose function there has ended.")] = False,
-) -> RosterOut:
-    """The organisation's people by function: current ones, and past ones on request."""
-    if crossview.store.organisation(organisation_id) is None:
+) -> Response:
+    """The organisation's people by function: current ones, and past ones on request. At a cut (an
+    instant as `as_of`, `at_position`): the functions recorded then, as they were then."""
+    day, store, used, cut = travel.day, crossview.store, None, None
+    if travel.cut is not None or travel.model is not None:
+        store, freshness, position = travelled_store(crossview, travel, freshness)
+        cut = the_cut(travel.cut, position) if travel.cut is not None else None
+        used = travel.used(dict(cut.position or {}) if cut else position)
+    if store.organisation(organisation_id) is None:
         raise ProblemError(404, "Organisation not found", f"no organisation {organisation_id!r} in the read model")
-    refs = crossview.store.reference_data([organisation_id])
+    if cut is None:
+        refs = store.reference_data([organisation_id])
+        people = store.people_of(organisation_id, day, include_past)
+    else:  # everyone who ever had a function there, as the cut sees them
+        refs = references_at(store, [organisation_id], cut)
+        if organisation_id not in refs.organisations:
+            raise ProblemError(404, "Organisation not found", "no such organisation at that point of the log")
+        people = people_at(store, store.people_of(organisation_id, day, True), cut)
     rows = []
-    for view in crossview.store.people_of(organisation_id, day, include_past):
+    for view in people:
         for function in view.functions.values():
             if function.organisation_id == organisation_id and (include_past or function.is_active_on(day)):
                 rows.append(
@@ -251,23 +355,33 @@ def roster(
                     )
                 )
     rows.sort(key=lambda r: (not r.function.active, r.function.title.code, r.family_name or "", r.given_name or ""))
-    return shown_to(
+    return _respond(
         caller,
         RosterOut(
             organisation=OrganisationRef(**refs.organisation(organisation_id)),
             as_of=day,
             people=rows,
+            time_travel=used,
             freshness=freshness,
         ),
         crossview,
     )
 
 
-@router.post("/v1/targetings", response_model=TargetingOut, tags=["directory"])
-def targeting(crossview: App, caller: AsPeopleReader, request: TargetingRequest, freshness: Fresh) -> TargetingOut:
+@router.post(
+    "/v1/targetings",
+    response_model=TargetingOut,
+    tags=["directory"],
+    responses={409: {"model": Problem, "description": "The read model has not reached at_position yet"}},
+)
+def targeting(crossview: App, caller: AsPeopleReader, request: TargetingRequest, freshness: Fresh) -> Response:
     """The population a selection reaches: one row per matching function, or one per person keeping
-    their highest-priority matching function (reordering a person's functions changes which)."""
-    day = request.as_of or today()
+    their highest-priority matching function (reordering a person's functions changes which). With
+    an instant as `as_of`, or `at_position`: the population as the log stood then."""
+    asked, until = request.as_of, None
+    if isinstance(asked, datetime):  # an instant (a datetime is a date too: asked first)
+        until = asked.astimezone(UTC)
+    day = until.date() if until is not None else asked or today()
     criteria = Criteria(
         title_codes=frozenset(request.title_codes) if request.title_codes is not None else None,
         organisation_ids=frozenset(request.organisation_ids) if request.organisation_ids is not None else None,
@@ -275,7 +389,18 @@ def targeting(crossview: App, caller: AsPeopleReader, request: TargetingRequest,
         active_only=request.active_only,
         channel=request.channel,
     )
-    views, refs = crossview.store.targeting_candidates(criteria, day)
+    used = None
+    if until is None and request.at_position is None:
+        views, refs = crossview.store.targeting_candidates(criteria, day)
+    else:  # everyone whose functions may have met it then, each as the cut sees them
+        position = parse_position(request.at_position, "body.at_position") if request.at_position else None
+        cut = the_cut(Cut(until, position), partitions(freshness.position))
+        candidates, _ = crossview.store.targeting_candidates(
+            replace(criteria, relationships=None, active_only=False), day
+        )
+        views = people_at(crossview.store, candidates, cut)
+        refs = references_at(crossview.store, [f.organisation_id for v in views for f in v.functions.values()], cut)
+        used = TimeTravelOut(until=until, at_position=render(dict(cut.position or {})), model=None)
     rows = [
         RosterRow(
             person_id=r.pop("person_id"),
@@ -285,9 +410,10 @@ def targeting(crossview: App, caller: AsPeopleReader, request: TargetingRequest,
         )
         for r in target((v for v in views if v.merged_into is None), refs, criteria, request.mode, day)
     ]
-    return shown_to(
-        caller, TargetingOut(mode=request.mode, as_of=day, count=len(rows), rows=rows, freshness=freshness), crossview
+    answer = TargetingOut(
+        mode=request.mode, as_of=day, count=len(rows), rows=rows, time_travel=used, freshness=freshness
     )
+    return _respond(caller, answer, crossview)
 
 
 def _entry_out(entry: TimelineEntry) -> TimelineEntryOut:
