@@ -17,6 +17,7 @@ from schemas.api import Freshness
 from services.application.auth import Role
 from services.bootstrap import embedded
 from services.http.app import create_app
+from services.http.routes.travelled import moment_at
 from services.settings import Settings
 from tests.tokens import EVERY_ROLE, bearer
 
@@ -277,7 +278,11 @@ def test_the_360_view_as_of_any_instant_is_the_pure_fold_of_the_events_up_to_it(
         day = until.date()
         refs = store.reference_data(document_organisations(folded, day))
         colleagues = store.colleagues(document_organisations(folded, day), day, fabien, LINKS_SHOWN)
-        want = json.loads(person_360(folded, refs, colleagues, day, FRESH).model_dump_json())
+        # Journeys and offers as judged at that instant, by the catalogue of then.
+        moment = moment_at(
+            store, Cut(until), timedelta(minutes=client.app.state.crossview.settings.journey_stall_minutes)
+        )
+        want = json.loads(person_360(folded, refs, colleagues, day, FRESH, moment).model_dump_json())
         assert without(body.json(), *LIVE_ONLY) == without(want, *LIVE_ONLY)
     live = client.get(f"/v1/persons/{fabien}", params=mine).json()
     now = client.get(f"/v1/persons/{fabien}", params={"as_of": datetime.now(UTC).isoformat(), **mine}).json()

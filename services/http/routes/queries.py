@@ -54,6 +54,7 @@ from services.http.access import AsAdvisor, AsPeopleReader, AsReader, sees_perso
 from services.http.deps import App, AsOf, Fresh, ProblemError, render, today
 from services.http.routes.travelled import (
     family_at,
+    moment_at,
     partitions,
     people_at,
     person_360_at,
@@ -171,7 +172,8 @@ def _person_360_travelled(crossview, person_id: str, travel: Travel, freshness: 
         answer = Person360Out.model_validate_json(answer) if isinstance(answer, bytes) else answer
         return answer.model_copy(update={"time_travel": travel.used(position)})
     cut = the_cut(travel.cut, position)
-    answer = person_360_at(store, person_id, cut, day, freshness)
+    moment = moment_at(store, cut, timedelta(minutes=crossview.settings.journey_stall_minutes))
+    answer = person_360_at(store, person_id, cut, day, freshness, moment)
     return answer.model_copy(update={"time_travel": travel.used(dict(cut.position or {}))})
 
 

@@ -6,14 +6,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import replace
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
+from domain.offers import OfferCatalogue
 from projections.as_of import Cut, Partition, fact_of_entry, view_as_of
 from projections.directory import References
-from projections.person_document import LINKS_SHOWN, document_organisations, person_360
+from projections.person_document import LINKS_SHOWN, Moment, document_organisations, person_360
 from projections.person_model import PersonView, merge_views
 from projections.ports import ProjectionStore
-from projections.reference_view import ORGANISATION, fold_references
+from projections.reference_view import OFFERS, ORGANISATION, catalogue_offers, fold_references
 from schemas.api import Freshness, Person360Out
 from schemas.events import InvalidEventData, UnknownEventType
 from services.http.deps import ProblemError, render
@@ -98,15 +99,27 @@ def the_cut(asked: Cut, position: dict[Partition, int]) -> Cut:
     return asked
 
 
-def person_360_at(store: ProjectionStore, person_id: str, cut: Cut, day: date, freshness: Freshness) -> Person360Out:
+def person_360_at(
+    store: ProjectionStore, person_id: str, cut: Cut, day: date, freshness: Freshness, moment: Moment
+) -> Person360Out:
     """The 360° view at the cut: the pure fold of the family's events it keeps, their organisations as
-    they stood then; the links are the organisations' people on the day as the read model knows them now."""
+    they stood then, journeys and offers at ``moment``; the links are the organisations' people on
+    the day as the read model knows them now."""
     view, absorbed = family_at(store, person_id, cut)
     view = merge_views(view, absorbed) if absorbed else view
     organisations = document_organisations(view, day)
     refs = references_at(store, organisations, cut)
     colleagues = store.colleagues(organisations, day, person_id, LINKS_SHOWN)
-    return person_360(view, refs, colleagues, day, freshness)
+    return person_360(view, refs, colleagues, day, freshness, moment)
+
+
+def moment_at(store: ProjectionStore, cut: Cut, stall_after: timedelta) -> Moment:
+    """What journeys and offers are judged by at the cut: the offer catalogue as it stood then,
+    folded from its own events, and the cut's instant (now, for a cut by position alone)."""
+    _, entries = store.events_as_of(str(OfferCatalogue.create_id()), cut)
+    facts = [fact_of_entry(e) for e in sorted(entries, key=lambda e: (e.topic, e.partition, e.offset))]
+    catalogue = catalogue_offers(fold_references(facts, {}).get((OFFERS, OFFERS)))
+    return Moment(catalogue=catalogue, now=cut.until or datetime.now(UTC), stall_after=stall_after)
 
 
 def travelled_store(
