@@ -69,7 +69,7 @@ def synthetic_leads(people: Iterable[str], per_person: int, at: datetime) -> Ite
     n = 0
     for person in people:
         for _ in range(per_person):
-            lead, when, won = f"synthetic-lead-{n}", at + timedelta(minutes=n), n // 4 % 2 == 1
+            lead, when, won = f"synthetic-lead-{person}-{n}", at + timedelta(minutes=n), n // 4 % 2 == 1
             closing = (
                 LeadConverted(lead_id=lead, at=when, by="bench")
                 if won
