@@ -219,8 +219,8 @@ def subjects_to_open(records: Iterable[WireRecord]) -> set[str]:
 
 
 class Filter(NamedTuple):
-    """Which rows an export keeps: event time from ``since`` (inclusive) to ``until`` (exclusive), of
-    the given families or types (none: all)."""
+    """Which rows an export keeps: event time from ``since`` to ``until`` (both inclusive, as a
+    replay's window), of the given families or types (none: all)."""
 
     since: datetime | None = None
     until: datetime | None = None
@@ -230,7 +230,7 @@ class Filter(NamedTuple):
         moment = row.values.get("time") or row.values.get("kafka_timestamp")
         if self.since is not None and moment < self.since:
             return False
-        if self.until is not None and moment >= self.until:
+        if self.until is not None and moment > self.until:
             return False
         return not self.types or row.family in self.types or row.values.get("type") in self.types
 

@@ -283,18 +283,19 @@ class Projector:
         committed: the member waits, re-reads its stored offsets and seeks back to them, so the
         records of the failed batch are read again, and no person is needed to restart it."""
         failures = (StoreUnavailable, *transient)
-        refreshed_at = 0.0
+        refreshed_at, stale_left = 0.0, False
         while not stop.is_set():
             try:
                 if self._unpositioned:
                     source.seek(self.assign(list(self._owned)))
                     log.info("projecting again from the stored offsets")
-                records = source.poll(poll_timeout_ms)
+                # While stale documents are left, an idle log is not waited on: they are made back to back.
+                records = source.poll(0 if stale_left else poll_timeout_ms)
                 self.process(records)
-                # Stale documents (a new day, a renamed organisation) are made again between
-                # batches: a few hundred when idle or once a second, so a busy log keeps its pace.
+                # Stale documents (a new day, a renamed organisation, a new format) are made again
+                # between batches: a few hundred when idle or once a second, so a busy log keeps its pace.
                 if self._refreshes_documents and (not records or time.monotonic() - refreshed_at >= 1.0):
-                    self._store.refresh_documents(today(), REFRESH_BATCH)
+                    stale_left = self._store.refresh_documents(today(), REFRESH_BATCH) >= REFRESH_BATCH
                     refreshed_at = time.monotonic()
             except (StaleOffsets, GenerationChanged, TransactionLost) as reason:
                 log.warning("batch not committed (%s); resuming from the stored offsets", reason)

@@ -90,8 +90,12 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     export.add_argument("--to", required=True, metavar="DIR", help="the export directory (made if missing)")
-    export.add_argument("--since", metavar="INSTANT", help="only events at or after this time (RFC 3339 or a date)")
-    export.add_argument("--until", metavar="INSTANT", help="only events before this time (RFC 3339 or a date)")
+    export.add_argument(
+        "--since", type=_since, metavar="INSTANT", help="only events at or after this instant (RFC 3339, or a date)"
+    )
+    export.add_argument(
+        "--until", type=_until, metavar="INSTANT", help="only events up to this instant (RFC 3339, or a date: its end)"
+    )
     export.add_argument(
         "--types",
         nargs="+",
@@ -125,9 +129,9 @@ def main(argv: list[str] | None = None) -> int:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    replay.add_argument("--until", required=True, type=_instant, help="an RFC 3339 instant or a date (its end, UTC)")
+    replay.add_argument("--until", required=True, type=_until, help="an RFC 3339 instant or a date (its end, UTC)")
     replay.add_argument("--into", required=True, type=_model_name, help="the read model's name (a-z, 0-9, _)")
-    replay.add_argument("--from", dest="since", type=_instant, help="leave out events before this instant")
+    replay.add_argument("--from", dest="since", type=_since, help="leave out events before this instant")
     replay.add_argument(
         "--workers",
         type=int,
@@ -342,46 +346,12 @@ def _rebuild(settings: Settings, args: argparse.Namespace) -> int:
 
     collect_garbage_rarely()  # a rebuild is the projector's loop over the whole log
 
-    def progress(done: int, total: int) -> None:
-        print(f"\rrebuild: {done}/{total} records", end="", flush=True)
-
-    generation, projector = rebuild(settings, progress)
+    generation, projector = rebuild(settings, ProgressBar("rebuild"))
     print(
         f"\nrebuild: generation {generation} is now active ({projector.totals.applied} events applied, "
         f"{projector.totals.duplicates} duplicates dropped, {projector.totals.dead_lettered} undecodable)"
     )
     return 0
-
-
-def _export_instant(text: str | None, option: str):
-    """An RFC 3339 instant, or a date (its midnight, UTC); exit 2 naming the option otherwise."""
-    from datetime import UTC, date, datetime
-
-    if text is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(text) if "T" in text or " " in text else None
-        if moment is None:
-            day = date.fromisoformat(text)
-            moment = datetime(day.year, day.month, day.day, tzinfo=UTC)
-    except ValueError:
-        moment = None
-    if moment is None or moment.tzinfo is None:
-        reason = "has no time zone (add Z or +01:00)" if moment else "is neither an RFC 3339 instant nor a date"
-        print(f"crossview export: {option} {text!r} {reason}", file=sys.stderr)
-        raise SystemExit(2)  # a usage error, as argparse's
-    return moment.astimezone(UTC)
-
-
-def progress_bar(label: str, done: int, total: int, rate: float, left_s: float | None, width: int = 30) -> str:
-    """One line: a bar, events done of the total, the rate and the time left."""
-    share = done / total if total else 1.0
-    filled = int(share * width)
-    left = "--:--" if left_s is None else f"{int(left_s) // 60:02d}:{int(left_s) % 60:02d}"
-    return (
-        f"\r{label} [{'#' * filled}{'.' * (width - filled)}] {done:,}/{total:,} events "
-        f"({share:.0%}) {rate:,.0f}/s, {left} left"
-    )
 
 
 def _export(settings: Settings, args: argparse.Namespace) -> int:
@@ -391,22 +361,11 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
     from services.adapters.parquet_export import ExportRefused
     from services.bootstrap import export
 
-    keep = Filter(
-        _export_instant(args.since, "--since"), _export_instant(args.until, "--until"), frozenset(args.types or ())
-    )
-    interactive = sys.stderr.isatty()
-    shown = [0.0]
+    keep = Filter(args.since, args.until, frozenset(args.types or ()))
+    bar = ProgressBar("export")
 
     def progress(p) -> None:
-        import time
-
-        now = time.monotonic()
-        if interactive or now - shown[0] >= 5 or p.done == p.total:  # a log file gets a line every 5 s
-            shown[0] = now
-            line = progress_bar("export", p.done, p.total, p.rate, p.left_s)
-            print(
-                line if interactive else line.lstrip("\r"), end="" if interactive else "\n", file=sys.stderr, flush=True
-            )
+        bar(p.done, p.total)
 
     try:
         result = export(settings, Path(args.to), keep, progress, snapshots=not args.no_snapshots, workers=args.workers)
@@ -446,19 +405,28 @@ def _sql(args: argparse.Namespace) -> int:
     return 0
 
 
-def _instant(value: str):
-    """An RFC 3339 instant with its offset; a date stands for its last instant (UTC)."""
+def _instant(value: str, end_of_day: bool):
+    """An RFC 3339 instant with its offset; a date stands for its first instant (UTC), or for its
+    last with ``end_of_day`` (an --until: through that day)."""
     from datetime import UTC, date, datetime, time
 
     try:
         if len(value) == 10:
-            return datetime.combine(date.fromisoformat(value), time.max, UTC)
+            return datetime.combine(date.fromisoformat(value), time.max if end_of_day else time.min, UTC)
         instant = datetime.fromisoformat(value)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(f"not a date or an RFC 3339 instant: {error}") from None
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is neither an RFC 3339 instant nor a date") from None
     if instant.tzinfo is None:
-        raise argparse.ArgumentTypeError("an instant needs its offset from UTC (Z, +01:00...)")
-    return instant
+        raise argparse.ArgumentTypeError(f"{value!r} has no time zone (add Z or +01:00)")
+    return instant.astimezone(UTC)
+
+
+def _since(value: str):
+    return _instant(value, end_of_day=False)
+
+
+def _until(value: str):
+    return _instant(value, end_of_day=True)
 
 
 def _model_name(value: str) -> str:
@@ -470,30 +438,33 @@ def _model_name(value: str) -> str:
 
 
 class ProgressBar:
-    """One line, rewritten: events done of the total, the rate since this run started, the time left."""
+    """Events done of the total, the rate since this run started (a resumed run counts what it did
+    itself) and the time left: one line rewritten on a terminal, a line every 5 s in a log file."""
 
     def __init__(self, label: str, out=sys.stderr, width: int = 30) -> None:
         import time
 
         self._clock = time.monotonic
         self._label, self._out, self._width = label, out, width
-        self._started_at, self._first = self._clock(), None
+        self._started_at, self._first, self._shown_at = self._clock(), None, float("-inf")
+        self._live = out.isatty()
 
     def __call__(self, done: int, total: int) -> None:
+        now = self._clock()
         if self._first is None:
-            self._first = done  # a resumed run: its rate counts what it did itself
-        elapsed = max(self._clock() - self._started_at, 1e-9)
-        rate = (done - self._first) / elapsed
+            self._first = done
+        if not self._live and now - self._shown_at < 5 and done < total:
+            return
+        self._shown_at = now
+        rate = (done - self._first) / max(now - self._started_at, 1e-9)
         share = done / total if total else 1.0
         filled = int(self._width * share)
         left = f"{_duration((total - done) / rate)} left" if rate > 0 and done < total else ""
-        print(
-            f"\r{self._label} [{'#' * filled}{'.' * (self._width - filled)}] {share:4.0%} "
-            f"{done:,}/{total:,} events  {rate:,.0f}/s  {left}   ",
-            end="",
-            file=self._out,
-            flush=True,
+        line = (
+            f"{self._label} [{'#' * filled}{'.' * (self._width - filled)}] {share:4.0%} "
+            f"{done:,}/{total:,} events  {rate:,.0f}/s  {left}"
         )
+        print(f"\r{line}   " if self._live else line, end="" if self._live else "\n", file=self._out, flush=True)
 
 
 def _duration(seconds: float) -> str:

@@ -79,7 +79,7 @@ def test_an_export_read_back_with_duckdb_holds_the_logs_events_and_a_second_one_
         with ProjectorThread(settings):
             wait_until(caught_up(store, settings), 60, "the read models (for the snapshots)")
             first = run_export(settings, directory)
-            assert "export [" in first.stderr and "/s," in first.stderr and "left" in first.stderr  # the bar
+            assert "export [" in first.stderr and " events " in first.stderr and "/s" in first.stderr  # the bar
 
             on_the_log = types_on_the_log(settings)
             assert types_in_the_export(directory) == on_the_log

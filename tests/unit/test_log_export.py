@@ -84,7 +84,8 @@ def test_an_export_keeps_the_rows_of_its_time_window_and_types():
     day = datetime(2026, 11, 30, tzinfo=UTC)
     assert Filter(since=day).keeps(row) and not Filter(until=day).keeps(row)
     assert Filter(since=datetime(2026, 11, 30, 14, 5, tzinfo=UTC)).keeps(row)  # since is inclusive
-    assert not Filter(until=datetime(2026, 11, 30, 14, 5, tzinfo=UTC)).keeps(row)  # until is not
+    assert Filter(until=datetime(2026, 11, 30, 14, 5, tzinfo=UTC)).keeps(row)  # until too, as a replay's
+    assert not Filter(until=datetime(2026, 11, 30, 14, 4, 59, tzinfo=UTC)).keeps(row)
     assert Filter(types=frozenset({"interaction_sms"})).keeps(row)
     assert Filter(types=frozenset({"crossview.interaction.sms.v1"})).keeps(row)
     assert not Filter(types=frozenset({"interaction_email"})).keeps(row)
