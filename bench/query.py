@@ -18,7 +18,7 @@ With `crossview projector` running and a trickle of interactions flowing, in one
   thousands), 16 clients;
 - search: GET /v1/search?q= with rare names (a few people each) and common ones (a tenth of
   everybody), 16 clients;
-- rich_people: RICH people given open service requests and journeys (issue 13), then their 360°
+- rich_people: RICH people given open service requests, journeys and leads (issue 13), then their 360°
   view through the route's store calls and through the API, 16 clients each (p99 ratio).
 Clients are spread over 2 processes (bench/clients.py). ratio = API p99 / physical limit p99.
 """
@@ -54,6 +54,7 @@ from services.application.ingest import Ingest
 from services.demo import population
 from services.demo.data import event as demo_event
 from services.demo.data import synthetic_interactions
+from services.demo.leads import synthetic_leads
 from services.settings import Settings
 
 PEOPLE = int(os.environ.get("BENCH_PEOPLE", "1000000"))
@@ -173,13 +174,13 @@ def _population(settings: Settings) -> tuple[int, str, list[str], list[str]]:
 
 
 RICH = 200  # people given open requests, leads and journeys (issue 13's 360° case)
-RICH_REQUESTS, RICH_JOURNEYS = 10, 3
+RICH_REQUESTS, RICH_JOURNEYS, RICH_LEADS = 10, 3, 5
 
 
 def _rich_events(person_id: str, n: int, at: datetime) -> list:
     """What makes one person "rich": RICH_REQUESTS open service requests (due in three days, so
-    their document holds today) and RICH_JOURNEYS open journeys, as the relay and the web adapter
-    publish them."""
+    their document holds today), RICH_JOURNEYS open journeys and RICH_LEADS leads at every stage
+    (services/demo/leads.py), as the relay and the web adapter publish them."""
     made = []
     for k in range(RICH_REQUESTS):
         made.append(
@@ -217,6 +218,7 @@ def _rich_events(person_id: str, n: int, at: datetime) -> list:
                 f"bench-rich-journey-{person_id}-{k}",
             )
         )
+    made += synthetic_leads([person_id], RICH_LEADS, at)
     return made
 
 
@@ -291,12 +293,14 @@ def measure(settings: Settings) -> dict:
                 ).summary()
                 log(f"  {results['search'][kind]}")
             rich = sample[:RICH]
-            log(f"{RICH} people given {RICH_REQUESTS} open requests and {RICH_JOURNEYS} journeys each...")
+            log(
+                f"{RICH} people given {RICH_REQUESTS} open requests, {RICH_JOURNEYS} journeys and {RICH_LEADS} leads each..."
+            )
             _enrich(settings, rich)
             rich_sample = [rng.choice(rich) for _ in range(min(REQUESTS, 2000))]
             results["rich_people"] = {
                 "people": RICH,
-                "each": {"open_service_requests": RICH_REQUESTS, "open_journeys": RICH_JOURNEYS},
+                "each": {"open_service_requests": RICH_REQUESTS, "open_journeys": RICH_JOURNEYS, "leads": RICH_LEADS},
                 "route_sql": sql_closed(RouteStatements(settings), rich_sample, PROCESSES, CLIENTS).summary(),
                 "api": http_closed(
                     base, advisor, [f"/v1/persons/{p}" for p in rich_sample], PROCESSES, CLIENTS

@@ -273,3 +273,39 @@ def service_request_properties(properties: dict[str, Any]) -> ServiceRequestForm
     if description is not None and (not isinstance(description, str) or len(description) > 10_000):
         raise PayloadError("properties.description", "text of at most 10,000 characters expected")
     return ServiceRequestForm(kind.strip(), subject.strip(), description or None)
+
+
+# A web form that shows an interest in an offer is a `track` of this name (a quote request, a
+# "contact me about..." form), its properties saying what: ``product`` (required: the offer's
+# code), ``employees`` and ``budget`` (whole numbers, for qualification), ``campaign`` (the
+# campaign whose landing page it came from: the lead is then a campaign reply). The lead is the
+# visitor's person's, attributed to the function the call is attributed to.
+LEAD_SUBMITTED = "Lead Submitted"
+
+
+@dataclass(frozen=True)
+class LeadForm:
+    product: str
+    employees: int | None
+    budget: int | None
+    campaign: str | None
+
+
+def lead_form(data: WebInteraction) -> LeadForm | None:
+    """The lead a tracked event submits, or None for any other event; PayloadError naming the
+    property that is missing or of the wrong kind."""
+    if data.action != "track" or data.name != LEAD_SUBMITTED:
+        return None
+    properties = data.properties or {}
+    product, campaign = properties.get("product"), properties.get("campaign")
+    if not isinstance(product, str) or not 1 <= len(product.strip()) <= 100:
+        raise PayloadError("properties.product", "the offer's code (text, at most 100 characters) is required")
+    if campaign is not None and (not isinstance(campaign, str) or not 1 <= len(campaign.strip()) <= 200):
+        raise PayloadError("properties.campaign", "a campaign's name (text, at most 200 characters) expected")
+    numbers = {}
+    for name, most in (("employees", 10_000_000), ("budget", 10**12)):
+        value = properties.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= most):
+            raise PayloadError(f"properties.{name}", f"a whole number from 0 to {most} expected")
+        numbers[name] = value
+    return LeadForm(product.strip(), numbers["employees"], numbers["budget"], campaign.strip() if campaign else None)

@@ -85,3 +85,26 @@ class RequestTransitionError(DomainError):
 
 class RequestClosedError(DomainError):
     """A closed service request takes no assignment nor comment: reopen it first."""
+
+
+# --- leads (domain/lead.py) ------------------------------------------------------------------
+
+
+class LeadTransitionError(DomainError):
+    """The lead is not at a stage this command applies to (routed before qualified, say)."""
+
+
+class LeadClosedError(DomainError):
+    """The lead was converted or lost: nothing more happens to it."""
+
+
+class QualificationOverrideError(DomainError):
+    """A size chosen against the qualification rules without saying why."""
+
+
+class LeadRulesError(DomainError):
+    """The qualification and routing rules an administrator set do not hold together."""
+
+
+class NotAPrescriberError(DomainError):
+    """A referral credited to an organisation that is not one of our prescribers."""

@@ -14,10 +14,12 @@ from projections.as_of import Checkpoint, Cut, best_checkpoint
 from projections.audit_view import AuditEntry
 from projections.changes import Announcements
 from projections.directory import Colleague, Criteria, PersonContext, References, colleagues_of
+from projections.leads import pipeline_rows
 from projections.person_model import PersonView
 from projections.person_view import one_row_per_message
 from projections.ports import Partition, StaleOffsets, TimelineFilter
 from projections.reference_view import (
+    LEAD_RULES,
     OFFERS,
     ORGANISATION,
     POLICY,
@@ -25,6 +27,7 @@ from projections.reference_view import (
     TITLES,
     Key,
     catalogue_offers,
+    lead_rules,
     policy_levels,
     request_kinds,
 )
@@ -278,6 +281,16 @@ class MemoryStore:
         with self._lock:
             views = list(self._views.values())
         return function_counts(views)
+
+    def lead_rules(self) -> dict[str, Any]:
+        with self._lock:
+            return lead_rules(self._references.get((LEAD_RULES, LEAD_RULES)))
+
+    def lead_pipeline(self) -> list[tuple[str, str, str, str, int]]:
+        with self._lock:
+            # a lead lives in the view of the person its events are keyed by: each lead once
+            leads = {lead_id: lead for view in self._views.values() for lead_id, lead in view.leads.items()}
+        return pipeline_rows(leads.values())
 
     def organisation(self, organisation_id: str) -> dict[str, Any] | None:
         with self._lock:

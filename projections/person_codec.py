@@ -65,6 +65,7 @@ def view_to_json(view: PersonView) -> dict[str, Any]:
             if view.service_requests
             else {}
         ),
+        **({"leads": {lead: dict(state) for lead, state in view.leads.items()}} if view.leads else {}),
     }
 
 
@@ -108,6 +109,7 @@ def view_from_json(raw: Mapping[str, Any]) -> PersonView:
         campaigns_received=raw.get("campaigns_received", {}),
         offer_answers=raw.get("offer_answers", {}),
         service_requests=raw.get("service_requests", {}),
+        leads=raw.get("leads", {}),
     )
 
 

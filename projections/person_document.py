@@ -17,6 +17,7 @@ from typing import Any
 
 from projections.directory import Colleague, References, attributes_out, function_out, link_order
 from projections.engagement import engagement, engagement_inputs
+from projections.leads import listed as listed_leads
 from projections.person_model import PersonView
 from projections.reference_view import ORGANISATION, TITLES
 from projections.service_requests import FINISHED_SHOWN, listed, next_change
@@ -32,9 +33,10 @@ from schemas.api import (
     TitleRef,
 )
 from schemas.engagement_api import EngagementOut
+from schemas.leads_api import LeadSummary
 from schemas.service_desk import ServiceRequestSummary
 
-FORMAT = 2  # of the stored parts: a build that changes what they hold (or how) counts one more
+FORMAT = 3  # of the stored parts: a build that changes what they hold (or how) counts one more
 LINKS_SHOWN = 50  # people per organisation in a 360° view
 LINKS_KEPT = LINKS_SHOWN + 1  # an organisation's row keeps one more: the person reading it is left out
 FOREVER = date(9999, 12, 31)  # valid_until of a part no date will change
@@ -147,6 +149,7 @@ def _core(view: PersonView, refs: References, day: date) -> dict:
         "service_requests": [
             _summary(request) for request in listed(view.service_requests.values(), now(), FINISHED_SHOWN)
         ],
+        "leads": [lead_summary(lead) for lead in listed_leads(view.leads.values())],
     }
 
 
@@ -158,6 +161,20 @@ def _summary(request: Mapping) -> ServiceRequestSummary:
     """Built from the fold's checked values without a validation each (as the links are)."""
     return ServiceRequestSummary.model_construct(
         **{k: datetime.fromisoformat(request[k]) if k in _TIMES and request[k] else request[k] for k in _SUMMARY_FIELDS}
+    )
+
+
+_LEAD_FIELDS = tuple(LeadSummary.model_fields)
+_LEAD_TIMES = frozenset(("created_at", "updated_at", "closed_at"))
+
+
+def lead_summary(lead: Mapping) -> LeadSummary:
+    """Built from the fold's checked values without a validation each (as the links are)."""
+    return LeadSummary.model_construct(
+        **{
+            k: datetime.fromisoformat(lead[k]) if k in _LEAD_TIMES and lead.get(k) else lead.get(k)
+            for k in _LEAD_FIELDS
+        }
     )
 
 

@@ -61,6 +61,8 @@ class PersonView(NamedTuple):
     offer_answers: Mapping[str, Mapping[str, Any]] = _NOTHING
     # request id -> the request's state (projections/service_requests.py), JSON-ready
     service_requests: Mapping[str, Mapping[str, Any]] = _NOTHING
+    # lead id -> the lead's state (projections/leads.py), JSON-ready
+    leads: Mapping[str, Mapping[str, Any]] = _NOTHING
 
     def reachable(self, channel: str, address: str) -> bool:
         """Whether the person may be sent something on this contact point (unknown: yes)."""
@@ -127,4 +129,5 @@ def merge_views(survivor: PersonView, absorbed: Iterable[PersonView]) -> PersonV
         campaigns_received=merge_keyed((v.campaigns_received for v in views), earliest),
         offer_answers=merge_keyed((v.offer_answers for v in views), latest),
         service_requests={r: request for view in reversed(views) for r, request in view.service_requests.items()},
+        leads={lead: state for view in reversed(views) for lead, state in view.leads.items()},
     )

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 
 from projections.engagement_state import fold_answer, fold_campaign, fold_journey, journey_key
 from projections.facts import Fact
+from projections.leads import LEAD_MODELS, apply_lead, without_words
 from projections.person_model import LastInteraction, PersonView, message_digest
 from projections.person_profile import Profile
 from projections.service_requests import REQUEST_EVENTS, REQUEST_MODELS, apply_request
@@ -26,6 +27,11 @@ from schemas.events import (
     FunctionEnded,
     FunctionsReprioritised,
     Interaction,
+    LeadConverted,
+    LeadCreated,
+    LeadLost,
+    LeadQualified,
+    LeadRouted,
     PersonErased,
     PersonJoined,
     PersonMerged,
@@ -57,11 +63,16 @@ PERSON_SCOPED = (
     JourneyFact,
     OfferAnswered,
     *REQUEST_EVENTS,
+    LeadCreated,
+    LeadQualified,
+    LeadRouted,
+    LeadConverted,
+    LeadLost,
 )
 _PERSON_SCOPED_MODELS = models_of(*PERSON_SCOPED)
 _INTERACTION_MODELS = models_of(Interaction)
 _ENGAGEMENT_MODELS = models_of(JourneyFact, OfferAnswered)
-_NOT_PROFILE_MODELS = _INTERACTION_MODELS | _ENGAGEMENT_MODELS | REQUEST_MODELS
+_NOT_PROFILE_MODELS = _INTERACTION_MODELS | _ENGAGEMENT_MODELS | REQUEST_MODELS | LEAD_MODELS
 RECEIVED = {"delivered", "opened", "clicked"}  # campaign indicators that say a message reached its person
 
 
@@ -103,6 +114,7 @@ def _fold_person(view: PersonView, facts: list[Fact]) -> PersonView:
     erased_on = view.erased_on
     journeys, campaigns, answers = None, None, None  # copied when the first of their facts comes
     requests = None  # copied on the first request event only
+    leads = None  # copied on the first lead event only
     for fact in facts:
         at, data = fact.time, fact.data
         if last_event_at is None or at > last_event_at:
@@ -158,6 +170,9 @@ def _fold_person(view: PersonView, facts: list[Fact]) -> PersonView:
         elif type(data) in REQUEST_MODELS:
             requests = dict(view.service_requests) if requests is None else requests
             apply_request(requests, fact)
+        elif type(data) in LEAD_MODELS:
+            leads = dict(view.leads) if leads is None else leads
+            apply_lead(leads, fact)
         else:
             profile = profile or Profile.of(view)
             profile.apply(data)
@@ -174,6 +189,8 @@ def _fold_person(view: PersonView, facts: list[Fact]) -> PersonView:
             merged_into=profile.merged_into,
             erased_on=erased_on,
             messages=all_messages,
+            # the pipeline still counts their leads: stages, owners and sources, none of their words
+            leads=without_words(view.leads if leads is None else leads),
         )
     return PersonView(
         person_id=view.person_id,
@@ -199,6 +216,7 @@ def _fold_person(view: PersonView, facts: list[Fact]) -> PersonView:
         campaigns_received=view.campaigns_received if campaigns is None else campaigns,
         offer_answers=view.offer_answers if answers is None else answers,
         service_requests=view.service_requests if requests is None else requests,
+        leads=view.leads if leads is None else leads,
     )
 
 

@@ -160,6 +160,13 @@ class ProjectionStore(Protocol):
         """Interactions per (title code, organisation id, channel) of the functions they were
         attributed to, from every person view; (None, None, channel) for those attributed to none."""
 
+    def lead_rules(self) -> dict[str, Any]:
+        """The projected lead rules: {"sizes": {medium, large}, "routes": {size: {channel, owner}}}."""
+
+    def lead_pipeline(self) -> list[tuple[str, str, str, str, int]]:
+        """Leads per (stage, owner, source, prescriber), every lead once: projections/leads.pipeline
+        reads them."""
+
     def audit_of(self, subject: str, limit: int) -> list[AuditEntry]:
         """The access records of ``subject`` (a person id), newest first."""
 

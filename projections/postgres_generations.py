@@ -102,6 +102,14 @@ CREATE TABLE IF NOT EXISTS {schema}.checkpoint (  -- time travel's head starts (
     view json NOT NULL,
     PRIMARY KEY (person_id, events)
 );
+CREATE TABLE IF NOT EXISTS {schema}.lead (  -- one row per lead: the sales pipeline counts them
+    lead_id text PRIMARY KEY,
+    person_id text NOT NULL,
+    stage text NOT NULL,
+    owner text NOT NULL,  -- '' before the lead is routed
+    source text NOT NULL,
+    prescriber text NOT NULL  -- the prescriber organisation credited, '' for none
+);
 """
 
 

@@ -17,12 +17,14 @@ from projections.person_model import PersonView
 from projections.postgres_indexes import LINK_ORDER
 from projections.postgres_search import search
 from projections.reference_view import (
+    LEAD_RULES,
     OFFERS,
     ORGANISATION,
     POLICY,
     REQUEST_KINDS,
     TITLES,
     catalogue_offers,
+    lead_rules,
     policy_levels,
     request_kinds,
 )
@@ -259,6 +261,17 @@ class PostgresQueries:
             (campaign,),
         )
         return {(channel, indicator): count for channel, indicator, count in rows}
+
+    def lead_rules(self) -> dict[str, Any]:
+        rows = self._rows("SELECT view FROM {schema}.reference WHERE kind = %s AND id = %s", (LEAD_RULES, LEAD_RULES))
+        return lead_rules(rows[0][0] if rows else None)
+
+    def lead_pipeline(self) -> list[tuple[str, str, str, str, int]]:
+        rows = self._rows(
+            "SELECT stage, owner, source, prescriber, count(*) FROM {schema}.lead "
+            "GROUP BY stage, owner, source, prescriber ORDER BY 1, 2, 3, 4"
+        )
+        return [(stage, owner, source, prescriber, count) for stage, owner, source, prescriber, count in rows]
 
     def audit_of(self, subject: str, limit: int) -> list[AuditEntry]:
         rows = self._rows(

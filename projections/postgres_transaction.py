@@ -35,6 +35,7 @@ class PostgresTransaction:
         self._conn = conn
         self._schema = schema
         self._changes_channel = changes_channel  # None: nobody is told (a rebuild's generation)
+        self._leads_read: dict[str, Any] = {}  # person id -> their leads as read: which ones a batch changed
 
     def announce(self, person_ids: Iterable[str]) -> None:
         if self._changes_channel is not None:
@@ -107,7 +108,9 @@ class PostgresTransaction:
             ),
             (ids,),
         ).fetchall()
-        return {view.person_id: view for view in (view_from_json(row[0]) for row in rows)}
+        views = {view.person_id: view for view in (view_from_json(row[0]) for row in rows)}
+        self._leads_read.update((person_id, view.leads) for person_id, view in views.items())
+        return views
 
     def save_views(self, views: Iterable[PersonView], profile_changed: Iterable[str] = ()) -> None:
         views = list(views)
@@ -128,6 +131,30 @@ class PostgresTransaction:
         changed = set(profile_changed)
         if changed:
             self._reindex([view for view in views if view.person_id in changed])
+        self._save_leads(views)
+
+    def _save_leads(self, views: list[PersonView]) -> None:
+        """The pipeline's rows of the leads this batch changed (a fold that saw no lead event keeps
+        the view's own mapping, so most views cost one identity check)."""
+        rows = []
+        for view in views:
+            before = self._leads_read.get(view.person_id, {})
+            if view.leads is before:
+                continue
+            for lead_id, lead in view.leads.items():
+                if before.get(lead_id) != lead:
+                    owner, source, prescriber = lead["owner"] or "", lead["source"] or "", lead["prescriber_id"] or ""
+                    rows.append((lead_id, view.person_id, lead["stage"], owner, source, prescriber))
+        if rows:
+            self._conn.cursor().executemany(
+                self._q(
+                    "INSERT INTO {schema}.lead (lead_id, person_id, stage, owner, source, prescriber) "
+                    "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (lead_id) DO UPDATE SET person_id = excluded.person_id, "
+                    "stage = excluded.stage, owner = excluded.owner, source = excluded.source, "
+                    "prescriber = excluded.prescriber"
+                ),
+                rows,
+            )
 
     def _reindex(self, views: list[PersonView]) -> None:
         """Rewrite the search and roster rows of people whose profile changed (the roster rows carry

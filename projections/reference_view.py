@@ -9,11 +9,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from domain.lead import DEFAULT_RULES
 from domain.referential import DEFAULT_LEVELS
 from domain.service_request import DEFAULT_KINDS
 from projections.facts import Fact
 from schemas.events import (
     AttributeLevelSet,
+    LeadRulesSet,
     OrganisationRegistered,
     OrganisationRelationshipChanged,
     ServiceRequestKindDefined,
@@ -27,6 +29,7 @@ from schemas.journey_events import OfferDefined, OfferWithdrawn
 ORGANISATION, TITLES, POLICY = "organisation", "titles", "attribute-policy"
 OFFERS = "offers"  # the offer catalogue: one document, offers by code
 REQUEST_KINDS = "service-request-kinds"
+LEAD_RULES = "lead-rules"
 REFERENCE_EVENTS = (
     OrganisationRegistered,
     OrganisationRelationshipChanged,
@@ -37,6 +40,7 @@ REFERENCE_EVENTS = (
     OfferWithdrawn,
     ServiceRequestKindDefined,
     ServiceRequestKindRetired,
+    LeadRulesSet,
 )
 
 _REFERENCE_MODELS = models_of(*REFERENCE_EVENTS)
@@ -57,6 +61,8 @@ def key_of(fact: Fact) -> Key:
         return OFFERS, OFFERS
     if isinstance(data, ServiceRequestKindDefined | ServiceRequestKindRetired):
         return REQUEST_KINDS, REQUEST_KINDS
+    if isinstance(data, LeadRulesSet):
+        return LEAD_RULES, LEAD_RULES
     return POLICY, POLICY
 
 
@@ -111,6 +117,11 @@ def _apply(view: dict[str, Any] | None, fact: Fact) -> dict[str, Any]:
         else:
             kinds[data.code] = {**kinds.get(data.code, _default_kind(data.code)), "retired": True}
         return {"kinds": kinds}
+    if isinstance(data, LeadRulesSet):  # set as a whole: the latest decision is the rules
+        return {
+            "sizes": {"medium": data.medium.model_dump(), "large": data.large.model_dump()},
+            "routes": {size: route.model_dump() for size, route in data.routes.items()},
+        }
     raise TypeError(f"not a reference event: {fact.event_type}")
 
 
@@ -137,3 +148,9 @@ def request_kinds(document: Mapping[str, Any] | None) -> dict[str, dict[str, Any
         **{code: _default_kind(code) for code in DEFAULT_KINDS},
         **((document or {}).get("kinds") or {}),
     }
+
+
+def lead_rules(document: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The lead rules in force: the aggregate's defaults (code, not events) until an administrator
+    set them."""
+    return dict(document) if document else {"sizes": DEFAULT_RULES["sizes"], "routes": DEFAULT_RULES["routes"]}

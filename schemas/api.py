@@ -10,6 +10,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from schemas.engagement_api import HeldOfferOut, JourneyNoteIn, JourneyOut, NextOfferOut
 from schemas.events import RequestChannel, RequestState
+from schemas.leads_api import LeadStage, LeadSummary
 from schemas.service_desk import NoteServiceRequestIn, ServiceRequestSummary
 
 
@@ -144,6 +145,11 @@ class Person360Out(ApiModel):
         default_factory=list,
         description="Requests and complaints: open ones first (earliest due first), then the latest 20 resolved or "
         "closed (GET /v1/persons/{id}/service-requests lists them all).",
+    )
+    leads: list[LeadSummary] = Field(
+        default_factory=list,
+        description="Leads: open ones first (oldest first), then the latest 20 converted or lost "
+        "(GET /v1/persons/{id}/leads lists them all).",
     )
     links: list[OrganisationLinks]
     time_travel: TimeTravelOut | None = Field(
@@ -499,4 +505,41 @@ class ServiceRequestsOut(ApiModel):
     service_requests: list[ServiceRequestSummary] = Field(description="Open ones first (earliest due first).")
     open: int = Field(description="Requests not resolved nor closed.")
     breached: int = Field(description="Requests not resolved by their due time (open or finished).")
+    freshness: Freshness
+
+
+# --- the sales pipeline's answers (the bodies are in schemas/leads_api.py) ------------------------
+
+
+class LeadsOut(ApiModel):
+    person_id: str
+    leads: list[LeadSummary] = Field(description="Open ones first (oldest first), then every closed one, newest first.")
+    open: int = Field(description="Leads neither converted nor lost.")
+    freshness: Freshness
+
+
+class StageCounts(ApiModel):
+    created: int = Field(description="Leads ever created (every stage).")
+    by_stage: dict[LeadStage, int]
+    win_rate: float | None = Field(
+        description="converted / (converted + lost): over the leads closed either way; None when none is."
+    )
+    conversion_rate: float | None = Field(
+        description="converted / created: over every lead created, open ones included; None when none is."
+    )
+
+
+class PrescriberCounts(StageCounts):
+    name: str | None = Field(description="The prescriber organisation's name.")
+
+
+class PipelineOut(StageCounts):
+    """The sales pipeline, from the read models: leads by stage, by owner ("unassigned" before
+    routing) and by source, each with its two conversion rates."""
+
+    by_owner: dict[str, StageCounts]
+    by_source: dict[str, StageCounts]
+    by_prescriber: dict[str, PrescriberCounts] = Field(
+        description="Referrals per prescriber organisation credited (by its id), with its name."
+    )
     freshness: Freshness

@@ -23,6 +23,14 @@ from schemas.journey_events import (
     OfferDefined,
     OfferWithdrawn,
 )
+from schemas.lead_events import (
+    LeadConverted,
+    LeadCreated,
+    LeadLost,
+    LeadQualified,
+    LeadRouted,
+    LeadRulesSet,
+)
 from schemas.statuses import CanonicalStatus, Meaning, canonical, meaning
 
 # --- domain events (relayed from the event store) -------------------------------------------
@@ -451,6 +459,12 @@ EVENT_TYPES: dict[str, type[EventData]] = {
         ServiceRequestStateChanged,
         ServiceRequestAssigned,
         ServiceRequestCommented,
+        LeadCreated,
+        LeadQualified,
+        LeadRouted,
+        LeadConverted,
+        LeadLost,
+        LeadRulesSet,
     )
 }
 

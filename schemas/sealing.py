@@ -26,6 +26,8 @@ from schemas.events import (
     ContactPointRemoved,
     EmailInteraction,
     EventData,
+    LeadLost,
+    LeadQualified,
     PersonRegistered,
     PersonRenamed,
     ServiceRequestCommented,
@@ -55,6 +57,8 @@ PERSONAL_FIELDS: dict[type[EventData], tuple[str, ...]] = {
     ServiceRequestOpened: ("subject", "description", "source_ref"),
     ServiceRequestStateChanged: ("reason",),
     ServiceRequestCommented: ("text",),
+    LeadQualified: ("reason",),
+    LeadLost: ("reason",),
 }
 PERSONAL_BY_TYPE = {model.event_type: fields for model, fields in PERSONAL_FIELDS.items()}
 

@@ -24,6 +24,7 @@ from domain.errors import ContactPointTakenError, JoinError, NotFoundError
 from domain.organisation import Kind, Organisation, Relationship, organisation_id_for
 from domain.person import Person
 from domain.referential import AttributePolicy, Level, TitleReferential
+from services.application.leads import LeadDesk
 from services.application.service_desk import ServiceDesk
 from services.application.wire import check_contract
 
@@ -48,9 +49,10 @@ WEB_CONTACT_TITLE = ("web-contact", "Contact seen on the web")
 CONTACT_ATTRIBUTES: dict[str, ContactKind] = {"email": "email", "mobile_phone": "phone"}
 
 
-class Crossview(ServiceDesk, Application):
+class Crossview(LeadDesk, ServiceDesk, Application):
     """People, organisations, function titles and the attribute policy, service requests and their
-    kinds (services/application/service_desk.py): every command with invariants."""
+    kinds (services/application/service_desk.py), leads and their rules (services/application/leads.py):
+    every command with invariants."""
 
     name = "crossview"
 

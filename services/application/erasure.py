@@ -4,8 +4,8 @@
    projection turns the person's view into counts alone and empties their timeline.
 2. Their data keys are destroyed: every personal field they ever had on the log is unreadable.
 3. Their own aggregates (the person, the contact points that lead to them, the service requests
-   opened for them) leave the event store: nothing there names them, and their addresses are free
-   for whoever uses them next.
+   opened for them, their leads) leave the event store: nothing there names them, and their
+   addresses are free for whoever uses them next.
 Each step can be repeated, so a request that failed half-way is simply sent again.
 """
 
@@ -44,5 +44,5 @@ class Eraser:
         today = datetime.now(UTC).date()
         _, positions = self.run(lambda app: app.record_erasure(family, today))
         self.keys.destroy([str(p) for p in family])
-        self.purge([*family, *theirs])
+        self.purge([*family, *theirs, *self.app.leads_of(family)])
         return Erased([str(p) for p in family], positions)

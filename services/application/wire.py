@@ -13,6 +13,7 @@ from eventsourcing.domain import DomainEvent
 
 from domain.contact_point import ContactPoint
 from domain.erasure import Erasure, Purged
+from domain.lead import Lead, LeadRules, PersonLeads
 from domain.offers import OfferAnswer, OfferCatalogue
 from domain.organisation import Organisation
 from domain.person import Person
@@ -28,6 +29,12 @@ from schemas.events import (
     FunctionAssigned,
     FunctionEnded,
     FunctionsReprioritised,
+    LeadConverted,
+    LeadCreated,
+    LeadLost,
+    LeadQualified,
+    LeadRouted,
+    LeadRulesSet,
     OrganisationRegistered,
     OrganisationRelationshipChanged,
     PersonErased,
@@ -100,6 +107,10 @@ def wire_data(event: DomainEvent) -> EventData | None:
             return PersonErased(erased_on=event.erased_on)
         case AttributePolicy.LevelSet():
             return AttributeLevelSet(attribute=event.attribute, level=event.level)
+        case Lead.Created() | Lead.Qualified() | Lead.Routed() | Lead.Converted() | Lead.Lost():
+            return lead_data(event)
+        case LeadRules.RulesSet():
+            return LeadRulesSet(medium=event.sizes["medium"], large=event.sizes["large"], routes=event.routes)
         case OfferCatalogue.OfferDefined():
             return OfferDefined(
                 code=event.code,
@@ -134,6 +145,9 @@ def wire_data(event: DomainEvent) -> EventData | None:
             return ServiceRequestKindRetired(code=event.code)
         case (
             OfferCatalogue.Started()
+            | LeadRules.Started()
+            | PersonLeads.Started()
+            | PersonLeads.Noted()
             | TitleReferential.Started()
             | AttributePolicy.Started()
             | RequestKinds.Started()
@@ -146,6 +160,39 @@ def wire_data(event: DomainEvent) -> EventData | None:
         ):
             return None  # bookkeeping of the write side: the index lives in the event store
     raise TypeError(f"no wire event for {type(event).__qualname__}: add one to services/application/wire.py")
+
+
+def lead_data(event: DomainEvent) -> EventData:
+    """A lead's event: the lead is named in the data, the person is the subject."""
+    lead_id = str(event.originator_id)
+    match event:
+        case Lead.Created():
+            return LeadCreated(
+                lead_id=lead_id,
+                product=event.product,
+                source=event.source,
+                function_id=event.function_id,
+                organisation_id=event.organisation_id,
+                prescriber_id=event.prescriber_id,
+                prescriber_name=event.prescriber_name,
+                campaign=event.campaign,
+                employees=event.employees,
+                budget=event.budget,
+                created_at=event.created_at,
+                created_by=event.created_by,
+                source_ref=event.source_ref,
+            )
+        case Lead.Qualified():
+            return LeadQualified(
+                lead_id=lead_id, size=event.size, rule=event.rule, reason=event.reason, at=event.at, by=event.by
+            )
+        case Lead.Routed():
+            return LeadRouted(lead_id=lead_id, channel=event.channel, owner=event.owner, at=event.at, by=event.by)
+        case Lead.Converted():
+            return LeadConverted(lead_id=lead_id, organisation_id=event.organisation_id, at=event.at, by=event.by)
+        case Lead.Lost():
+            return LeadLost(lead_id=lead_id, reason=event.reason, at=event.at, by=event.by)
+    raise TypeError(f"not a lead event: {type(event).__qualname__}")
 
 
 def service_request_data(event: DomainEvent) -> EventData:
@@ -182,10 +229,11 @@ def service_request_data(event: DomainEvent) -> EventData:
 
 
 # Events about a person stored by an aggregate of their own (a service request, an answer to an
-# offer): the person's id is the subject, so they share the person's partition of the log (and its
-# order) and their data key.
+# offer, a lead): the person's id is the subject, so they share the person's partition of the log
+# (and its order) and their data key.
 _ABOUT_A_PERSON = (Erasure.Erased, ServiceRequest.Opened, ServiceRequest.StateChanged, ServiceRequest.Assigned,
-                   ServiceRequest.Commented, OfferAnswer.Answered)  # fmt: skip
+                   ServiceRequest.Commented, OfferAnswer.Answered, Lead.Created, Lead.Qualified, Lead.Routed,
+                   Lead.Converted, Lead.Lost)  # fmt: skip
 
 
 def to_cloud_event(event: DomainEvent, data: EventData) -> CloudEvent:

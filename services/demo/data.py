@@ -28,6 +28,7 @@ from schemas.events import (
 from services.application import offers
 from services.application.crossview import Crossview
 from services.application.journeys import journey_facts
+from services.demo.leads import seed_leads
 
 DEMO_NAMESPACE = uuid.UUID("6f1c7d4e-8a55-4b0e-9a43-1c2f0e7d5b10")
 
@@ -109,6 +110,7 @@ def seed_demo(app: Crossview, publish: Callable[[list[CloudEvent]], object]) -> 
         function_id=str(demo_id("function:claire:fabulous-garden")),
     )
     define_demo_offers(app)
+    seed_leads(app, fabien, colleague, organisations, functions, demo_id)
     publish(interactions_of(str(fabien), functions))
     # As treasurer, he complained by email (an Inbound Parse post would open it so): a double debit.
     app.open_from_email(

@@ -80,9 +80,9 @@ class Allow:
             self.kind or ("read" if scope["method"] in SAFE_METHODS else "change"),
             getattr(endpoint, "__name__", scope["path"]),
             scope["method"],
-            scope["path"],
+            storable(scope["path"]),
             client[0] if client else None,
-            path_params,
+            {k: storable(v) if isinstance(v, str) else v for k, v in path_params.items()},
         )
 
     def admit(self, authenticator: Authenticator, bearer: str | None, api_key: str | None) -> Caller:
@@ -106,6 +106,15 @@ class Allow:
                 f"the caller has {', '.join(sorted(caller.roles)) or 'no known role'}",
             )
         return caller
+
+
+def storable(text: str) -> str:
+    """The text with what PostgreSQL text cannot hold (NUL, a lone surrogate) as U+FFFD: a read's
+    record is sent before the edge refuses such a path (services/http/limits.py), and a record the
+    projector cannot store would be a dead letter instead of a trace."""
+    if text.isascii() and "\x00" not in text:
+        return text
+    return "".join("\ufffd" if c == "\x00" or "\ud800" <= c <= "\udfff" else c for c in text)
 
 
 SESSION_COOKIE = "crossview_session"  # the console's: the token an advisor signed in with

@@ -15,6 +15,7 @@ from schemas.sealing import PERSONAL_BY_TYPE
 
 NAMES = ("given_name", "family_name")
 REQUEST_TEXTS = ("subject", "description")
+LEAD_TEXTS = ("reason", "lost_reason")
 
 
 class Pseudonymiser:
@@ -53,6 +54,8 @@ class Pseudonymiser:
                 out[key] = self.of(value)
             elif key == "comments" and isinstance(value, list) and "request_id" in document:
                 out[key] = [{**c, "text": self.of(c.get("text"))} for c in value]
+            elif key in LEAD_TEXTS and "lead_id" in document:  # a lead: what someone said about it
+                out[key] = self.of(value)
             elif key == "data" and isinstance(value, dict) and "event_type" in document:  # a timeline entry
                 personal = PERSONAL_BY_TYPE.get(document["event_type"], ())
                 out[key] = {f: self.of(v) if f in personal else v for f, v in value.items()}

@@ -19,8 +19,9 @@ def test_fabiens_view_counts_one_interaction_per_channel_and_knows_his_name():
     assert dict(view.interactions) == {"sms": 1, "email": 1, "web": 3, "call": 1}
     assert view.last_interaction.channel == "call"
     # registration, 4 functions, 1 ending, 3 attributes with their 3 contact points, 6 interactions,
-    # 2 journey steps, the complaint he sent by email as treasurer
-    assert view.events_applied == 21
+    # 2 journey steps, the complaint he sent by email as treasurer, and his 3 leads' 8 events
+    # (services/demo/leads.py)
+    assert view.events_applied == 21 + 8
     (complaint,) = view.service_requests.values()
     assert (complaint["kind"], complaint["channel"]) == ("complaint", "email")
     assert complaint["function_id"] == IDS.functions["croissance-plus"]

@@ -30,6 +30,11 @@ CLEAR = {
     "request_id", "opened_at", "due_at", "opened_by", "state", "previous_state", "at", "by", "assignee",
     "author",
 }  # fmt: skip
+# A lead's figures and who handles it (what the pipeline counts); its reasons are sealed.
+CLEAR |= {
+    "lead_id", "product", "source", "prescriber_id", "prescriber_name", "employees", "budget", "created_at",
+    "created_by", "source_ref", "size", "rule", "at", "by", "channel", "owner",
+}  # fmt: skip
 
 
 def sealed_sms() -> dict:

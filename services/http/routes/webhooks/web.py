@@ -7,7 +7,9 @@ import uuid
 from fastapi import APIRouter
 
 from channels import segment
+from channels.webhook_fields import PayloadError
 from domain.errors import RetiredRequestKindError, UnknownRequestKindError
+from domain.lead import lead_id_for
 from schemas.api import Problem
 from schemas.envelope import CloudEvent
 from services.container import Container
@@ -44,6 +46,45 @@ def _open_service_requests(crossview: Container, events: list[tuple[Attributed, 
             ) from error
 
 
+def _create_leads(crossview: Container, events: list[tuple[Attributed, CloudEvent]]) -> None:
+    """Each "Lead Submitted" track creates a lead for its person, once: the lead id derives from
+    the event id, itself from the message id, so a retry finds the lead it created. Every form of
+    the batch is checked first: one that says too little is a 422 naming the property, and none
+    of the batch's leads is created."""
+    forms = []
+    for item, event in events:
+        where = item.field.rsplit(".", 1)[0] + "." if "." in item.field else ""
+        try:
+            form = segment.lead_form(item.data)
+        except PayloadError as error:
+            raise ProblemError(
+                422, "Invalid lead", str(error), [{"field": f"{where}{error.field}", "message": error.message}]
+            ) from error
+        if form is not None:
+            forms.append((form, event))
+    for form, event in forms:
+        crossview.commands.run(
+            lambda app, form=form, event=event: app.create_lead(
+                uuid.UUID(event.subject),
+                form.product,
+                "campaign" if form.campaign else "web",
+                "segment",
+                function_id=event.data.get("function_id"),
+                campaign=form.campaign,
+                employees=form.employees,
+                budget=form.budget,
+                source_ref=event.id,
+                lead_id=lead_id_for(f"segment:{event.id}"),
+            )
+        )
+
+
+def _follow_ups(crossview: Container, events: list[tuple[Attributed, CloudEvent]]) -> None:
+    """What a web form asks beside its interaction: a service request, a lead."""
+    _open_service_requests(crossview, events)
+    _create_leads(crossview, events)
+
+
 def _segment_edge(webhook: segment.MessageWebhook, credentials_in_headers: bool) -> Edge:
     return Edge(
         webhook=lambda settings, state: webhook,
@@ -52,7 +93,7 @@ def _segment_edge(webhook: segment.MessageWebhook, credentials_in_headers: bool)
         answer=lambda accepted, ignored: {"success": True},
         credentials_in_headers=credentials_in_headers,
         problem=_as_segment_error,
-        follow=_open_service_requests,
+        follow=_follow_ups,
     )
 
 
