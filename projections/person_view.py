@@ -9,6 +9,7 @@ batching and whatever the interleaving of the interactions and domain topics.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 
 from projections.engagement_state import fold_answer, fold_campaign, fold_journey, journey_key
 from projections.facts import Fact
@@ -136,7 +137,8 @@ def _fold_person(view: PersonView, facts: list[Fact]) -> PersonView:
             if change is not None:
                 key = f"{data.channel}:{contact_address(data)}"
                 known = reachability.get(key)
-                if known is None or (at.isoformat(), fact.event_id) > (known["since"], known["event_id"]):
+                # As instants, not as text: two events may carry their times with different offsets.
+                if known is None or (at, fact.event_id) > (datetime.fromisoformat(known["since"]), known["event_id"]):
                     reachability[key] = {
                         "channel": data.channel,
                         "address": contact_address(data),

@@ -1,5 +1,5 @@
 import random
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -52,6 +52,20 @@ def test_the_latest_interaction_is_the_latest_in_time_not_the_last_to_arrive():
     late = event("p", SmsInteraction(provider_id="late", **sms), at + timedelta(hours=1), "late")
     early = event("p", SmsInteraction(provider_id="early", **sms), at, "early")
     assert fold(facts_of([late, early]))["p"].last_interaction.event_id == late.id
+
+
+def test_reachability_follows_the_latest_change_in_time_whatever_the_offsets_it_came_with():
+    def sms(body: str, at: datetime, key: str):
+        data = SmsInteraction(direction="inbound", provider="twilio", provider_id=key, status="received",
+                              from_number="+33611111111", to_number="+33140000000", body=body)  # fmt: skip
+        return event("p-offsets", data, at, key)
+
+    paris = timezone(timedelta(hours=2))
+    stop = sms("STOP", datetime(2026, 11, 30, 15, 30, tzinfo=paris), "sm-stop")  # 13:30 UTC
+    start = sms("START", datetime(2026, 11, 30, 14, 0, tzinfo=UTC), "sm-start")  # 14:00 UTC: the later
+    for order in ([stop, start], [start, stop]):
+        view = fold(facts_of(order))["p-offsets"]
+        assert view.reachability["sms:+33611111111"]["reachable"], order  # opted in again, last
 
 
 def test_the_stored_form_of_a_view_reads_back_equal():
