@@ -8,7 +8,6 @@ reads come from the read models.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter
@@ -17,23 +16,13 @@ from projections.leads import OPEN_STAGES, listed, pipeline
 from projections.person_document import lead_summary
 from schemas.api import CommandOut, LeadsOut, PipelineOut
 from schemas.leads_api import LeadIn, LeadRulesIn, LeadRulesOut, LoseIn, QualifyIn, RouteIn
-from services.application.crossview import Crossview
 from services.http.access import AsAdmin, AsAdvisor, AsPeopleReader, AsReader, shown_to
-from services.http.deps import App, Fresh, ProblemError, positions_out
-from services.http.routes.commands import ERRORS
+from services.http.deps import App, Fresh, ProblemError
+from services.http.routes.commands import ERRORS, run_command
 from services.http.routes.queries import NOT_FOUND, family_of
 
 router = APIRouter(tags=["leads"])
 LEADS = "/v1/persons/{person_id}/leads"
-
-
-def _run(crossview, use_case: Callable[[Crossview], Any]) -> CommandOut:
-    result, positions = crossview.commands.run(use_case)
-    return CommandOut(
-        id=None if result is None else str(result),
-        positions=positions_out(positions),
-        relayed=crossview.commands.relayed(positions),
-    )
 
 
 @router.post(LEADS, status_code=201, response_model=CommandOut, responses=ERRORS)
@@ -56,7 +45,7 @@ def create_lead(crossview: App, caller: AsAdvisor, person_id: uuid.UUID, body: L
             "a campaign reply names its campaign",
             [{"field": "body.campaign", "message": "required for a campaign reply"}],
         )
-    return _run(
+    return run_command(
         crossview,
         lambda app: app.create_lead(
             person_id,
@@ -80,7 +69,9 @@ def qualify_lead(
     """Qualify the lead small, medium or large by the rules (`GET /v1/lead-rules`), or give `size`
     to override them (`reason` required: 409 `QualificationOverrideError` without). A routed lead is
     not qualified again (409 `LeadTransitionError`). The answer's id is the size."""
-    return _run(crossview, lambda app: app.qualify_lead(person_id, lead_id, caller.subject, body.size, body.reason))
+    return run_command(
+        crossview, lambda app: app.qualify_lead(person_id, lead_id, caller.subject, body.size, body.reason)
+    )
 
 
 @router.post(f"{LEADS}/{{lead_id}}/route", response_model=CommandOut, responses=ERRORS)
@@ -90,7 +81,9 @@ def route_lead(
     """Route the qualified lead to a channel (contact centre, advisor, key-account manager) and an
     owner: by the rules for its size, or as given (an assignment; again to reassign). A new lead
     is qualified first (409 `LeadTransitionError`). The answer's id is the owner."""
-    return _run(crossview, lambda app: app.route_lead(person_id, lead_id, caller.subject, body.channel, body.owner))
+    return run_command(
+        crossview, lambda app: app.route_lead(person_id, lead_id, caller.subject, body.channel, body.owner)
+    )
 
 
 @router.post(f"{LEADS}/{{lead_id}}/convert", response_model=CommandOut, responses=ERRORS)
@@ -98,13 +91,13 @@ def convert_lead(crossview: App, caller: AsAdvisor, person_id: uuid.UUID, lead_i
     """The lead is won: its organisation becomes a client from today (its relationship change is
     stored with the conversion). A new lead is qualified first; a converted or lost one is closed
     (409 `LeadTransitionError`, `LeadClosedError`)."""
-    return _run(crossview, lambda app: app.convert_lead(person_id, lead_id, caller.subject))
+    return run_command(crossview, lambda app: app.convert_lead(person_id, lead_id, caller.subject))
 
 
 @router.post(f"{LEADS}/{{lead_id}}/lose", response_model=CommandOut, responses=ERRORS)
 def lose_lead(crossview: App, caller: AsAdvisor, person_id: uuid.UUID, lead_id: uuid.UUID, body: LoseIn) -> CommandOut:
     """The lead is lost, for a reason (409 `LeadClosedError` once converted or lost)."""
-    return _run(crossview, lambda app: app.lose_lead(person_id, lead_id, body.reason, caller.subject))
+    return run_command(crossview, lambda app: app.lose_lead(person_id, lead_id, body.reason, caller.subject))
 
 
 @router.get(LEADS, response_model=LeadsOut, responses=NOT_FOUND)
@@ -151,4 +144,4 @@ def set_lead_rules(crossview: App, caller: AsAdmin, body: LeadRulesIn) -> Comman
     above the large one, a product named for both sizes, a size without a route)."""
     sizes = {"medium": body.medium.model_dump(), "large": body.large.model_dump()}
     routes = {size: route.model_dump() for size, route in body.routes.items()}
-    return _run(crossview, lambda app: app.set_lead_rules(sizes, routes))
+    return run_command(crossview, lambda app: app.set_lead_rules(sizes, routes))

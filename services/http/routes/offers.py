@@ -20,7 +20,7 @@ from schemas.engagement_api import OfferAnswerIn, OfferIn, VisitorOffersOut
 from services.application import offers
 from services.http.access import AsAdmin, AsAdvisor, AsReader, AsWebsite
 from services.http.deps import App, ProblemError, today
-from services.http.routes.commands import ERRORS, _run
+from services.http.routes.commands import ERRORS, run_command
 from services.http.routes.queries import NOT_FOUND, family_of, moment_of
 
 router = APIRouter(tags=["offers"])
@@ -45,13 +45,13 @@ def define_offer(crossview: App, caller: AsAdmin, code: OfferCode, body: OfferIn
         products=tuple(body.products),
         journey_types=tuple(body.journey_types),
     )
-    return _run(crossview, lambda app: offers.define_offer(app, offer))
+    return run_command(crossview, lambda app: offers.define_offer(app, offer))
 
 
 @router.post("/v1/offer-catalogue/{code}/withdraw", response_model=CommandOut, responses=ERRORS)
 def withdraw_offer(crossview: App, caller: AsAdmin, code: OfferCode) -> CommandOut:
     """Withdraw an offer: no longer held by anyone, suggested nor accepted."""
-    return _run(crossview, lambda app: offers.withdraw_offer(app, code))
+    return run_command(crossview, lambda app: offers.withdraw_offer(app, code))
 
 
 @router.get("/v1/offer-catalogue", tags=["administration"])
@@ -66,7 +66,7 @@ def _answer(
     view, _ = family_of(crossview, str(person_id))  # 404, 410; a joined person answers as their survivor
     channel = body.channel if body else "call"
     survivor = uuid.UUID(view.person_id)
-    return _run(crossview, lambda app: offers.answer_offer(app, survivor, code, answer, channel, today()))
+    return run_command(crossview, lambda app: offers.answer_offer(app, survivor, code, answer, channel, today()))
 
 
 @router.post("/v1/persons/{person_id}/offers/{code}/accept", response_model=CommandOut, responses=ERRORS)

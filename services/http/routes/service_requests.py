@@ -7,7 +7,6 @@ reads come from the person's read model, with ``breached`` judged at the moment 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
@@ -27,10 +26,9 @@ from schemas.service_desk import (
     ServiceRequestIn,
     ServiceRequestSummary,
 )
-from services.application.crossview import Crossview
 from services.http.access import AsAdmin, AsAdvisor, AsPeopleReader, AsReader, shown_to
-from services.http.deps import App, Fresh, ProblemError, positions_out
-from services.http.routes.commands import ERRORS
+from services.http.deps import App, Fresh, ProblemError
+from services.http.routes.commands import ERRORS, run_command
 from services.http.routes.queries import NOT_FOUND, family_of
 
 router = APIRouter(tags=["service requests"])
@@ -38,20 +36,11 @@ KindCode = Annotated[str, Path(min_length=1, max_length=100, description="The ki
 REQUESTS = "/v1/persons/{person_id}/service-requests"
 
 
-def _run(crossview, use_case: Callable[[Crossview], Any]) -> CommandOut:
-    result, positions = crossview.commands.run(use_case)
-    return CommandOut(
-        id=None if result is None else str(result),
-        positions=positions_out(positions),
-        relayed=crossview.commands.relayed(positions),
-    )
-
-
 @router.post(REQUESTS, status_code=201, response_model=CommandOut, responses=ERRORS)
 def open_service_request(crossview: App, caller: AsAdvisor, person_id: uuid.UUID, body: ServiceRequestIn) -> CommandOut:
     """Open a request or a complaint for the person (and, where it applies, one of their functions),
     due by its kind's service level. The answer's id is the request id."""
-    return _run(
+    return run_command(
         crossview,
         lambda app: app.open_service_request(
             person_id,
@@ -72,7 +61,7 @@ def change_request_state(
     """Move the request on: open -> in_progress -> waiting_for_customer -> resolved -> closed (and
     back to in_progress from waiting); `open` again from resolved or closed reopens it. A move the
     rules refuse is a 409 `RequestTransitionError` saying where it may go."""
-    return _run(
+    return run_command(
         crossview, lambda app: app.change_request_state(person_id, request_id, body.state, caller.subject, body.reason)
     )
 
@@ -82,7 +71,7 @@ def assign_request(
     crossview: App, caller: AsAdvisor, person_id: uuid.UUID, request_id: uuid.UUID, body: AssigneeIn
 ) -> CommandOut:
     """Put the request in someone's hands (not a closed one: 409 `RequestClosedError`)."""
-    return _run(crossview, lambda app: app.assign_request(person_id, request_id, body.assignee, caller.subject))
+    return run_command(crossview, lambda app: app.assign_request(person_id, request_id, body.assignee, caller.subject))
 
 
 @router.post(f"{REQUESTS}/{{request_id}}/comments", status_code=201, response_model=CommandOut, responses=ERRORS)
@@ -90,7 +79,7 @@ def comment_request(
     crossview: App, caller: AsAdvisor, person_id: uuid.UUID, request_id: uuid.UUID, body: CommentIn
 ) -> CommandOut:
     """Add a comment, signed by the caller (not on a closed request: 409 `RequestClosedError`)."""
-    return _run(crossview, lambda app: app.comment_request(person_id, request_id, caller.subject, body.text))
+    return run_command(crossview, lambda app: app.comment_request(person_id, request_id, caller.subject, body.text))
 
 
 def _requests(crossview, person_id: str) -> tuple[str, dict[str, Any]]:
@@ -148,7 +137,7 @@ def request_kinds(crossview: App, caller: AsReader) -> RequestKindsOut:
 def define_request_kind(crossview: App, caller: AsAdmin, code: KindCode, body: RequestKindIn) -> CommandOut:
     """Add a kind of service request, or relabel it, or change its service level (applies to
     requests opened from then on: an open request keeps its due time)."""
-    return _run(crossview, lambda app: app.define_request_kind(code, body.label, body.service_level_hours))
+    return run_command(crossview, lambda app: app.define_request_kind(code, body.label, body.service_level_hours))
 
 
 @router.post(
@@ -156,4 +145,4 @@ def define_request_kind(crossview: App, caller: AsAdmin, code: KindCode, body: R
 )
 def retire_request_kind(crossview: App, caller: AsAdmin, code: KindCode) -> CommandOut:
     """Stop opening requests of a kind; those that have it keep it."""
-    return _run(crossview, lambda app: app.retire_request_kind(code))
+    return run_command(crossview, lambda app: app.retire_request_kind(code))
