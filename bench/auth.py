@@ -1,6 +1,6 @@
 """What the door and the audit cost: the 360° query and HTTP ingest with authentication and audit
-on (`crossview serve`: a bearer token checked, roles checked, an audit record written to Kafka with
-acks=all before each 360° answer), beside the same server with both taken off (bench/unguarded.py),
+on (`crossview serve`: a bearer token checked, roles checked, an audit record committed before each
+360° answer, relayed to its Kafka topic), beside the same server with both taken off (bench/unguarded.py),
 in the same run, on the same data, with the projector running.
 
 - query: 16 concurrent clients asking random people's 360° views (advisor token);
