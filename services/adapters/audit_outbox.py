@@ -64,12 +64,14 @@ class PostgresAuditOutbox:
                     self._table
                 )
             )
-        self._insert = sql.SQL("INSERT INTO {} (access) SELECT unnest(%s::text[])").format(self._table)
+        # One text parameter, a record a line (JSON escapes every newline inside its strings):
+        # psycopg's adaptation of a list of strings cost more than the INSERT itself.
+        self._insert = sql.SQL("INSERT INTO {} (access) SELECT unnest(string_to_array(%s, E'\\n'))").format(self._table)
 
     async def keep(self, accesses: list[dict[str, Any]]) -> None:
         """The Auditor's ``Keep``: returns once the round's rows are committed (autocommit: the
         INSERT is its own transaction); DatabaseUnavailable when PostgreSQL does not answer."""
-        rows = [json.dumps(access, ensure_ascii=False) for access in accesses]
+        rows = "\n".join(json.dumps(access, ensure_ascii=False) for access in accesses)
         conn = await self._connection()
         try:
             await conn.execute(self._insert, (rows,))

@@ -59,6 +59,7 @@ def test_records_kept_while_the_broker_is_away_reach_the_topic_once_it_is_back(s
 
         stranded = PostgresAuditOutbox(pool, settings.database_url, settings.namespace, broker_away)
         kept = _accesses(3)
+        kept[0]["path"] = "/v1/persons/p0\nwith a line break"  # rows are lines on the way in: escaped
         asyncio.run(stranded.keep(kept))  # durable: it returns although nothing reached Kafka
         assert stranded.backlog() == 3
         try:
@@ -75,6 +76,7 @@ def test_records_kept_while_the_broker_is_away_reach_the_topic_once_it_is_back(s
         on_topic = _on_the_topic(settings)
         assert sorted(a["id"] for a in on_topic) == sorted(a["id"] for a in kept)
         assert {a["subject"] for a in on_topic} == {"p0", "p1", "p2"}
+        assert [a["path"] for a in on_topic if a["subject"] == "p0"] == ["/v1/persons/p0\nwith a line break"]
     finally:
         publisher.close()
         pool.close()
