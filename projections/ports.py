@@ -14,6 +14,7 @@ from projections.audit_view import AuditEntry
 from projections.directory import Colleague, Criteria, PersonContext, References
 from projections.person_model import PersonView
 from projections.reference_view import Key as ReferenceKey
+from projections.request_queue import QueueQuery, QueueRow
 from projections.timeline import TimelineEntry
 from schemas.envelope import WireRecord
 
@@ -166,6 +167,10 @@ class ProjectionStore(Protocol):
     def lead_pipeline(self) -> list[tuple[str, str, str, str, int]]:
         """Leads per (stage, owner, source, prescriber), every lead once: projections/leads.pipeline
         reads them."""
+
+    def service_request_queue(self, query: QueueQuery) -> list[QueueRow]:
+        """One page of the service requests of everyone (projections/request_queue.py): those the
+        query keeps, breached first, then the earliest due."""
 
     def audit_of(self, subject: str, limit: int) -> list[AuditEntry]:
         """The access records of ``subject`` (a person id), newest first."""
