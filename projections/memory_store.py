@@ -78,7 +78,12 @@ class _MemoryTransaction:
         known = {**self._store._views, **self.saved}
         return {pid: known[pid] for pid in person_ids if pid in known}
 
-    def save_views(self, views: Iterable[PersonView], profile_changed: Iterable[str] = ()) -> None:
+    def save_views(
+        self,
+        views: Iterable[PersonView],
+        profile_changed: Iterable[str] = (),
+        before: Mapping[str, PersonView] | None = None,
+    ) -> None:
         self.saved.update((view.person_id, view) for view in views)
 
     def references(self, keys: Iterable[Key]) -> dict[Key, dict[str, Any]]:

@@ -46,9 +46,16 @@ class ProjectionTransaction(Protocol):
 
     def views(self, person_ids: Iterable[str]) -> dict[str, PersonView]: ...
 
-    def save_views(self, views: Iterable[PersonView], profile_changed: Iterable[str] = ()) -> None:
+    def save_views(
+        self,
+        views: Iterable[PersonView],
+        profile_changed: Iterable[str] = (),
+        before: Mapping[str, PersonView] | None = None,
+    ) -> None:
         """Store the views; ``profile_changed`` names the people whose functions, attributes or name
-        changed, whose search and roster entries must be rewritten."""
+        changed, whose search and roster entries must be rewritten; ``before``, the views as they
+        were before this batch (those the projector kept as well as those read here), tells which
+        rows of the other read models (the service desk's queue) changed."""
 
     def references(self, keys: Iterable[ReferenceKey]) -> dict[ReferenceKey, dict[str, Any]]: ...
 

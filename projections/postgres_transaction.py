@@ -115,7 +115,12 @@ class PostgresTransaction:
         self._requests_read.update((pid, (view.service_requests, view.merged_into)) for pid, view in views.items())
         return views
 
-    def save_views(self, views: Iterable[PersonView], profile_changed: Iterable[str] = ()) -> None:
+    def save_views(
+        self,
+        views: Iterable[PersonView],
+        profile_changed: Iterable[str] = (),
+        before: Mapping[str, PersonView] | None = None,
+    ) -> None:
         views = list(views)
         if not views:
             return
@@ -135,7 +140,9 @@ class PostgresTransaction:
         if changed:
             self._reindex([view for view in views if view.person_id in changed])
         self._save_leads(views)
-        save_queue(self._conn, self._schema, views, self._requests_read)
+        # the projector keeps the views of its people between batches: what it held is "before" too
+        held = {pid: (view.service_requests, view.merged_into) for pid, view in (before or {}).items()}
+        save_queue(self._conn, self._schema, views, {**self._requests_read, **held})
 
     def _save_leads(self, views: list[PersonView]) -> None:
         """The pipeline's rows of the leads this batch changed (a fold that saw no lead event keeps

@@ -115,7 +115,9 @@ route(
     """The Segment Spec as Segment-compatible libraries send it: identify, track, page, screen,
     group and alias, alone or as {"batch": [...]}, authenticated by the source's write key (HTTP
     Basic). identify and alias join the identities they name; group links the person to the
-    group's organisation through a function; every message is a web interaction.""",
+    group's organisation through a function; every message is a web interaction. A track
+    "Service Request Submitted" opens a service request, a track "Lead Submitted" or an identify
+    whose traits carry `lead` creates a lead (README: the forms' fields).""",
     answers=dict[str, bool],
 )
 for endpoint in segment.TRACKING_ENDPOINTS:
