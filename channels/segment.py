@@ -9,6 +9,7 @@ left to the receiver)."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -158,7 +159,9 @@ def _check_forms(kind: str, event: Any, properties: dict[str, Any], traits: dict
     elif kind == "track" and event == LEAD_SUBMITTED:
         lead_properties(properties, "properties")
     elif kind == "identify":
-        lead_trait({**traits, **properties})  # as the interaction will carry them (see lead_form)
+        # An incomplete lead trait is accepted and recorded: an identify is for identity first (it creates no lead).
+        with contextlib.suppress(IncompleteForm):
+            lead_trait({**traits, **properties})  # as the interaction will carry them (see lead_form)
 
 
 def _names(traits: dict[str, Any]) -> tuple[str, str] | None:
@@ -297,6 +300,12 @@ LEAD_SUBMITTED = "Lead Submitted"
 LEAD_TRAIT = "lead"
 
 
+class IncompleteForm(PayloadError):
+    """A form well-formed but without a field it needs (a lead without its product). A track that
+    submits only the form is refused; an identify carrying it as a trait is accepted and recorded
+    (who the visitor is matters beyond the form), and creates no lead."""
+
+
 @dataclass(frozen=True)
 class LeadForm:
     product: str
@@ -330,10 +339,11 @@ def lead_trait(traits: dict[str, Any]) -> LeadForm | None:
 
 def lead_properties(fields: dict[str, Any], where: str) -> LeadForm:
     """What a lead form says, from the track's properties or the identify's ``traits.lead``
-    (``where``, which the PayloadError names with the field: ``properties.budget``)."""
+    (``where``, which the PayloadError names with the field: ``properties.budget``): PayloadError
+    for a field of the wrong kind, IncompleteForm without a product."""
     product, campaign, submission = fields.get("product"), fields.get("campaign"), fields.get("submission_id")
-    if not isinstance(product, str) or not 1 <= len(product.strip()) <= 100:
-        raise PayloadError(f"{where}.product", "the offer's code (text, at most 100 characters) is required")
+    if product is not None and (not isinstance(product, str) or not 1 <= len(product.strip()) <= 100):
+        raise PayloadError(f"{where}.product", "the offer's code (text, at most 100 characters) expected")
     if campaign is not None and (not isinstance(campaign, str) or not 1 <= len(campaign.strip()) <= 200):
         raise PayloadError(f"{where}.campaign", "a campaign's name (text, at most 200 characters) expected")
     if submission is not None and (
@@ -346,6 +356,8 @@ def lead_properties(fields: dict[str, Any], where: str) -> LeadForm:
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= most):
             raise PayloadError(f"{where}.{name}", f"a whole number from 0 to {most} expected")
         numbers[name] = value
+    if product is None:  # checked last: a form missing it may still be refused for what it holds
+        raise IncompleteForm(f"{where}.product", "the offer's code is required to create a lead")
     return LeadForm(
         product.strip(),
         numbers["employees"],

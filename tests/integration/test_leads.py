@@ -103,7 +103,8 @@ def test_an_identify_carrying_a_lead_creates_it_once_for_the_person_it_identifie
     """Segment's own Identify call (the fixture's payload unchanged), delivered twice and once more
     through the Tracking API: one lead, Fabien's, a reply to its campaign. A form id the site gives
     creates its lead once whatever message carries it (analytics.js sends kept traits again); a
-    malformed lead trait is refused naming the field, and nothing of that call is recorded."""
+    malformed lead trait is refused naming the field, and nothing of that call is recorded; one
+    without its product is accepted (the visitor is recorded) and creates no lead."""
     configured = settings.model_copy(update=SECRETS)
     auth = {"authorization": "Basic " + base64.b64encode(f"{SECRETS['segment_write_key']}:".encode()).decode()}
     message = json.loads((FIXTURES / "identify_lead.json").read_text())
@@ -133,8 +134,15 @@ def test_an_identify_carrying_a_lead_creates_it_once_for_the_person_it_identifie
         assert refused.status_code == 422, refused.text
         assert [e["field"] for e in refused.json()["errors"]] == ["body.traits.lead.budget"]
 
+        incomplete = {**message, "messageId": "ajs-no-product", "userId": "claire-shop-7"}
+        incomplete["traits"] = {"email": "claire@social-networks.example", "lead": {"budget": 9000}}
+        accepted = client.post("/v1/ingest/segment", json=incomplete, headers=auth)
+        assert accepted.status_code == 200, accepted.text  # who she is still counts; no lead without a product
+
         wait_until(caught_up(store, configured), 60, "the projector")
         assert client.get("/v1/search", params={"q": "someone@else.example"}).json()["results"] == []  # nobody made
+        (claire,) = client.get("/v1/search", params={"q": "claire@social-networks.example"}).json()["results"]
+        assert scenario.read("get", f"/v1/persons/{claire['person_id']}/leads")["leads"] == []
         leads = scenario.read("get", f"/v1/persons/{fabien}/leads")["leads"]
         by_product = {lead["product"]: lead for lead in leads}
         assert sorted(by_product) == ["irrigation-kit", "payroll"] and len(leads) == 2

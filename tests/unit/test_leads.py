@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from channels.segment import LEAD_SUBMITTED, MessageWebhook, lead_form, parse
+from channels.segment import LEAD_SUBMITTED, IncompleteForm, MessageWebhook, lead_form, parse
 from channels.webhook_fields import PayloadError
 from domain.errors import LeadClosedError, LeadRulesError, LeadTransitionError, QualificationOverrideError
 from domain.lead import DEFAULT_RULES, Lead, LeadRules, check_rules, qualify
@@ -262,6 +262,22 @@ def test_an_identify_without_a_lead_trait_or_with_a_cleared_one_submits_no_lead(
         assert lead_form(MessageWebhook().map(message).data) is None
 
 
+def test_an_identify_whose_lead_lacks_its_product_is_accepted_and_a_track_that_does_is_refused():
+    """Well-formed but incomplete: the identify still says who the visitor is (Segment's libraries
+    drop a refused message for good), so it is recorded; it creates no lead. A track submits the
+    form and nothing else: refused, naming the field."""
+    (message,) = parse(identify({"email": "fabien@fabulous-garden.example", "lead": {"budget": 4000}}))
+    data = MessageWebhook().map(message).data
+    assert data.properties["lead"] == {"budget": 4000}  # recorded as received
+    with pytest.raises(IncompleteForm) as missing:
+        lead_form(data)
+    assert missing.value.field == "traits.lead.product"
+    track = {"type": "track", "messageId": "m3", "userId": "u1", "event": LEAD_SUBMITTED, "properties": {"budget": 1}}
+    with pytest.raises(PayloadError) as refused:
+        parse(json.dumps(track).encode())
+    assert refused.value.field == "body.properties.product"
+
+
 def test_a_submission_id_names_the_form_whatever_message_carries_it():
     form = lead_form(track({"product": "fleet", "submission_id": 4217}))
     assert form.submission_id == "4217"
@@ -274,7 +290,8 @@ def test_a_submission_id_names_the_form_whatever_message_carries_it():
     ("body", "field"),
     [
         (identify({"lead": "fleet"}), "body.traits.lead"),
-        (identify({"lead": {}}), "body.traits.lead.product"),
+        (identify({"lead": {"product": ""}}), "body.traits.lead.product"),
+        (identify({"lead": {"budget": "12k"}}), "body.traits.lead.budget"),  # refused for it, product or not
         (identify({"lead": {"product": "fleet", "budget": "12k"}}), "body.traits.lead.budget"),
         (identify({"lead": {"product": "fleet", "employees": -3}}), "body.traits.lead.employees"),
         (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 
 from fastapi import APIRouter
@@ -17,6 +18,7 @@ from services.http.deps import ProblemError
 from services.http.routes.webhooks.edge import Attributed
 from services.http.routes.webhooks.pipeline import Edge, route
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["webhooks"])
 TRACKING_API = "/v1/ingest/segment"  # the `host` to give Segment's libraries: they call {host}/v1/batch
 
@@ -50,12 +52,15 @@ def _create_leads(crossview: Container, events: list[tuple[Attributed, CloudEven
     """Each "Lead Submitted" track, and each identify carrying a ``traits.lead``, creates a lead for
     its person, once: the lead id derives from the event id, itself from the message id, so a retry
     finds the lead it created (from the submission's own id and the person, when the form gives
-    one). Every form was checked when parsed: one that says too little was refused (422) before
-    anyone was resolved."""
+    one). Every form was checked when parsed: a malformed one was refused (422) before anyone was
+    resolved; an identify whose lead trait lacks its product was accepted, and creates no lead."""
     forms = []
     for item, event in events:
         try:
             form = segment.lead_form(item.data)
+        except segment.IncompleteForm as error:  # an identify's: accepted and recorded when parsed
+            log.warning("Segment message %s creates no lead: %s", item.data.provider_id, error)
+            continue
         except PayloadError as error:  # checked when parsed: only a message parsed otherwise gets here
             raise ProblemError(
                 422, "Invalid lead", str(error), [{"field": f"body.{error.field}", "message": error.message}]
