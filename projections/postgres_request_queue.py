@@ -126,6 +126,8 @@ class RequestQueueQueries:
             if getattr(query, name) is not None:
                 conditions.append(f"{name} = %({name})s")
                 params[name] = getattr(query, name)
+        if query.unassigned is not None:
+            conditions.append("assignee IS NULL" if query.unassigned else "assignee IS NOT NULL")
         if query.due_before is not None:
             conditions.append("due_at < %(due_before)s")
             params["due_before"] = query.due_before

@@ -108,11 +108,13 @@ class QueueQuery:
     due_before: datetime | None = None
     after: QueueKey | None = None
     limit: int = 50
+    unassigned: bool | None = None  # True: in nobody's hands yet; False: in someone's
 
     def keeps(self, row: QueueRow) -> bool:
         return (
             row.state in self.states
             and (self.assignee is None or row.assignee == self.assignee)
+            and (self.unassigned is None or (row.assignee is None) == self.unassigned)
             and (self.kind is None or row.kind == self.kind)
             and (self.breached is None or row.breached(self.at) == self.breached)
             and (self.due_before is None or (row.due_at is not None and row.due_at < self.due_before))

@@ -72,6 +72,8 @@ QUERIES = [
     QueueQuery(AT, states=("open", "waiting_for_customer")),
     QueueQuery(AT, states=("closed",)),
     QueueQuery(AT, assignee="amelie"),
+    QueueQuery(AT, unassigned=True),
+    QueueQuery(AT, unassigned=False, states=STATES),
     QueueQuery(AT, kind="complaint"),
     QueueQuery(AT, breached=True),
     QueueQuery(AT, breached=False, states=STATES),
@@ -185,6 +187,8 @@ def test_the_queue_over_http_on_the_real_services(settings, store):
         assert queue["freshness"]["position"] and queue["next_page"] is None
         mine = scenario.read("get", "/v1/service-requests", params={"assignee": "amelie"})["service_requests"]
         assert [r["request_id"] for r in mine] == [opened["Facture en double"]]
+        waiting = scenario.read("get", "/v1/service-requests", params={"unassigned": "true"})["service_requests"]
+        assert [r["subject"] for r in waiting] == ["Horaires du showroom", "Changer d'adresse"]
         moving = scenario.read("get", "/v1/service-requests", params={"state": "in_progress"})["service_requests"]
         assert [(r["subject"], r["state"]) for r in moving] == [("Changer d'adresse", "in_progress")]
         first = scenario.read("get", "/v1/service-requests", params={"limit": 2})

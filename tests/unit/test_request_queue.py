@@ -106,6 +106,8 @@ def test_the_queue_lists_breached_ones_first_then_the_earliest_due_and_leaves_cl
         (QueueQuery(AT, states=("closed", "resolved")), ["resolved-late", "closed", "resolved-on-time"]),
         (QueueQuery(AT, assignee="bob"), ["soon"]),
         (QueueQuery(AT, kind="question"), ["soon"]),
+        (QueueQuery(AT, unassigned=False), ["soon"]),
+        (QueueQuery(AT, unassigned=True), ["late", "resolved-late", "resolved-on-time"]),
         (QueueQuery(AT, breached=True), ["late", "resolved-late"]),
         (QueueQuery(AT, breached=False), ["resolved-on-time", "soon"]),
         (QueueQuery(AT, due_before=OPENED + timedelta(hours=3)), ["late", "resolved-late", "resolved-on-time"]),

@@ -171,6 +171,9 @@ def service_request_queue(  # noqa: PLR0913 - one argument a filter, as the oper
         Query(description="Only these states: repeat it, or a comma list. Default: every state but closed."),
     ] = None,
     assignee: Annotated[str | None, Query(min_length=1, max_length=200, description="Only this one's.")] = None,
+    unassigned: Annotated[
+        bool | None, Query(description="true: only those in nobody's hands; false: only assigned ones.")
+    ] = None,
     kind: Annotated[str | None, Query(min_length=1, max_length=100, description="Only this kind's code.")] = None,
     breached: Annotated[bool | None, Query(description="true: only breached ones; false: only the others.")] = None,
     due_before: Annotated[
@@ -186,7 +189,7 @@ def service_request_queue(  # noqa: PLR0913 - one argument a filter, as the oper
     if due_before is not None and due_before.tzinfo is None:
         raise _invalid("query.due_before", "an instant with its zone (2026-12-01T18:00:00Z) is expected")
     at, key = _decode_queue_cursor(after) if after else (now(), None)
-    query = QueueQuery(at, _states(state), assignee, kind, breached, due_before, key, limit + 1)
+    query = QueueQuery(at, _states(state), assignee, kind, breached, due_before, key, limit + 1, unassigned)
     rows = crossview.store.service_request_queue(query)
     page = rows[:limit]
     answer = RequestQueueOut(
