@@ -37,6 +37,8 @@ QUERIES = [
     "managing_director",  # a title's code
     "director garden",
     "ma",
+    "ma le",  # every word shorter than a trigram: people read in order, none drives
+    "ma bernard",  # a short word beside one that drives
     "kobaba claire",
     "nobody-has-this",
     "martin anne",  # a common family name and a word nobody holds: the word drives (no Martin read)
