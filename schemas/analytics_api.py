@@ -62,7 +62,8 @@ class TitleMix(ApiModel):
 class InteractionMixOut(ApiModel):
     """Interactions (a message, a call, a visit: one however many status reports) per channel, by the
     status of the organisation of the function each was attributed to, and by that function's title.
-    Statuses and labels are today's; interactions attributed to no function count under status none."""
+    Statuses and labels are today's (at a cut, statuses as they stood then); interactions attributed to no
+    function count under status none."""
 
     by_organisation_status: list[StatusMix]
     by_function_title: list[TitleMix]
