@@ -152,3 +152,13 @@ def test_the_openapi_document_says_search_and_indicators_travel(client, path):
     parameters = {p["name"]: p.get("description", "") for p in operation["parameters"]}
     assert "RFC 3339" in parameters["as_of"] and "log position" in parameters["at_position"]
     assert "as_of" in operation["description"] and "409" in operation["responses"]
+
+
+@pytest.mark.parametrize("query", ["bellemare", "garden", "treasurer", "06 12 34 56 78", "nobody-has-this"])
+def test_a_search_as_of_now_is_the_live_search(client, query):
+    live = client.get("/v1/search", params={"q": query}).json()
+    now = client.get("/v1/search", params={"q": query, "as_of": datetime.now(UTC).isoformat()}).json()
+    assert "time_travel" not in live and now["time_travel"]["until"]
+    assert {k: v for k, v in now.items() if k not in ("freshness", "time_travel")} == {
+        k: v for k, v in live.items() if k != "freshness"
+    }
