@@ -9,6 +9,7 @@ left to the receiver)."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -128,12 +129,11 @@ def _message(where: str, raw: Any, derive_id: bool = False) -> SegmentMessage:
     if at.tzinfo is None:
         at = at.replace(tzinfo=UTC)
     properties = raw.get("properties") if isinstance(raw.get("properties"), dict) else {}
-    if kind == "track" and raw.get("event") == SERVICE_REQUEST_SUBMITTED:
-        try:
-            service_request_properties(properties)  # refused whole, before anyone is resolved
-        except PayloadError as error:
-            raise PayloadError(f"{where}.{error.field}", error.message) from error
     traits = raw.get("traits") if isinstance(raw.get("traits"), dict) else {}
+    try:  # a form it submits is refused whole, before anyone is resolved
+        _check_forms(kind, raw.get("event"), properties, traits)
+    except PayloadError as error:
+        raise PayloadError(f"{where}.{error.field}", error.message) from error
     page = (raw.get("context") or {}).get("page") if isinstance(raw.get("context"), dict) else None
     url = properties.get("url") or (page.get("url") if isinstance(page, dict) else None)
     return SegmentMessage(
@@ -150,6 +150,18 @@ def _message(where: str, raw: Any, derive_id: bool = False) -> SegmentMessage:
         names=_names(traits) if kind == "identify" else None,
         properties={**traits, **properties} if kind in ("identify", "group") else dict(properties),
     )
+
+
+def _check_forms(kind: str, event: Any, properties: dict[str, Any], traits: dict[str, Any]) -> None:
+    """PayloadError naming the field of a form the message submits that breaks its contract."""
+    if kind == "track" and event == SERVICE_REQUEST_SUBMITTED:
+        service_request_properties(properties)
+    elif kind == "track" and event == LEAD_SUBMITTED:
+        lead_properties(properties, "properties")
+    elif kind == "identify":
+        # An incomplete lead trait is accepted and recorded: an identify is for identity first (it creates no lead).
+        with contextlib.suppress(IncompleteForm):
+            lead_trait({**traits, **properties})  # as the interaction will carry them (see lead_form)
 
 
 def _names(traits: dict[str, Any]) -> tuple[str, str] | None:
@@ -278,9 +290,20 @@ def service_request_properties(properties: dict[str, Any]) -> ServiceRequestForm
 # A web form that shows an interest in an offer is a `track` of this name (a quote request, a
 # "contact me about..." form), its properties saying what: ``product`` (required: the offer's
 # code), ``employees`` and ``budget`` (whole numbers, for qualification), ``campaign`` (the
-# campaign whose landing page it came from: the lead is then a campaign reply). The lead is the
-# visitor's person's, attributed to the function the call is attributed to.
+# campaign whose landing page it came from: the lead is then a campaign reply) and
+# ``submission_id`` (the site's own id of the submission). The lead is the visitor's person's,
+# attributed to the function the call is attributed to.
 LEAD_SUBMITTED = "Lead Submitted"
+# Or an `identify` whose traits carry the same fields as one object: ``traits.lead`` (a site that
+# identifies its visitor on the form's submission sends one call, not two). ``null`` is no lead:
+# Segment's way to clear a trait.
+LEAD_TRAIT = "lead"
+
+
+class IncompleteForm(PayloadError):
+    """A form well-formed but without a field it needs (a lead without its product). A track that
+    submits only the form is refused; an identify carrying it as a trait is accepted and recorded
+    (who the visitor is matters beyond the form), and creates no lead."""
 
 
 @dataclass(frozen=True)
@@ -289,23 +312,56 @@ class LeadForm:
     employees: int | None
     budget: int | None
     campaign: str | None
+    # The site's id of the submission: the lead is created once per id and person, whatever
+    # message carries it (analytics.js keeps traits and sends them again with later identify calls).
+    submission_id: str | None = None
 
 
 def lead_form(data: WebInteraction) -> LeadForm | None:
-    """The lead a tracked event submits, or None for any other event; PayloadError naming the
-    property that is missing or of the wrong kind."""
-    if data.action != "track" or data.name != LEAD_SUBMITTED:
+    """The lead a tracked event or an identify submits, or None for any other message; PayloadError
+    naming the field that is missing or of the wrong kind."""
+    if data.action == "track" and data.name == LEAD_SUBMITTED:
+        return lead_properties(data.properties or {}, "properties")
+    if data.action == "identify":
+        return lead_trait(data.properties or {})
+    return None
+
+
+def lead_trait(traits: dict[str, Any]) -> LeadForm | None:
+    """The lead an identify's traits carry as ``lead`` (None without one, or with ``null``)."""
+    trait = traits.get(LEAD_TRAIT)
+    if trait is None:
         return None
-    properties = data.properties or {}
-    product, campaign = properties.get("product"), properties.get("campaign")
-    if not isinstance(product, str) or not 1 <= len(product.strip()) <= 100:
-        raise PayloadError("properties.product", "the offer's code (text, at most 100 characters) is required")
+    if not isinstance(trait, dict):
+        raise PayloadError(f"traits.{LEAD_TRAIT}", "an object (product, employees, budget, campaign) expected")
+    return lead_properties(trait, f"traits.{LEAD_TRAIT}")
+
+
+def lead_properties(fields: dict[str, Any], where: str) -> LeadForm:
+    """What a lead form says, from the track's properties or the identify's ``traits.lead``
+    (``where``, which the PayloadError names with the field: ``properties.budget``): PayloadError
+    for a field of the wrong kind, IncompleteForm without a product."""
+    product, campaign, submission = fields.get("product"), fields.get("campaign"), fields.get("submission_id")
+    if product is not None and (not isinstance(product, str) or not 1 <= len(product.strip()) <= 100):
+        raise PayloadError(f"{where}.product", "the offer's code (text, at most 100 characters) expected")
     if campaign is not None and (not isinstance(campaign, str) or not 1 <= len(campaign.strip()) <= 200):
-        raise PayloadError("properties.campaign", "a campaign's name (text, at most 200 characters) expected")
+        raise PayloadError(f"{where}.campaign", "a campaign's name (text, at most 200 characters) expected")
+    if submission is not None and (
+        isinstance(submission, bool) or not isinstance(submission, str | int) or not 1 <= len(str(submission)) <= 200
+    ):
+        raise PayloadError(f"{where}.submission_id", "the submission's id (at most 200 characters) expected")
     numbers = {}
     for name, most in (("employees", 10_000_000), ("budget", 10**12)):
-        value = properties.get(name)
+        value = fields.get(name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= most):
-            raise PayloadError(f"properties.{name}", f"a whole number from 0 to {most} expected")
+            raise PayloadError(f"{where}.{name}", f"a whole number from 0 to {most} expected")
         numbers[name] = value
-    return LeadForm(product.strip(), numbers["employees"], numbers["budget"], campaign.strip() if campaign else None)
+    if product is None:  # checked last: a form missing it may still be refused for what it holds
+        raise IncompleteForm(f"{where}.product", "the offer's code is required to create a lead")
+    return LeadForm(
+        product.strip(),
+        numbers["employees"],
+        numbers["budget"],
+        campaign.strip() if campaign else None,
+        str(submission) if submission is not None else None,
+    )

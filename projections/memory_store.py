@@ -31,6 +31,7 @@ from projections.reference_view import (
     policy_levels,
     request_kinds,
 )
+from projections.request_queue import QueueQuery, QueueRow, page_of, queue_rows
 from projections.search_at import TRACED, may_have_matched
 from projections.timeline import TimelineEntry
 
@@ -78,7 +79,12 @@ class _MemoryTransaction:
         known = {**self._store._views, **self.saved}
         return {pid: known[pid] for pid in person_ids if pid in known}
 
-    def save_views(self, views: Iterable[PersonView], profile_changed: Iterable[str] = ()) -> None:
+    def save_views(
+        self,
+        views: Iterable[PersonView],
+        profile_changed: Iterable[str] = (),
+        before: Mapping[str, PersonView] | None = None,
+    ) -> None:
         self.saved.update((view.person_id, view) for view in views)
 
     def references(self, keys: Iterable[Key]) -> dict[Key, dict[str, Any]]:
@@ -107,6 +113,7 @@ class MemoryStore:
         self._campaign_rows: set[tuple[str, str, str, str]] = set()
         self._audit: dict[str, AuditEntry] = {}
         self._checkpoints: dict[str, list[Checkpoint]] = defaultdict(list)
+        self._queue: dict[str, list[QueueRow]] = {}  # holder id -> the service desk queue's rows of their view
         self.announcements = Announcements()  # told at each commit, as PostgreSQL's NOTIFY tells listeners
 
     @contextmanager
@@ -118,6 +125,9 @@ class MemoryStore:
             for entry in tx.entries.values():
                 self._by_person[entry.person_id].append(entry)
             self._views.update(tx.saved)
+            for view in tx.saved.values():
+                if view.service_requests or view.person_id in self._queue:
+                    self._queue[view.person_id] = queue_rows(view)
             self._references.update(tx.saved_references)
             self._offsets.update(tx.offsets)
             self._campaign_rows |= tx.campaign_rows
@@ -308,6 +318,11 @@ class MemoryStore:
             # a lead lives in the view of the person its events are keyed by: each lead once
             leads = {lead_id: lead for view in self._views.values() for lead_id, lead in view.leads.items()}
         return pipeline_rows(leads.values())
+
+    def service_request_queue(self, query: QueueQuery) -> list[QueueRow]:
+        with self._lock:
+            rows = [row for rows in self._queue.values() for row in rows]
+        return page_of(rows, query)
 
     def organisation(self, organisation_id: str) -> dict[str, Any] | None:
         with self._lock:

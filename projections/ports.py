@@ -14,6 +14,7 @@ from projections.audit_view import AuditEntry
 from projections.directory import Colleague, Criteria, PersonContext, References
 from projections.person_model import PersonView
 from projections.reference_view import Key as ReferenceKey
+from projections.request_queue import QueueQuery, QueueRow
 from projections.timeline import TimelineEntry
 from schemas.envelope import WireRecord
 
@@ -45,9 +46,16 @@ class ProjectionTransaction(Protocol):
 
     def views(self, person_ids: Iterable[str]) -> dict[str, PersonView]: ...
 
-    def save_views(self, views: Iterable[PersonView], profile_changed: Iterable[str] = ()) -> None:
+    def save_views(
+        self,
+        views: Iterable[PersonView],
+        profile_changed: Iterable[str] = (),
+        before: Mapping[str, PersonView] | None = None,
+    ) -> None:
         """Store the views; ``profile_changed`` names the people whose functions, attributes or name
-        changed, whose search and roster entries must be rewritten."""
+        changed, whose search and roster entries must be rewritten; ``before``, the views as they
+        were before this batch (those the projector kept as well as those read here), tells which
+        rows of the other read models (the service desk's queue) changed."""
 
     def references(self, keys: Iterable[ReferenceKey]) -> dict[ReferenceKey, dict[str, Any]]: ...
 
@@ -172,6 +180,10 @@ class ProjectionStore(Protocol):
     def lead_pipeline(self) -> list[tuple[str, str, str, str, int]]:
         """Leads per (stage, owner, source, prescriber), every lead once: projections/leads.pipeline
         reads them."""
+
+    def service_request_queue(self, query: QueueQuery) -> list[QueueRow]:
+        """One page of the service requests of everyone (projections/request_queue.py): those the
+        query keeps, breached first, then the earliest due."""
 
     def audit_of(self, subject: str, limit: int) -> list[AuditEntry]:
         """The access records of ``subject`` (a person id), newest first."""

@@ -12,7 +12,7 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
-from projections import postgres_documents
+from projections import postgres_documents, postgres_request_queue
 from projections.postgres_indexes import index_generation
 
 PROJECTION = "person_view"
@@ -168,6 +168,7 @@ class Generations:
                 conn.execute(sql.SQL(_ADDED_DDL).format(schema=self.schema(generation)))
                 index_generation(conn, self._schema_name(generation))
                 postgres_documents.install(conn, self._schema_name(generation))
+                postgres_request_queue.install(conn, self._schema_name(generation))
 
     def _create_generation(self, conn: psycopg.Connection, generation: int) -> None:
         schema = self.schema(generation)
@@ -176,6 +177,7 @@ class Generations:
         conn.execute(sql.SQL(_ADDED_DDL).format(schema=schema))
         index_generation(conn, self._schema_name(generation))
         postgres_documents.install(conn, self._schema_name(generation))
+        postgres_request_queue.install(conn, self._schema_name(generation))
         conn.execute(
             sql.SQL("INSERT INTO {meta}.generations (generation) VALUES (%s)").format(meta=self._meta), (generation,)
         )

@@ -25,6 +25,7 @@ from projections.postgres_documents import Documents
 from projections.postgres_generations import Generations
 from projections.postgres_pool import DatabaseUnavailable, open_pool, where
 from projections.postgres_queries import PostgresQueries
+from projections.postgres_request_queue import RequestQueueQueries
 from projections.postgres_transaction import PostgresTransaction
 from projections.timeline import TimelineEntry
 from schemas.statuses import MEANINGS, PROVIDER_STATUSES, meaning
@@ -47,7 +48,7 @@ _STAGE_SQL = (
 )
 
 
-class PostgresStore(PostgresQueries, AnalyticsQueries):
+class PostgresStore(PostgresQueries, AnalyticsQueries, RequestQueueQueries):
     """Reads and writes one generation; with ``follow_active`` it always targets the active one."""
 
     def __init__(self, pool: ConnectionPool, namespace: str, generation: int | None = None) -> None:

@@ -20,6 +20,7 @@ from projections.ports import Partition, StaleOffsets
 from projections.postgres_as_of import checkpoint_rows
 from projections.postgres_changes import notify
 from projections.postgres_documents import Documents
+from projections.postgres_request_queue import save_queue
 from projections.postgres_search import reindex_search
 from projections.timeline import TimelineEntry
 
@@ -36,6 +37,7 @@ class PostgresTransaction:
         self._schema = schema
         self._changes_channel = changes_channel  # None: nobody is told (a rebuild's generation)
         self._leads_read: dict[str, Any] = {}  # person id -> their leads as read: which ones a batch changed
+        self._requests_read: dict[str, Any] = {}  # person id -> (requests, merged into) as read: the queue's rows
 
     def announce(self, person_ids: Iterable[str]) -> None:
         if self._changes_channel is not None:
@@ -110,9 +112,15 @@ class PostgresTransaction:
         ).fetchall()
         views = {view.person_id: view for view in (view_from_json(row[0]) for row in rows)}
         self._leads_read.update((person_id, view.leads) for person_id, view in views.items())
+        self._requests_read.update((pid, (view.service_requests, view.merged_into)) for pid, view in views.items())
         return views
 
-    def save_views(self, views: Iterable[PersonView], profile_changed: Iterable[str] = ()) -> None:
+    def save_views(
+        self,
+        views: Iterable[PersonView],
+        profile_changed: Iterable[str] = (),
+        before: Mapping[str, PersonView] | None = None,
+    ) -> None:
         views = list(views)
         if not views:
             return
@@ -132,6 +140,9 @@ class PostgresTransaction:
         if changed:
             self._reindex([view for view in views if view.person_id in changed])
         self._save_leads(views)
+        # the projector keeps the views of its people between batches: what it held is "before" too
+        held = {pid: (view.service_requests, view.merged_into) for pid, view in (before or {}).items()}
+        save_queue(self._conn, self._schema, views, {**self._requests_read, **held})
 
     def _save_leads(self, views: list[PersonView]) -> None:
         """The pipeline's rows of the leads this batch changed (a fold that saw no lead event keeps

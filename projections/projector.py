@@ -188,7 +188,7 @@ class Projector:
                 views.update(tx.views(people - views.keys()))
                 folded = fold(person_facts, views)
                 profiled = {f.subject for f in person_facts if changes_profile(f)}
-                tx.save_views(folded.values(), profiled)
+                tx.save_views(folded.values(), profiled, before=views)
                 tx.save_checkpoints(self._checkpoints(person_facts, views, folded))
                 tx.announce(people)  # live push: told at commit, with the rows (projections/changes.py)
                 tx.redact_timelines(p for p in people if folded[p].erased_on is not None)

@@ -40,11 +40,12 @@ from projections.postgres_store import DatabaseUnavailable, PostgresStore, open_
 from projections.projector import BatchOutcome, Projector
 from projections.rebuild import catch_up
 from schemas.events import AUDIT, DOMAIN, INTERACTIONS
+from services.adapters.audit_outbox import PostgresAuditOutbox
 from services.adapters.probes import EmbeddedSources, LiveSources, Probes
 from services.adapters.purge import memory_purge, postgres_purge
 from services.adapters.relay_positions import PostgresRelayPositions
 from services.adapters.used_tokens import MemoryUsedTokens, PostgresUsedTokens
-from services.application.audit import Auditor
+from services.application.audit import Auditor, published
 from services.application.auth import Authenticator
 from services.application.commands import Commands, SynchronousCommands
 from services.application.crossview import Crossview
@@ -85,7 +86,7 @@ def embedded(settings: Settings, with_demo: bool = True) -> Container:
         commands,
         mode="embedded",
         authenticator=authenticator(settings),
-        auditor=Auditor(ingest.publish_async),
+        auditor=Auditor(published(ingest.publish_async)),
         eraser=Eraser(commands.run, crossview, keys, memory_purge(crossview)),
         used_tokens=MemoryUsedTokens(settings.webhook_max_age_s),
         probes=probes,
@@ -134,8 +135,6 @@ def production(settings: Settings, relay_in_process: bool = True) -> Container:
     ensure_topics(settings.kafka_bootstrap, _topics(settings))
     pool = open_pool(settings.database_url)
     publisher = KafkaPublisher(settings.kafka_bootstrap, ack_timeout_s=settings.ack_timeout_s)
-    # The audit groups its records itself (Auditor): each group leaves at once, without lingering.
-    audit_publisher = KafkaPublisher(settings.kafka_bootstrap, ack_timeout_s=settings.ack_timeout_s, linger_ms=0)
     keys = data_keys(settings, pool)
     ingest = Ingest(publisher, settings, keys)
     crossview = event_store(settings)
@@ -145,6 +144,7 @@ def production(settings: Settings, relay_in_process: bool = True) -> Container:
     )
     store = PostgresStore(pool, settings.namespace)
     commands = Commands(crossview, relay, positions)
+    outbox = PostgresAuditOutbox(pool, settings.database_url, settings.namespace, ingest.publish)
     probes = _probes(
         settings,
         LiveSources(
@@ -155,6 +155,7 @@ def production(settings: Settings, relay_in_process: bool = True) -> Container:
             settings.partitions,
             store,
             relay,
+            outbox.backlog,
         ),
     )
     app = Container(
@@ -164,13 +165,14 @@ def production(settings: Settings, relay_in_process: bool = True) -> Container:
         commands,
         mode="kafka",
         authenticator=authenticator(settings),
-        auditor=Auditor(Ingest(audit_publisher, settings, None).publish_async),
+        auditor=Auditor(outbox.keep),
         eraser=Eraser(commands.run, crossview, keys, postgres_purge(settings, crossview)),
         used_tokens=PostgresUsedTokens(pool, settings.namespace, settings.webhook_max_age_s),
         probes=probes,
         models=named_models(pool, settings.namespace),
     )
-    app.closers += [pool.close, publisher.close, audit_publisher.close, crossview.close, probes.close]
+    app.closers += [pool.close, publisher.close, crossview.close, probes.close]
+    app.closers.append(outbox.start())  # closers run last-in first-out: it drains before what it uses closes
     # Whichever process projects, its commits reach this process's live streams.
     listener = ChangeListener(settings.database_url, settings.namespace, app.announcements).start()
     app.closers.append(listener.close)

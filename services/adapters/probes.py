@@ -25,7 +25,7 @@ from services.application.relay import Relay
 
 log = logging.getLogger(__name__)
 
-KAFKA, DATABASE, RELAY = "kafka", "database", "relay"
+KAFKA, DATABASE, RELAY, AUDIT = "kafka", "database", "relay", "audit"
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,9 @@ class Sources(Protocol):
 
     def relay_lag(self) -> int:
         """Notifications stored in the event store that the relay has not recorded as published."""
+
+    def audit_backlog(self) -> int:
+        """Access records kept in the audit outbox, not yet on the audit topic."""
 
 
 @dataclass
@@ -77,6 +80,9 @@ class EmbeddedSources:
     def relay_lag(self) -> int:
         return self.relay.lag()
 
+    def audit_backlog(self) -> int:
+        return 0  # the embedded default's records go to its log directly
+
 
 @dataclass
 class LiveSources:
@@ -89,6 +95,7 @@ class LiveSources:
     partitions: int  # every topic has this many (checked when the topics are ensured)
     store: ProjectionStore
     relay: Relay
+    audit_outbox: Callable[[], int]  # its backlog
 
     def log(self, timeout_s: float) -> LogState:
         wanted = [(topic, p) for topic in [*self.topics, self.dead_letter_topic] for p in range(self.partitions)]
@@ -110,6 +117,9 @@ class LiveSources:
     def relay_lag(self) -> int:
         return self.relay.lag()
 
+    def audit_backlog(self) -> int:
+        return self.audit_outbox()
+
 
 @dataclass(frozen=True)
 class Check:
@@ -126,6 +136,7 @@ class Snapshot:
     projector_lag: dict[Partition, int] | None
     dead_letters: int | None
     relay_lag: int | None
+    audit_backlog: int | None = None
 
 
 @dataclass
@@ -141,7 +152,8 @@ class Probes:
     timeout_s: float = 2.0
     max_relay_lag: int = 1000
     _pool: ThreadPoolExecutor = field(
-        default_factory=lambda: ThreadPoolExecutor(max_workers=4, thread_name_prefix="probe"), repr=False
+        default_factory=lambda: ThreadPoolExecutor(max_workers=5, thread_name_prefix="probe"),
+        repr=False,  # a check each
     )
     _running: dict[str, Future] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -179,6 +191,7 @@ class Probes:
                 DATABASE: lambda: self.sources.ping_database(self.timeout_s),
                 "projected": self.sources.projected,
                 RELAY: self.sources.relay_lag,
+                AUDIT: self.sources.audit_backlog,
             }
         )
         log, projected = outcomes[KAFKA], outcomes["projected"]
@@ -190,6 +203,7 @@ class Probes:
             projector_lag=lag,
             dead_letters=log.value.dead_letters if log.error is None else None,
             relay_lag=outcomes[RELAY].value if outcomes[RELAY].error is None else None,
+            audit_backlog=outcomes[AUDIT].value if outcomes[AUDIT].error is None else None,
         )
 
     def _within(self, calls: dict[str, Callable[[], object]]) -> dict[str, _Outcome]:

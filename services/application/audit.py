@@ -1,11 +1,12 @@
-"""The audit trail's writing side: every read of a person's data and every change is recorded, on
-its own topic, before the API answers. A record that cannot be written stops the request (503):
-nothing is disclosed or changed without a trace.
+"""The audit trail's writing side: every read of a person's data and every change is recorded
+durably before the API answers, and reaches its own topic. A record that cannot be kept stops the
+request (503): nothing is disclosed or changed without a trace.
 
-Records are committed in groups: while one group is on its way to Kafka, the records of the
-requests that arrive meanwhile wait together and leave as the next event (``AccessesRecorded``).
-A lone request is sent at once; under load one acknowledged send serves many requests, where a
-send each cost a fifth of a 360° answer (BENCHMARKS.md)."""
+Records are kept in groups: while one group is on its way, the records of the requests that
+arrive meanwhile wait together and leave as the next group. A lone request's record leaves at
+once; under load one durable write serves many requests. Where a group is kept is the
+deployment's choice (``Keep``): with the real services, a PostgreSQL outbox that a relay carries
+to the audit topic (services/adapters/audit_outbox.py); in the embedded default, the log itself."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from services.application.auth import Caller
 Kind = Literal["read", "change", "export", "erasure"]
 SOURCE = "crossview-api"
 MAX_SUBJECT = 200  # the envelope's limit; a longer id names nobody anyway
-MAX_ROUNDS = 4  # groups on their way to Kafka at once: a record waits for one acknowledgement, not for two
+MAX_ROUNDS = 4  # groups on their way at once: a record waits for one durable write, not for two
 MAX_GROUP = 100  # accesses in one event: at most ~7 KB each, well under a Kafka record's 1 MiB
 
 
@@ -68,12 +69,40 @@ def access(  # noqa: PLR0913 - one field an argument, as the record has them
     return record
 
 
+Keep = Callable[[list[dict[str, Any]]], Awaitable[None]]  # a group of accesses, durable once it returns
+
+
+def access_events(process: str, accesses: Sequence[dict[str, Any]]) -> list[CloudEvent]:
+    """The audit topic's events of ``accesses`` (``access()``'s records): ``AccessesRecorded``
+    groups of at most MAX_GROUP, each keyed by the process that recorded it."""
+    return [
+        CloudEvent.model_construct(  # its parts are made here, within the contract (tests check)
+            specversion="1.0",
+            id=str(uuid.uuid4()),
+            source=SOURCE,
+            type=AccessesRecorded.event_type,
+            subject=process,
+            time=datetime.now(UTC),
+            datacontenttype="application/json",
+            data={"accesses": list(accesses[start : start + MAX_GROUP])},
+        )
+        for start in range(0, len(accesses), MAX_GROUP)
+    ]
+
+
+def published(publish: Callable[[Sequence[CloudEvent]], Awaitable[list[Position]]], process: str | None = None) -> Keep:
+    """Keep groups by publishing them straight to the log (the embedded default's way)."""
+    process = process or f"api-{uuid.uuid4()}"
+
+    async def keep(accesses: list[dict[str, Any]]) -> None:
+        await publish(access_events(process, accesses))
+
+    return keep
+
+
 class Auditor:
-    def __init__(
-        self, publish: Callable[[Sequence[CloudEvent]], Awaitable[list[Position]]], process: str | None = None
-    ) -> None:
-        self._publish = publish
-        self._process = process or f"api-{uuid.uuid4()}"  # the subject (and Kafka key) of its groups
+    def __init__(self, keep: Keep) -> None:
+        self._keep = keep
         self._waiting: list[tuple[dict[str, Any], asyncio.Future]] = []
         self._sending = 0  # senders looping: counted down in the step that finds nothing waiting
         self._senders: set[asyncio.Future] = set()
@@ -88,7 +117,7 @@ class Auditor:
         client: str | None,
         path_params: Mapping[str, Any],
     ) -> None:
-        """Returns once Kafka acknowledged the record; raises what the publisher raised if it did
+        """Returns once the record is kept (``Keep``); raises what keeping it raised if it was
         not, or ValidationError if this request's record breaks the contract (it alone fails: a
         group is never refused for one bad record)."""
         record = access(caller, kind, operation, method, path, client, path_params, datetime.now(UTC))
@@ -103,18 +132,14 @@ class Auditor:
         await acknowledged
 
     async def _send_groups(self) -> None:
-        """Send everything that waits, in one round (as many events as it takes), until nothing
-        does: a round lasts one acknowledgement, or one ack timeout when the broker is away, so no
-        record waits longer than two. Up to MAX_ROUNDS senders loop at once."""
+        """Keep everything that waits, in one round, until nothing does: a round lasts one durable
+        write, or one timeout when the store is away, so no record waits longer than two. Up to
+        MAX_ROUNDS senders loop at once."""
         try:
             while self._waiting:
                 round_, self._waiting = self._waiting, []
-                events = [
-                    self._event([record for record, _ in round_[start : start + MAX_GROUP]])
-                    for start in range(0, len(round_), MAX_GROUP)
-                ]
                 try:
-                    await self._publish(events)
+                    await self._keep([record for record, _ in round_])
                 except Exception as error:  # every request of the round learns it, none is answered 2xx
                     for _, acknowledged in round_:
                         if not acknowledged.done():
@@ -125,15 +150,3 @@ class Auditor:
                             acknowledged.set_result(None)
         finally:
             self._sending -= 1
-
-    def _event(self, accesses: list[dict[str, Any]]) -> CloudEvent:
-        return CloudEvent.model_construct(  # its parts are made above, within the contract (tests check)
-            specversion="1.0",
-            id=str(uuid.uuid4()),
-            source=SOURCE,
-            type=AccessesRecorded.event_type,
-            subject=self._process,
-            time=datetime.now(UTC),
-            datacontenttype="application/json",
-            data={"accesses": accesses},
-        )

@@ -156,10 +156,10 @@ def _forged(scope: Scope, headers: Headers) -> bool:
 class Door:
     """ASGI middleware: credentials and roles are checked before anything reads the request's body.
 
-    A read's audit record is sent as soon as the caller is admitted and travels while the route
-    reads; the answer's first byte waits for Kafka's acknowledgement, and if none comes the answer
-    is a 503 instead: nothing is disclosed without a trace, and the trace costs no extra wait
-    when it comes back before the answer is ready. (A change is recorded before it is made: see
+    A read's audit record is sent as soon as the caller is admitted and is kept while the route
+    reads; the answer's first byte waits until it is kept (durably: services/application/audit.py),
+    and if it cannot be the answer is a 503 instead: nothing is disclosed without a trace, and the
+    trace costs no extra wait when it is kept before the answer is ready. (A change is recorded before it is made: see
     Allow.)"""
 
     def __init__(self, app: ASGIApp, api: FastAPI) -> None:
@@ -207,7 +207,7 @@ class Door:
 
 
 def _once_recorded(recording: asyncio.Future, send: Send) -> Send:
-    """``send`` holding the answer until ``recording`` is acknowledged; a problem instead if it fails."""
+    """``send`` holding the answer until ``recording`` is kept; a problem instead if it fails."""
     recording.add_done_callback(lambda done: done.cancelled() or done.exception())  # retrieved, even unanswered
     refused = False
 
@@ -221,7 +221,7 @@ def _once_recorded(recording: asyncio.Future, send: Send) -> Send:
                 await problem_response(Problem(status=422, title="Outside the event contract", detail=str(error)))(
                     {"type": "http"}, _nothing, send
                 )
-            except Exception:  # noqa: BLE001 - whatever kept the record from Kafka, nothing is disclosed
+            except Exception:  # noqa: BLE001 - whatever kept the record from being written, nothing is disclosed
                 refused = True
                 await problem_response(
                     Problem(status=503, title="Audit trail unavailable", detail=_NOT_RECORDED),

@@ -93,6 +93,12 @@ class _SnapshotMetrics:
                 "(last notification id minus the relay's recorded position).",
                 value=snapshot.relay_lag,
             )
+        if snapshot.audit_backlog is not None:
+            yield GaugeMetricFamily(
+                "crossview_audit_outbox_backlog",
+                "Access records kept in the audit outbox (PostgreSQL) and not yet on the audit topic.",
+                value=snapshot.audit_backlog,
+            )
 
 
 class TimingMiddleware:

@@ -1,8 +1,8 @@
 """A customer-service day over HTTP against `crossview serve` and `crossview projector`: Fabien's
 email to the question address opens a request through a Mailgun route, an advisor opens a complaint
 from a call's note, works it through its states (a refused move named), assigns and comments it;
-the 360° view lists the open ones first with their due times, an analyst sees no subject in clear,
-and every change is on Fabien's audit trail."""
+the 360° view lists the open ones first with their due times, so does the queue across people with
+its filters, an analyst sees no subject in clear, and every change is on Fabien's audit trail."""
 
 from __future__ import annotations
 
@@ -112,6 +112,24 @@ def test_a_customer_service_day_over_http(settings, tmp_path):
                 e["data"]["state"] for e in timeline if e["event_type"].endswith("service-request.state-changed.v1")
             ]
             assert states[::-1] == ["in_progress", "waiting_for_customer", "in_progress", "resolved", "closed", "open"]
+
+            # The customer-service lead's queue across people: the reopened complaint (due in 4 h) first.
+            queue = scenario.read("get", "/v1/service-requests")
+            rows = [(r["person_id"], r["request_id"], r["kind"], r["state"]) for r in queue["service_requests"]]
+            assert rows == [
+                (fabien, complaint, "complaint", "open"),
+                (fabien, emailed["request_id"], "question", "open"),
+            ]
+            assert queue["service_requests"][0]["subject"] == "Broken mower on delivery"
+            theirs = scenario.read("get", "/v1/service-requests", params={"assignee": "team-after-sales"})
+            assert [r["request_id"] for r in theirs["service_requests"]] == [complaint]
+            questions = scenario.read("get", "/v1/service-requests", params={"kind": "question", "limit": 1})
+            assert [r["request_id"] for r in questions["service_requests"]] == [emailed["request_id"]]
+            assert questions["next_page"] is None
+            closed = scenario.read("get", "/v1/service-requests", params={"state": "closed"})
+            assert closed["service_requests"] == []  # reopened: no longer closed
+            hidden = client.get("/v1/service-requests", headers=ANALYST).json()["service_requests"]
+            assert hidden[0]["request_id"] == complaint and hidden[0]["subject"].startswith("~")
 
             seen = client.get(f"/v1/persons/{fabien}", headers=ANALYST).json()["service_requests"]
             assert seen[0]["kind"] == "complaint" and seen[0]["subject"].startswith("~")  # pseudonymised

@@ -25,8 +25,8 @@ EVENTS = [*SCENARIO, *synthetic_people(300, seed=5)]
 AS_OF = "2026-11-23"
 
 
-async def _unrecorded(events) -> list:
-    return []
+async def _unrecorded(accesses) -> None:
+    return None
 
 
 @pytest.fixture

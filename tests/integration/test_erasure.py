@@ -37,6 +37,7 @@ SECRETS = [
     b"Rappeler pour le devis",  # an advisor's call notes
     b"Espace client de F.",  # a page he visited
     b"Gardenia Villa",  # his postal address (an attribute)
+    b"Hedge trimmed into a duck",  # his complaint's subject (the service desk's queue holds it)
 ]
 
 
@@ -177,7 +178,11 @@ def test_an_erased_person_leaves_nothing_readable_and_everyone_else_stays(settin
                 )
             ]
         )
+        complaint = {"kind": "complaint", "subject": "Hedge trimmed into a duck"}
+        scenario.command("post", f"/v1/persons/{fabien}/service-requests", complaint, 201)
         wait_until(caught_up(store, configured), 60, "the projector")
+        queue = scenario.read("get", "/v1/service-requests")["service_requests"]
+        assert [r["person_id"] for r in queue if r["subject"] == complaint["subject"]] == [fabien]
         (caller,) = [r["person_id"] for r in client.get("/v1/search", params={"q": "+33612345678"}).json()["results"]]
         scenario.command("post", f"/v1/persons/{fabien}/joins", {"absorbed_id": caller})
         wait_until(caught_up(store, configured), 60, "the projector")
@@ -195,6 +200,9 @@ def test_an_erased_person_leaves_nothing_readable_and_everyone_else_stays(settin
         assert sorted(erased.json()["erased"]) == sorted([fabien, caller]) and erased.json()["purged"]
         assert client.get(f"/v1/persons/{fabien}").status_code == 410
         assert client.get(f"/v1/persons/{caller}").status_code == 410
+        wait_until(caught_up(store, configured), 60, "the projector")
+        queue = client.get("/v1/service-requests", params={"state": "open,closed"}).json()["service_requests"]
+        assert not [r for r in queue if r["person_id"] in (fabien, caller)]  # the queue's rows went with him
         claire_after = client.get(f"/v1/persons/{claire}").json()
         assert fabien not in str(claire_after["links"])
         same = ("given_name", "family_name", "functions", "interactions", "attributes", "reachability")

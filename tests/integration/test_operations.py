@@ -12,6 +12,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from projections.postgres_store import open_pool
 from schemas.events import INTERACTIONS
+from services.adapters.audit_outbox import PostgresAuditOutbox
 from services.adapters.probes import LiveSources, Probes
 from services.adapters.relay_positions import PostgresRelayPositions
 from services.application.ingest import Ingest
@@ -126,6 +127,7 @@ def test_with_the_broker_down_a_scrape_and_a_readiness_check_answer_in_bounded_t
     pool = open_pool(settings.database_url, max_size=2)
     writer = event_store(settings)
     relay = Relay(writer, Ingest(None, settings, None).publish, PostgresRelayPositions(pool, settings.namespace))
+    outbox = PostgresAuditOutbox(pool, settings.database_url, settings.namespace, Ingest(None, settings, None).publish)
     probes = Probes(
         LiveSources(
             f"127.0.0.1:{closed}",
@@ -135,6 +137,7 @@ def test_with_the_broker_down_a_scrape_and_a_readiness_check_answer_in_bounded_t
             settings.partitions,
             store,
             relay,
+            outbox.backlog,
         ),
         timeout_s=1.0,
     )
@@ -146,6 +149,7 @@ def test_with_the_broker_down_a_scrape_and_a_readiness_check_answer_in_bounded_t
         assert {name for name, check in checks.items() if not check.ok} == {"kafka"}
         assert named(metrics, "crossview_up") == {(("dependency", "database"),): 1, (("dependency", "kafka"),): 0}
         assert named(metrics, "crossview_relay_lag") == {(): 0}
+        assert named(metrics, "crossview_audit_outbox_backlog") == {(): 0}  # PostgreSQL's, so it answers
         assert named(metrics, "crossview_projector_lag") == {} and named(metrics, "crossview_dead_letters") == {}
         assert elapsed < 2 * (1.0 + 1.5)
     finally:

@@ -8,7 +8,7 @@ import pytest
 from channels.kafka import BrokerUnavailable
 from schemas.envelope import CloudEvent
 from schemas.events import AccessesRecorded
-from services.application.audit import Auditor
+from services.application.audit import Auditor, published
 from services.application.auth import Caller, Role
 from tests.tokens import bearer
 
@@ -64,7 +64,7 @@ def test_nothing_is_disclosed_when_the_record_cannot_be_written(client, fabien):
     def broker_down(events):
         raise BrokerUnavailable("no broker")
 
-    client.app.state.crossview.auditor._publish = broker_down
+    client.app.state.crossview.auditor._keep = broker_down
     answer = client.get(f"/v1/persons/{fabien}", headers=ALICE)
     assert answer.status_code == 503 and "Bellemare" not in answer.text
     renamed = client.put(f"/v1/persons/{fabien}/name", json={"given_name": "X", "family_name": "Y"}, headers=ALICE)
@@ -85,7 +85,7 @@ def test_concurrent_records_leave_together_within_the_contract():
         return []
 
     async def many():
-        auditor = Auditor(publish)
+        auditor = Auditor(published(publish))
 
         async def reader(n: int) -> None:
             await asyncio.sleep(0.002 * (n // 10))  # ten at a time, while the first group is on its way
@@ -109,7 +109,7 @@ def test_a_group_that_cannot_be_written_fails_every_request_in_it():
         raise BrokerUnavailable("no broker")
 
     async def two():
-        auditor = Auditor(publish)
+        auditor = Auditor(published(publish))
         return await asyncio.gather(
             *(auditor.record(_caller(f"a{n}"), "read", "search", "GET", "/v1/search", None, {}) for n in range(2)),
             return_exceptions=True,

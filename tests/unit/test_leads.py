@@ -4,11 +4,13 @@ Segment track carries."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
-from channels.segment import LEAD_SUBMITTED, lead_form
+from channels.segment import LEAD_SUBMITTED, IncompleteForm, MessageWebhook, lead_form, parse
 from channels.webhook_fields import PayloadError
 from domain.errors import LeadClosedError, LeadRulesError, LeadTransitionError, QualificationOverrideError
 from domain.lead import DEFAULT_RULES, Lead, LeadRules, check_rules, qualify
@@ -232,6 +234,88 @@ def test_a_lead_submitted_track_carries_its_product_figures_and_campaign():
 def test_a_lead_form_that_says_too_little_or_the_wrong_kind_names_the_property(properties, field):
     with pytest.raises(PayloadError) as raised:
         lead_form(track(properties))
+    assert raised.value.field == field
+
+
+SEGMENT = Path(__file__).parents[1] / "fixtures" / "segment"
+
+
+def test_an_identify_carrying_a_lead_trait_submits_the_same_form_as_the_track():
+    (message,) = parse((SEGMENT / "identify_lead.json").read_bytes())
+    data = MessageWebhook().map(message).data
+    form = lead_form(data)
+    assert (form.product, form.employees, form.budget, form.campaign) == ("irrigation-kit", 85, 4000, "spring-garden")
+    assert form.submission_id is None
+    tracked = lead_form(
+        track({"product": "irrigation-kit", "employees": 85, "budget": 4000, "campaign": "spring-garden"})
+    )
+    assert tracked == form  # one parser serves both doors
+
+
+def identify(traits: dict, **extra) -> bytes:
+    return json.dumps({"type": "identify", "messageId": "m1", "userId": "u1", "traits": traits, **extra}).encode()
+
+
+def test_an_identify_without_a_lead_trait_or_with_a_cleared_one_submits_no_lead():
+    for traits in ({"email": "fabien@fabulous-garden.example"}, {"lead": None}):
+        (message,) = parse(identify(traits))
+        assert lead_form(MessageWebhook().map(message).data) is None
+
+
+def test_an_identify_whose_lead_lacks_its_product_is_accepted_and_a_track_that_does_is_refused():
+    """Well-formed but incomplete: the identify still says who the visitor is (Segment's libraries
+    drop a refused message for good), so it is recorded; it creates no lead. A track submits the
+    form and nothing else: refused, naming the field."""
+    (message,) = parse(identify({"email": "fabien@fabulous-garden.example", "lead": {"budget": 4000}}))
+    data = MessageWebhook().map(message).data
+    assert data.properties["lead"] == {"budget": 4000}  # recorded as received
+    with pytest.raises(IncompleteForm) as missing:
+        lead_form(data)
+    assert missing.value.field == "traits.lead.product"
+    track = {"type": "track", "messageId": "m3", "userId": "u1", "event": LEAD_SUBMITTED, "properties": {"budget": 1}}
+    with pytest.raises(PayloadError) as refused:
+        parse(json.dumps(track).encode())
+    assert refused.value.field == "body.properties.product"
+
+
+def test_a_submission_id_names_the_form_whatever_message_carries_it():
+    form = lead_form(track({"product": "fleet", "submission_id": 4217}))
+    assert form.submission_id == "4217"
+    with pytest.raises(PayloadError) as raised:
+        lead_form(track({"product": "fleet", "submission_id": True}))
+    assert raised.value.field == "properties.submission_id"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (identify({"lead": "fleet"}), "body.traits.lead"),
+        (identify({"lead": {"product": ""}}), "body.traits.lead.product"),
+        (identify({"lead": {"budget": "12k"}}), "body.traits.lead.budget"),  # refused for it, product or not
+        (identify({"lead": {"product": "fleet", "budget": "12k"}}), "body.traits.lead.budget"),
+        (identify({"lead": {"product": "fleet", "employees": -3}}), "body.traits.lead.employees"),
+        (
+            json.dumps({"batch": [json.loads(identify({})), json.loads(identify({"lead": {"product": 7}}))]}).encode(),
+            "batch.1.traits.lead.product",
+        ),
+        (
+            json.dumps(
+                {
+                    "type": "track",
+                    "messageId": "m2",
+                    "userId": "u1",
+                    "event": LEAD_SUBMITTED,
+                    "properties": {"product": "fleet", "employees": 1.5},
+                }
+            ).encode(),
+            "body.properties.employees",
+        ),  # fmt: skip
+    ],
+)
+def test_a_malformed_lead_is_refused_when_parsed_naming_the_field(body, field):
+    """Refused whole, before anyone is resolved or joined: the provider is told what to fix."""
+    with pytest.raises(PayloadError) as raised:
+        parse(body)
     assert raised.value.field == field
 
 

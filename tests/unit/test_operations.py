@@ -150,6 +150,10 @@ class Hanging:
         self.release.wait(30)
         return 0
 
+    def audit_backlog(self) -> int:
+        self.release.wait(30)
+        return 0
+
 
 def test_a_hanging_database_makes_readiness_fail_in_bounded_time_naming_it():
     sources = Hanging()
@@ -163,6 +167,7 @@ def test_a_hanging_database_makes_readiness_fail_in_bounded_time_naming_it():
         snapshot = probes.snapshot()
         assert snapshot.up == {"kafka": True, "database": False}
         assert snapshot.projector_lag is None and snapshot.relay_lag is None and snapshot.dead_letters == 0
+        assert snapshot.audit_backlog is None
     finally:
         sources.release.set()
         probes.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 
 from fastapi import APIRouter
@@ -17,6 +18,7 @@ from services.http.deps import ProblemError
 from services.http.routes.webhooks.edge import Attributed
 from services.http.routes.webhooks.pipeline import Edge, route
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["webhooks"])
 TRACKING_API = "/v1/ingest/segment"  # the `host` to give Segment's libraries: they call {host}/v1/batch
 
@@ -47,24 +49,28 @@ def _open_service_requests(crossview: Container, events: list[tuple[Attributed, 
 
 
 def _create_leads(crossview: Container, events: list[tuple[Attributed, CloudEvent]]) -> None:
-    """Each "Lead Submitted" track creates a lead for its person, once: the lead id derives from
-    the event id, itself from the message id, so a retry finds the lead it created. Every form of
-    the batch is checked first: one that says too little is a 422 naming the property, and none
-    of the batch's leads is created."""
+    """Each "Lead Submitted" track, and each identify carrying a ``traits.lead``, creates a lead for
+    its person, once: the lead id derives from the event id, itself from the message id, so a retry
+    finds the lead it created (from the submission's own id and the person, when the form gives
+    one). Every form was checked when parsed: a malformed one was refused (422) before anyone was
+    resolved; an identify whose lead trait lacks its product was accepted, and creates no lead."""
     forms = []
     for item, event in events:
-        where = item.field.rsplit(".", 1)[0] + "." if "." in item.field else ""
         try:
             form = segment.lead_form(item.data)
-        except PayloadError as error:
+        except segment.IncompleteForm as error:  # an identify's: accepted and recorded when parsed
+            log.warning("Segment message %s creates no lead: %s", item.data.provider_id, error)
+            continue
+        except PayloadError as error:  # checked when parsed: only a message parsed otherwise gets here
             raise ProblemError(
-                422, "Invalid lead", str(error), [{"field": f"{where}{error.field}", "message": error.message}]
+                422, "Invalid lead", str(error), [{"field": f"body.{error.field}", "message": error.message}]
             ) from error
         if form is not None:
             forms.append((form, event))
     for form, event in forms:
+        source = f"segment:{event.subject}:{form.submission_id}" if form.submission_id else f"segment:{event.id}"
         crossview.commands.run(
-            lambda app, form=form, event=event: app.create_lead(
+            lambda app, form=form, event=event, source=source: app.create_lead(
                 uuid.UUID(event.subject),
                 form.product,
                 "campaign" if form.campaign else "web",
@@ -74,13 +80,14 @@ def _create_leads(crossview: Container, events: list[tuple[Attributed, CloudEven
                 employees=form.employees,
                 budget=form.budget,
                 source_ref=event.id,
-                lead_id=lead_id_for(f"segment:{event.id}"),
+                lead_id=lead_id_for(source),
             )
         )
 
 
 def _follow_ups(crossview: Container, events: list[tuple[Attributed, CloudEvent]]) -> None:
-    """What a web form asks beside its interaction: a service request, a lead."""
+    """What a web form (or an identify's lead trait) asks beside its interaction: a service
+    request, a lead."""
     _open_service_requests(crossview, events)
     _create_leads(crossview, events)
 
@@ -113,7 +120,9 @@ route(
     """The Segment Spec as Segment-compatible libraries send it: identify, track, page, screen,
     group and alias, alone or as {"batch": [...]}, authenticated by the source's write key (HTTP
     Basic). identify and alias join the identities they name; group links the person to the
-    group's organisation through a function; every message is a web interaction.""",
+    group's organisation through a function; every message is a web interaction. A track
+    "Service Request Submitted" opens a service request, a track "Lead Submitted" or an identify
+    whose traits carry `lead` creates a lead (README: the forms' fields).""",
     answers=dict[str, bool],
 )
 for endpoint in segment.TRACKING_ENDPOINTS:

@@ -1,0 +1,148 @@
+"""The audit trail's outbox: the access records of an API process are committed to PostgreSQL
+before its answers leave — one short transaction for every record that arrived meanwhile — and a
+relay thread carries them to the audit topic in groups, at least once (the trail keeps an access
+once, by its id, so a group published twice is harmless).
+
+Why not Kafka straight away: an audited read waited for the broker's acknowledgement, ~10 ms at
+the median under load, and the producer's work per record was the API's; a commit here costs one
+WAL flush shared by every record of the round, and the relay's sends are few and large
+(BENCHMARKS.md, authentication and audit). Any number of processes may drain the one table at
+once: each takes rows the others have not locked (``SKIP LOCKED``), publishes them, deletes them."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg_pool import ConnectionPool
+
+from channels.kafka import BrokerUnavailable, Position
+from projections.ports import StoreUnavailable
+from projections.postgres_pool import DatabaseUnavailable, where
+from schemas.envelope import CloudEvent
+from services.application.audit import access_events
+
+log = logging.getLogger(__name__)
+
+BATCH = 2_000  # rows a relay step takes: ~20 events of MAX_GROUP accesses
+# Between two drains. The records are durable already; draining on every round would make the
+# relay thread compete for the interpreter lock with the event loop that serves the reads.
+EVERY_S = 0.25
+
+
+class PostgresAuditOutbox:
+    def __init__(  # noqa: PLR0913 - where it writes, where it relays, and to what
+        self,
+        pool: ConnectionPool,
+        database_url: str,
+        namespace: str,
+        publish: Callable[[Sequence[CloudEvent]], list[Position]],
+        process: str | None = None,
+    ) -> None:
+        self._pool = pool  # the relay's
+        self._database_url = database_url
+        self._publish = publish
+        self._process = process or f"api-{uuid.uuid4()}"  # the subject (and Kafka key) of its groups
+        self._table = sql.Identifier(f"{namespace}_meta", "audit_outbox")
+        # Rounds are written on the event loop itself, over connections of their own (at most
+        # MAX_ROUNDS: the Auditor's rounds): a thread would wait for the interpreter lock that a
+        # busy loop holds, milliseconds each time (BENCHMARKS.md).
+        self._idle: list[psycopg.AsyncConnection] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        with pool.connection() as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (namespace,))  # processes start together
+            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(f"{namespace}_meta")))
+            conn.execute(
+                sql.SQL("CREATE TABLE IF NOT EXISTS {} (seq bigserial PRIMARY KEY, access text NOT NULL)").format(
+                    self._table
+                )
+            )
+        # One text parameter, a record a line (JSON escapes every newline inside its strings):
+        # psycopg's adaptation of a list of strings cost more than the INSERT itself.
+        self._insert = sql.SQL("INSERT INTO {} (access) SELECT unnest(string_to_array(%s, E'\\n'))").format(self._table)
+
+    async def keep(self, accesses: list[dict[str, Any]]) -> None:
+        """The Auditor's ``Keep``: returns once the round's rows are committed (autocommit: the
+        INSERT is its own transaction); DatabaseUnavailable when PostgreSQL does not answer."""
+        rows = "\n".join(json.dumps(access, ensure_ascii=False) for access in accesses)
+        conn = await self._connection()
+        try:
+            await conn.execute(self._insert, (rows,))
+        except (psycopg.OperationalError, psycopg.InterfaceError) as error:
+            await conn.close()
+            raise DatabaseUnavailable(
+                f"PostgreSQL at {where(self._database_url)} did not keep the audit ({error})"
+            ) from error
+        self._idle.append(conn)
+
+    async def _connection(self) -> psycopg.AsyncConnection:
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:  # a connection serves the loop that opened it only
+            self._idle, self._loop = [], loop
+        if self._idle:
+            return self._idle.pop()
+        try:
+            return await psycopg.AsyncConnection.connect(self._database_url, autocommit=True, connect_timeout=5)
+        except psycopg.OperationalError as error:
+            raise DatabaseUnavailable(f"PostgreSQL at {where(self._database_url)} does not answer ({error})") from error
+
+    def relay_once(self) -> int:
+        """Publish the oldest rows no other process holds, then delete them; how many were published."""
+        with self._pool.connection() as conn, conn.transaction():
+            rows = conn.execute(
+                sql.SQL("SELECT seq, access FROM {} ORDER BY seq LIMIT %s FOR UPDATE SKIP LOCKED").format(self._table),
+                (BATCH,),
+            ).fetchall()
+            if not rows:
+                return 0
+            self._publish(access_events(self._process, [json.loads(access) for _, access in rows]))
+            conn.execute(sql.SQL("DELETE FROM {} WHERE seq = ANY(%s)").format(self._table), ([seq for seq, _ in rows],))
+        return len(rows)
+
+    def backlog(self) -> int:
+        """Records kept but not yet on the audit topic."""
+        with self._pool.connection() as conn:
+            return conn.execute(sql.SQL("SELECT count(*) FROM {}").format(self._table)).fetchone()[0]
+
+    def run(self, stop: threading.Event) -> None:
+        """Relay until ``stop``, then once more: what was kept before the stop leaves with it."""
+        while True:
+            stopping = stop.is_set()
+            try:
+                while self.relay_once():
+                    pass
+            except (BrokerUnavailable, StoreUnavailable) as error:
+                log.warning("audit relay: %s; retrying in 1 s", error)  # away for a while: one line a second
+                if stopping:
+                    return
+                stop.wait(1)
+            except Exception:  # anything else is a bug worth its traceback; the relay still goes on
+                log.exception("audit relay: publishing failed; retrying")
+                if stopping:
+                    return
+                stop.wait(1)
+            if stopping:
+                return
+            stop.wait(EVERY_S)
+
+    def start(self) -> Callable[[], None]:
+        """Start the relay thread; returns what stops it (after a last drain) and the writers."""
+        stop = threading.Event()
+        thread = threading.Thread(target=self.run, args=(stop,), name="audit-relay", daemon=True)
+        thread.start()
+
+        def close() -> None:
+            for conn in self._idle:
+                conn.pgconn.finish()  # outside the loop that opened it: libpq's own close
+            self._idle = []
+            stop.set()
+            thread.join(timeout=10)
+
+        return close

@@ -1,0 +1,130 @@
+"""The audit outbox on the real services: access records kept in PostgreSQL while the broker is
+away, carried to the audit topic once it is back, each exactly once even when two processes drain
+the one outbox at the same time."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from datetime import UTC, datetime
+
+from kafka import KafkaConsumer
+
+from channels.kafka import BrokerUnavailable, KafkaPublisher
+from projections.postgres_store import open_pool
+from services.adapters.audit_outbox import PostgresAuditOutbox
+from services.application.audit import access
+from services.application.auth import Caller, Role
+from services.application.ingest import Ingest
+
+
+def _accesses(count: int) -> list[dict]:
+    caller = Caller(subject="alice@advisors", roles=frozenset({Role.ADVISOR}), via="token")
+    return [
+        access(
+            caller,
+            "read",
+            "person_360",
+            "GET",
+            f"/v1/persons/p{n}",
+            "127.0.0.1",
+            {"person_id": f"p{n}"},
+            datetime.now(UTC),
+        )
+        for n in range(count)
+    ]
+
+
+def _on_the_topic(settings) -> list[dict]:
+    consumer = KafkaConsumer(
+        settings.topic("audit"),
+        bootstrap_servers=settings.kafka_bootstrap,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=5000,
+    )
+    try:
+        return [a for record in consumer for a in json.loads(record.value)["accesses"]]
+    finally:
+        consumer.close()
+
+
+def test_records_kept_while_the_broker_is_away_reach_the_topic_once_it_is_back(settings):
+    pool = open_pool(settings.database_url, max_size=5)
+    publisher = KafkaPublisher(settings.kafka_bootstrap, ack_timeout_s=10)
+    try:
+
+        def broker_away(events):
+            raise BrokerUnavailable("the broker does not answer")
+
+        stranded = PostgresAuditOutbox(pool, settings.database_url, settings.namespace, broker_away)
+        kept = _accesses(3)
+        kept[0]["path"] = "/v1/persons/p0\nwith a line break"  # rows are lines on the way in: escaped
+        asyncio.run(stranded.keep(kept))  # durable: it returns although nothing reached Kafka
+        assert stranded.backlog() == 3
+        try:
+            stranded.relay_once()
+            raise AssertionError("the relay claimed a publication the broker never acknowledged")
+        except BrokerUnavailable:
+            pass
+        assert stranded.backlog() == 3  # nothing lost: the rows stay until published
+
+        later = PostgresAuditOutbox(
+            pool, settings.database_url, settings.namespace, Ingest(publisher, settings, None).publish
+        )
+        assert later.relay_once() == 3 and later.backlog() == 0
+        on_topic = _on_the_topic(settings)
+        assert sorted(a["id"] for a in on_topic) == sorted(a["id"] for a in kept)
+        assert {a["subject"] for a in on_topic} == {"p0", "p1", "p2"}
+        assert [a["path"] for a in on_topic if a["subject"] == "p0"] == ["/v1/persons/p0\nwith a line break"]
+    finally:
+        publisher.close()
+        pool.close()
+
+
+def test_two_processes_draining_one_outbox_publish_each_record_once(settings):
+    pool = open_pool(settings.database_url, max_size=8)
+    publisher = KafkaPublisher(settings.kafka_bootstrap, ack_timeout_s=10)
+    publish = Ingest(publisher, settings, None).publish
+    try:
+        first = PostgresAuditOutbox(pool, settings.database_url, settings.namespace, publish)
+        second = PostgresAuditOutbox(pool, settings.database_url, settings.namespace, publish)
+        kept = _accesses(5_000)
+
+        async def keep_in_rounds() -> None:
+            await asyncio.gather(*(first.keep(kept[start : start + 250]) for start in range(0, len(kept), 250)))
+
+        asyncio.run(keep_in_rounds())
+        stops = [first.start(), second.start()]  # both drain at once, as two API processes would
+        for stop in stops:
+            stop()  # each drains what it can before it stops
+        assert first.backlog() == 0
+        ids = [a["id"] for a in _on_the_topic(settings)]
+        assert len(ids) == len(set(ids)) == 5_000 and set(ids) == {a["id"] for a in kept}
+    finally:
+        publisher.close()
+        pool.close()
+
+
+def test_a_relay_stopping_takes_what_was_kept_before_it_with_it(settings):
+    pool = open_pool(settings.database_url, max_size=5)
+    publisher = KafkaPublisher(settings.kafka_bootstrap, ack_timeout_s=10)
+    try:
+        outbox = PostgresAuditOutbox(
+            pool, settings.database_url, settings.namespace, Ingest(publisher, settings, None).publish
+        )
+        stop = outbox.start()
+        kept = _accesses(10)
+        done = threading.Event()
+
+        async def keep() -> None:
+            await outbox.keep(kept)
+            done.set()
+
+        asyncio.run(keep())
+        stop()
+        assert done.is_set() and outbox.backlog() == 0
+        assert {a["id"] for a in _on_the_topic(settings)} == {a["id"] for a in kept}
+    finally:
+        publisher.close()
+        pool.close()
