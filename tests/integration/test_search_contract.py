@@ -16,7 +16,7 @@ from services.demo import population
 from services.demo.data import DEMO_NAMESPACE, event
 from services.http.deps import ProblemError
 from services.http.routes import travelled
-from services.http.routes.travelled import search_candidates_at
+from services.http.routes.travelled import search_people_at
 from tests.projecting import project
 
 PEOPLE = 3000
@@ -105,7 +105,7 @@ TRAVEL_QUERIES = ["martin", "nouveau3", "nouveau3 lea", RARE.lower(), "moved7@",
 def found_at(store, query: str, cut: Cut) -> list[tuple[str | None, str | None, str]] | str:
     """What the route answers at a cut (services/http/routes/queries.py, ``search``), or "too broad"."""
     try:
-        views, refs = search_candidates_at(store, query, cut)
+        views, refs = search_people_at(store, query, cut)
     except ProblemError:
         return "too broad"
     day = cut.until.date() if cut.until else DAY

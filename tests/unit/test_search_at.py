@@ -103,7 +103,7 @@ def test_the_candidates_at_a_cut_hold_everyone_who_matched_then(changes, minute,
     cut = Cut(START + timedelta(minutes=minute, seconds=30))
     expected = matched_at(store, query, cut)
     assert expected <= set(store.search_candidates_at(query, cut, 100))
-    views, refs = travelled.search_candidates_at(store, query, cut)
+    views, refs = travelled.search_people_at(store, query, cut)
     answered = {v.person_id for v in views if v.merged_into is None and matches(v, refs, query, cut.until.date())}
     assert answered == expected
 

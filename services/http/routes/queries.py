@@ -60,7 +60,7 @@ from services.http.routes.travelled import (
     people_at,
     person_360_at,
     references_at,
-    search_candidates_at,
+    search_people_at,
     the_cut,
     travelled_cut,
     travelled_store,
@@ -322,7 +322,7 @@ def search_answer(crossview, freshness: Freshness, travel: Travel, q: str, limit
     if cut is None:
         candidates, refs = store.search_candidates(words, day, limit)
     else:
-        candidates, refs = search_candidates_at(store, words, cut)
+        candidates, refs = search_people_at(store, words, cut)
     found = sorted(
         (v for v in candidates if v.merged_into is None and matches(v, refs, words, day)),
         key=lambda v: (v.family_name or "", v.given_name or "", v.person_id),

@@ -69,7 +69,7 @@ def people_at(store: ProjectionStore, candidates: Iterable[PersonView], cut: Cut
     return found
 
 
-def search_candidates_at(store: ProjectionStore, words: str, cut: Cut) -> tuple[list[PersonView], References]:
+def search_people_at(store: ProjectionStore, words: str, cut: Cut) -> tuple[list[PersonView], References]:
     """The people who may have matched ``words`` at the cut (projections/search_at.py), each as the
     cut saw them, with their organisations as they stood then: directory.matches decides. Too many
     to fold one by one is a 422 asking for another word."""
