@@ -14,6 +14,8 @@ from datetime import date, datetime
 from typing import Any, NamedTuple
 
 from projections.campaigns import INDICATORS, indicators_of
+from projections.timeline import TimelineEntry
+from schemas.events import FunctionAssigned
 from schemas.statuses import canonical, meaning
 
 NO_STATUS = "none"  # interactions attributed to no function, or to an organisation the referential lacks
@@ -51,6 +53,16 @@ def first_reached(events: Iterable[CampaignEvent]) -> Reach:
                 if key not in reach or event.at < reach[key]:
                     reach[key] = event.at
     return reach
+
+
+def reach_counts(reach: Reach, campaign: str) -> dict[tuple[str, str], int]:
+    """Distinct people per (channel, indicator) of the campaign, as campaigns.indicators reads them:
+    what the campaign_reach rows count, computed from the events (at a cut, from those it keeps)."""
+    counts: dict[tuple[str, str], int] = {}
+    for name, channel, indicator, _ in reach:
+        if name == campaign:
+            counts[(channel, indicator)] = counts.get((channel, indicator), 0) + 1
+    return counts
 
 
 def campaign_list(reach: Reach) -> list[dict[str, Any]]:
@@ -154,3 +166,32 @@ def function_counts(views: Iterable[Any]) -> list[FunctionCount]:
         for channel, count in view.interactions.items():
             rows.append((None, None, channel, count - attributed.get(channel, 0)))
     return rows
+
+
+def function_counts_at(entries: Iterable[TimelineEntry]) -> list[FunctionCount]:
+    """The FunctionCount rows as the person views folded from these timeline entries (those a cut
+    keeps) would give them, without folding anyone: a message counts once, for the function its
+    first event (in log order) was attributed to, with that function's title and organisation as
+    the person's latest assignment of it among the entries says. An erased person's entries hold no
+    data: their interactions count as attributed to no function, as their live view counts them."""
+    firsts: dict[tuple[str, str], TimelineEntry] = {}
+    assigned: dict[tuple[str, str], TimelineEntry] = {}
+    for entry in entries:
+        place = (entry.topic, entry.partition, entry.offset)
+        if entry.channel is not None:
+            key = (entry.person_id, entry.message_key or entry.event_id)
+            first = firsts.get(key)
+            if first is None or place < (first.topic, first.partition, first.offset):
+                firsts[key] = entry
+        elif entry.event_type == FunctionAssigned.event_type:
+            key = (entry.person_id, entry.data.get("function_id") or "")
+            latest = assigned.get(key)
+            if latest is None or place > (latest.topic, latest.partition, latest.offset):
+                assigned[key] = entry
+    counts: dict[tuple[str | None, str | None, str], int] = {}
+    for (person_id, _), entry in firsts.items():
+        function_id = entry.data.get("function_id")
+        function = assigned[(person_id, function_id)].data if (person_id, function_id) in assigned else {}
+        key = (function.get("title_code"), function.get("organisation_id"), entry.channel or "")
+        counts[key] = counts.get(key, 0) + 1
+    return [(title, organisation, channel, n) for (title, organisation, channel), n in sorted(counts.items(), key=str)]

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any
 
-from projections.analytics import CampaignEvent, FunctionCount, function_counts
+from projections.analytics import CampaignEvent, FunctionCount, function_counts, function_counts_at
 from projections.as_of import Checkpoint, Cut, best_checkpoint
 from projections.audit_view import AuditEntry
 from projections.changes import Announcements
@@ -32,6 +32,7 @@ from projections.reference_view import (
     request_kinds,
 )
 from projections.request_queue import QueueQuery, QueueRow, page_of, queue_rows
+from projections.search_at import TRACED, may_have_matched
 from projections.timeline import TimelineEntry
 
 
@@ -233,6 +234,17 @@ class MemoryStore:
             views = list(self._views.values())
         return views, self._all_references()
 
+    def search_candidates_at(self, query: str, cut: Cut, limit: int) -> list[str]:
+        words, refs = query.lower().split(), self._all_references()
+        with self._lock:
+            people = {pid: [e for e in entries if e.event_type in TRACED] for pid, entries in self._by_person.items()}
+        found = (
+            pid
+            for pid, entries in sorted(people.items())
+            if may_have_matched((e for e in entries if cut.keeps_entry(e)), words, refs)
+        )
+        return [pid for _, pid in zip(range(limit), found, strict=False)]
+
     def people_of(self, organisation_id: str, day: date, include_past: bool) -> list[PersonView]:
         with self._lock:
             views = list(self._views.values())
@@ -265,9 +277,11 @@ class MemoryStore:
 
     # --- analytics (projections/analytics.py folds what these return) --------------------------
 
-    def campaign_events(self, campaign: str | None = None) -> list[CampaignEvent]:
+    def campaign_events(self, campaign: str | None = None, cut: Cut | None = None) -> list[CampaignEvent]:
         with self._lock:
-            entries = [e for e in self._entries.values() if e.channel is not None]
+            entries = [
+                e for e in self._entries.values() if e.channel is not None and (cut is None or cut.keeps_entry(e))
+            ]
         firsts: dict[tuple, datetime] = {}
         for entry in entries:
             data = entry.data
@@ -287,10 +301,13 @@ class MemoryStore:
                 firsts[key] = entry.occurred_at
         return [CampaignEvent(c, ch, p, at, pr, s, cs, b) for (c, ch, p, pr, s, cs, b), at in firsts.items()]
 
-    def function_interaction_counts(self) -> list[FunctionCount]:
+    def function_interaction_counts(self, cut: Cut | None = None) -> list[FunctionCount]:
         with self._lock:
-            views = list(self._views.values())
-        return function_counts(views)
+            if cut is not None:
+                entries = [e for e in self._entries.values() if cut.keeps_entry(e)]
+            else:
+                views = list(self._views.values())
+        return function_counts_at(entries) if cut is not None else function_counts(views)
 
     def lead_rules(self) -> dict[str, Any]:
         with self._lock:

@@ -134,6 +134,10 @@ class ProjectionStore(Protocol):
     def search_candidates(self, query: str, day: date, limit: int) -> tuple[list[PersonView], References]:
         """People who may match ``query`` (a superset of directory.matches), with their references."""
 
+    def search_candidates_at(self, query: str, cut: Cut, limit: int) -> list[str]:
+        """Up to ``limit`` ids of people who may have matched ``query`` as the log stood at the cut:
+        a superset of those who did (projections/search_at.py), whom the answer folds at the cut."""
+
     def people_of(self, organisation_id: str, day: date, include_past: bool) -> list[PersonView]:
         """People with a function at the organisation: active on ``day``, or ever if include_past."""
 
@@ -160,13 +164,15 @@ class ProjectionStore(Protocol):
     def campaign_counts(self, campaign: str) -> dict[tuple[str, str], int]:
         """Distinct people per (channel, indicator) of the campaign."""
 
-    def campaign_events(self, campaign: str | None = None) -> list[CampaignEvent]:
+    def campaign_events(self, campaign: str | None = None, cut: Cut | None = None) -> list[CampaignEvent]:
         """Each person's first moment at each status of each message of ``campaign`` (None: every
-        campaign): what projections/analytics.py makes the indicators over time of."""
+        campaign): what projections/analytics.py makes the indicators over time of. With a ``cut``,
+        only from the events it keeps (time travel: projections/as_of.py)."""
 
-    def function_interaction_counts(self) -> list[FunctionCount]:
+    def function_interaction_counts(self, cut: Cut | None = None) -> list[FunctionCount]:
         """Interactions per (title code, organisation id, channel) of the functions they were
-        attributed to, from every person view; (None, None, channel) for those attributed to none."""
+        attributed to, from every person view; (None, None, channel) for those attributed to none.
+        With a ``cut``, from the events it keeps (analytics.function_counts_at)."""
 
     def lead_rules(self) -> dict[str, Any]:
         """The projected lead rules: {"sizes": {medium, large}, "routes": {size: {channel, owner}}}."""

@@ -9,12 +9,15 @@ from __future__ import annotations
 from typing import Any
 
 from projections.analytics import CampaignEvent, FunctionCount
+from projections.as_of import Cut
+from projections.postgres_as_of import cut_condition
+from schemas.events import FunctionAssigned
 
 # Each person's first moment at each status of each message of a campaign: the indicators' input.
 _CAMPAIGN_EVENTS = (
     "SELECT data->>'campaign', channel, person_id, min(occurred_at), split_part(message_key, ':', 2), status,"
     " data->>'canonical_status', data->>'bounce_type'"
-    " FROM {schema}.timeline WHERE channel IS NOT NULL AND data->>'campaign' IS NOT NULL{only}"
+    " FROM {schema}.timeline WHERE channel IS NOT NULL AND data->>'campaign' IS NOT NULL{only} AND {cut}"
     " GROUP BY 1, 2, 3, 5, 6, 7, 8"
 )
 # Interactions per function (with its title and organisation, from the person's own view), then the
@@ -30,6 +33,20 @@ _TOTAL_COUNTS = (
     " CROSS JOIN LATERAL json_each_text(v.view->'interactions') c WHERE v.view IS NOT NULL GROUP BY 1"
 )
 
+# At a cut, from the timeline rows it keeps (analytics.function_counts_at, in SQL): each message once,
+# for the function of its first event in log order, with the person's latest assignment of it.
+_FUNCTION_COUNTS_AT = (
+    "WITH firsts AS (SELECT DISTINCT ON (person_id, message_key) person_id, channel,"
+    "  data->>'function_id' AS function_id FROM {schema}.timeline WHERE channel IS NOT NULL AND {cut}"
+    "  ORDER BY person_id, message_key, topic, partition, kafka_offset),"
+    " functions AS (SELECT DISTINCT ON (person_id, data->>'function_id') person_id,"
+    "  data->>'function_id' AS function_id, data->>'title_code' AS title_code,"
+    "  data->>'organisation_id' AS organisation_id FROM {schema}.timeline WHERE event_type = %s AND {cut}"
+    "  ORDER BY person_id, data->>'function_id', topic, partition, kafka_offset DESC)"
+    " SELECT f.title_code, f.organisation_id, i.channel, count(*) FROM firsts i"
+    " LEFT JOIN functions f ON f.person_id = i.person_id AND f.function_id = i.function_id GROUP BY 1, 2, 3"
+)
+
 
 class AnalyticsQueries:
     """Mixed into the PostgreSQL store: ``_rows`` runs a query on the generation queries read."""
@@ -37,12 +54,20 @@ class AnalyticsQueries:
     def _rows(self, statement: str, params: Any = None) -> list[tuple]:
         raise NotImplementedError
 
-    def campaign_events(self, campaign: str | None = None) -> list[CampaignEvent]:
+    def campaign_events(self, campaign: str | None = None, cut: Cut | None = None) -> list[CampaignEvent]:
         only = " AND data->>'campaign' = %s" if campaign is not None else ""
-        rows = self._rows(_CAMPAIGN_EVENTS.replace("{only}", only), (campaign,) if campaign is not None else None)
+        kept, cut_params = cut_condition(cut, {}) if cut is not None else ("true", [])
+        params = ([campaign] if campaign is not None else []) + cut_params
+        rows = self._rows(_CAMPAIGN_EVENTS.replace("{only}", only).replace("{cut}", kept), params or None)
         return [CampaignEvent(*row) for row in rows]
 
-    def function_interaction_counts(self) -> list[FunctionCount]:
+    def function_interaction_counts(self, cut: Cut | None = None) -> list[FunctionCount]:
+        if cut is not None:
+            kept, params = cut_condition(cut, {})
+            rows = self._rows(
+                _FUNCTION_COUNTS_AT.replace("{cut}", kept), [*params, FunctionAssigned.event_type, *params]
+            )
+            return [(t, o, channel, int(n)) for t, o, channel, n in rows]
         per_function = [(t, o, channel, int(n)) for t, o, channel, n in self._rows(_FUNCTION_COUNTS)]
         attributed: dict[str, int] = {}
         for _, _, channel, count in per_function:

@@ -9,6 +9,9 @@
   points, family names, function contacts, organisation names): see postgres_search. pg_trgm is a trusted extension
   (PostgreSQL 13+), so the database owner may create it; if it cannot be created, search keeps the
   same queries on sequential scans and says so once in the log.
+- Search at a cut (postgres_search_at): the values events set, on the timeline's rows of the few
+  event types that carry them (a partial trigram index), and the functions assigned by title and
+  by organisation. Made once on a generation of an earlier release: a pass over its timeline.
 
 Names are stored as '' when missing (a view never holds an empty name: registration turns "" into
 None), so the index sorts them as the API does: ``(family_name or "", given_name or "", person_id)``
@@ -23,6 +26,8 @@ import psycopg
 from psycopg import sql
 
 from projections.postgres_search import upgrade_search
+from projections.postgres_search_at import INDEXES as TRAVEL_INDEXES
+from projections.postgres_search_at import TRIGRAM_INDEXES as TRAVEL_TRIGRAM_INDEXES
 
 log = logging.getLogger(__name__)
 
@@ -80,10 +85,10 @@ def index_generation(conn: psycopg.Connection, schema_name: str) -> None:
     upgrade_search(conn, schema_name)
     # Only the missing ones: even CREATE INDEX IF NOT EXISTS locks the table against the projector's writes.
     present = {row[0] for row in conn.execute("SELECT indexname FROM pg_indexes WHERE schemaname = %s", (schema_name,))}
-    for name, ddl in (_LINKS_INDEX | _SEARCH_INDEX).items():
+    for name, ddl in (_LINKS_INDEX | _SEARCH_INDEX | TRAVEL_INDEXES).items():
         if name not in present:
             conn.execute(sql.SQL(ddl).format(schema=schema))
-    missing = [ddl for name, ddl in _TRIGRAM_INDEXES.items() if name not in present]
+    missing = [ddl for name, ddl in (_TRIGRAM_INDEXES | TRAVEL_TRIGRAM_INDEXES).items() if name not in present]
     trigrams = trigram_schema(conn) if missing else None
     if trigrams is not None:
         ops = sql.SQL("{}.gin_trgm_ops").format(sql.Identifier(trigrams))

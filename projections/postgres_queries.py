@@ -9,6 +9,7 @@ from typing import Any
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
+from projections.as_of import Cut
 from projections.audit_view import AuditEntry
 from projections.directory import Colleague, Criteria, PersonContext, References
 from projections.person_codec import view_from_json
@@ -16,6 +17,7 @@ from projections.person_document import FORMAT
 from projections.person_model import PersonView
 from projections.postgres_indexes import LINK_ORDER
 from projections.postgres_search import search
+from projections.postgres_search_at import search_at
 from projections.reference_view import (
     LEAD_RULES,
     OFFERS,
@@ -208,6 +210,17 @@ class PostgresQueries:
             conn.execute("COMMIT")
             ids = [row[0] for row in found.fetchall()]
         return self._views_with_references(ids)
+
+    def search_candidates_at(self, query: str, cut: Cut, limit: int) -> list[str]:
+        """Up to ``limit`` people who may have matched at the cut (postgres_search_at), in one statement."""
+        statement, params = search_at(query, cut, limit)
+        with self._pool.connection() as conn, conn.pipeline():
+            # As the live search: JIT off, never prepared (the plan depends on the patterns).
+            conn.execute("BEGIN READ ONLY")
+            conn.execute("SET LOCAL jit = off")
+            found = conn.execute(sql.SQL(statement).format(schema=self._read_schema()), params, prepare=False)
+            conn.execute("COMMIT")
+            return [row[0] for row in found.fetchall()]
 
     def people_of(self, organisation_id: str, day: date, include_past: bool) -> list[PersonView]:
         active = "" if include_past else "AND entered_on <= %(day)s AND (exits_on IS NULL OR exits_on >= %(day)s)"

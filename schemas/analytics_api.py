@@ -6,7 +6,7 @@ from datetime import date
 
 from pydantic import Field
 
-from schemas.api import ApiModel, ChannelIndicators, Freshness
+from schemas.api import ApiModel, ChannelIndicators, Freshness, TimeTravelOut
 
 
 class CampaignSummary(ApiModel):
@@ -21,6 +21,9 @@ class CampaignsOut(ApiModel):
     """Every campaign an interaction carries."""
 
     campaigns: list[CampaignSummary]
+    time_travel: TimeTravelOut | None = Field(
+        None, description="Present when as_of was an instant, or at_position or model was given."
+    )
     freshness: Freshness
 
 
@@ -37,6 +40,9 @@ class CampaignDaysOut(ApiModel):
 
     campaign: str
     channels: dict[str, list[CampaignDay]]
+    time_travel: TimeTravelOut | None = Field(
+        None, description="Present when as_of was an instant, or at_position or model was given."
+    )
     freshness: Freshness
 
 
@@ -56,8 +62,12 @@ class TitleMix(ApiModel):
 class InteractionMixOut(ApiModel):
     """Interactions (a message, a call, a visit: one however many status reports) per channel, by the
     status of the organisation of the function each was attributed to, and by that function's title.
-    Statuses and labels are today's; interactions attributed to no function count under status none."""
+    Statuses and labels are today's (at a cut, statuses as they stood then); interactions attributed to no
+    function count under status none."""
 
     by_organisation_status: list[StatusMix]
     by_function_title: list[TitleMix]
+    time_travel: TimeTravelOut | None = Field(
+        None, description="Present when as_of was an instant, or at_position or model was given."
+    )
     freshness: Freshness

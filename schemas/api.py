@@ -182,6 +182,9 @@ class SearchOut(ApiModel):
     query: str
     as_of: date
     results: list[SearchResult]
+    time_travel: TimeTravelOut | None = Field(
+        None, description="Present when as_of was an instant, or at_position or model was given."
+    )
     freshness: Freshness
 
 
@@ -270,6 +273,9 @@ class CampaignOut(ApiModel):
 
     campaign: str
     channels: dict[str, ChannelIndicators]
+    time_travel: TimeTravelOut | None = Field(
+        None, description="Present when as_of was an instant, or at_position or model was given."
+    )
     freshness: Freshness
 
 

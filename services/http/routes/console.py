@@ -143,7 +143,7 @@ async def search_results(
 def _search(crossview, caller, freshness, day, q: str) -> list:
     if not q.strip():
         return []
-    return queries.search(crossview, caller, freshness, day, q.strip(), 20).results
+    return queries.search_answer(crossview, freshness, Travel(day), q.strip(), 20).results
 
 
 @router.get("/people/{person_id}", response_class=HTMLResponse, responses={200: PAGE, **NOT_FOUND})

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from channels.webhook_fields import load_json
+from projections.analytics import first_reached, reach_counts
 from projections.as_of import Cut
 from projections.campaigns import indicators
 from projections.directory import (
@@ -51,7 +52,7 @@ from schemas.api import (
 )
 from schemas.events import Channel
 from services.http.access import AsAdvisor, AsPeopleReader, AsReader, sees_personal_data, shown_to
-from services.http.deps import App, AsOf, Fresh, ProblemError, render, today
+from services.http.deps import App, Fresh, ProblemError, render, today
 from services.http.routes.travelled import (
     family_at,
     moment_at,
@@ -59,7 +60,9 @@ from services.http.routes.travelled import (
     people_at,
     person_360_at,
     references_at,
+    search_people_at,
     the_cut,
+    travelled_cut,
     travelled_store,
 )
 from services.http.time_travel import TimeTravel, Travel, parse_position
@@ -278,12 +281,21 @@ def timeline_answer(
     )
 
 
-@router.get("/v1/search", response_model=SearchOut, tags=["directory"])
+@router.get(
+    "/v1/search",
+    response_model=SearchOut,
+    tags=["directory"],
+    responses={
+        404: {"model": Problem, "description": "No such read model"},
+        409: {"model": Problem, "description": "The read model has not reached at_position yet"},
+        422: {"model": Problem, "description": "Malformed input, or a query too broad to answer at a cut"},
+    },
+)
 def search(
     crossview: App,
     caller: AsAdvisor,
     freshness: Fresh,
-    day: AsOf,
+    travel: TimeTravel,
     q: Annotated[
         str,
         Query(
@@ -293,10 +305,24 @@ def search(
         ),
     ],
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
-) -> SearchOut:
-    """People whose name, contacts or active functions contain every word of q; ended functions never match."""
+) -> Response:
+    """People whose name, contacts or active functions contain every word of q; ended functions never
+    match. With an instant as `as_of`, or `at_position`: the people who matched as the log stood then
+    (their names, contacts and functions of then: someone renamed since is found under the old name,
+    someone registered since is not), folded one by one, so a query must narrow them to a few
+    hundred at most."""
+    return _respond(caller, search_answer(crossview, freshness, travel, q, limit), crossview)
+
+
+def search_answer(crossview, freshness: Freshness, travel: Travel, q: str, limit: int = 20) -> SearchOut:
+    """The search's answer (the route and the console)."""
     words = search_words(q, crossview.settings.default_country_code)
-    candidates, refs = crossview.store.search_candidates(words, day, limit)
+    day = travel.day
+    store, freshness, cut, used = travelled_cut(crossview, travel, freshness)
+    if cut is None:
+        candidates, refs = store.search_candidates(words, day, limit)
+    else:
+        candidates, refs = search_people_at(store, words, cut)
     found = sorted(
         (v for v in candidates if v.merged_into is None and matches(v, refs, words, day)),
         key=lambda v: (v.family_name or "", v.given_name or "", v.person_id),
@@ -313,7 +339,7 @@ def search(
                 functions=functions,
             )
         )
-    return SearchOut(query=q, as_of=day, results=results, freshness=freshness)
+    return SearchOut(query=q, as_of=day, results=results, time_travel=used, freshness=freshness)
 
 
 @router.get(
@@ -473,11 +499,26 @@ def attribute_policy(crossview: App, caller: AsReader, freshness: Fresh) -> Attr
     return AttributePolicyOut(levels=crossview.store.attribute_policy(), freshness=freshness)
 
 
-@router.get("/v1/campaigns/{campaign}", response_model=CampaignOut, tags=["campaigns"], responses=NOT_FOUND)
-def campaign(crossview: App, caller: AsReader, campaign: str, freshness: Fresh) -> CampaignOut:
+@router.get(
+    "/v1/campaigns/{campaign}",
+    response_model=CampaignOut,
+    tags=["campaigns"],
+    responses={
+        **NOT_FOUND,
+        404: {"model": Problem, "description": "No such campaign (at that point of the log), or read model"},
+        409: {"model": Problem, "description": "The read model has not reached at_position yet"},
+    },
+)
+def campaign(crossview: App, caller: AsReader, campaign: str, freshness: Fresh, travel: TimeTravel) -> Response:
     """Sent, delivered, opened, clicked, bounced, unsubscribed and complaints, per channel: counts of
-    distinct people and rates."""
-    counts = crossview.store.campaign_counts(campaign)
+    distinct people and rates. With an instant as `as_of`, or `at_position`: counted from the events
+    up to then only."""
+    store, freshness, cut, used = travelled_cut(crossview, travel, freshness)
+    if cut is None:
+        counts = store.campaign_counts(campaign)
+    else:
+        counts = reach_counts(first_reached(store.campaign_events(campaign, cut)), campaign)
     if not counts:
         raise ProblemError(404, "Campaign not found", f"no interaction carries the campaign {campaign!r}")
-    return CampaignOut(campaign=campaign, channels=indicators(counts), freshness=freshness)
+    answer = CampaignOut(campaign=campaign, channels=indicators(counts), time_travel=used, freshness=freshness)
+    return _respond(caller, answer, crossview)

@@ -15,7 +15,8 @@ from projections.person_document import LINKS_SHOWN, Moment, document_organisati
 from projections.person_model import PersonView, merge_views
 from projections.ports import ProjectionStore
 from projections.reference_view import OFFERS, ORGANISATION, catalogue_offers, fold_references
-from schemas.api import Freshness, Person360Out
+from projections.search_at import CANDIDATES_AT_CUT
+from schemas.api import Freshness, Person360Out, TimeTravelOut
 from schemas.events import InvalidEventData, UnknownEventType
 from services.http.deps import ProblemError, render
 from services.http.time_travel import Travel, store_of
@@ -66,6 +67,21 @@ def people_at(store: ProjectionStore, candidates: Iterable[PersonView], cut: Cut
         if candidate.erased_on is None and (view := view_at(store, candidate.person_id, cut)) is not None:
             found.append(view)
     return found
+
+
+def search_people_at(store: ProjectionStore, words: str, cut: Cut) -> tuple[list[PersonView], References]:
+    """The people who may have matched ``words`` at the cut (projections/search_at.py), each as the
+    cut saw them, with their organisations as they stood then: directory.matches decides. Too many
+    to fold one by one is a 422 asking for another word."""
+    ids = store.search_candidates_at(words, cut, CANDIDATES_AT_CUT + 1)
+    if len(ids) > CANDIDATES_AT_CUT:
+        message = (
+            f"more than {CANDIDATES_AT_CUT} people may have matched at that point of the log: add a word "
+            "(a search at a cut folds each of them)"
+        )
+        raise ProblemError(422, "Search too broad at a cut", message, [{"field": "query.q", "message": message}])
+    views = people_at(store, store.persons(ids).values(), cut)
+    return views, references_at(store, [f.organisation_id for v in views for f in v.functions.values()], cut)
 
 
 def references_at(store: ProjectionStore, organisation_ids: list[str], cut: Cut) -> References:
@@ -131,6 +147,18 @@ def travelled_store(
         return store, freshness, partitions(freshness.position)
     position = store.position()
     return store, Freshness(position=render(position), caught_up=True), position
+
+
+def travelled_cut(
+    crossview, travel: Travel | None, freshness: Freshness
+) -> tuple[ProjectionStore, Freshness, Cut | None, TimeTravelOut | None]:
+    """What a query that may travel reads: the store, the freshness it answers with, the cut (None:
+    the read model as it stands) and what the answer says it used (None: a live answer)."""
+    if travel is None or (travel.cut is None and travel.model is None):
+        return crossview.store, freshness, None, None
+    store, freshness, position = travelled_store(crossview, travel, freshness)
+    cut = the_cut(travel.cut, position) if travel.cut is not None else None
+    return store, freshness, cut, travel.used(dict(cut.position or {}) if cut else position)
 
 
 def partitions(rendered: dict[str, int]) -> dict[Partition, int]:
