@@ -220,6 +220,9 @@ class MemoryStore:
     def ready_360(self, person_id: str, day: date) -> tuple[None, dict[str, dict[str, Any]]]:
         return None, self.offer_catalogue()
 
+    async def ready_360_async(self, person_id: str, day: date) -> tuple[None, dict[str, dict[str, Any]]]:
+        return self.ready_360(person_id, day)
+
     def refresh_documents(self, day: date, limit: int) -> int:
         return 0
 

@@ -123,6 +123,11 @@ class ProjectionStore(Protocol):
         """``person_document`` and the offer catalogue a 360° answer needs with it (kept by the
         store between changes: the answer's one read stays one)."""
 
+    async def ready_360_async(
+        self, person_id: str, day: date
+    ) -> tuple[tuple[str, list[tuple[str, list[str], list[str]]]] | None, dict[str, dict[str, Any]]]:
+        """``ready_360`` for the event loop, without a thread."""
+
     def refresh_documents(self, day: date, limit: int) -> int:
         """Make again up to ``limit`` ready documents that went stale; how many."""
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
@@ -54,3 +55,55 @@ def open_pool(database_url: str, max_size: int = 8) -> ConnectionPool:
         pool.close()
         raise DatabaseUnavailable(f"PostgreSQL at {where(database_url)} does not answer ({error})") from error
     return pool
+
+
+class LoopConnections:
+    """Connections for coroutines, so that a hot read needs no thread: handing a query to the thread
+    pool and back made the interpreter lock change hands twice, which cost a busy API more than
+    the query (BENCHMARKS.md). A psycopg async connection serves the event loop that opened it
+    only: they are opened on the loop that asks (a new loop, as in tests, starts afresh), at most
+    ``most`` at once, kept between uses (autocommit, as the pool's)."""
+
+    def __init__(self, database_url: str, most: int = 8) -> None:
+        self._database_url = database_url
+        self._most = most
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._slots = asyncio.Semaphore(most)
+        self._idle: list[psycopg.AsyncConnection] = []
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[psycopg.AsyncConnection]:
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            self.close()
+            self._loop, self._slots = loop, asyncio.Semaphore(self._most)
+        async with self._slots:
+            conn = self._idle.pop() if self._idle else await self._connect()
+            try:
+                yield conn
+            except (psycopg.OperationalError, psycopg.InterfaceError) as error:
+                await conn.close()
+                if not _lost(error):
+                    raise
+                raise DatabaseUnavailable(
+                    f"PostgreSQL at {where(self._database_url)} did not answer ({error})"
+                ) from error
+            except BaseException:
+                await conn.close()  # in whatever state the failure left it
+                raise
+            if conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+                self._idle.append(conn)
+            else:
+                await conn.close()
+
+    async def _connect(self) -> psycopg.AsyncConnection:
+        try:
+            return await psycopg.AsyncConnection.connect(self._database_url, autocommit=True, connect_timeout=5)
+        except psycopg.OperationalError as error:
+            raise DatabaseUnavailable(f"PostgreSQL at {where(self._database_url)} does not answer ({error})") from error
+
+    def close(self) -> None:
+        """Close the idle connections (from any thread: libpq's own close, no loop needed)."""
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.pgconn.finish()

@@ -16,6 +16,7 @@ from projections.person_codec import view_from_json
 from projections.person_document import FORMAT
 from projections.person_model import PersonView
 from projections.postgres_indexes import LINK_ORDER
+from projections.postgres_pool import LoopConnections
 from projections.postgres_search import search
 from projections.postgres_search_at import search_at
 from projections.reference_view import (
@@ -130,6 +131,7 @@ class PostgresQueries:
     """The read side of ``PostgresStore``; ``_read_schema`` says which generation it reads."""
 
     _pool: ConnectionPool
+    _loop_connections: LoopConnections  # the event loop's: the 360° view's hot path
 
     def _read_schema(self) -> sql.Identifier:
         raise NotImplementedError
@@ -158,6 +160,21 @@ class PostgresQueries:
         process keeps is the version that read saw (or there is none)."""
         rows = self._rows(READ_DOCUMENT, (person_id,))
         return ready([row[:-1] for row in rows], day), self._catalogue(rows[0][-1] if rows else _UNKNOWN)
+
+    async def ready_360_async(self, person_id: str, day: date) -> tuple[Stored | None, dict[str, dict[str, Any]]]:
+        """``ready_360`` on the event loop: the 360° view's hot path needs no thread. (Which
+        generation to read is looked up at most once a second, on the pool: a short wait.)"""
+        query = sql.SQL(READ_DOCUMENT).format(schema=self._read_schema())
+        async with self._loop_connections.connection() as conn:
+            rows = await (await conn.execute(query, (person_id,))).fetchall()
+            version = rows[0][-1] if rows else _UNKNOWN
+            kept = getattr(self, "_catalogue_kept", None)
+            if version is None or (version is not _UNKNOWN and kept is not None and kept[0] == version):
+                catalogue = self._catalogue(version)  # no read: none, or the one kept
+            else:
+                catalogue_rows = await (await conn.execute(self._catalogue_query(), (OFFERS, OFFERS))).fetchall()
+                catalogue = self._kept_catalogue(catalogue_rows)
+        return ready([row[:-1] for row in rows], day), catalogue
 
     def person_context(self, person_id: str, day: date, links: int) -> PersonContext:
         """The person's view, the references of their functions active on ``day`` and the first
@@ -333,9 +350,15 @@ class PostgresQueries:
         kept = getattr(self, "_catalogue_kept", None)
         if version is not _UNKNOWN and kept is not None and kept[0] == version:
             return kept[1]
-        rows = self._rows(
-            "SELECT view, xmin::text FROM {schema}.reference WHERE kind = %s AND id = %s", (OFFERS, OFFERS)
+        with self._pool.connection() as conn:
+            return self._kept_catalogue(conn.execute(self._catalogue_query(), (OFFERS, OFFERS)).fetchall())
+
+    def _catalogue_query(self) -> sql.Composed:
+        return sql.SQL("SELECT view, xmin::text FROM {schema}.reference WHERE kind = %s AND id = %s").format(
+            schema=self._read_schema()
         )
+
+    def _kept_catalogue(self, rows: list[tuple]) -> dict[str, dict[str, Any]]:
         catalogue = catalogue_offers(rows[0][0] if rows else None)
         if rows:
             self._catalogue_kept = (rows[0][1], catalogue)

@@ -23,7 +23,7 @@ from projections.postgres_as_of import cut_condition, events_as_of
 from projections.postgres_changes import channel_of
 from projections.postgres_documents import Documents
 from projections.postgres_generations import Generations
-from projections.postgres_pool import DatabaseUnavailable, open_pool, where
+from projections.postgres_pool import DatabaseUnavailable, LoopConnections, open_pool, where
 from projections.postgres_queries import PostgresQueries
 from projections.postgres_request_queue import RequestQueueQueries
 from projections.postgres_transaction import PostgresTransaction
@@ -53,6 +53,7 @@ class PostgresStore(PostgresQueries, AnalyticsQueries, RequestQueueQueries):
 
     def __init__(self, pool: ConnectionPool, namespace: str, generation: int | None = None) -> None:
         self._pool = pool
+        self._loop_connections = LoopConnections(pool.conninfo, pool.max_size)
         self._namespace = namespace
         self._generations = Generations(pool, namespace)
         self.follow_active = generation is None

@@ -11,7 +11,6 @@ once: each takes rows the others have not locked (``SKIP LOCKED``), publishes th
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import threading
@@ -19,15 +18,14 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from channels.kafka import BrokerUnavailable, Position
 from projections.ports import StoreUnavailable
-from projections.postgres_pool import DatabaseUnavailable, where
+from projections.postgres_pool import LoopConnections
 from schemas.envelope import CloudEvent
-from services.application.audit import access_events
+from services.application.audit import MAX_ROUNDS, access_events
 
 log = logging.getLogger(__name__)
 
@@ -47,15 +45,12 @@ class PostgresAuditOutbox:
         process: str | None = None,
     ) -> None:
         self._pool = pool  # the relay's
-        self._database_url = database_url
         self._publish = publish
         self._process = process or f"api-{uuid.uuid4()}"  # the subject (and Kafka key) of its groups
         self._table = sql.Identifier(f"{namespace}_meta", "audit_outbox")
-        # Rounds are written on the event loop itself, over connections of their own (at most
-        # MAX_ROUNDS: the Auditor's rounds): a thread would wait for the interpreter lock that a
-        # busy loop holds, milliseconds each time (BENCHMARKS.md).
-        self._idle: list[psycopg.AsyncConnection] = []
-        self._loop: asyncio.AbstractEventLoop | None = None
+        # Rounds are written on the event loop itself (at most MAX_ROUNDS at once, the Auditor's):
+        # a thread would wait for the interpreter lock that a busy loop holds, milliseconds each time.
+        self._writers = LoopConnections(database_url, MAX_ROUNDS)
         with pool.connection() as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (namespace,))  # processes start together
             conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(f"{namespace}_meta")))
@@ -72,38 +67,22 @@ class PostgresAuditOutbox:
         """The Auditor's ``Keep``: returns once the round's rows are committed (autocommit: the
         INSERT is its own transaction); DatabaseUnavailable when PostgreSQL does not answer."""
         rows = "\n".join(json.dumps(access, ensure_ascii=False) for access in accesses)
-        conn = await self._connection()
-        try:
+        async with self._writers.connection() as conn:
             await conn.execute(self._insert, (rows,))
-        except (psycopg.OperationalError, psycopg.InterfaceError) as error:
-            await conn.close()
-            raise DatabaseUnavailable(
-                f"PostgreSQL at {where(self._database_url)} did not keep the audit ({error})"
-            ) from error
-        self._idle.append(conn)
-
-    async def _connection(self) -> psycopg.AsyncConnection:
-        loop = asyncio.get_running_loop()
-        if loop is not self._loop:  # a connection serves the loop that opened it only
-            self._idle, self._loop = [], loop
-        if self._idle:
-            return self._idle.pop()
-        try:
-            return await psycopg.AsyncConnection.connect(self._database_url, autocommit=True, connect_timeout=5)
-        except psycopg.OperationalError as error:
-            raise DatabaseUnavailable(f"PostgreSQL at {where(self._database_url)} does not answer ({error})") from error
 
     def relay_once(self) -> int:
-        """Publish the oldest rows no other process holds, then delete them; how many were published."""
+        """Publish the oldest rows no other process holds; how many were published. They are
+        deleted in the transaction that publishes them: a failed publication rolls it back."""
         with self._pool.connection() as conn, conn.transaction():
             rows = conn.execute(
-                sql.SQL("SELECT seq, access FROM {} ORDER BY seq LIMIT %s FOR UPDATE SKIP LOCKED").format(self._table),
+                sql.SQL(
+                    "DELETE FROM {table} WHERE seq IN (SELECT seq FROM {table} ORDER BY seq LIMIT %s "
+                    "FOR UPDATE SKIP LOCKED) RETURNING access"
+                ).format(table=self._table),
                 (BATCH,),
             ).fetchall()
-            if not rows:
-                return 0
-            self._publish(access_events(self._process, [json.loads(access) for _, access in rows]))
-            conn.execute(sql.SQL("DELETE FROM {} WHERE seq = ANY(%s)").format(self._table), ([seq for seq, _ in rows],))
+            if rows:
+                self._publish(access_events(self._process, [json.loads(access) for (access,) in rows]))
         return len(rows)
 
     def backlog(self) -> int:
@@ -139,9 +118,7 @@ class PostgresAuditOutbox:
         thread.start()
 
         def close() -> None:
-            for conn in self._idle:
-                conn.pgconn.finish()  # outside the loop that opened it: libpq's own close
-            self._idle = []
+            self._writers.close()
             stop.set()
             thread.join(timeout=10)
 

@@ -119,7 +119,11 @@ async def person_360(
         travelled = await run_in_threadpool(_person_360_travelled, crossview, person_id, travel, freshness)
         return _respond(caller, travelled, crossview)
     day = travel.day
-    answer = await run_in_threadpool(_person_360, crossview, person_id, day, freshness)
+    ready, catalogue = await crossview.store.ready_360_async(person_id, day)  # no thread: the hot path
+    if ready is not None:
+        answer = splice(person_id, *ready, day, freshness, moment_of(crossview, catalogue))
+    else:
+        answer = await run_in_threadpool(_person_360_made, crossview, person_id, day, freshness, catalogue)
     if isinstance(answer, bytes):  # the ready document
         if sees_personal_data(caller):
             return Response(answer, media_type="application/json")
@@ -143,9 +147,14 @@ def _person_360(crossview, person_id: str, day: date, freshness: Freshness) -> P
     their organisations' first people in one round trip; the whole family's views only for someone
     joined with others."""
     ready, catalogue = crossview.store.ready_360(person_id, day)
-    moment = moment_of(crossview, catalogue)
     if ready is not None:
-        return splice(person_id, *ready, day, freshness, moment)
+        return splice(person_id, *ready, day, freshness, moment_of(crossview, catalogue))
+    return _person_360_made(crossview, person_id, day, freshness, catalogue)
+
+
+def _person_360_made(crossview, person_id: str, day: date, freshness: Freshness, catalogue: dict) -> Person360Out:
+    """The 360° view made from the read model, for someone without a ready document for ``day``."""
+    moment = moment_of(crossview, catalogue)
     context = crossview.store.person_context(person_id, day, LINKS_SHOWN)
     view, refs, colleagues = context.view, context.references, context.colleagues
     if view is None or not has_document(view):
