@@ -209,15 +209,18 @@ def test_an_advisor_opens_a_complaint_moves_it_on_comments_and_resolves_it_seein
     assert "assigned to demo-advisor" in text_of(browser, subject)
     shoot(browser, shots, "3-in-progress-commented", request_item(browser, subject))
 
+    typed(browser, subject, ".move-reason", "Replacement delivered on Thursday")
     click_move(browser, subject, "Resolve")
     assert state_of(browser, subject) == "resolved"
     assert moves_of(browser, subject) == ["Close", "Reopen"]
+    assert browser.execute_script(f"{FIND} return item.querySelector('.move-reason').value;", subject) == ""
     # Open ones first: the resolved complaint now comes after the demo's open one.
     subjects = browser.execute_script(
         "return Array.from(document.querySelectorAll('#requests .request-subject')).map((e) => e.textContent.trim());"
     )
     assert subjects.index("Cotisation 2026 prélevée deux fois") < subjects.index(subject)
-    wait(browser, lambda b: "Request in progress → resolved" in b.find_element(By.ID, "timeline").text, "timeline")
+    resolved = "Request in progress → resolved: Replacement delivered on Thursday"
+    wait(browser, lambda b: resolved in b.find_element(By.ID, "timeline").text, "the resolution in the timeline")
     shoot(browser, shots, "4-resolved", browser.find_element(By.ID, "requests-card"))
 
     click_move(browser, subject, "Close")
@@ -281,6 +284,13 @@ def test_an_overdue_request_is_marked_and_counted(browser, desk, shots, monkeypa
     assert "overdue" in browser.find_element(By.ID, "requests-counts").text
     shoot(browser, shots, "6-overdue", browser.find_element(By.ID, "requests-card"))
     assert not serious_violations(browser)
+    browser.set_window_size(760, 1100)  # a narrow window: one column
+    try:
+        shoot(browser, shots, "7-narrow", browser.find_element(By.ID, "requests-card"))
+        overflow = "return document.documentElement.scrollWidth > document.documentElement.clientWidth;"
+        assert not browser.execute_script(overflow), "the page scrolls sideways"
+    finally:
+        browser.set_window_size(1440, 1100)
 
 
 def test_on_the_real_services_the_page_shows_each_move_at_once(browser, settings, tmp_path, monkeypatch):  # noqa: F811

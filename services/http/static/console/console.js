@@ -331,7 +331,10 @@ function serviceDesk(personId, refresh) {
     const item = button.closest("[data-request]");
     button.disabled = true;
     const state = button.dataset.state;
-    await act("POST", `${base}/${item.dataset.request}/state`, { state }, `Now ${state.replace(/_/g, " ")}`);
+    const reason = item.querySelector(".move-reason");
+    const body = { state, ...(reason && reason.value.trim() ? { reason: reason.value.trim() } : {}) };
+    if (reason) reason.value = reason.defaultValue; // said with this move; the list is read again next
+    await act("POST", `${base}/${item.dataset.request}/state`, body, `Now ${state.replace(/_/g, " ")}`);
     button.disabled = false; // if the list was not read again (no answer)
   });
 
