@@ -33,7 +33,8 @@ from tests.scenario import Scenario
 from tests.sse import serving
 from tests.tokens import EVERY_ROLE
 
-LAG_S = 0.5  # how far a busy projector trails the commands
+LAG_S = 0.5  # how far a busy projector trails the commands (each batch waits so long)
+LONG_LAG_S = 3.0  # while the test works on a page it knows to be behind
 CALLBACK = "callback"  # a kind an administrator adds, then retires while the advisor's page is open
 
 
@@ -293,14 +294,17 @@ def test_an_overdue_request_is_marked_and_counted(browser, desk, shots, monkeypa
         browser.set_window_size(1440, 1100)
 
 
-def test_on_the_real_services_the_page_shows_each_move_at_once(browser, settings, tmp_path, monkeypatch):  # noqa: F811
+def test_on_the_real_services_the_page_shows_each_move_at_once(browser, settings, tmp_path, monkeypatch, shots):  # noqa: F811
     """`crossview serve` and a projector on the real Kafka and PostgreSQL, the projector slowed down
     as a busy one is, so the read model trails each command: after every action the page already
-    shows its result (it read at the command's position), without waiting for the live stream."""
+    shows its result (it read at the command's position), without waiting for the live stream; and a
+    move someone else made meanwhile turns Alice's into a rule error, in words."""
     process = Projector.process
 
+    lag = {"s": LAG_S}
+
     def busy(self, records):
-        time.sleep(LAG_S)
+        time.sleep(lag["s"])
         return process(self, records)
 
     monkeypatch.setattr(Projector, "process", busy)  # the projector runs in this process (ProjectorThread)
@@ -330,12 +334,37 @@ def test_on_the_real_services_the_page_shows_each_move_at_once(browser, settings
             press(browser, subject, ".request-more summary")
             settled(browser, lambda: press(browser, subject, "[data-action=request-assign] button"))
             assert "assigned to alice@advisors" in text_of(browser, subject)
+
+            # Behind the page, another advisor resolves and closes it; before the page hears of it
+            # (the projector trails), Alice resolves it: the rule refuses, the page says so in words.
+            rid = browser.execute_script(f"{FIND} return item.dataset.request;", subject)
+            lag["s"] = LONG_LAG_S
+            for state in ("resolved", "closed"):
+                moved = client.post(f"/v1/persons/{fabien}/service-requests/{rid}/state", json={"state": state})
+                assert moved.status_code == 200, moved.text
+            assert state_of(browser, subject) == "waiting for customer"  # the page does not know yet
             click_move(browser, subject, "Resolve")
-            assert state_of(browser, subject) == "resolved"
+            problem = browser.find_element(By.ID, "requests-problem")
+            assert problem.is_displayed() and "RequestTransitionError" in problem.text
+            assert "This request has moved on since the page showed it" in problem.text
+            assert "cannot go from closed to resolved" in problem.text
+            # until the change arrives, the request says it is out of date, and offers no move
+            assert "Changed meanwhile by someone else" in text_of(browser, subject)
+            assert browser.execute_script(
+                f"{FIND} return item.querySelector('[data-action=request-state]').disabled;", subject
+            )
+            shoot(browser, shots, "8-moved-meanwhile", browser.find_element(By.ID, "requests-card"))
+            lag["s"] = LAG_S
+            # The live stream then brings the closing: only a reopening is offered.
+            wait(browser, lambda b: state_of(b, subject) == "closed", "the closing, live", 20)
+            assert moves_of(browser, subject) == ["Reopen"]
+            assert "Changed meanwhile" not in text_of(browser, subject)
+            click_move(browser, subject, "Reopen")
+            assert state_of(browser, subject) == "open"
             assert not browser.find_element(By.ID, "requests-problem").is_displayed()
             listed = client.get(f"/v1/persons/{fabien}/service-requests").json()["service_requests"]
-            assert [(r["subject"], r["state"], r["assignee"]) for r in listed] == [
-                (subject, "resolved", "alice@advisors")
+            assert [(r["subject"], r["state"], r["assignee"], r["reopened"]) for r in listed] == [
+                (subject, "open", "alice@advisors", 1)
             ]
         finally:
             browser.get("about:blank")  # closes the page's stream, so the server can stop

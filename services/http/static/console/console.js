@@ -10,8 +10,8 @@ const RULES = {
   JoinError: "These two people cannot be joined (one of them is already joined into someone).",
   Unauthenticated: "Your session has ended: sign in again.",
   Forbidden: "Your role does not allow this.",
-  RequestTransitionError: "This request cannot make that move from where it is now (someone may have moved it meanwhile): the list shows its state as it is.",
-  RequestClosedError: "This request is closed: reopen it first to comment on it or assign it.",
+  RequestTransitionError: "This request has moved on since the page showed it (someone else changed it): that move is no longer possible from where it is now.",
+  RequestClosedError: "This request is closed (someone may have closed it meanwhile): reopen it first to comment on it or assign it.",
   RetiredRequestKindError: "An administrator has retired this kind of request: choose another kind (reload the page for the current list).",
   UnknownRequestKindError: "This kind of request is not in the referential: reload the page for the current list.",
 };
@@ -284,25 +284,31 @@ function serviceDesk(personId, refresh) {
   const base = `/v1/persons/${personId}/service-requests`;
   const last = (answer) => answer.positions[answer.positions.length - 1];
 
-  // `form`, if any, is emptied once the API took it, before the list is read again (which keeps
-  // what is still typed).
-  async function act(method, url, body, done, form) {
+  const itemOf = (requestId) => $(`#requests [data-request="${requestId}"]`);
+
+  // One action: the API call, then the list read again at the command's position. `saved` runs once
+  // the API took it (emptying what was said), before the read (which keeps what is still typed).
+  async function act(method, url, body, done, { saved, requestId } = {}) {
     try {
-      return await actAndRead(method, url, body, done, form);
+      return await actAndRead(method, url, body, done, saved, requestId);
     } finally {
       card.dataset.actions = String(Number(card.dataset.actions || 0) + 1); // settled (the tests wait on it)
     }
   }
 
-  async function actAndRead(method, url, body, done, form) {
+  async function actAndRead(method, url, body, done, saved, requestId) {
+    const stateSeen = requestId && itemOf(requestId) ? itemOf(requestId).dataset.state : null;
     let answer;
     try {
       answer = await api(method, url, body, problemBox);
     } catch (error) {
-      if (error.status === 409) await refresh(); // a rule refused it: show where things stand now
+      // A rule refused a move the page offered: the request changed behind it (another advisor).
+      // Until the live stream brings that change, say so on the request rather than show it as sure.
+      const item = requestId && itemOf(requestId);
+      if (error.status === 409 && item && item.dataset.state === stateSeen) movedMeanwhile(item);
       return null;
     }
-    if (form) form.reset();
+    if (saved) saved();
     toast(done); say(done);
     // The read waits (wait_ms) for the position; a read model further behind answers "not caught up
     // yet" (data-caught-up on the list), and the page asks again rather than show the old state.
@@ -315,6 +321,15 @@ function serviceDesk(personId, refresh) {
     return answer;
   }
 
+  function movedMeanwhile(item) {
+    item.classList.add("moved");
+    $$("button, input, textarea", item).forEach((control) => { control.disabled = true; });
+    const note = document.createElement("p");
+    note.className = "moved-note small";
+    note.textContent = "Changed meanwhile by someone else: shown as it was until the change arrives (a moment).";
+    $(".request-head", item).after(note);
+  }
+
   $("#request-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     const form = event.target;
@@ -322,7 +337,8 @@ function serviceDesk(personId, refresh) {
     if (form.description.value.trim()) body.description = form.description.value.trim();
     if (form.function_id.value) body.function_id = form.function_id.value;
     const kind = form.kind.selectedOptions[0].textContent.split(" · ")[0];
-    if (await act("POST", base, body, `${kind} opened`, form)) $("#request-open-details").open = false;
+    const opened = await act("POST", base, body, `${kind} opened`, { saved: () => form.reset() });
+    if (opened) $("#request-open-details").open = false;
   });
 
   card.addEventListener("click", async (event) => {
@@ -333,20 +349,24 @@ function serviceDesk(personId, refresh) {
     const state = button.dataset.state;
     const reason = item.querySelector(".move-reason");
     const body = { state, ...(reason && reason.value.trim() ? { reason: reason.value.trim() } : {}) };
-    if (reason) reason.value = reason.defaultValue; // said with this move; the list is read again next
-    await act("POST", `${base}/${item.dataset.request}/state`, body, `Now ${state.replace(/_/g, " ")}`);
-    button.disabled = false; // if the list was not read again (no answer)
+    const saved = () => { if (reason) reason.value = ""; }; // said with this move
+    const requestId = item.dataset.request;
+    await act("POST", `${base}/${requestId}/state`, body, `Now ${state.replace(/_/g, " ")}`, { saved, requestId });
+    if (!item.classList.contains("moved")) button.disabled = false; // the list was not read again
   });
 
   card.addEventListener("submit", async (event) => {
     const form = event.target.closest("form[data-action^=request-]");
     if (!form || form.id === "request-form") return;
     event.preventDefault();
-    const url = `${base}/${form.closest("[data-request]").dataset.request}`;
+    const requestId = form.closest("[data-request]").dataset.request;
+    const url = `${base}/${requestId}`;
     if (form.dataset.action === "request-comment") {
-      await act("POST", `${url}/comments`, { text: form.text.value.trim() }, "Comment added", form);
+      const comment = { text: form.text.value.trim() };
+      await act("POST", `${url}/comments`, comment, "Comment added", { saved: () => form.reset(), requestId });
     } else if (form.dataset.action === "request-assign") {
-      await act("PUT", `${url}/assignee`, { assignee: form.assignee.value.trim() }, `Assigned to ${form.assignee.value.trim()}`);
+      const assignee = form.assignee.value.trim();
+      await act("PUT", `${url}/assignee`, { assignee }, `Assigned to ${assignee}`, { requestId });
     }
   });
 }
