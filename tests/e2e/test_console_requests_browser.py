@@ -74,10 +74,6 @@ FIND = """const item = Array.from(document.querySelectorAll('#requests [data-req
   .find((li) => li.querySelector('.request-subject').textContent.trim() === arguments[0]);"""
 
 
-def request_item(driver: WebDriver, subject: str) -> WebElement | None:
-    return driver.execute_script(f"{FIND} return item || null;", subject)
-
-
 def state_of(driver: WebDriver, subject: str) -> str | None:
     return driver.execute_script(
         f"{FIND} return item ? item.querySelector('.request-state').textContent.trim().toLowerCase() : null;", subject
@@ -158,8 +154,11 @@ def person_page(driver: WebDriver, base: str, person: str) -> None:
     wait(driver, lambda b: b.find_elements(By.CSS_SELECTOR, ".person.live"), "the person page, live")
 
 
-def shoot(driver: WebDriver, shots: Path, name: str, element: WebElement | None = None) -> None:
-    if element is not None:
+def shoot(driver: WebDriver, shots: Path, name: str, element: WebElement | None = None, subject: str = "") -> None:
+    """A screenshot with ``element`` (or the request about ``subject``, found as it is now) at the top."""
+    if subject:
+        driver.execute_script(f"{FIND} item.scrollIntoView({{block: 'start'}});", subject)
+    elif element is not None:
         driver.execute_script("arguments[0].scrollIntoView({block: 'start'})", element)
     driver.save_screenshot(str(shots / f"{name}.png"))
 
@@ -208,7 +207,7 @@ def test_an_advisor_opens_a_complaint_moves_it_on_comments_and_resolves_it_seein
     assert browser.execute_script(f"{FIND} return item.querySelector('{assignee}').value;", subject) == "demo-advisor"
     settled(browser, lambda: press(browser, subject, "[data-action=request-assign] button"))
     assert "assigned to demo-advisor" in text_of(browser, subject)
-    shoot(browser, shots, "3-in-progress-commented", request_item(browser, subject))
+    shoot(browser, shots, "3-in-progress-commented", subject=subject)
 
     typed(browser, subject, ".move-reason", "Replacement delivered on Thursday")
     click_move(browser, subject, "Resolve")
@@ -279,9 +278,10 @@ def test_an_overdue_request_is_marked_and_counted(browser, desk, shots, monkeypa
     later = datetime.now(UTC) + timedelta(days=3)
     monkeypatch.setattr(console_requests, "now", lambda: later)
     person_page(browser, base, fabien)
-    item = request_item(browser, "Cotisation 2026 prélevée deux fois")
-    assert "breached" in item.get_attribute("class").split() and "OVERDUE" in item.text.upper()
-    assert item.find_element(By.CSS_SELECTOR, "time.late").is_displayed()
+    complaint = "Cotisation 2026 prélevée deux fois"
+    assert browser.execute_script(f"{FIND} return item.classList.contains('breached');", complaint)
+    assert "OVERDUE" in text_of(browser, complaint).upper()
+    assert "due" in text_of(browser, complaint, ".request-meta") and text_of(browser, complaint, "time.late")
     assert "overdue" in browser.find_element(By.ID, "requests-counts").text
     shoot(browser, shots, "6-overdue", browser.find_element(By.ID, "requests-card"))
     assert not serious_violations(browser)

@@ -353,6 +353,10 @@ function serviceDesk(personId, refresh) {
     const requestId = item.dataset.request;
     await act("POST", `${base}/${requestId}/state`, body, `Now ${state.replace(/_/g, " ")}`, { saved, requestId });
     if (!item.classList.contains("moved")) button.disabled = false; // the list was not read again
+    // The clicked button was replaced with the list: the keyboard goes on from the same request.
+    const again = itemOf(requestId);
+    const next = again && (again.querySelector("[data-action=request-state]:not(:disabled)") || again.querySelector("summary"));
+    if (next && !card.contains(document.activeElement)) next.focus();
   });
 
   card.addEventListener("submit", async (event) => {
