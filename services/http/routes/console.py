@@ -22,6 +22,7 @@ from services.application.auth import Role, Unauthenticated, development_token
 from services.http.access import PUBLIC, SESSION_COOKIE, AsAdvisor
 from services.http.deps import App, AsOf, Fresh, ProblemError
 from services.http.routes import queries
+from services.http.routes.console_requests import service_desk
 from services.http.routes.queries import NOT_FOUND, family_of
 from services.http.time_travel import Travel
 
@@ -194,6 +195,8 @@ def _person_page(crossview, caller, person_id: str, freshness, day, channel, fun
         "channels": CHANNELS,
         "stream_after": after,
         "contact_points": [c.split(":", 1) for c in view.contact_points if c.split(":", 1)[0] in ("phone", "email")],
+        **service_desk(crossview, view, absorbed),
+        "caught_up": freshness.caught_up,
     }
 
 

@@ -10,6 +10,10 @@ const RULES = {
   JoinError: "These two people cannot be joined (one of them is already joined into someone).",
   Unauthenticated: "Your session has ended: sign in again.",
   Forbidden: "Your role does not allow this.",
+  RequestTransitionError: "This request has moved on since the page showed it (someone else changed it): that move is no longer possible from where it is now.",
+  RequestClosedError: "This request is closed (someone may have closed it meanwhile): reopen it first to comment on it or assign it.",
+  RetiredRequestKindError: "An administrator has retired this kind of request: choose another kind (reload the page for the current list).",
+  UnknownRequestKindError: "This kind of request is not in the referential: reload the page for the current list.",
 };
 
 function $(selector, root = document) { return root.querySelector(selector); }
@@ -21,29 +25,31 @@ function say(text) {
 }
 
 function toast(text) {
+  $$(".toast").forEach((older) => older.remove()); // the latest says it all; never a pile
   const note = document.createElement("div");
   note.className = "toast"; note.setAttribute("role", "status"); note.textContent = text;
   document.body.appendChild(note);
   setTimeout(() => note.remove(), 3000);
 }
 
-function showProblem(problem) {
-  const box = $("#problem");
+// A problem in words: the advice for a known rule as the heading, then what the API said and the
+// rule's name (what the advisor quotes to support). In `box`, next to the action, or at the top.
+function showProblem(problem, box = $("#problem")) {
   const fields = (problem.errors || []).map((e) => `${e.field.replace(/^body\./, "")}: ${e.message}`).join("; ");
   const advice = RULES[problem.title] || "";
   box.innerHTML = "";
   const title = document.createElement("strong");
-  title.textContent = `${problem.title || "Something went wrong"}`;
+  title.textContent = advice || `${problem.title || "Something went wrong"}`;
   const detail = document.createElement("span");
-  detail.textContent = [advice, problem.detail, fields].filter(Boolean).join(" — ");
+  detail.textContent = [problem.detail, fields].filter(Boolean).join(" — ") + (advice ? ` (${problem.title})` : "");
   box.append(title, detail);
   box.hidden = false;
   box.scrollIntoView({ block: "nearest" });
 }
 
-function clearProblem() { const box = $("#problem"); if (box) box.hidden = true; }
+function clearProblem() { $$(".problem").forEach((box) => { box.hidden = true; }); }
 
-async function api(method, url, body) {
+async function api(method, url, body, problemBox) {
   clearProblem();
   let answer;
   try {
@@ -53,15 +59,17 @@ async function api(method, url, body) {
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch (error) {
-    showProblem({ title: "Crossview did not answer", detail: "Check your connection and try again." });
+    showProblem({ title: "Crossview did not answer", detail: "Check your connection and try again." }, problemBox);
     throw error;
   }
   const text = await answer.text();
   const data = text ? JSON.parse(text) : {};
   if (!answer.ok) {
     if (answer.status === 401) { location.href = `/sign-in?next=${encodeURIComponent(location.pathname)}`; }
-    showProblem(data);
-    throw new Error(data.title || answer.status);
+    showProblem(data, problemBox);
+    const failure = new Error(data.title || answer.status);
+    failure.status = answer.status;
+    throw failure;
   }
   return data;
 }
@@ -113,16 +121,22 @@ function personPage() {
   if (!page) return;
   const personId = page.dataset.person;
 
+  // Reads asked later never lose to reads asked earlier: an answer that arrives after a newer one
+  // was shown (a slow read from before the advisor's action, say) is dropped, not shown over it.
+  let asked = 0, shown = 0;
   async function refresh(minPosition) {
+    const ask = ++asked;
     const url = new URL(location.href);
     if (minPosition) { url.searchParams.set("min_position", minPosition); url.searchParams.set("wait_ms", "5000"); }
     const answer = await fetch(url, { credentials: "same-origin" });
     if (!answer.ok) return;
     const fresh = new DOMParser().parseFromString(await answer.text(), "text/html");
+    if (ask < shown) return;
+    shown = ask;
     const known = new Set($$("#timeline [data-event]").map((li) => li.dataset.event));
     $$("[data-live]").forEach((part) => {
       const replacement = fresh.getElementById(part.id);
-      if (replacement) part.replaceWith(replacement);
+      if (replacement) { keepWhatTheAdvisorWasDoing(part, replacement); part.replaceWith(replacement); }
     });
     $$("#timeline [data-event]").forEach((li) => { if (!known.has(li.dataset.event)) li.classList.add("fresh"); });
     wireFunctions();
@@ -190,6 +204,7 @@ function personPage() {
     });
   }
   wireFunctions();
+  serviceDesk(personId, refresh);
 
   // The advisor's own records.
   $("#note-form").addEventListener("submit", async (event) => {
@@ -240,6 +255,124 @@ function personPage() {
     $$("select", select.form).forEach((s) => { if (s.value) params.set(s.name, s.value); });
     location.search = params.toString();
   }));
+}
+
+// A live part is replaced while the advisor may be in it: the sections they opened stay open, what
+// they were typing stays typed, and the field they were in keeps the focus.
+function keepWhatTheAdvisorWasDoing(part, replacement) {
+  $$("details[id]", part).forEach((details) => {
+    const again = replacement.querySelector(`#${CSS.escape(details.id)}`);
+    if (again) again.open = details.open;
+  });
+  $$("input[id], textarea[id]", part).forEach((field) => {
+    const again = replacement.querySelector(`#${CSS.escape(field.id)}`);
+    if (again && field.value !== field.defaultValue) again.value = field.value;
+  });
+  const focused = document.activeElement;
+  if (focused && focused.id && part.contains(focused)) {
+    setTimeout(() => { const again = document.getElementById(focused.id); if (again) again.focus(); });
+  }
+}
+
+// --- requests and complaints on the person page ------------------------------------------------
+// Each action is one call of the JSON API; the list is then read again at the position the command
+// answered with (min_position), so it never shows the state from before the advisor's own action.
+function serviceDesk(personId, refresh) {
+  const card = $("#requests-card");
+  if (!card) return;
+  const problemBox = $("#requests-problem");
+  const base = `/v1/persons/${personId}/service-requests`;
+  const last = (answer) => answer.positions[answer.positions.length - 1];
+
+  const itemOf = (requestId) => $(`#requests [data-request="${requestId}"]`);
+
+  // One action: the API call, then the list read again at the command's position. `saved` runs once
+  // the API took it (emptying what was said), before the read (which keeps what is still typed).
+  async function act(method, url, body, done, { saved, requestId } = {}) {
+    try {
+      return await actAndRead(method, url, body, done, saved, requestId);
+    } finally {
+      card.dataset.actions = String(Number(card.dataset.actions || 0) + 1); // settled (the tests wait on it)
+    }
+  }
+
+  async function actAndRead(method, url, body, done, saved, requestId) {
+    const stateSeen = requestId && itemOf(requestId) ? itemOf(requestId).dataset.state : null;
+    let answer;
+    try {
+      answer = await api(method, url, body, problemBox);
+    } catch (error) {
+      // A rule refused a move the page offered: the request changed behind it (another advisor).
+      // Until the live stream brings that change, say so on the request rather than show it as sure.
+      const item = requestId && itemOf(requestId);
+      if (error.status === 409 && item && item.dataset.state === stateSeen) movedMeanwhile(item);
+      return null;
+    }
+    if (saved) saved();
+    toast(done); say(done);
+    // The read waits (wait_ms) for the position; a read model further behind answers "not caught up
+    // yet" (data-caught-up on the list), and the page asks again rather than show the old state.
+    for (let tries = 0; tries < 6; tries += 1) {
+      await refresh(last(answer));
+      const list = $("#requests");
+      if (!list || list.dataset.caughtUp !== "false") break;
+      say("Saved; the list is catching up");
+    }
+    return answer;
+  }
+
+  function movedMeanwhile(item) {
+    item.classList.add("moved");
+    $$("button, input, textarea", item).forEach((control) => { control.disabled = true; });
+    const note = document.createElement("p");
+    note.className = "moved-note small";
+    note.textContent = "Changed meanwhile by someone else: shown as it was until the change arrives (a moment).";
+    $(".request-head", item).after(note);
+  }
+
+  $("#request-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const form = event.target;
+    const body = { kind: form.kind.value, subject: form.subject.value.trim(), channel: form.channel.value };
+    if (form.description.value.trim()) body.description = form.description.value.trim();
+    if (form.function_id.value) body.function_id = form.function_id.value;
+    const kind = form.kind.selectedOptions[0].textContent.split(" · ")[0];
+    const opened = await act("POST", base, body, `${kind} opened`, { saved: () => form.reset() });
+    if (opened) $("#request-open-details").open = false;
+  });
+
+  card.addEventListener("click", async (event) => {
+    const button = event.target.closest("[data-action=request-state]");
+    if (!button) return;
+    const item = button.closest("[data-request]");
+    button.disabled = true;
+    const state = button.dataset.state;
+    const reason = item.querySelector(".move-reason");
+    const body = { state, ...(reason && reason.value.trim() ? { reason: reason.value.trim() } : {}) };
+    const saved = () => { if (reason) reason.value = ""; }; // said with this move
+    const requestId = item.dataset.request;
+    await act("POST", `${base}/${requestId}/state`, body, `Now ${state.replace(/_/g, " ")}`, { saved, requestId });
+    if (!item.classList.contains("moved")) button.disabled = false; // the list was not read again
+    // The clicked button was replaced with the list: the keyboard goes on from the same request.
+    const again = itemOf(requestId);
+    const next = again && (again.querySelector("[data-action=request-state]:not(:disabled)") || again.querySelector("summary"));
+    if (next && !card.contains(document.activeElement)) next.focus();
+  });
+
+  card.addEventListener("submit", async (event) => {
+    const form = event.target.closest("form[data-action^=request-]");
+    if (!form || form.id === "request-form") return;
+    event.preventDefault();
+    const requestId = form.closest("[data-request]").dataset.request;
+    const url = `${base}/${requestId}`;
+    if (form.dataset.action === "request-comment") {
+      const comment = { text: form.text.value.trim() };
+      await act("POST", `${url}/comments`, comment, "Comment added", { saved: () => form.reset(), requestId });
+    } else if (form.dataset.action === "request-assign") {
+      const assignee = form.assignee.value.trim();
+      await act("PUT", `${url}/assignee`, { assignee }, `Assigned to ${assignee}`, { requestId });
+    }
+  });
 }
 
 window.crossviewApi = api; // for the browser tests, and a curious advisor's console
