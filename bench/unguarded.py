@@ -10,7 +10,7 @@ import sys
 
 from fastapi import Request
 
-from services.application.audit import Auditor
+from services.application.audit import Auditor, PendingAccess
 from services.application.auth import Caller, Role
 from services.http import access
 
@@ -29,7 +29,16 @@ async def _unrecorded(self, *args, **kwargs) -> None:
     return None
 
 
+def _kept_already(self, *args, **kwargs) -> PendingAccess:
+    """A read's access, neither made nor written: kept as far as the Door and the route can tell."""
+    pending = PendingAccess({})
+    pending.taken = True
+    pending.kept.set_result(None)
+    return pending
+
+
 Auditor.record = _unrecorded  # type: ignore[method-assign]
+Auditor.pending = _kept_already  # type: ignore[method-assign]
 if os.environ.get("BENCH_KEEP_DOOR") != "1":
     # Before the routes are imported: FastAPI reads a dependency's signature when a route is declared.
     access.Allow.__call__ = _let_in  # type: ignore[method-assign]

@@ -220,7 +220,10 @@ class MemoryStore:
     def ready_360(self, person_id: str, day: date) -> tuple[None, dict[str, dict[str, Any]]]:
         return None, self.offer_catalogue()
 
-    async def ready_360_async(self, person_id: str, day: date) -> tuple[None, dict[str, dict[str, Any]]]:
+    async def ready_360_async(
+        self, person_id: str, day: date, rider: None = None
+    ) -> tuple[None, dict[str, dict[str, Any]]]:
+        assert rider is None, "no statement to carry a write here"  # the embedded Auditor never rides
         return self.ready_360(person_id, day)
 
     def refresh_documents(self, day: date, limit: int) -> int:

@@ -124,9 +124,10 @@ class ProjectionStore(Protocol):
         store between changes: the answer's one read stays one)."""
 
     async def ready_360_async(
-        self, person_id: str, day: date
+        self, person_id: str, day: date, rider: Any = None
     ) -> tuple[tuple[str, list[tuple[str, list[str], list[str]]]] | None, dict[str, dict[str, Any]]]:
-        """``ready_360`` for the event loop, without a thread."""
+        """``ready_360`` for the event loop, without a thread; ``rider``: a write (statement and
+        parameters) made in the read's own statement, where the store can (else it must be None)."""
 
     def refresh_documents(self, day: date, limit: int) -> int:
         """Make again up to ``limit`` ready documents that went stale; how many."""

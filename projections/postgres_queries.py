@@ -103,6 +103,7 @@ READ_DOCUMENT = (
 )
 
 Stored = tuple[str, list[tuple[str, list[str], list[str]]]]
+Rider = tuple[sql.Composable, tuple[Any, ...]]  # a write a read's statement carries: statement, parameters
 _UNKNOWN = object()  # a catalogue version nobody read
 
 
@@ -132,6 +133,7 @@ class PostgresQueries:
 
     _pool: ConnectionPool
     _loop_connections: LoopConnections  # the event loop's: the 360° view's hot path
+    _composed: dict[tuple[str, str], bytes]  # statements of that path, composed once
 
     def _read_schema(self) -> sql.Identifier:
         raise NotImplementedError
@@ -161,12 +163,16 @@ class PostgresQueries:
         rows = self._rows(READ_DOCUMENT, (person_id,))
         return ready([row[:-1] for row in rows], day), self._catalogue(rows[0][-1] if rows else _UNKNOWN)
 
-    async def ready_360_async(self, person_id: str, day: date) -> tuple[Stored | None, dict[str, dict[str, Any]]]:
+    async def ready_360_async(
+        self, person_id: str, day: date, rider: Rider | None = None
+    ) -> tuple[Stored | None, dict[str, dict[str, Any]]]:
         """``ready_360`` on the event loop: the 360° view's hot path needs no thread. (Which
-        generation to read is looked up at most once a second, on the pool: a short wait.)"""
-        query = sql.SQL(READ_DOCUMENT).format(schema=self._read_schema())
+        generation to read is looked up at most once a second, on the pool: a short wait.) A
+        ``rider`` is a write made by the read's own statement, in its transaction."""
+        query = self._read_document(self._read_schema(), None if rider is None else rider[0])
+        params = (person_id,) if rider is None else (*rider[1], person_id)
         async with self._loop_connections.connection() as conn:
-            rows = await (await conn.execute(query, (person_id,))).fetchall()
+            rows = await (await conn.execute(query, params)).fetchall()
             version = rows[0][-1] if rows else _UNKNOWN
             kept = getattr(self, "_catalogue_kept", None)
             if version is None or (version is not _UNKNOWN and kept is not None and kept[0] == version):
@@ -175,6 +181,18 @@ class PostgresQueries:
                 catalogue_rows = await (await conn.execute(self._catalogue_query(), (OFFERS, OFFERS))).fetchall()
                 catalogue = self._kept_catalogue(catalogue_rows)
         return ready([row[:-1] for row in rows], day), catalogue
+
+    def _read_document(self, schema: sql.Identifier, rider: sql.Composable | None) -> bytes:
+        """READ_DOCUMENT in the schema, with the rider's write first: composed once, not per request."""
+        key = (repr(schema), repr(rider))  # psycopg's composables are not hashable; their reprs say it all
+        composed = self._composed.get(key)
+        if composed is None:
+            query = sql.SQL(READ_DOCUMENT).format(schema=schema)
+            if rider is not None:
+                query = sql.SQL("WITH rider AS ({}) ").format(rider) + query
+            with self._pool.connection() as conn:
+                composed = self._composed[key] = query.as_bytes(conn)
+        return composed
 
     def person_context(self, person_id: str, day: date, links: int) -> PersonContext:
         """The person's view, the references of their functions active on ``day`` and the first

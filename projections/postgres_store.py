@@ -54,6 +54,7 @@ class PostgresStore(PostgresQueries, AnalyticsQueries, RequestQueueQueries):
     def __init__(self, pool: ConnectionPool, namespace: str, generation: int | None = None) -> None:
         self._pool = pool
         self._loop_connections = LoopConnections(pool.conninfo, pool.max_size)
+        self._composed = {}
         self._namespace = namespace
         self._generations = Generations(pool, namespace)
         self.follow_active = generation is None

@@ -165,7 +165,7 @@ def production(settings: Settings, relay_in_process: bool = True) -> Container:
         commands,
         mode="kafka",
         authenticator=authenticator(settings),
-        auditor=Auditor(outbox.keep),
+        auditor=Auditor(outbox.keep, outbox.ride),
         eraser=Eraser(commands.run, crossview, keys, postgres_purge(settings, crossview)),
         used_tokens=PostgresUsedTokens(pool, settings.namespace, settings.webhook_max_age_s),
         probes=probes,

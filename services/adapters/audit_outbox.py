@@ -61,7 +61,13 @@ class PostgresAuditOutbox:
             )
         # One text parameter, a record a line (JSON escapes every newline inside its strings):
         # psycopg's adaptation of a list of strings cost more than the INSERT itself.
+        self._insert_one = sql.SQL("INSERT INTO {} (access) VALUES (%s)").format(self._table)
         self._insert = sql.SQL("INSERT INTO {} (access) SELECT unnest(string_to_array(%s, E'\\n'))").format(self._table)
+
+    def ride(self, access: str) -> tuple[sql.Composable, tuple[str]]:
+        """The Auditor's ``ride``: the write that keeps one access (its JSON) within a read's own
+        statement (PostgresQueries.ready_360_async), committed with it."""
+        return self._insert_one, (access,)
 
     async def keep(self, accesses: list[dict[str, Any]]) -> None:
         """The Auditor's ``Keep``: returns once the round's rows are committed (autocommit: the

@@ -11,8 +11,10 @@ to the audit topic (services/adapters/audit_outbox.py); in the embedded default,
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -100,12 +102,74 @@ def published(publish: Callable[[Sequence[CloudEvent]], Awaitable[list[Position]
     return keep
 
 
+class PendingAccess:
+    """A read's access record, made (and checked) when the caller is admitted, and kept one of two
+    ways before the answer leaves: in the read's own statement, when the route claims it
+    (``Auditor.riding``), or in the Auditor's next round. ``kept`` says when it is."""
+
+    __slots__ = ("record", "kept", "taken")
+
+    def __init__(self, record: dict[str, Any]) -> None:
+        self.record = record
+        self.kept: asyncio.Future = asyncio.get_running_loop().create_future()
+        self.taken = False  # claimed by a route or handed to a round: kept one way only
+
+
 class Auditor:
-    def __init__(self, keep: Keep) -> None:
+    def __init__(self, keep: Keep, ride: Callable[[str], Any] | None = None) -> None:
+        """``keep`` keeps a group of accesses; ``ride``, where the store can, makes of one access
+        (its JSON) a write that a read's own statement carries (services/adapters/audit_outbox.py):
+        the access is then kept in the read's round trip, with no round of its own."""
         self._keep = keep
-        self._waiting: list[tuple[dict[str, Any], asyncio.Future]] = []
+        self._ride = ride
+        self._waiting: list[PendingAccess] = []
         self._sending = 0  # senders looping: counted down in the step that finds nothing waiting
         self._senders: set[asyncio.Future] = set()
+
+    def pending(  # noqa: PLR0913 - one field an argument, as the record has them
+        self,
+        caller: Caller,
+        kind: Kind,
+        operation: str,
+        method: str,
+        path: str,
+        client: str | None,
+        path_params: Mapping[str, Any],
+    ) -> PendingAccess:
+        """The access, made and checked; ValidationError if this request's record breaks the
+        contract (it alone fails: a group is never refused for one bad record)."""
+        record = access(caller, kind, operation, method, path, client, path_params, datetime.now(UTC))
+        RecordedAccess.model_validate(record)
+        return PendingAccess(record)
+
+    def submit(self, pending: PendingAccess) -> None:
+        """Keep ``pending`` in the next round, unless it is kept another way already."""
+        if pending.taken:
+            return
+        pending.taken = True
+        self._waiting.append(pending)
+        if self._sending < MAX_ROUNDS:  # else a sender on its way takes it in its next round
+            self._sending += 1
+            sender = asyncio.ensure_future(self._send_groups())
+            self._senders.add(sender)  # held: the loop keeps only a weak reference to a task
+            sender.add_done_callback(self._senders.discard)
+
+    @contextmanager
+    def riding(self, pending: PendingAccess | None) -> Iterator[Any]:
+        """The write that keeps ``pending`` within the read made inside the block (None: nothing to
+        carry; it is kept by a round). The read's success keeps it; its failure fails it."""
+        if pending is None or pending.taken or self._ride is None:
+            yield None
+            return
+        pending.taken = True
+        try:
+            yield self._ride(json.dumps(pending.record, ensure_ascii=False))
+        except BaseException as error:
+            if not pending.kept.done():
+                pending.kept.set_exception(error if isinstance(error, Exception) else RuntimeError("cancelled"))
+            raise
+        if not pending.kept.done():
+            pending.kept.set_result(None)
 
     async def record(  # noqa: PLR0913 - one field an argument, as the record has them
         self,
@@ -118,18 +182,10 @@ class Auditor:
         path_params: Mapping[str, Any],
     ) -> None:
         """Returns once the record is kept (``Keep``); raises what keeping it raised if it was
-        not, or ValidationError if this request's record breaks the contract (it alone fails: a
-        group is never refused for one bad record)."""
-        record = access(caller, kind, operation, method, path, client, path_params, datetime.now(UTC))
-        RecordedAccess.model_validate(record)
-        acknowledged = asyncio.get_running_loop().create_future()
-        self._waiting.append((record, acknowledged))
-        if self._sending < MAX_ROUNDS:  # else a sender on its way takes it in its next round
-            self._sending += 1
-            sender = asyncio.ensure_future(self._send_groups())
-            self._senders.add(sender)  # held: the loop keeps only a weak reference to a task
-            sender.add_done_callback(self._senders.discard)
-        await acknowledged
+        not, or ValidationError if this request's record breaks the contract."""
+        pending = self.pending(caller, kind, operation, method, path, client, path_params)
+        self.submit(pending)
+        await pending.kept
 
     async def _send_groups(self) -> None:
         """Keep everything that waits, in one round, until nothing does: a round lasts one durable
@@ -139,14 +195,14 @@ class Auditor:
             while self._waiting:
                 round_, self._waiting = self._waiting, []
                 try:
-                    await self._keep([record for record, _ in round_])
+                    await self._keep([pending.record for pending in round_])
                 except Exception as error:  # every request of the round learns it, none is answered 2xx
-                    for _, acknowledged in round_:
-                        if not acknowledged.done():
-                            acknowledged.set_exception(error)
+                    for pending in round_:
+                        if not pending.kept.done():
+                            pending.kept.set_exception(error)
                 else:
-                    for _, acknowledged in round_:
-                        if not acknowledged.done():
-                            acknowledged.set_result(None)
+                    for pending in round_:
+                        if not pending.kept.done():
+                            pending.kept.set_result(None)
         finally:
             self._sending -= 1

@@ -8,8 +8,7 @@ these, so a new operation cannot be left open by forgetting.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -23,6 +22,7 @@ from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from schemas.api import Problem
+from services.application.audit import PendingAccess
 from services.application.auth import Authenticator, Caller, Role, Unauthenticated
 from services.http.deps import ProblemError, problem_response
 from services.http.pseudonyms import Pseudonymiser
@@ -30,7 +30,8 @@ from services.http.pseudonyms import Pseudonymiser
 PROVIDER_SIGNED = "/v1/ingest/"  # webhooks: the provider's signature is the credential
 ROLES_EXTENSION = "x-crossview-roles"
 CALLER = "crossview.caller"  # where the Door leaves the admitted caller in the request's scope
-RECORDING = "crossview.recording"  # a read's audit record on its way (see Door)
+RECORDING = "crossview.recording"  # a read's audit record on its way (see Door): a PendingAccess
+RIDES_WITH_ITS_READ = "records_with_its_read"
 
 SECURITY_SCHEMES = {
     "bearer": {
@@ -74,8 +75,17 @@ class Allow:
     def record(
         self, auditor: Any, caller: Caller, scope: Scope, endpoint: Any, path_params: dict[str, Any]
     ) -> Awaitable[None]:
+        return auditor.record(*self._access(caller, scope, endpoint, path_params))
+
+    def pending(
+        self, auditor: Any, caller: Caller, scope: Scope, endpoint: Any, path_params: dict[str, Any]
+    ) -> PendingAccess:
+        return auditor.pending(*self._access(caller, scope, endpoint, path_params))
+
+    def _access(self, caller: Caller, scope: Scope, endpoint: Any, path_params: dict[str, Any]) -> tuple:
+        """The access's fields, as Auditor.record and Auditor.pending take them."""
         client = scope.get("client")
-        return auditor.record(
+        return (
             caller,
             self.kind or ("read" if scope["method"] in SAFE_METHODS else "change"),
             getattr(endpoint, "__name__", scope["path"]),
@@ -187,11 +197,16 @@ class Door:
                 if guard.audited and scope["method"] in SAFE_METHODS:
                     endpoint = getattr(context.original_route, "endpoint", None)
                     auditor = self.api.state.crossview.auditor
-                    recording = asyncio.ensure_future(
-                        guard.record(auditor, scope[CALLER], scope, endpoint, path_params)
-                    )
-                    scope[RECORDING] = recording
-                    send = _once_recorded(recording, send)
+                    try:
+                        pending = guard.pending(auditor, scope[CALLER], scope, endpoint, path_params)
+                    except ValidationError as error:
+                        problem = Problem(status=422, title="Outside the event contract", detail=str(error))
+                        await problem_response(problem)(scope, receive, send)
+                        return
+                    scope[RECORDING] = pending
+                    if not getattr(endpoint, RIDES_WITH_ITS_READ, False):
+                        auditor.submit(pending)  # kept while the route reads
+                    send = _once_recorded(pending, auditor, send)
         await self.app(scope, receive, send)
 
     def _guard_for(self, scope: Scope) -> tuple[Allow | None, RouteContext | None, dict[str, Any]]:
@@ -206,21 +221,18 @@ class Door:
         return None, None, {}
 
 
-def _once_recorded(recording: asyncio.Future, send: Send) -> Send:
-    """``send`` holding the answer until ``recording`` is kept; a problem instead if it fails."""
-    recording.add_done_callback(lambda done: done.cancelled() or done.exception())  # retrieved, even unanswered
+def _once_recorded(pending: PendingAccess, auditor: Any, send: Send) -> Send:
+    """``send`` holding the answer until ``pending`` is kept (by now, if the route did not carry it
+    with its read); a problem instead if it cannot be."""
+    pending.kept.add_done_callback(lambda done: done.cancelled() or done.exception())  # retrieved, even unanswered
     refused = False
 
     async def send_once_recorded(message: Message) -> None:
         nonlocal refused
         if message["type"] == "http.response.start":
+            auditor.submit(pending)  # nothing if it is kept another way
             try:
-                await recording
-            except ValidationError as error:
-                refused = True
-                await problem_response(Problem(status=422, title="Outside the event contract", detail=str(error)))(
-                    {"type": "http"}, _nothing, send
-                )
+                await pending.kept
             except Exception:  # noqa: BLE001 - whatever kept the record from being written, nothing is disclosed
                 refused = True
                 await problem_response(
@@ -231,6 +243,13 @@ def _once_recorded(recording: asyncio.Future, send: Send) -> Send:
             await send(message)
 
     return send_once_recorded
+
+
+def records_with_its_read(endpoint: Callable) -> Callable:
+    """Marks a route that keeps its caller's access record within its own read (Auditor.riding):
+    the Door then does not send the record on its own way at admission."""
+    setattr(endpoint, RIDES_WITH_ITS_READ, True)
+    return endpoint
 
 
 _NOT_RECORDED = "The access could not be recorded, so nothing is disclosed. Retry later."

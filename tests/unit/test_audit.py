@@ -2,6 +2,7 @@
 before the answer; an administrator reads a person's trail."""
 
 import asyncio
+import json
 
 import pytest
 
@@ -126,3 +127,53 @@ def test_a_token_whose_subject_the_trail_cannot_name_is_refused(client, fabien, 
     token = development_token(DEMO_SIGNING_KEY, subject, [Role.ADVISOR])
     answer = client.get(f"/v1/persons/{fabien}", headers={"Authorization": f"Bearer {token}"})
     assert answer.status_code == 401 and "subject" in answer.json()["detail"]
+
+
+def test_an_access_carried_by_the_read_is_kept_with_it_and_fails_with_it():
+    rides: list[str] = []
+
+    async def no_round(accesses):
+        raise AssertionError("an access carried by its read needs no round of its own")
+
+    async def scenario():
+        auditor = Auditor(no_round, ride=lambda access: rides.append(access) or ("INSERT ...", (access,)))
+        read = auditor.pending(
+            _caller("alice"), "read", "person_360", "GET", "/v1/persons/p1", None, {"person_id": "p1"}
+        )
+        with auditor.riding(read) as rider:
+            assert rider == ("INSERT ...", (rides[0],)) and json.loads(rides[0])["subject"] == "p1"
+        await read.kept  # the read's success kept it
+
+        failed = auditor.pending(
+            _caller("alice"), "read", "person_360", "GET", "/v1/persons/p2", None, {"person_id": "p2"}
+        )
+        with pytest.raises(BrokerUnavailable), auditor.riding(failed):
+            raise BrokerUnavailable("the read's statement failed")
+        with pytest.raises(BrokerUnavailable):
+            await failed.kept  # nothing disclosed: the Door answers 503
+
+        auditor.submit(failed)  # kept one way only: a claimed access never joins a round
+        with auditor.riding(failed) as rider:
+            assert rider is None
+
+    asyncio.run(scenario())
+
+
+def test_an_access_nobody_can_carry_is_kept_by_a_round():
+    kept: list[list[dict]] = []
+
+    async def keep(accesses):
+        kept.append(accesses)
+
+    async def scenario():
+        auditor = Auditor(keep)  # no ride: the embedded default
+        read = auditor.pending(
+            _caller("alice"), "read", "person_360", "GET", "/v1/persons/p1", None, {"person_id": "p1"}
+        )
+        with auditor.riding(read) as rider:
+            assert rider is None
+        auditor.submit(read)  # what the Door does when the answer is about to leave
+        await read.kept
+
+    asyncio.run(scenario())
+    assert [[a["subject"] for a in group] for group in kept] == [["p1"]]

@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
@@ -51,7 +51,15 @@ from schemas.api import (
     TimeTravelOut,
 )
 from schemas.events import Channel
-from services.http.access import AsAdvisor, AsPeopleReader, AsReader, sees_personal_data, shown_to
+from services.http.access import (
+    RECORDING,
+    AsAdvisor,
+    AsPeopleReader,
+    AsReader,
+    records_with_its_read,
+    sees_personal_data,
+    shown_to,
+)
 from services.http.deps import App, Fresh, ProblemError, render, today
 from services.http.routes.travelled import (
     family_at,
@@ -108,8 +116,9 @@ def _functions(view: PersonView, refs: References, day: date, active_only: bool 
 
 
 @router.get("/v1/persons/{person_id}", response_model=Person360Out, tags=["persons"], responses=TRAVELLED)
+@records_with_its_read
 async def person_360(
-    crossview: App, caller: AsPeopleReader, person_id: str, freshness: Fresh, travel: TimeTravel
+    request: Request, crossview: App, caller: AsPeopleReader, person_id: str, freshness: Fresh, travel: TimeTravel
 ) -> Person360Out | Response:
     """The 360° view of a person: their active functions in priority order (the first is the main
     function), attributes tagged person- or function-level, interactions per function and in all,
@@ -119,7 +128,9 @@ async def person_360(
         travelled = await run_in_threadpool(_person_360_travelled, crossview, person_id, travel, freshness)
         return _respond(caller, travelled, crossview)
     day = travel.day
-    ready, catalogue = await crossview.store.ready_360_async(person_id, day)  # no thread: the hot path
+    # No thread, one statement: the document, and the caller's access record kept with the read.
+    with crossview.auditor.riding(request.scope.get(RECORDING)) as rider:
+        ready, catalogue = await crossview.store.ready_360_async(person_id, day, rider)
     if ready is not None:
         answer = splice(person_id, *ready, day, freshness, moment_of(crossview, catalogue))
     else:
