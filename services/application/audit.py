@@ -171,19 +171,11 @@ class Auditor:
         if not pending.kept.done():
             pending.kept.set_result(None)
 
-    async def record(  # noqa: PLR0913 - one field an argument, as the record has them
-        self,
-        caller: Caller,
-        kind: Kind,
-        operation: str,
-        method: str,
-        path: str,
-        client: str | None,
-        path_params: Mapping[str, Any],
-    ) -> None:
-        """Returns once the record is kept (``Keep``); raises what keeping it raised if it was
-        not, or ValidationError if this request's record breaks the contract."""
-        pending = self.pending(caller, kind, operation, method, path, client, path_params)
+    async def record(self, *fields: Any) -> None:
+        """Keeps an access of ``fields`` (as ``pending`` takes them) in the next round and returns
+        once it is kept; raises what keeping it raised if it was not, or ValidationError if this
+        request's record breaks the contract."""
+        pending = self.pending(*fields)
         self.submit(pending)
         await pending.kept
 
