@@ -69,7 +69,11 @@ def wait(browser: WebDriver, condition, what: str, timeout_s: float = 10):
 
 
 def texts(browser: WebDriver, selector: str) -> list[str]:
-    return [e.text for e in browser.find_elements(By.CSS_SELECTOR, selector)]
+    """The elements' visible texts, read in one go: the live page may replace an element between
+    finding it and reading it (a stale reference), not in the middle of one script."""
+    return browser.execute_script(
+        "return Array.from(document.querySelectorAll(arguments[0]), e => e.innerText.trim())", selector
+    )
 
 
 def serious_violations(browser: WebDriver) -> list[str]:
@@ -96,7 +100,7 @@ def drag(browser: WebDriver, item, target) -> None:
 
 
 def functions(browser: WebDriver) -> list[str]:
-    return [e.text for e in browser.find_elements(By.CSS_SELECTOR, "#functions .title")]
+    return texts(browser, "#functions .title")
 
 
 def test_the_seed_scenario_in_the_console(browser, demo):
