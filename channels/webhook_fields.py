@@ -20,6 +20,7 @@ _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
 _NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
 _STEP = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")  # +1 / -1 as signed bytes
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")  # an escape \u0000 (not an escaped backslash before u0000)
 
 
 class PayloadError(ValueError):
@@ -78,6 +79,8 @@ def load_json(raw: bytes | str, max_depth: int = MAX_JSON_DEPTH) -> Any:
             json.dumps(document, ensure_ascii=False).encode()
         except UnicodeEncodeError as error:
             raise NotJson("a string holds a lone surrogate (not Unicode text)") from error
+    if JSON_NUL.search(data):  # a document inside another (SES's Message): the edge saw it escaped twice
+        raise NotJson("a string holds a NUL character (U+0000), which no stored text can")
     return document
 
 

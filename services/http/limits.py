@@ -15,7 +15,7 @@ import zlib
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from channels.webhook_fields import json_depth
+from channels.webhook_fields import JSON_NUL, json_depth
 from schemas.api import Problem
 from services.http.deps import problem_response
 from services.settings import Settings
@@ -142,7 +142,6 @@ def _decoded_headers(headers: list[tuple[bytes, bytes]], length: int) -> list[tu
     return [*kept, (b"content-length", str(length).encode())]
 
 
-_JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")  # an escape \u0000 (not an escaped backslash before u0000)
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 NUL = "a NUL character (U+0000) in the {}: no text Crossview keeps (PostgreSQL's) can hold one"
 
@@ -158,7 +157,7 @@ def _not_text(scope: Scope, body: bytes) -> str | None:
         return NUL.format("body")
     if body.lstrip()[:1] not in (b"[", b"{", b'"'):
         return NUL.format("body") if b"%00" in body else None  # a form
-    if _JSON_NUL.search(body):
+    if JSON_NUL.search(body):
         return NUL.format("body")
     if _SURROGATE_ESCAPE.search(body):  # a pair is an emoji; alone, it is no character at all
         try:

@@ -209,3 +209,18 @@ def test_a_slow_certificate_fetch_blocks_no_request_for_another_certificate():
     assert time.monotonic() - began < 1
     release.set()
     slow.join(5)
+
+
+def test_a_nul_character_inside_the_sns_message_is_refused_before_anything_is_stored():
+    """The SNS envelope carries the SES event as a JSON string: a NUL escaped in it arrives escaped
+    twice, past the edge's look at the raw body; the event's own JSON is checked (found by the fuzz)."""
+    event = {
+        "eventType": "Complaint",
+        "mail": {"messageId": "é\u0000😀", "timestamp": "2026-11-20T10:08:00Z", "destination": ["a@example.org"]},
+        "complaint": {"timestamp": "2026-11-20T10:08:00Z"},
+    }
+    with pytest.raises(PayloadError) as refused:
+        parse_ses(json.dumps(event), "sns-1")
+    assert refused.value.field == "Message" and "NUL" in str(refused.value)
+    event["mail"]["messageId"] = "a literal \\u0000, not a NUL"  # an escaped backslash: text, kept
+    assert parse_ses(json.dumps(event), "sns-2")[0].message_id == "a literal \\u0000, not a NUL"
