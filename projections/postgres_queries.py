@@ -233,24 +233,19 @@ class PostgresQueries:
     def search_candidates(self, query: str, day: date, limit: int) -> tuple[list[PersonView], References]:
         """The first ``limit`` people every word of ``query`` matches, in the order results are listed:
         one statement on the indexes (postgres_search), however many people match."""
-        statement, params = search(query, day, limit)
-        with self._pool.connection() as conn, conn.pipeline():
-            # A statement of many branches looks costly to plan, and JIT would compile it for longer than
-            # it runs (~1 s against a few ms): off for this one, in the same round trip. Never prepared:
-            # its plan depends on the words' patterns, and the generic plan PostgreSQL falls back to
-            # for a prepared statement took 43 ms where a custom one takes 2 (a million people).
-            conn.execute("BEGIN READ ONLY")
-            conn.execute("SET LOCAL jit = off")
-            found = conn.execute(sql.SQL(statement).format(schema=self._read_schema()), params, prepare=False)
-            conn.execute("COMMIT")
-            ids = [row[0] for row in found.fetchall()]
-        return self._views_with_references(ids)
+        return self._views_with_references(self._searched(*search(query, day, limit)))
 
     def search_candidates_at(self, query: str, cut: Cut, limit: int) -> list[str]:
         """Up to ``limit`` people who may have matched at the cut (postgres_search_at), in one statement."""
-        statement, params = search_at(query, cut, limit)
+        return self._searched(*search_at(query, cut, limit))
+
+    def _searched(self, statement: str, params: dict[str, Any]) -> list[str]:
+        """The person ids a search statement finds. A statement of many branches looks costly to
+        plan, and JIT would compile it for longer than it runs (~1 s against a few ms): off for this
+        one, in the same round trip. Never prepared: its plan depends on the words' patterns, and the
+        generic plan PostgreSQL falls back to for a prepared statement took 43 ms where a custom one
+        takes 2 (a million people)."""
         with self._pool.connection() as conn, conn.pipeline():
-            # As the live search: JIT off, never prepared (the plan depends on the patterns).
             conn.execute("BEGIN READ ONLY")
             conn.execute("SET LOCAL jit = off")
             found = conn.execute(sql.SQL(statement).format(schema=self._read_schema()), params, prepare=False)

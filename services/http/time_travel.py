@@ -17,9 +17,12 @@ from fastapi import Depends, Query
 from projections.as_of import Cut, Partition
 from projections.person_document import today
 from projections.ports import ProjectionStore
-from schemas.api import TimeTravelOut
+from schemas.api import Problem, TimeTravelOut
 from services.container import Container
 from services.http.deps import App, ProblemError
+
+# What every route that travels may answer besides its own: the cut is further than the read model.
+NOT_REACHED = {409: {"model": Problem, "description": "The read model has not reached at_position yet"}}
 
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _PLACE = re.compile(r"^(?P<topic>[^:,]+):(?P<partition>\d{1,9}):(?P<offset>\d{1,18})$")

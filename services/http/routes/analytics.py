@@ -21,13 +21,13 @@ from schemas.api import Freshness, Problem
 from services.http.access import AsAnalyst
 from services.http.deps import App, Fresh, ProblemError
 from services.http.routes.travelled import references_at, travelled_cut
-from services.http.time_travel import TimeTravel, Travel
+from services.http.time_travel import NOT_REACHED, TimeTravel, Travel
 
 router = APIRouter(tags=["analytics"])
 CampaignName = Annotated[str, Path(max_length=200, description="The campaign as interactions carry it.")]
 TRAVELLED = {
     404: {"model": Problem, "description": "No such read model"},
-    409: {"model": Problem, "description": "The read model has not reached at_position yet"},
+    **NOT_REACHED,
 }
 
 

@@ -73,14 +73,14 @@ from services.http.routes.travelled import (
     travelled_cut,
     travelled_store,
 )
-from services.http.time_travel import TimeTravel, Travel, parse_position
+from services.http.time_travel import NOT_REACHED, TimeTravel, Travel, parse_position
 
 router = APIRouter()
 NOT_FOUND = {404: {"model": Problem}, 410: {"model": Problem, "description": "The person was erased"}}
 TRAVELLED = {
     **NOT_FOUND,
     404: {"model": Problem, "description": "No such person (at that point of the log), or no such read model"},
-    409: {"model": Problem, "description": "The read model has not reached at_position yet"},
+    **NOT_REACHED,
 }
 
 
@@ -307,7 +307,7 @@ def timeline_answer(
     tags=["directory"],
     responses={
         404: {"model": Problem, "description": "No such read model"},
-        409: {"model": Problem, "description": "The read model has not reached at_position yet"},
+        **NOT_REACHED,
         422: {"model": Problem, "description": "Malformed input, or a query too broad to answer at a cut"},
     },
 )
@@ -420,7 +420,7 @@ def roster(
     "/v1/targetings",
     response_model=TargetingOut,
     tags=["directory"],
-    responses={409: {"model": Problem, "description": "The read model has not reached at_position yet"}},
+    responses=NOT_REACHED,
 )
 def targeting(crossview: App, caller: AsPeopleReader, request: TargetingRequest, freshness: Fresh) -> Response:
     """The population a selection reaches: one row per matching function, or one per person keeping
@@ -526,7 +526,7 @@ def attribute_policy(crossview: App, caller: AsReader, freshness: Fresh) -> Attr
     responses={
         **NOT_FOUND,
         404: {"model": Problem, "description": "No such campaign (at that point of the log), or read model"},
-        409: {"model": Problem, "description": "The read model has not reached at_position yet"},
+        **NOT_REACHED,
     },
 )
 def campaign(crossview: App, caller: AsReader, campaign: str, freshness: Fresh, travel: TimeTravel) -> Response:
