@@ -15,7 +15,11 @@ from pathlib import Path
 import httpx
 import pytest
 from selenium import webdriver
-from selenium.common.exceptions import StaleElementReferenceException
+from selenium.common.exceptions import (
+    ElementClickInterceptedException,
+    ElementNotInteractableException,
+    StaleElementReferenceException,
+)
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -61,11 +65,24 @@ def demo() -> Iterator[tuple[str, str]]:
         yield base, app.state.crossview.demo.fabien
 
 
+# A live page replaces its parts as changes arrive: an element read mid-swap, or one not yet ready
+# for a click (a button the page is re-enabling), is found again; the action it raised on did nothing.
+MID_SWAP = (StaleElementReferenceException, ElementNotInteractableException, ElementClickInterceptedException)
+
+
 def wait(browser: WebDriver, condition, what: str, timeout_s: float = 10):
-    # A live page replaces its parts as changes arrive: an element read mid-swap is read again.
-    return WebDriverWait(browser, timeout_s, ignored_exceptions=(StaleElementReferenceException,)).until(
-        lambda b: condition(b), message=what
-    )
+    return WebDriverWait(browser, timeout_s, ignored_exceptions=MID_SWAP).until(lambda b: condition(b), message=what)
+
+
+def act(browser: WebDriver, by: str, selector: str, keys: str | None = None) -> None:
+    """Clicks the element (or types ``keys`` into it), finding it again until it takes the action."""
+
+    def done(b: WebDriver) -> bool:
+        element = b.find_element(by, selector)
+        element.send_keys(keys) if keys is not None else element.click()
+        return True
+
+    wait(browser, done, f"{keys or 'a click'} on {selector}")
 
 
 def texts(browser: WebDriver, selector: str) -> list[str]:
@@ -117,7 +134,7 @@ def test_the_seed_scenario_in_the_console(browser, demo):
     wait(browser, lambda b: "Fabien Bellemare" in " ".join(texts(b, ".result-name")), "search as you type")
     browser.save_screenshot(str(DOCS / "console-search.png"))
     assert not serious_violations(browser)
-    browser.find_element(By.LINK_TEXT, "Fabien Bellemare").click()
+    act(browser, By.LINK_TEXT, "Fabien Bellemare")
 
     wait(browser, lambda b: b.find_elements(By.CSS_SELECTOR, ".person.live"), "the page's live stream")
     assert functions(browser) == ["Managing director", "Board member", "Treasurer"]
@@ -134,11 +151,10 @@ def test_the_seed_scenario_in_the_console(browser, demo):
     assert functions(browser)[0] == "Treasurer" and "Treasurer" in browser.find_element(By.ID, "main-function").text
 
     # The keyboard does it too: Treasurer one down, then back up.
-    browser.find_element(By.CSS_SELECTOR, "#functions li:first-child [data-action=move-down]").send_keys(Keys.ENTER)
+    act(browser, By.CSS_SELECTOR, "#functions li:first-child [data-action=move-down]", Keys.ENTER)
     wait(browser, lambda b: "Managing director" in b.find_element(By.ID, "main-function").text, "moved down by keys")
     assert functions(browser)[:2] == ["Managing director", "Treasurer"]
-    move_up = "#functions li:nth-child(2) [data-action=move-up]"
-    wait(browser, lambda b: b.find_element(By.CSS_SELECTOR, move_up).send_keys(Keys.ENTER) or True, "move up")
+    act(browser, By.CSS_SELECTOR, "#functions li:nth-child(2) [data-action=move-up]", Keys.ENTER)
     wait(browser, lambda b: "Treasurer" in b.find_element(By.ID, "main-function").text, "moved back up by keys")
 
     # A Twilio SMS while the page is open: in the timeline within seconds, without a reload.
@@ -158,13 +174,13 @@ def test_the_seed_scenario_in_the_console(browser, demo):
     assert browser.execute_script("return window.notReloaded") == "still the same page"
 
     # The advisor's note and an SMS opt-out, from the page: in the timeline and in reachability.
-    browser.find_element(By.ID, "note-text").send_keys("Wants the irrigation add-on quote by Friday")
-    browser.find_element(By.CSS_SELECTOR, "#note-form button[type=submit]").click()
+    act(browser, By.ID, "note-text", "Wants the irrigation add-on quote by Friday")
+    act(browser, By.CSS_SELECTOR, "#note-form button[type=submit]")
     wait(browser, lambda b: "irrigation add-on quote" in b.find_element(By.ID, "timeline").text, "the note")
-    browser.find_element(By.XPATH, "//summary[contains(., 'consent change')]").click()
+    act(browser, By.XPATH, "//summary[contains(., 'consent change')]")
     browser.find_element(By.ID, "consent-reason").clear()
     browser.find_element(By.ID, "consent-reason").send_keys("no more SMS, asked on the phone")
-    browser.find_element(By.CSS_SELECTOR, "#consent-form button[type=submit]").click()
+    act(browser, By.CSS_SELECTOR, "#consent-form button[type=submit]")
     wait(browser, lambda b: "not reachable" in b.find_element(By.ID, "reachability-card").text, "the opt-out")
     assert "no more SMS, asked on the phone" in browser.find_element(By.ID, "timeline").text
     assert browser.execute_script("return window.notReloaded") == "still the same page"
@@ -178,14 +194,14 @@ def test_a_join_from_search_its_undo_and_a_broken_rule_shown_as_a_sentence(brows
     base, fabien = demo
     browser.get(f"{base}/people/{fabien}")
     wait(browser, lambda b: b.find_elements(By.CSS_SELECTOR, ".person.live"), "the person page")
-    browser.find_element(By.XPATH, "//summary[contains(., 'Join another')]").click()
-    browser.find_element(By.ID, "join-q").send_keys("Dubois")
+    act(browser, By.XPATH, "//summary[contains(., 'Join another')]")
+    act(browser, By.ID, "join-q", "Dubois")
     wait(browser, lambda b: b.find_elements(By.CSS_SELECTOR, "#join-results [data-action=join]"), "join candidates")
-    assert "Fabien" not in browser.find_element(By.ID, "join-results").text  # never himself
-    browser.find_element(By.CSS_SELECTOR, "#join-results [data-action=join]").click()
+    assert "Fabien" not in " ".join(texts(browser, "#join-results"))  # never himself
+    act(browser, By.CSS_SELECTOR, "#join-results [data-action=join]")
     browser.switch_to.alert.accept()
     wait(browser, lambda b: "Claire" in b.find_element(By.ID, "joins-card").text, "the join, with its undo")
-    browser.find_element(By.CSS_SELECTOR, "#joins-card [data-action=separate]").click()
+    act(browser, By.CSS_SELECTOR, "#joins-card [data-action=separate]")
     wait(browser, lambda b: "Claire" not in b.find_element(By.ID, "joins-card").text, "the join undone")
 
     # Joining him into himself breaks a rule: the page says which, in words.
@@ -210,12 +226,12 @@ def test_on_his_call_the_advisor_sees_the_stalled_checkout_moves_it_and_records_
     assert "SPRING20" in browser.find_element(By.ID, "offers-card").text
     assert "open purchase journey" in browser.find_element(By.ID, "offers-card").text
 
-    browser.find_element(By.ID, "note-text").send_keys("Paid on the phone")
+    act(browser, By.ID, "note-text", "Paid on the phone")
     Select(browser.find_element(By.ID, "note-journey")).select_by_value("CHK-2041")
-    browser.find_element(By.CSS_SELECTOR, "#note-form button[type=submit]").click()
+    act(browser, By.CSS_SELECTOR, "#note-form button[type=submit]")
     wait(browser, lambda b: "step 3 of 3" in b.find_element(By.ID, "journeys-card").text, "the call moved the checkout")
     assert "CALL" in browser.find_element(By.ID, "journeys-card").text.upper()
 
-    browser.find_element(By.CSS_SELECTOR, "[data-action=offer-answer][data-answer=accept]").click()
+    act(browser, By.CSS_SELECTOR, "[data-action=offer-answer][data-answer=accept]")
     wait(browser, lambda b: "Irrigation" not in b.find_element(By.ID, "offers-card").text, "the offer taken")
     assert not serious_violations(browser)

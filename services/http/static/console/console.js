@@ -160,6 +160,16 @@ function personPage() {
 
   // Priority: drag and drop, or the arrows (keyboard).
   function currentOrder() { return $$("#functions [data-function-id]").map((li) => li.dataset.functionId); }
+  // The first cannot go up nor the last down: kept true while the list is moved here, before the
+  // saved order is read back (a keyboard user presses the next arrow at once).
+  function markEnds() {
+    const items = $$("#functions [data-function-id]");
+    items.forEach((li, at) => {
+      const up = li.querySelector("[data-action=move-up]"), down = li.querySelector("[data-action=move-down]");
+      if (up) up.disabled = at === 0;
+      if (down) down.disabled = at === items.length - 1;
+    });
+  }
   async function saveOrder(before) {
     const order = currentOrder();
     if (order.join() === before.join()) return;
@@ -187,6 +197,7 @@ function personPage() {
       if (!over || over === dragged) return;
       const box = over.getBoundingClientRect();
       list.insertBefore(dragged, event.clientY < box.top + box.height / 2 ? over : over.nextSibling);
+      markEnds();
     });
     list.addEventListener("drop", (event) => { event.preventDefault(); });
     list.addEventListener("dragend", () => { dragged.classList.remove("dragging"); saveOrder(before); });
@@ -197,6 +208,7 @@ function personPage() {
       const order = currentOrder();
       if (button.dataset.action === "move-up" && item.previousElementSibling) list.insertBefore(item, item.previousElementSibling);
       if (button.dataset.action === "move-down" && item.nextElementSibling) list.insertBefore(item.nextElementSibling, item);
+      markEnds();
       saveOrder(order).then(() => {
         const again = $(`#functions [data-function-id="${item.dataset.functionId}"] [data-action=${button.dataset.action}]`);
         if (again && !again.disabled) again.focus();
