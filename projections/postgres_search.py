@@ -19,8 +19,12 @@ them from the trigram indexes only where they are few:
   names give. Among the words whose text and function matches are within ``CAP``, one with the
   fewest people in all drives (else one with the fewest text and function matches): its family names
   are read in order, its text and function matches gathered and sorted; every word is checked on
-  each person read. When every
-  word is common, people are read in order from the first and the first ``limit`` kept.
+  each person read.
+- When no word is rare on its own (or the rarest is a family name many hold) but together they are
+  ("Simon Léa", "Claire Fabien"), the words' text and family-name matches are ANDed on the indexes,
+  every word's function matches added, and the lot sorted, up to TOGETHER people. Past that, or
+  when one word's function matches are many, people are read in order from the first (or off the
+  driver's family names) and the first ``limit`` kept.
 """
 
 from __future__ import annotations
@@ -112,6 +116,38 @@ IN_ORDER = (
 SHORTEST_DRIVER = 3
 
 
+# Past this many people holding every word in their text or family name, the words are common even
+# together: people are read in order instead (the first ones hold them, so the read stops soon).
+TOGETHER = 20_000
+
+
+def _text_or_family(k: int) -> str:
+    """Whether ``s`` holds word ``k`` in its text or family name: both on their own index, the pattern
+    a parameter the plan sees (bitmaps the statement ANDs over the words)."""
+    return (
+        f"(s.text LIKE %(p{k})s OR s.family_name = ANY(ARRAY(SELECT n.family_name FROM {{schema}}.search_name n"
+        f" WHERE n.lowered LIKE %(p{k})s)))"
+    )
+
+
+def _together(drivers: int) -> str:
+    """No word is rare on its own ("Simon Léa": 80,000 Simons, 83,000 Léas), but together they may
+    be: their text and family-name matches, ANDed on the indexes, when no word drives on few people
+    and every word's function matches are few enough to gather (``wide``: whether they were)."""
+    return (
+        "together_on AS MATERIALIZED (SELECT"
+        " NOT EXISTS (SELECT 1 FROM driver WHERE by_text + by_function + by_family <= %(cap)s)"
+        " AND NOT EXISTS (SELECT 1 FROM sizes WHERE by_function > %(cap)s) AS yes),"
+        "together AS MATERIALIZED ("
+        " SELECT s.person_id, s.family_name, s.given_name, s.text FROM {schema}.person_search s"
+        " WHERE (SELECT yes FROM together_on) AND "
+        + " AND ".join(_text_or_family(k) for k in range(drivers))
+        + " LIMIT %(together)s + 1),"
+        "wide AS MATERIALIZED (SELECT (SELECT yes FROM together_on)"
+        " AND (SELECT count(*) FROM together) <= %(together)s AS together),"
+    )
+
+
 def search_statement(drivers: int) -> str:
     """The statement for a query whose ``drivers`` longest words may drive (search_params)."""
     sizes = " UNION ALL ".join(f"({_size(k)})" for k in range(drivers))
@@ -123,31 +159,52 @@ def search_statement(drivers: int) -> str:
         " SELECT * FROM sizes WHERE by_text <= %(cap)s AND by_function <= %(cap)s"
         # A word few people hold in all drives before one read off a common family name's people.
         " ORDER BY by_text + by_function + by_family > %(cap)s, by_text + by_function + by_family, i LIMIT 1),"
-        # The driver's text and function matches: few, gathered (then checked and sorted).
+        + (_together(drivers) if drivers > 1 else "wide AS MATERIALIZED (SELECT false AS together),")
+        # The words whose text and function matches are gathered: the driver's, or (together) every
+        # word's function matches (their text matches are in ``together``).
+        + "gathered AS MATERIALIZED (SELECT i FROM driver WHERE NOT (SELECT together FROM wide)"
+        " UNION SELECT i FROM sizes WHERE (SELECT together FROM wide)),"
         "hits AS MATERIALIZED ("
         + " UNION ".join(
-            # The pattern as a parameter the plan sees (the trigram index), on the driver's branch only.
+            # The pattern as a parameter the plan sees (the trigram index), on the gathered words only.
             f"SELECT s.person_id FROM {{schema}}.person_search s WHERE (SELECT i FROM driver) = %(i{k})s"
-            f" AND s.text LIKE %(p{k})s UNION {by_function}contacts LIKE %(p{k})s"
-            f" AND (SELECT i FROM driver) = %(i{k})s"
+            f" AND NOT (SELECT together FROM wide) AND s.text LIKE %(p{k})s"
+            f" UNION {by_function}contacts LIKE %(p{k})s AND %(i{k})s IN (SELECT i FROM gathered)"
             for k in range(drivers)
         )
-        + ""
-        " UNION " + by_function + "title_code = ANY((SELECT titles FROM driver)::text[])"
-        " AND (SELECT cardinality(titles) > 0 FROM driver)"
-        " UNION " + by_function + "organisation_id = ANY((SELECT orgs FROM driver)::text[])"
-        " AND (SELECT cardinality(orgs) > 0 FROM driver)),"
+        # A title's or an organisation's people on their index, one at a time: a gathered word's are
+        # CAP at most, each (an array of them read as one condition made the plan read every function).
+        + " UNION SELECT x.person_id FROM words w, unnest(w.titles) t(code), LATERAL (SELECT f.person_id"
+        " FROM {schema}.person_function f WHERE f.title_code = t.code AND " + _ACTIVE + " LIMIT %(cap)s) x"
+        " WHERE w.i IN (SELECT i FROM gathered)"
+        " UNION SELECT x.person_id FROM words w, unnest(w.orgs) o(id), LATERAL (SELECT f.person_id"
+        " FROM {schema}.person_function f WHERE f.organisation_id = o.id AND " + _ACTIVE + " LIMIT %(cap)s) x"
+        " WHERE w.i IN (SELECT i FROM gathered)),"
         "found AS ("
         # The driver's family names: their people in order, off the rank index.
         " (SELECT s.person_id, s.family_name, s.given_name FROM {schema}.person_search s"
-        "  WHERE s.family_name = ANY(ARRAY(SELECT n.family_name FROM {schema}.search_name n"
-        "   WHERE n.lowered LIKE (SELECT p FROM driver)))"
+        "  WHERE NOT (SELECT together FROM wide) AND s.family_name = ANY(ARRAY(SELECT n.family_name"
+        "   FROM {schema}.search_name n WHERE n.lowered LIKE (SELECT p FROM driver)))"
         "  AND " + _EVERY_WORD + " ORDER BY " + RANK + " LIMIT %(limit)s)"
         " UNION (SELECT s.person_id, s.family_name, s.given_name FROM {schema}.person_search s"
-        "  WHERE s.person_id = ANY(ARRAY(SELECT person_id FROM hits)) AND " + _EVERY_WORD + ")"
-        # No driver: every word is common; people in order from the first.
+        "  WHERE s.person_id = ANY(ARRAY(SELECT person_id FROM hits)) AND "
+        + _EVERY_WORD
+        + ")"
+        # Together: in order, each checked (on the words that did not drive) until enough are found.
+        + (
+            " UNION (SELECT s.person_id, s.family_name, s.given_name FROM (SELECT * FROM together s"
+            "  WHERE (SELECT together FROM wide) ORDER BY " + RANK + " OFFSET 0) s"
+            "  WHERE " + _EVERY_WORD + " LIMIT %(limit)s)"
+            if drivers > 1
+            else ""
+        )
+        +  # No driver: every word is common; people in order from the first.
         " UNION (SELECT s.person_id, s.family_name, s.given_name FROM {schema}.person_search s"
-        "  WHERE NOT EXISTS (SELECT 1 FROM driver) AND " + _EVERY_WORD + " ORDER BY " + RANK + " LIMIT %(limit)s))"
+        "  WHERE NOT EXISTS (SELECT 1 FROM driver) AND NOT (SELECT together FROM wide) AND "
+        + _EVERY_WORD
+        + " ORDER BY "
+        + RANK
+        + " LIMIT %(limit)s))"
         "SELECT s.person_id FROM found s ORDER BY " + RANK + " LIMIT %(limit)s"
     )
 
@@ -158,7 +215,8 @@ def search(query: str, day: date, limit: int) -> tuple[str, dict[str, Any]]:
     patterns = [f"%{_escape_like(word)}%" for word in words] or ["%"]
     may_drive = [k for k, word in enumerate(words) if len(word) >= SHORTEST_DRIVER]
     drivers = sorted(may_drive, key=lambda k: -len(patterns[k]))[:DRIVERS]
-    params = {"patterns": patterns, "day": day, "limit": limit, "cap": CAP, "org": ORGANISATION, "titles": TITLES}
+    params = {"patterns": patterns, "day": day, "limit": limit, "cap": CAP, "together": TOGETHER}
+    params |= {"org": ORGANISATION, "titles": TITLES}
     if not drivers:
         return IN_ORDER, params
     for k, word in enumerate(drivers):
