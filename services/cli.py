@@ -289,7 +289,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         if args.no_relay:
             os.environ[NO_RELAY] = "1"
         return _serve_app("services.cli:production_app", args, workers=args.workers)
-    return _serve_app(lambda: production(settings, relay_in_process=not args.no_relay), args)
+    return _serve_app(_collected_rarely(lambda: production(settings, relay_in_process=not args.no_relay)), args)
 
 
 NO_RELAY = "CROSSVIEW_SERVE_NO_RELAY"  # how `serve --no-relay` reaches its worker processes
@@ -300,7 +300,23 @@ def production_app():
     from services.bootstrap import production
     from services.http.app import create_app
 
-    return create_app(lambda: production(Settings(), relay_in_process=os.environ.get(NO_RELAY) != "1"))
+    return create_app(
+        _collected_rarely(lambda: production(Settings(), relay_in_process=os.environ.get(NO_RELAY) != "1"))
+    )
+
+
+def _collected_rarely(build):
+    """``build``, then the server process's garbage collected rarely (collect_garbage_rarely): the
+    collector's full passes over what start-up made were the API's slowest answers (BENCHMARKS.md)."""
+
+    def built():
+        from services.bootstrap import collect_garbage_rarely
+
+        container = build()
+        collect_garbage_rarely()
+        return container
+
+    return built
 
 
 def _serve_app(build, args: argparse.Namespace, workers: int = 1) -> int:
