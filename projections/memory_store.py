@@ -240,6 +240,9 @@ class MemoryStore:
             views = list(self._views.values())
         return views, self._all_references()
 
+    async def search_candidates_async(self, query: str, day: date, limit: int) -> tuple[list[PersonView], References]:
+        return self.search_candidates(query, day, limit)
+
     def search_candidates_at(self, query: str, cut: Cut, limit: int) -> list[str]:
         words, refs = query.lower().split(), self._all_references()
         with self._lock:

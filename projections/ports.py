@@ -140,6 +140,9 @@ class ProjectionStore(Protocol):
     def search_candidates(self, query: str, day: date, limit: int) -> tuple[list[PersonView], References]:
         """People who may match ``query`` (a superset of directory.matches), with their references."""
 
+    async def search_candidates_async(self, query: str, day: date, limit: int) -> tuple[list[PersonView], References]:
+        """``search_candidates`` for the event loop, without a thread."""
+
     def search_candidates_at(self, query: str, cut: Cut, limit: int) -> list[str]:
         """Up to ``limit`` ids of people who may have matched ``query`` as the log stood at the cut:
         a superset of those who did (projections/search_at.py), whom the answer folds at the cut."""

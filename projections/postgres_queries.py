@@ -128,6 +128,33 @@ def ready(rows: list[tuple], day: date) -> Stored | None:
     return body, organisations
 
 
+# The people a search statement (postgres_search) finds, with their views and the references of
+# their functions (every one of them, ended ones too: the route shows them), in its one round trip.
+SEARCHED_VIEWS = """WITH found AS MATERIALIZED ({found}),
+people AS MATERIALIZED (SELECT v.view FROM {schema}.person_view v
+ WHERE v.person_id IN (SELECT person_id FROM found) AND v.view IS NOT NULL)
+SELECT NULL::text, NULL::text, p.view FROM people p
+UNION ALL SELECT r.kind, r.id, r.view::json FROM {schema}.reference r WHERE r.kind = %(org)s
+ AND r.id IN (SELECT f.value->>'organisation_id' FROM people p, json_each(p.view->'functions') f)
+UNION ALL SELECT r.kind, r.id, r.view::json FROM {schema}.reference r WHERE r.kind = %(titles)s"""
+
+
+def _searched_views(query: str, day: date, limit: int) -> tuple[str, dict[str, Any]]:
+    statement, params = search(query, day, limit)
+    return SEARCHED_VIEWS.replace("{found}", statement), params | {"org": ORGANISATION}
+
+
+def _views_found(rows: list[tuple]) -> tuple[list[PersonView], References]:
+    """SEARCHED_VIEWS' rows: the people's views, and the references of their functions."""
+    views = [view_from_json(view) for kind, _, view in rows if kind is None]
+    organisations = {ident: view for kind, ident, view in rows if kind == ORGANISATION}
+    titles = next((view.get("titles", {}) for kind, _, view in rows if kind == TITLES), {})
+    return views, References(organisations, titles)
+
+
+COMPOSED_KEPT = 64  # statements composed once (a few paths, a few search shapes, a schema or two)
+
+
 class PostgresQueries:
     """The read side of ``PostgresStore``; ``_read_schema`` says which generation it reads."""
 
@@ -232,25 +259,50 @@ class PostgresQueries:
 
     def search_candidates(self, query: str, day: date, limit: int) -> tuple[list[PersonView], References]:
         """The first ``limit`` people every word of ``query`` matches, in the order results are listed:
-        one statement on the indexes (postgres_search), however many people match."""
-        return self._views_with_references(self._searched(*search(query, day, limit)))
+        one statement on the indexes (postgres_search), however many people match, that brings their
+        views and the references of their functions along."""
+        return _views_found(self._searched(*_searched_views(query, day, limit)))
+
+    async def search_candidates_async(self, query: str, day: date, limit: int) -> tuple[list[PersonView], References]:
+        """``search_candidates`` on the event loop: a search needs no thread (as the 360° view)."""
+        statement, params = _searched_views(query, day, limit)
+        schema = self._read_schema()
+        async with self._loop_connections.connection() as conn:
+            async with conn.pipeline():
+                await conn.execute("BEGIN READ ONLY")
+                await conn.execute("SET LOCAL jit = off")
+                found = await conn.execute(self._compose(statement, schema, conn), params, prepare=False)
+                await conn.execute("COMMIT")
+            return _views_found(await found.fetchall())
 
     def search_candidates_at(self, query: str, cut: Cut, limit: int) -> list[str]:
         """Up to ``limit`` people who may have matched at the cut (postgres_search_at), in one statement."""
-        return self._searched(*search_at(query, cut, limit))
+        return [row[0] for row in self._searched(*search_at(query, cut, limit))]
 
-    def _searched(self, statement: str, params: dict[str, Any]) -> list[str]:
-        """The person ids a search statement finds. A statement of many branches looks costly to
-        plan, and JIT would compile it for longer than it runs (~1 s against a few ms): off for this
-        one, in the same round trip. Never prepared: its plan depends on the words' patterns, and the
-        generic plan PostgreSQL falls back to for a prepared statement took 43 ms where a custom one
-        takes 2 (a million people)."""
+    def _searched(self, statement: str, params: dict[str, Any]) -> list[tuple]:
+        """The rows of a search statement. A statement of many branches looks costly to plan, and JIT
+        would compile it for longer than it runs (~1 s against a few ms): off for this one, in the
+        same round trip. Never prepared: its plan depends on the words' patterns, and the generic
+        plan PostgreSQL falls back to for a prepared statement took 43 ms where a custom one takes 2
+        (a million people). Composed once (its text is kilobytes: composing it cost more CPU than
+        the rest of the request's SQL)."""
+        schema = self._read_schema()
         with self._pool.connection() as conn, conn.pipeline():
             conn.execute("BEGIN READ ONLY")
             conn.execute("SET LOCAL jit = off")
-            found = conn.execute(sql.SQL(statement).format(schema=self._read_schema()), params, prepare=False)
+            found = conn.execute(self._compose(statement, schema, conn), params, prepare=False)
             conn.execute("COMMIT")
-            return [row[0] for row in found.fetchall()]
+            return found.fetchall()
+
+    def _compose(self, statement: str, schema: sql.Identifier, conn: Any) -> bytes:
+        """``statement`` in the schema, composed once: its {schema} filled, as the bytes sent."""
+        key = (statement, repr(schema))
+        composed = self._composed.get(key)
+        if composed is None:
+            if len(self._composed) > COMPOSED_KEPT:  # a generation switch leaves the old ones behind
+                self._composed.clear()
+            composed = self._composed[key] = sql.SQL(statement).format(schema=schema).as_bytes(conn)
+        return composed
 
     def people_of(self, organisation_id: str, day: date, include_past: bool) -> list[PersonView]:
         active = "" if include_past else "AND entered_on <= %(day)s AND (exits_on IS NULL OR exits_on >= %(day)s)"

@@ -311,7 +311,7 @@ def timeline_answer(
         422: {"model": Problem, "description": "Malformed input, or a query too broad to answer at a cut"},
     },
 )
-def search(
+async def search(
     crossview: App,
     caller: AsAdvisor,
     freshness: Fresh,
@@ -331,7 +331,13 @@ def search(
     (their names, contacts and functions of then: someone renamed since is found under the old name,
     someone registered since is not), folded one by one, so a query must narrow them to a few
     hundred at most."""
-    return _respond(caller, search_answer(crossview, freshness, travel, q, limit), crossview)
+    if travel.cut is not None or travel.model is not None:
+        answer = await run_in_threadpool(search_answer, crossview, freshness, travel, q, limit)
+    else:  # live: no thread (as the 360° view)
+        words = search_words(q, crossview.settings.default_country_code)
+        candidates, refs = await crossview.store.search_candidates_async(words, travel.day, limit)
+        answer = _search_out(q, words, travel.day, limit, candidates, refs, freshness, None)
+    return _respond(caller, answer, crossview)
 
 
 def search_answer(crossview, freshness: Freshness, travel: Travel, q: str, limit: int = 20) -> SearchOut:
@@ -343,6 +349,11 @@ def search_answer(crossview, freshness: Freshness, travel: Travel, q: str, limit
         candidates, refs = store.search_candidates(words, day, limit)
     else:
         candidates, refs = search_people_at(store, words, cut)
+    return _search_out(q, words, day, limit, candidates, refs, freshness, used)
+
+
+def _search_out(q: str, words: str, day: date, limit: int, candidates, refs, freshness, used) -> SearchOut:  # noqa: PLR0913
+    """The first ``limit`` candidates every word matches, in the order results are listed."""
     found = sorted(
         (v for v in candidates if v.merged_into is None and matches(v, refs, words, day)),
         key=lambda v: (v.family_name or "", v.given_name or "", v.person_id),
