@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -13,7 +14,7 @@ from projections.analytics import CampaignEvent, FunctionCount, function_counts,
 from projections.as_of import Checkpoint, Cut, best_checkpoint
 from projections.audit_view import AuditEntry
 from projections.changes import Announcements
-from projections.directory import Colleague, Criteria, PersonContext, References, colleagues_of
+from projections.directory import Colleague, Criteria, PersonContext, References, colleagues_of, matches
 from projections.leads import pipeline_rows
 from projections.person_model import PersonView
 from projections.person_view import one_row_per_message
@@ -241,7 +242,13 @@ class MemoryStore:
         return views, self._all_references()
 
     async def search_candidates_async(self, query: str, day: date, limit: int) -> tuple[list[PersonView], References]:
-        return self.search_candidates(query, day, limit)
+        """In a thread, and only those who match: here every person is read and checked, which the
+        event loop must not wait for while it serves others."""
+        return await asyncio.to_thread(self._matching, query, day, limit)
+
+    def _matching(self, query: str, day: date, limit: int) -> tuple[list[PersonView], References]:
+        views, refs = self.search_candidates(query, day, limit)
+        return [v for v in views if v.merged_into is None and matches(v, refs, query, day)], refs
 
     def search_candidates_at(self, query: str, cut: Cut, limit: int) -> list[str]:
         words, refs = query.lower().split(), self._all_references()

@@ -45,10 +45,14 @@ def _lost(error: Exception) -> bool:
     return not isinstance(error, psycopg.errors.QueryCanceled | psycopg.errors.TransactionRollback)
 
 
+# A caller waits at most this long for a connection (psycopg's default is 30 s): with PostgreSQL
+# away or every connection busy, a request answers 503 soon and the projector retries, instead of
+# both hanging.
+WAIT_S = 5.0
+
+
 def open_pool(database_url: str, max_size: int = 8) -> ConnectionPool:
-    # A caller waits at most 5 s for a connection (psycopg's default is 30): with PostgreSQL away,
-    # a request answers 503 soon and the projector retries, instead of both hanging.
-    pool = _Pool(database_url, min_size=1, max_size=max_size, open=False, timeout=5, kwargs={"autocommit": True})
+    pool = _Pool(database_url, min_size=1, max_size=max_size, open=False, timeout=WAIT_S, kwargs={"autocommit": True})
     try:
         pool.open(wait=True, timeout=15)
     except PoolTimeout as error:
@@ -77,7 +81,14 @@ class LoopConnections:
         if loop is not self._loop:
             self.close()
             self._loop, self._slots = loop, asyncio.Semaphore(self._most)
-        async with self._slots:
+        slots = self._slots
+        try:  # as the pool's: a caller waits WAIT_S at most for a connection, then answers 503
+            await asyncio.wait_for(slots.acquire(), WAIT_S)
+        except TimeoutError as error:
+            raise DatabaseUnavailable(
+                f"PostgreSQL at {where(self._database_url)} did not answer (no connection free after {WAIT_S:.0f} s)"
+            ) from error
+        try:
             conn = self._idle.pop() if self._idle else await self._connect()
             try:
                 yield conn
@@ -95,6 +106,8 @@ class LoopConnections:
                 self._idle.append(conn)
             else:
                 await conn.close()
+        finally:
+            slots.release()
 
     async def _connect(self) -> psycopg.AsyncConnection:
         try:

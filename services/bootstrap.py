@@ -196,9 +196,17 @@ def event_store(settings: Settings) -> Crossview:
     schema = f"{settings.namespace}_events"
     try:
         with psycopg.connect(settings.database_url, autocommit=True, connect_timeout=10) as conn:
+            # Processes that start together (two API workers, a relay) would create the schema and
+            # the library's tables at once: PostgreSQL refuses one of two concurrent CREATE ... IF
+            # NOT EXISTS ("tuple concurrently updated"). One at a time, the others find them made.
+            conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (schema,))
             conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+            return _crossview_in(schema, info)
     except psycopg.OperationalError as error:
         raise DatabaseUnavailable(f"PostgreSQL at {where(settings.database_url)} does not answer ({error})") from error
+
+
+def _crossview_in(schema: str, info: dict) -> Crossview:
     return Crossview(
         env={
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
