@@ -6,7 +6,7 @@ counts from every person view): analysts' reads, not an advisor's; they hold one
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
 
 from projections.analytics import CampaignEvent, FunctionCount
 from projections.as_of import Cut
@@ -51,8 +51,7 @@ _FUNCTION_COUNTS_AT = (
 class AnalyticsQueries:
     """Mixed into the PostgreSQL store: ``_rows`` runs a query on the generation queries read."""
 
-    def _rows(self, statement: str, params: Any = None) -> list[tuple]:
-        raise NotImplementedError
+    _rows: Callable[..., list[tuple]]  # PostgresQueries': one query on the generation queries read
 
     def campaign_events(self, campaign: str | None = None, cut: Cut | None = None) -> list[CampaignEvent]:
         only = " AND data->>'campaign' = %s" if campaign is not None else ""

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import functools
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -141,7 +142,14 @@ UNION ALL SELECT r.kind, r.id, r.view::json FROM {schema}.reference r WHERE r.ki
 
 def _searched_views(query: str, day: date, limit: int) -> tuple[str, dict[str, Any]]:
     statement, params = search(query, day, limit)
-    return SEARCHED_VIEWS.replace("{found}", statement), params | {"org": ORGANISATION}
+    return _with_views(statement), params | {"org": ORGANISATION}
+
+
+@functools.cache
+def _with_views(statement: str) -> str:
+    """SEARCHED_VIEWS around a search statement: one string per statement (search's are few and
+    made once), so ``_compose`` finds it by a hash already computed."""
+    return SEARCHED_VIEWS.replace("{found}", statement)
 
 
 def _views_found(rows: list[tuple]) -> tuple[list[PersonView], References]:
@@ -159,11 +167,9 @@ class PostgresQueries:
     """The read side of ``PostgresStore``; ``_read_schema`` says which generation it reads."""
 
     _pool: ConnectionPool
-    _loop_connections: LoopConnections  # the event loop's: the 360° view's hot path
-    _composed: dict[tuple[str, str], bytes]  # statements of that path, composed once
-
-    def _read_schema(self) -> sql.Identifier:
-        raise NotImplementedError
+    _loop_connections: LoopConnections  # the event loop's: the 360° view's and search's
+    _composed: dict[tuple[str, str, str], bytes]  # statements composed once (_compose)
+    _read_schema: Callable[[], sql.Identifier]  # PostgresStore's: the generation queries read
 
     def _rows(self, statement: str, params: Any = None) -> list[tuple]:
         """Run one query on the generation queries read. The schema is resolved before a connection
@@ -196,9 +202,10 @@ class PostgresQueries:
         """``ready_360`` on the event loop: the 360° view's hot path needs no thread. (Which
         generation to read is looked up at most once a second, on the pool: a short wait.) A
         ``rider`` is a write made by the read's own statement, in its transaction."""
-        query = self._read_document(self._read_schema(), None if rider is None else rider[0])
+        schema = self._read_schema()
         params = (person_id,) if rider is None else (*rider[1], person_id)
         async with self._loop_connections.connection() as conn:
+            query = self._compose(READ_DOCUMENT, schema, conn, None if rider is None else rider[0])
             rows = await (await conn.execute(query, params)).fetchall()
             version = rows[0][-1] if rows else _UNKNOWN
             kept = getattr(self, "_catalogue_kept", None)
@@ -208,18 +215,6 @@ class PostgresQueries:
                 catalogue_rows = await (await conn.execute(self._catalogue_query(), (OFFERS, OFFERS))).fetchall()
                 catalogue = self._kept_catalogue(catalogue_rows)
         return ready([row[:-1] for row in rows], day), catalogue
-
-    def _read_document(self, schema: sql.Identifier, rider: sql.Composable | None) -> bytes:
-        """READ_DOCUMENT in the schema, with the rider's write first: composed once, not per request."""
-        key = (repr(schema), repr(rider))  # psycopg's composables are not hashable; their reprs say it all
-        composed = self._composed.get(key)
-        if composed is None:
-            query = sql.SQL(READ_DOCUMENT).format(schema=schema)
-            if rider is not None:
-                query = sql.SQL("WITH rider AS ({}) ").format(rider) + query
-            with self._pool.connection() as conn:
-                composed = self._composed[key] = query.as_bytes(conn)
-        return composed
 
     def person_context(self, person_id: str, day: date, links: int) -> PersonContext:
         """The person's view, the references of their functions active on ``day`` and the first
@@ -284,8 +279,7 @@ class PostgresQueries:
         would compile it for longer than it runs (~1 s against a few ms): off for this one, in the
         same round trip. Never prepared: its plan depends on the words' patterns, and the generic
         plan PostgreSQL falls back to for a prepared statement took 43 ms where a custom one takes 2
-        (a million people). Composed once (its text is kilobytes: composing it cost more CPU than
-        the rest of the request's SQL)."""
+        (a million people)."""
         schema = self._read_schema()
         with self._pool.connection() as conn, conn.pipeline():
             conn.execute("BEGIN READ ONLY")
@@ -294,14 +288,18 @@ class PostgresQueries:
             conn.execute("COMMIT")
             return found.fetchall()
 
-    def _compose(self, statement: str, schema: sql.Identifier, conn: Any) -> bytes:
-        """``statement`` in the schema, composed once: its {schema} filled, as the bytes sent."""
-        key = (statement, repr(schema))
+    def _compose(self, statement: str, schema: sql.Identifier, conn: Any, rider: sql.Composable | None = None) -> bytes:
+        """``statement`` in the schema, with a rider's write first, composed once: the bytes sent.
+        (The hot paths' statements are kilobytes: composing them cost more CPU than their reads.)"""
+        key = (statement, repr(schema), repr(rider))  # psycopg's composables are not hashable; their reprs say it all
         composed = self._composed.get(key)
         if composed is None:
             if len(self._composed) > COMPOSED_KEPT:  # a generation switch leaves the old ones behind
                 self._composed.clear()
-            composed = self._composed[key] = sql.SQL(statement).format(schema=schema).as_bytes(conn)
+            query = sql.SQL(statement).format(schema=schema)
+            if rider is not None:
+                query = sql.SQL("WITH rider AS ({}) ").format(rider) + query
+            composed = self._composed[key] = query.as_bytes(conn)
         return composed
 
     def people_of(self, organisation_id: str, day: date, include_past: bool) -> list[PersonView]:

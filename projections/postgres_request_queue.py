@@ -9,7 +9,7 @@ instant", which the same indexes serve.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import psycopg
@@ -116,8 +116,7 @@ def save_queue(
 class RequestQueueQueries:
     """Mixed into the PostgreSQL store: ``_rows`` runs a query on the generation queries read."""
 
-    def _rows(self, statement: str, params: Any = None) -> list[tuple]:
-        raise NotImplementedError
+    _rows: Callable[..., list[tuple]]  # PostgresQueries': one query on the generation queries read
 
     def service_request_queue(self, query: QueueQuery) -> list[QueueRow]:
         conditions = ["state = ANY(%(states)s)"]

@@ -29,6 +29,7 @@ them from the trigram indexes only where they are few:
 
 from __future__ import annotations
 
+import functools
 import zlib
 from datetime import date
 from typing import Any
@@ -148,6 +149,7 @@ def _together(drivers: int) -> str:
     )
 
 
+@functools.cache  # a handful of shapes, made once: the same string each time
 def search_statement(drivers: int) -> str:
     """The statement for a query whose ``drivers`` longest words may drive (search_params)."""
     sizes = " UNION ALL ".join(f"({_size(k)})" for k in range(drivers))
