@@ -87,7 +87,8 @@ class BodyLimits:
             return
         unreadable = _not_text(scope, bytes(body))
         if unreadable:
-            await _refuse(scope, receive, send, 422, "Not text Crossview can keep", unreadable)
+            where, why = unreadable
+            await _refuse(scope, receive, send, 422, "Not text Crossview can keep", why, where)
             return
         await self.app(scope, _replay(bytes(body), receive), send)
 
@@ -146,24 +147,24 @@ _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 NUL = "a NUL character (U+0000) in the {}: no text Crossview keeps (PostgreSQL's) can hold one"
 
 
-def _not_text(scope: Scope, body: bytes) -> str | None:
-    """Why the request's path, query or body holds what no stored text can (a NUL character, a
-    lone UTF-16 surrogate in a JSON string), or None."""
+def _not_text(scope: Scope, body: bytes) -> tuple[str, str] | None:
+    """Where the request holds what no stored text can (a NUL character, a lone UTF-16 surrogate
+    in a JSON string) — "path", "query" or "body" — and why; or None."""
     if "\x00" in scope["path"]:
-        return NUL.format("path")
+        return "path", NUL.format("path")
     if b"%00" in scope["query_string"] or b"\x00" in scope["query_string"]:
-        return NUL.format("query")
+        return "query", NUL.format("query")
     if b"\x00" in body:
-        return NUL.format("body")
+        return "body", NUL.format("body")
     if body.lstrip()[:1] not in (b"[", b"{", b'"'):
-        return NUL.format("body") if b"%00" in body else None  # a form
+        return ("body", NUL.format("body")) if b"%00" in body else None  # a form
     if JSON_NUL.search(body):
-        return NUL.format("body")
+        return "body", NUL.format("body")
     if _SURROGATE_ESCAPE.search(body):  # a pair is an emoji; alone, it is no character at all
         try:
             json.dumps(json.loads(body), ensure_ascii=False).encode()
         except UnicodeEncodeError:
-            return "a lone UTF-16 surrogate in a JSON string of the body: not Unicode text"
+            return "body", "a lone UTF-16 surrogate in a JSON string of the body: not Unicode text"
         except (ValueError, RecursionError):
             return None  # not JSON: the route says so
     return None

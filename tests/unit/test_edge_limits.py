@@ -133,20 +133,26 @@ def test_a_timeline_cursor_that_is_not_one_of_ours_is_a_422(unsigned, cursor):
 
 
 @pytest.mark.parametrize(
-    ("method", "path", "body"),
+    ("method", "path", "body", "where"),
     [
-        ("get", "/v1/search?q=%00", None),
-        ("get", "/v1/persons/%00", None),
-        ("post", "/v1/persons", b'{"given_name": "Fabien\\u0000", "family_name": "Bellemare"}'),
-        ("post", "/v1/targetings", b'{"organisation_ids": ["\\ud800"]}'),
-        ("post", "/v1/ingest/twilio/sms", b"MessageSid=SM1&SmsStatus=received&From=%2B33612345678&To=1&Body=%00"),
-        ("post", "/v1/ingest/segment", b'{"type": "page", "messageId": "m\\u0000", "anonymousId": "a"}'),
+        ("get", "/v1/search?q=%00", None, "query"),
+        ("get", "/v1/persons/%00", None, "path"),
+        ("post", "/v1/persons", b'{"given_name": "Fabien\\u0000", "family_name": "Bellemare"}', "body"),
+        ("post", "/v1/targetings", b'{"organisation_ids": ["\\ud800"]}', "body"),
+        (
+            "post",
+            "/v1/ingest/twilio/sms",
+            b"MessageSid=SM1&SmsStatus=received&From=%2B33612345678&To=1&Body=%00",
+            "body",
+        ),
+        ("post", "/v1/ingest/segment", b'{"type": "page", "messageId": "m\\u0000", "anonymousId": "a"}', "body"),
     ],
 )
-def test_what_no_stored_text_can_hold_is_refused_at_the_edge(unsigned, method, path, body):
+def test_what_no_stored_text_can_hold_is_refused_at_the_edge(unsigned, method, path, body, where):
     answer = unsigned.request(method, path, content=body)
     assert answer.status_code == 422, answer.text
     assert answer.json()["title"] == "Not text Crossview can keep"
+    assert [error["field"] for error in answer.json()["errors"]] == [where]  # the part that holds it
 
 
 def test_an_escaped_backslash_before_u0000_and_an_emoji_escaped_as_a_pair_are_text(unsigned):
