@@ -128,3 +128,28 @@ def test_a_relay_stopping_takes_what_was_kept_before_it_with_it(settings):
     finally:
         publisher.close()
         pool.close()
+
+
+def test_a_record_committed_after_a_later_one_is_published_by_the_next_sweep(settings):
+    """The relay reads on from the last row it took; a row numbered before it but committed after
+    (a slower transaction) is behind that cursor, and a step from the first row takes it."""
+    pool = open_pool(settings.database_url, max_size=5)
+    publisher = KafkaPublisher(settings.kafka_bootstrap, ack_timeout_s=10)
+    try:
+        outbox = PostgresAuditOutbox(
+            pool, settings.database_url, settings.namespace, Ingest(publisher, settings, None).publish
+        )
+        slow, quick = _accesses(2)
+        table = f'"{settings.namespace}_meta".audit_outbox'
+        with pool.connection() as held, held.transaction():
+            held.execute(f"INSERT INTO {table} (access) VALUES (%s)", (json.dumps(slow),))  # numbered first...
+            asyncio.run(outbox.keep([quick]))  # ...committed second
+            assert outbox.relay_once() == 1  # the quick one: the cursor is now past the slow one's number
+        # the slow one is committed now (the block's end), behind the cursor
+        assert outbox.relay_once() == 0 and outbox.backlog() == 1
+        outbox._swept = float("-inf")  # the sweep is due (every SWEEP_EVERY_S)
+        assert outbox.relay_once() == 1 and outbox.backlog() == 0
+        assert sorted(a["id"] for a in _on_the_topic(settings)) == sorted([slow["id"], quick["id"]])
+    finally:
+        publisher.close()
+        pool.close()
