@@ -409,9 +409,9 @@ class RecordedAccess(AccessRecorded):
 
 
 class AccessesRecorded(EventData):
-    """Accesses recorded together (a group commit): each API process gathers the records of the
-    requests it serves at the same moment into one event, acknowledged by Kafka before any of those
-    requests is answered. The subject names the recording process, not a person."""
+    """Accesses recorded together: the records an API process kept (each durable before its request
+    was answered), relayed to the audit topic in groups. The subject names the recording process,
+    not a person."""
 
     event_type: ClassVar[str] = "crossview.audit.accesses-recorded.v1"
     stream: ClassVar[str] = AUDIT

@@ -9,7 +9,7 @@ import pytest
 from channels.kafka import BrokerUnavailable
 from schemas.envelope import CloudEvent
 from schemas.events import AccessesRecorded
-from services.application.audit import Auditor, published
+from services.application.audit import Auditor, ordered_id, published
 from services.application.auth import Caller, Role
 from tests.tokens import bearer
 
@@ -177,3 +177,17 @@ def test_an_access_nobody_can_carry_is_kept_by_a_round():
 
     asyncio.run(scenario())
     assert [[a["subject"] for a in group] for group in kept] == [["p1"]]
+
+
+def test_access_ids_are_version_7_uuids_in_the_order_they_were_made():
+    import time
+    import uuid
+
+    first = [ordered_id() for _ in range(1_000)]
+    time.sleep(0.002)
+    later = ordered_id()
+    parsed = [uuid.UUID(i) for i in first]
+    assert all(u.version == 7 and u.variant == uuid.RFC_4122 for u in parsed)
+    assert len(set(first)) == len(first)
+    assert all(i < later for i in first)  # a later millisecond sorts after, as text too
+    assert abs(int(first[0][:8] + first[0][9:13], 16) - time.time_ns() // 1_000_000) < 60_000
