@@ -410,8 +410,8 @@ class RecordedAccess(AccessRecorded):
 
 class AccessesRecorded(EventData):
     """Accesses recorded together: the records an API process kept (each durable before its request
-    was answered), relayed to the audit topic in groups. The subject names the recording process,
-    not a person."""
+    was answered), relayed to the audit topic in groups. The subject names the process that published
+    them (a relay; the API itself in the embedded default), not a person."""
 
     event_type: ClassVar[str] = "crossview.audit.accesses-recorded.v1"
     stream: ClassVar[str] = AUDIT

@@ -40,7 +40,7 @@ from projections.postgres_store import DatabaseUnavailable, PostgresStore, open_
 from projections.projector import BatchOutcome, Projector
 from projections.rebuild import catch_up
 from schemas.events import AUDIT, DOMAIN, INTERACTIONS
-from services.adapters.audit_outbox import PostgresAuditOutbox
+from services.adapters.audit_outbox import AuditOutboxRelay, PostgresAuditOutbox
 from services.adapters.probes import EmbeddedSources, LiveSources, Probes
 from services.adapters.purge import memory_purge, postgres_purge
 from services.adapters.relay_positions import PostgresRelayPositions
@@ -144,7 +144,7 @@ def production(settings: Settings, relay_in_process: bool = True) -> Container:
     )
     store = PostgresStore(pool, settings.namespace)
     commands = Commands(crossview, relay, positions)
-    outbox = PostgresAuditOutbox(pool, settings.database_url, settings.namespace, ingest.publish)
+    outbox = PostgresAuditOutbox(pool, settings.database_url, settings.namespace)
     probes = _probes(
         settings,
         LiveSources(
@@ -172,11 +172,12 @@ def production(settings: Settings, relay_in_process: bool = True) -> Container:
         models=named_models(pool, settings.namespace),
     )
     app.closers += [pool.close, publisher.close, crossview.close, probes.close]
-    app.closers.append(outbox.start())  # closers run last-in first-out: it drains before what it uses closes
+    app.closers.append(outbox.close)
     # Whichever process projects, its commits reach this process's live streams.
     listener = ChangeListener(settings.database_url, settings.namespace, app.announcements).start()
     app.closers.append(listener.close)
-    if relay_in_process:  # closers run last-in first-out: the relay stops before what it uses closes
+    if relay_in_process:  # closers run last-in first-out: the relays stop before what they use closes
+        app.closers.append(AuditOutboxRelay(pool, settings.namespace, ingest.publish).start())  # drains first
         stop = threading.Event()
         thread = threading.Thread(
             target=relay.run,
@@ -228,20 +229,24 @@ def _crossview_in(schema: str, info: dict) -> Crossview:
 
 
 def run_relay(settings: Settings, stop: threading.Event) -> None:
-    """`crossview relay`: the relay alone, for deployments that keep it apart from the API."""
+    """`crossview relay`: the relays alone, for deployments that keep them apart from the API — the
+    event store's (one active per namespace) and the audit outbox's (any number at once)."""
     ensure_topics(settings.kafka_bootstrap, _topics(settings))
-    pool = open_pool(settings.database_url, max_size=2)
+    pool = open_pool(settings.database_url, max_size=3)
     publisher = KafkaPublisher(settings.kafka_bootstrap, ack_timeout_s=settings.ack_timeout_s)
     crossview = event_store(settings)
     positions = PostgresRelayPositions(pool, settings.namespace)
+    ingest = Ingest(publisher, settings, data_keys(settings, pool))
+    stop_auditing = AuditOutboxRelay(pool, settings.namespace, ingest.publish).start()
     try:
         Relay(
             crossview,
-            Ingest(publisher, settings, data_keys(settings, pool)).publish,
+            ingest.publish,
             positions,
             dead_letters=KafkaDeadLetters(publisher, settings.dead_letter_topic),
         ).run(stop, lock=lambda: positions.hold_lock(settings.database_url))
     finally:
+        stop_auditing()  # after its last drain: what was kept before the stop leaves with it
         positions.release()
         publisher.close()
         crossview.close()

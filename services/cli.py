@@ -47,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument(
         "--no-relay",
         action="store_true",
-        help="never relay in this process: leave it to `crossview relay` (commands answer all the same)",
+        help="never relay in this process, neither stored events nor audit records: leave it to "
+        "`crossview relay` (commands and reads answer all the same; the event loop serves only requests)",
     )
 
     commands.add_parser(
@@ -62,7 +63,9 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands.add_parser(
-        "relay", help="carry stored domain events to Kafka (also runs inside `serve`; one is active at a time)"
+        "relay",
+        help="carry stored domain events and kept audit records to Kafka (also runs inside `serve`; "
+        "one relays the events at a time, any number the audit records)",
     )
     commands.add_parser(
         "rebuild",
@@ -344,7 +347,10 @@ def _projector(settings: Settings, args: argparse.Namespace) -> int:
 def _relay(settings: Settings, args: argparse.Namespace) -> int:
     from services.bootstrap import run_relay
 
-    print(f"relay: stored domain events -> {settings.topic('domain')}", flush=True)
+    print(
+        f"relay: stored domain events -> {settings.topic('domain')}, audit records -> {settings.topic('audit')}",
+        flush=True,
+    )
     run_relay(settings, _stop_on_signal())
     return 0
 

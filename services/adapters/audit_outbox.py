@@ -1,7 +1,10 @@
 """The audit trail's outbox: the access records of an API process are committed to PostgreSQL
-before its answers leave — one short transaction for every record that arrived meanwhile — and a
-relay thread carries them to the audit topic in groups, at least once (the trail keeps an access
-once, by its id, so a group published twice is harmless).
+before its answers leave — within the read's own statement, or one short transaction for every
+record that arrived meanwhile — and a relay carries them to the audit topic in groups, at least
+once (the trail keeps an access once, by its id, so a group published twice is harmless). The
+relay is a thread of `crossview serve`, or of `crossview relay` for a deployment that keeps the
+API's event loop to itself (`serve --no-relay`): the relay's thread and its Kafka client's take
+the interpreter lock from the loop that serves the reads.
 
 Why not Kafka straight away: an audited read waited for the broker's acknowledgement, ~10 ms at
 the median under load, and the producer's work per record was the API's; a commit here costs one
@@ -41,48 +44,43 @@ SWEEP_EVERY_S = 5.0
 EVERY_S = 0.25
 
 
+def _outbox(namespace: str) -> sql.Identifier:
+    return sql.Identifier(f"{namespace}_meta", "audit_outbox")
+
+
+def _create_outbox(pool: ConnectionPool, namespace: str) -> None:
+    with pool.connection() as conn, conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (namespace,))  # processes start together
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(f"{namespace}_meta")))
+        conn.execute(
+            sql.SQL("CREATE TABLE IF NOT EXISTS {} (seq bigserial PRIMARY KEY, access text NOT NULL)").format(
+                _outbox(namespace)
+            )
+        )
+        # A queue: every row is deleted soon after it is written. Vacuumed by count of dead rows,
+        # not by a share of the (near empty) live ones, and unthrottled: it is small.
+        conn.execute(
+            sql.SQL(
+                "ALTER TABLE {} SET (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 5000, "
+                "autovacuum_vacuum_cost_delay = 0)"
+            ).format(_outbox(namespace))
+        )
+
+
 class PostgresAuditOutbox:
-    def __init__(  # noqa: PLR0913 - where it writes, where it relays, and to what
-        self,
-        pool: ConnectionPool,
-        database_url: str,
-        namespace: str,
-        publish: Callable[[Sequence[CloudEvent]], list[Position]],
-        process: str | None = None,
-    ) -> None:
-        self._pool = pool  # the relay's
-        self._publish = publish
-        self._process = process or f"api-{uuid.uuid4()}"  # the subject (and Kafka key) of its groups
-        self._table = sql.Identifier(f"{namespace}_meta", "audit_outbox")
+    """The writing side, in every API process: keeps the Auditor's records."""
+
+    def __init__(self, pool: ConnectionPool, database_url: str, namespace: str) -> None:
+        self._pool = pool
+        self._table = _outbox(namespace)
         # Rounds are written on the event loop itself (at most MAX_ROUNDS at once, the Auditor's):
         # a thread would wait for the interpreter lock that a busy loop holds, milliseconds each time.
         self._writers = LoopConnections(database_url, MAX_ROUNDS)
-        with pool.connection() as conn, conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (namespace,))  # processes start together
-            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(f"{namespace}_meta")))
-            conn.execute(
-                sql.SQL("CREATE TABLE IF NOT EXISTS {} (seq bigserial PRIMARY KEY, access text NOT NULL)").format(
-                    self._table
-                )
-            )
-            # A queue: every row is deleted soon after it is written. Vacuumed by count of dead rows,
-            # not by a share of the (near empty) live ones, and unthrottled: it is small.
-            conn.execute(
-                sql.SQL(
-                    "ALTER TABLE {} SET (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 5000, "
-                    "autovacuum_vacuum_cost_delay = 0)"
-                ).format(self._table)
-            )
+        _create_outbox(pool, namespace)
         # One text parameter, a record a line (JSON escapes every newline inside its strings):
         # psycopg's adaptation of a list of strings cost more than the INSERT itself.
         self._insert_one = sql.SQL("INSERT INTO {} (access) VALUES (%s)").format(self._table)
         self._insert = sql.SQL("INSERT INTO {} (access) SELECT unnest(string_to_array(%s, E'\\n'))").format(self._table)
-        self._take = sql.SQL(
-            "DELETE FROM {table} WHERE seq IN (SELECT seq FROM {table} WHERE seq > %s ORDER BY seq LIMIT %s "
-            "FOR UPDATE SKIP LOCKED) RETURNING seq, access"
-        ).format(table=self._table)
-        self._after = 0  # the relay's cursor: the last row it took
-        self._swept = 0.0  # when a step last started from the first row
 
     def ride(self, access: str) -> tuple[sql.Composable, tuple[str]]:
         """The Auditor's ``ride``: the write that keeps one access (its JSON) within a read's own
@@ -95,6 +93,37 @@ class PostgresAuditOutbox:
         rows = "\n".join(json.dumps(access, ensure_ascii=False) for access in accesses)
         async with self._writers.connection() as conn:
             await conn.execute(self._insert, (rows,))
+
+    def backlog(self) -> int:
+        """Records kept but not yet on the audit topic."""
+        with self._pool.connection() as conn:
+            return conn.execute(sql.SQL("SELECT count(*) FROM {}").format(self._table)).fetchone()[0]
+
+    def close(self) -> None:
+        self._writers.close()
+
+
+class AuditOutboxRelay:
+    """Carries the outbox to the audit topic: a thread of `crossview serve` (unless --no-relay) or
+    of `crossview relay`. Any number may run at once: each takes rows the others have not locked."""
+
+    def __init__(
+        self,
+        pool: ConnectionPool,
+        namespace: str,
+        publish: Callable[[Sequence[CloudEvent]], list[Position]],
+        process: str | None = None,
+    ) -> None:
+        self._pool = pool
+        self._publish = publish
+        self._process = process or f"relay-{uuid.uuid4()}"  # the subject (and Kafka key) of its groups
+        _create_outbox(pool, namespace)
+        self._take = sql.SQL(
+            "DELETE FROM {table} WHERE seq IN (SELECT seq FROM {table} WHERE seq > %s ORDER BY seq LIMIT %s "
+            "FOR UPDATE SKIP LOCKED) RETURNING seq, access"
+        ).format(table=_outbox(namespace))
+        self._after = 0  # the relay's cursor: the last row it took
+        self._swept = 0.0  # when a step last started from the first row
 
     def relay_once(self) -> int:
         """Publish the oldest rows past the cursor that no other process holds (from the first row
@@ -111,11 +140,6 @@ class PostgresAuditOutbox:
         if rows:
             self._after = max(seq for seq, _ in rows)
         return len(rows)
-
-    def backlog(self) -> int:
-        """Records kept but not yet on the audit topic."""
-        with self._pool.connection() as conn:
-            return conn.execute(sql.SQL("SELECT count(*) FROM {}").format(self._table)).fetchone()[0]
 
     def run(self, stop: threading.Event) -> None:
         """Relay until ``stop``, then once more: what was kept before the stop leaves with it."""
@@ -139,13 +163,12 @@ class PostgresAuditOutbox:
             stop.wait(EVERY_S)
 
     def start(self) -> Callable[[], None]:
-        """Start the relay thread; returns what stops it (after a last drain) and the writers."""
+        """Start the relay thread; returns what stops it (after a last drain)."""
         stop = threading.Event()
         thread = threading.Thread(target=self.run, args=(stop,), name="audit-relay", daemon=True)
         thread.start()
 
         def close() -> None:
-            self._writers.close()
             stop.set()
             thread.join(timeout=10)
 

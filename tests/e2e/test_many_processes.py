@@ -16,6 +16,7 @@ from schemas.events import DOMAIN, INTERACTIONS, stream_of
 from services.bootstrap import event_store
 from tests.e2e.test_http import wait_for_http
 from tests.faults import log_ids, stored_events
+from tests.integration.test_audit_outbox import accesses_on_the_topic
 from tests.live import ProjectorThread, crossview_process, free_port, wait_until
 from tests.tokens import EVERY_ROLE
 
@@ -147,6 +148,8 @@ def children(pid: int) -> list[int]:
 
 
 def test_serve_no_relay_stores_commands_and_leaves_publishing_to_crossview_relay(settings, store, tmp_path):
+    """Neither the stored events nor the audit records leave a `serve --no-relay`: `crossview relay`
+    carries both."""
     log, port = tmp_path / "no-relay.log", free_port()
     server = crossview_process(settings, "serve", "--port", str(port), "--no-relay", log=log, env=SETTINGS)
     relay = None
@@ -155,16 +158,21 @@ def test_serve_no_relay_stores_commands_and_leaves_publishing_to_crossview_relay
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=PATIENCE_S, headers=EVERY_ROLE) as client:
             person = client.post("/v1/persons", json={"given_name": "Fabien", "family_name": "Bellemare"})
             assert person.status_code == 201 and person.json()["relayed"] is False, person.text
+            person_id = person.json()["id"]
+            assert client.get(f"/v1/persons/{person_id}").status_code in (200, 404)  # a read: its record kept
             time.sleep(2)  # an in-process relay would have published by now
             assert ids_on(settings, DOMAIN) == [] and not relay_lock_held(settings)
+            assert person_id not in {a["subject"] for a in accesses_on_the_topic(settings)}
             relay = crossview_process(settings, "relay", log=log)
             with ProjectorThread(settings):
                 view = client.get(
-                    f"/v1/persons/{person.json()['id']}",
+                    f"/v1/persons/{person_id}",
                     params={"min_position": person.json()["positions"][-1], "wait_ms": 15000},
                 )
             assert view.status_code == 200 and view.json()["freshness"]["caught_up"], view.text
         assert sorted(ids_on(settings, DOMAIN)) == sorted(stored_wire_event_ids(settings))
+        reads = [a for a in accesses_on_the_topic(settings) if a["subject"] == person_id and a["kind"] == "read"]
+        assert len(reads) >= 2, reads  # the read before the relay started, and the one after
     finally:
         for process in (server, relay):
             if process is not None:

@@ -127,7 +127,7 @@ def test_with_the_broker_down_a_scrape_and_a_readiness_check_answer_in_bounded_t
     pool = open_pool(settings.database_url, max_size=2)
     writer = event_store(settings)
     relay = Relay(writer, Ingest(None, settings, None).publish, PostgresRelayPositions(pool, settings.namespace))
-    outbox = PostgresAuditOutbox(pool, settings.database_url, settings.namespace, Ingest(None, settings, None).publish)
+    outbox = PostgresAuditOutbox(pool, settings.database_url, settings.namespace)
     probes = Probes(
         LiveSources(
             f"127.0.0.1:{closed}",
