@@ -1,7 +1,10 @@
 """What the door and the audit cost: the 360° query and HTTP ingest with authentication and audit
 on (`crossview serve`: a bearer token checked, roles checked, an audit record committed before each
 360° answer, relayed to its Kafka topic), beside the same server with both taken off (bench/unguarded.py),
-in the same run, on the same data, with the projector running.
+in the same run, on the same data, with the projector running. Every server runs as a scaled
+deployment does, `serve --no-relay` beside one `crossview relay` process (which carries the audit
+records to their topic): the API's event loop serves requests alone, and the relay's work is
+counted all the same, on the same machine.
 
 - query: 16 concurrent clients asking random people's 360° views (advisor token);
 - ingest: POST /v1/events, batches of 500 from 4 concurrent clients (adapter token).
@@ -16,7 +19,7 @@ import os
 import time
 from pathlib import Path
 
-from bench.common import bearer, crossview_server, fresh_namespace, log, write_result
+from bench.common import bearer, crossview_relay, crossview_server, fresh_namespace, log, write_result
 from bench.fill import _api_load, _summary, fill
 from bench.ingest import _http
 from bench.query import LiveProjection
@@ -54,7 +57,7 @@ def _measure(settings, people, events, logs, variant: str) -> dict:
     advisor = bearer(Role.ADVISOR) if variant != "off" else {}
     adapter = bearer(Role.ADAPTER) if variant != "off" else {}
     keep_door = {"BENCH_KEEP_DOOR": "1"} if variant == "door" else {}
-    with crossview_server(settings, logs, module=module, **keep_door) as base:
+    with crossview_server(settings, logs, module=module, options=("--no-relay",), **keep_door) as base:
         _settled(settings)
         asyncio.run(_api_load(base, people[:200], advisor))  # warm-up
         latencies, rate = asyncio.run(_api_load(base, people, advisor))
@@ -80,7 +83,11 @@ def main() -> dict:
         bench.query.PEOPLE = people_count
         log(f"filling PostgreSQL with {people_count:,} synthetic people...")
         people = fill(settings)
-        with open(ROOT / "bench" / "results" / "auth-processes.log", "w") as logs, LiveProjection(settings, logs):
+        with (
+            open(ROOT / "bench" / "results" / "auth-processes.log", "w") as logs,
+            LiveProjection(settings, logs),
+            crossview_relay(settings, logs),
+        ):
             runs: dict[str, list[dict]] = {"on": [], "door": [], "off": []}
             for round_ in range(ROUNDS):
                 for n, variant in enumerate(runs):

@@ -91,16 +91,20 @@ def environment_of(settings: Settings, **extra: str) -> dict[str, str]:
 
 
 @contextmanager
-def crossview_server(settings, logs, module: str = "services.cli", workers: int = 1, **environment: str):
-    """`crossview serve` in its own process on a free port (with ``workers`` API processes), until
-    the block ends; yields its URL. A local trial (the benchmark's services use the default
-    password and the demo keys)."""
-    with crossview_server_process(settings, logs, module, workers, **environment) as (base, _):
+def crossview_server(  # noqa: PLR0913 - the process, its options, its environment
+    settings, logs, module: str = "services.cli", workers: int = 1, options: tuple[str, ...] = (), **environment: str
+):
+    """`crossview serve` in its own process on a free port (with ``workers`` API processes and the
+    serve ``options``), until the block ends; yields its URL. A local trial (the benchmark's
+    services use the default password and the demo keys)."""
+    with crossview_server_process(settings, logs, module, workers, options, **environment) as (base, _):
         yield base
 
 
 @contextmanager
-def crossview_server_process(settings, logs, module: str = "services.cli", workers: int = 1, **environment: str):
+def crossview_server_process(  # noqa: PLR0913 - as crossview_server
+    settings, logs, module: str = "services.cli", workers: int = 1, options: tuple[str, ...] = (), **environment: str
+):
     """As ``crossview_server``, yielding (URL, process): with one worker, the process is the API
     process itself (its memory can be read)."""
     import random
@@ -119,6 +123,7 @@ def crossview_server_process(settings, logs, module: str = "services.cli", worke
             "--port",
             str(port),
             *(["--workers", str(workers)] if workers > 1 else []),
+            *options,
         ],
         env=environment_of(settings, CROSSVIEW_LOCAL_TRIAL="1", **environment),
         stdout=logs,
@@ -136,6 +141,27 @@ def crossview_server_process(settings, logs, module: str = "services.cli", worke
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+@contextmanager
+def crossview_relay(settings, logs):
+    """`crossview relay` in its own process until the block ends, for servers started with
+    ``options=("--no-relay",)``: the scaled deployment, where an API process's event loop serves
+    requests alone and the relays' work is another process's (on the same machine, so counted)."""
+    import subprocess
+    import sys
+
+    relay = subprocess.Popen(
+        [sys.executable, "-m", "services.cli", "relay"],
+        env=environment_of(settings),
+        stdout=logs,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        yield relay
+    finally:
+        relay.terminate()
+        relay.wait(timeout=30)
 
 
 def bearer(role, subject: str = "bench") -> dict[str, str]:
