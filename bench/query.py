@@ -11,7 +11,9 @@ With `crossview projector` running and a trickle of interactions flowing, in one
   person_document WHERE person_id = $1`, the text as stored), 16 client threads;
 - route_sql: exactly the store calls the 360° route makes for one request (``route_statements``),
   through the store's own code (PostgresStore: its SQL and its decoding), 16 client threads;
-- api: GET /v1/persons/{id} through `crossview serve`, 16 keep-alive clients, closed loop;
+- api: GET /v1/persons/{id} through `crossview serve --no-relay` beside one `crossview relay`
+  process (a scaled deployment: the API's event loops serve requests alone), 16 keep-alive
+  clients, closed loop;
 - api_at_1000_rps: the same requests on a fixed schedule of 1,000 a second (open loop), latency
   from each request's scheduled send time;
 - big_organisation: the 360° view of people of the biggest organisation (its colleagues are
@@ -42,7 +44,7 @@ from psycopg.types.string import TextLoader
 
 from bench import load as loader
 from bench.clients import http_closed, http_open, sql_closed
-from bench.common import bearer, crossview_server, drop_namespace, environment_of, log, write_result
+from bench.common import bearer, crossview_relay, crossview_server, drop_namespace, environment_of, log, write_result
 from bench.load import first_missing
 from channels.kafka import KafkaPublisher
 from projections.person_document import LINKS_SHOWN
@@ -253,7 +255,11 @@ def measure(settings: Settings) -> dict:
     rng = random.Random(2)
     advisor = bearer(Role.ADVISOR, "bench")
     results: dict = {}
-    with open(ROOT / "bench" / "results" / "query-processes.log", "w") as logs, LiveProjection(settings, logs):
+    with (
+        open(ROOT / "bench" / "results" / "query-processes.log", "w") as logs,
+        LiveProjection(settings, logs),
+        crossview_relay(settings, logs),
+    ):
         log("physical limit: prepared primary-key read of the ready document, 16 threads...")
         results["physical_limit"] = sql_closed(
             PrimaryKeyRead(settings.database_url, schema), sample, PROCESSES, CLIENTS
@@ -262,7 +268,7 @@ def measure(settings: Settings) -> dict:
         log("route SQL: the 360° route's store calls, 16 threads...")
         results["route_sql"] = sql_closed(RouteStatements(settings), sample, PROCESSES, CLIENTS).summary()
         log(f"  {results['route_sql']}")
-        with crossview_server(settings, logs, workers=API_WORKERS) as base:
+        with crossview_server(settings, logs, workers=API_WORKERS, options=("--no-relay",)) as base:
             paths = [f"/v1/persons/{p}" for p in sample]
             http_closed(base, advisor, paths[:400], PROCESSES, CLIENTS)  # warm-up
             log("API: GET /v1/persons/{id}, 16 keep-alive clients...")
