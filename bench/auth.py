@@ -19,7 +19,7 @@ import os
 import time
 from pathlib import Path
 
-from bench.common import bearer, crossview_relay, crossview_server, fresh_namespace, log, write_result
+from bench.common import bearer, crossview_command, crossview_server, fresh_namespace, log, write_result
 from bench.fill import _api_load, _summary, fill
 from bench.ingest import _http
 from bench.query import LiveProjection
@@ -86,7 +86,7 @@ def main() -> dict:
         with (
             open(ROOT / "bench" / "results" / "auth-processes.log", "w") as logs,
             LiveProjection(settings, logs),
-            crossview_relay(settings, logs),
+            crossview_command(settings, logs, "relay"),
         ):
             runs: dict[str, list[dict]] = {"on": [], "door": [], "off": []}
             for round_ in range(ROUNDS):

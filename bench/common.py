@@ -144,15 +144,15 @@ def crossview_server_process(  # noqa: PLR0913 - as crossview_server
 
 
 @contextmanager
-def crossview_relay(settings, logs):
-    """`crossview relay` in its own process until the block ends, for servers started with
-    ``options=("--no-relay",)``: the scaled deployment, where an API process's event loop serves
-    requests alone and the relays' work is another process's (on the same machine, so counted)."""
+def crossview_command(settings, logs, command: str):
+    """`crossview <command>` in its own process on the benchmark's namespace until the block ends:
+    `relay` beside servers started with ``options=("--no-relay",)`` is the scaled deployment (an
+    API process's event loop serves requests alone; the relays' work is counted all the same)."""
     import subprocess
     import sys
 
     relay = subprocess.Popen(
-        [sys.executable, "-m", "services.cli", "relay"],
+        [sys.executable, "-m", "services.cli", command],
         env=environment_of(settings),
         stdout=logs,
         stderr=subprocess.STDOUT,

@@ -44,7 +44,7 @@ from psycopg.types.string import TextLoader
 
 from bench import load as loader
 from bench.clients import http_closed, http_open, sql_closed
-from bench.common import bearer, crossview_relay, crossview_server, drop_namespace, environment_of, log, write_result
+from bench.common import bearer, crossview_command, crossview_server, drop_namespace, environment_of, log, write_result
 from bench.load import first_missing
 from channels.kafka import KafkaPublisher
 from projections.person_document import LINKS_SHOWN
@@ -258,7 +258,7 @@ def measure(settings: Settings) -> dict:
     with (
         open(ROOT / "bench" / "results" / "query-processes.log", "w") as logs,
         LiveProjection(settings, logs),
-        crossview_relay(settings, logs),
+        crossview_command(settings, logs, "relay"),
     ):
         log("physical limit: prepared primary-key read of the ready document, 16 threads...")
         results["physical_limit"] = sql_closed(
