@@ -12,8 +12,10 @@ from fastapi.testclient import TestClient
 from domain.errors import OfferAlreadyAnsweredError, OfferNotValidError, OfferWindowError, UnknownOfferError
 from domain.offers import Offer
 from projections.engagement import engagement, engagement_inputs, next_offer
+from projections.person_document import engagement_json
 from projections.person_view import fold
 from projections.reference_view import OFFERS, catalogue_offers, fold_references
+from schemas.engagement_api import EngagementOut
 from schemas.events import SmsInteraction, WebInteraction
 from schemas.journey_events import JourneyAbandoned, JourneyCompleted, JourneyStepReached
 from services.application import offers
@@ -407,6 +409,32 @@ def test_the_consoles_note_form_offers_the_open_journeys_a_call_can_move(client)
     fabien = client.app.state.crossview.demo.fabien
     page = client.get(f"/people/{fabien}", headers={"accept": "text/html"}).text
     assert '<option value="CHK-2041">purchase CHK-2041 · step 2 of 3 — Payment</option>' in page
+
+
+def test_the_360_view_writes_journeys_and_offers_exactly_as_their_model_does():
+    """The ready document's engagement skips the model's round trip (engagement_json): same bytes."""
+    offered = catalogue(
+        Offer("SPRING20", "-20%", campaign="spring-promo", valid_until=NOW.date() + timedelta(days=3)),
+        Offer("KIT", "Irrigation kit", suggested=True, reason="Completes", journey_types=("purchase",)),
+    )
+    promo = SmsInteraction(
+        direction="outbound", provider="twilio", provider_id="SM-p", status="delivered",
+        from_number="+33140000000", to_number="+33612345678", body="-20% with SPRING20", campaign="spring-promo",
+    )  # fmt: skip
+    t0 = NOW - timedelta(hours=2, microseconds=250)
+    events = [event("fabien", promo, NOW - timedelta(days=1), "promo")] + journey_events(
+        "fabien",
+        [
+            (track("Journey Step Reached", {"journey_id": "C-1", "journey_type": "purchase", "step": 2}, "a"), t0),
+            (track("Journey Step Reached", {"journey_id": "Q-1", "journey_type": "quote", "step": 1}, "b"), t0),
+            (track("Journey Abandoned", {"journey_id": "Q-1", "reason": "too dear"}, "c"), NOW),
+        ],
+    )
+    made = shown(events, offered)
+    assert made["journeys"] and made["offers"] and made["next_offer"]
+    elsewhere = {**made, "journeys": [made["journeys"][0] | {"started_at": "2026-11-30T10:30:00.5+02:00"}]}
+    for engaged in (made, elsewhere, {"journeys": [], "offers": [], "next_offer": None}):
+        assert engagement_json(engaged) == EngagementOut(**engaged).model_dump_json()
 
 
 def test_the_latest_step_is_the_latest_in_time_whatever_offset_its_event_was_written_with():

@@ -17,7 +17,9 @@ from domain.offers import Offer, offer_answer_id
 from projections.directory import References
 from projections.engagement import engagement, engagement_inputs
 from projections.memory_store import MemoryStore
+from projections.person_document import engagement_json
 from projections.projector import Projector
+from schemas.engagement_api import EngagementOut
 from schemas.events import SmsInteraction, WebInteraction
 from services.application import offers
 from services.application.crossview import Crossview
@@ -157,6 +159,7 @@ def test_any_offer_commands_and_journey_facts_project_to_what_the_aggregates_and
         engagement_inputs(view, References(), NOW.date()), store.offer_catalogue(), NOW, timedelta(minutes=30)
     )
     assert {j["journey_id"].casefold(): (j["state"], j["step"]) for j in shown["journeys"]} == expected_journeys(facts)
+    assert engagement_json(shown) == EngagementOut(**shown).model_dump_json()  # the ready document's way
     promos = [e for e in sent if e.data.get("campaign") == "spring"]
     holds = {o["code"] for o in shown["offers"]}
     held_by_rule = {
