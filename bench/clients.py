@@ -34,6 +34,16 @@ class Measured:
     errors: int
     how: str
 
+    @classmethod
+    def pooled(cls, slices: list[Measured]) -> Measured:
+        """One measure of several slices of the same requests: every latency, the time they took."""
+        return cls(
+            [latency for part in slices for latency in part.latencies],
+            sum(part.seconds for part in slices),
+            sum(part.errors for part in slices),
+            slices[0].how,
+        )
+
     def summary(self) -> dict:
         return {
             "requests": len(self.latencies),
