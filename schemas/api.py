@@ -6,8 +6,9 @@ import uuid
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
+from schemas.as_of import as_of_value
 from schemas.engagement_api import HeldOfferOut, JourneyNoteIn, JourneyOut, NextOfferOut
 from schemas.events import RequestChannel, RequestState
 from schemas.leads_api import LeadStage, LeadSummary
@@ -230,10 +231,22 @@ class TargetingRequest(ApiModel):
     )
     at_position: str | None = Field(
         None,
+        min_length=1,
         max_length=16000,
         description="A log position, topic:partition:next_offset per partition, comma-separated: only the "
         "events before it count.",
     )
+
+    @field_validator("as_of", mode="before")
+    @classmethod
+    def _as_a_query_takes_it(cls, value: Any) -> Any:
+        """Read as the query parameter is (schemas/as_of.py): an instant without its offset, or a
+        number, is refused here too."""
+        if value is None or isinstance(value, date):  # a date: made in code, not read from JSON
+            return value
+        if not isinstance(value, str):
+            raise ValueError("a date (2026-11-30) or an RFC 3339 instant (2026-11-30T14:05:00Z), as a string")
+        return as_of_value(value)
 
 
 class TargetingOut(ApiModel):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import Depends, Query
@@ -18,14 +18,15 @@ from projections.as_of import Cut, Partition
 from projections.person_document import today
 from projections.ports import ProjectionStore
 from schemas.api import Problem, TimeTravelOut
+from schemas.as_of import as_of_value
 from services.container import Container
 from services.http.deps import App, ProblemError
+from services.settings import Settings
 
 # What every route that travels may answer besides its own: the cut is further than the read model.
 NOT_REACHED = {409: {"model": Problem, "description": "The read model has not reached at_position yet"}}
 
-_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_PLACE = re.compile(r"^(?P<topic>[^:,]+):(?P<partition>\d{1,9}):(?P<offset>\d{1,18})$")
+_PLACE = re.compile(r"(?P<topic>[^:,]+):(?P<partition>[0-9]{1,9}):(?P<offset>[0-9]{1,18})")
 
 
 @dataclass(frozen=True)
@@ -54,33 +55,43 @@ def parse_as_of(value: str | None) -> tuple[date, datetime | None]:
     if value is None:
         return today(), None
     try:
-        if _DAY.match(value):
-            return date.fromisoformat(value), None
-        instant = datetime.fromisoformat(value.replace("z", "Z"))
+        asked = as_of_value(value)
     except ValueError as error:
-        raise _invalid("as_of", f"a date (2026-11-30) or an RFC 3339 instant (2026-11-30T14:05:00Z): {error}") from None
-    if instant.tzinfo is None:
-        raise _invalid("as_of", "an instant needs its offset from UTC (Z, +01:00...)")
-    try:
-        return instant.astimezone(UTC).date(), instant.astimezone(UTC)
-    except OverflowError as error:
-        raise _invalid("as_of", f"the instant is out of range once in UTC: {error}") from None
+        raise _invalid("as_of", str(error)) from None
+    if isinstance(asked, datetime):  # a datetime is a date too: asked first
+        return asked.date(), asked
+    return asked, None
 
 
-def parse_position(value: str, field: str = "query.at_position") -> dict[Partition, int]:
+def parse_position(value: str, settings: Settings, field: str = "query.at_position") -> dict[Partition, int]:
     """A log position: ``topic:partition:next_offset`` per partition, comma-separated (an answer's
-    ``freshness.position`` or ``time_travel.at_position`` written that way)."""
+    ``freshness.position`` or ``time_travel.at_position`` written that way), on the topics and
+    partitions this deployment has: a position elsewhere would never be reached."""
+
+    def refused(message: str) -> ProblemError:
+        return ProblemError(422, "Invalid time travel", message, [{"field": field, "message": message}])
+
     position: dict[Partition, int] = {}
     for place in value.split(","):
-        found = _PLACE.match(place.strip())
+        found = _PLACE.fullmatch(place.strip())
         if found is None:
-            message = f"{place.strip()!r} is not topic:partition:offset"
-            raise ProblemError(422, "Invalid time travel", message, [{"field": field, "message": message}])
-        position[(found["topic"], int(found["partition"]))] = int(found["offset"])
+            raise refused(
+                f"{place.strip()!r} is not topic:partition:offset (digits 0-9: a partition of up to 9, an offset of up to 18)"
+            )
+        topic, partition = found["topic"], int(found["partition"])
+        if topic not in settings.event_topics or partition >= settings.partitions:
+            raise refused(
+                f"{topic}:{partition} is not a partition of this deployment's log (topics "
+                f"{', '.join(settings.event_topics)}; partitions 0 to {settings.partitions - 1})"
+            )
+        if (topic, partition) in position:
+            raise refused(f"{topic}:{partition} is given twice")
+        position[(topic, partition)] = int(found["offset"])
     return position
 
 
 async def _travel(
+    crossview: App,
     as_of: Annotated[
         str | None,
         Query(
@@ -108,7 +119,7 @@ async def _travel(
     ] = None,
 ) -> Travel:
     day, until = parse_as_of(as_of)
-    position = parse_position(at_position) if at_position is not None else None
+    position = parse_position(at_position, crossview.settings) if at_position is not None else None
     cut = Cut(until, position) if until is not None or position is not None else None
     return Travel(day, cut, model)
 

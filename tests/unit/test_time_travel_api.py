@@ -155,6 +155,12 @@ def test_an_analyst_travels_with_values_pseudonymised(client, story):
         ({"as_of": "2026-11-30T14:05:00"}, "query.as_of"),  # no offset: which 14:05?
         ({"as_of": "yesterday"}, "query.as_of"),
         ({"at_position": "crossview.domain:0"}, "query.at_position"),
+        ({"as_of": "9999-12-31T23:59:59-05:00"}, "query.as_of"),  # past year 9999 in UTC
+        ({"as_of": "２０２６-11-30"}, "query.as_of"),  # fullwidth digits
+        ({"at_position": "crossview.domain:0:３"}, "query.at_position"),
+        ({"at_position": "crossview.domain:0:1,crossview.domain:0:2"}, "query.at_position"),  # which one?
+        ({"at_position": "elsewhere.domain:0:1"}, "query.at_position"),  # a topic this log has not: never reached
+        ({"at_position": "crossview.domain:6:1"}, "query.at_position"),  # six partitions: 0 to 5
     ],
 )
 def test_a_malformed_cut_is_a_422_naming_the_field(client, params, field):
@@ -311,8 +317,16 @@ def test_a_targeting_as_of_an_instant_reaches_the_population_of_then(client):
     assert "time_travel" not in dated and dated["count"] == live["count"]  # a date keeps its meaning
     wrong = client.post("/v1/targetings", json={**selection, "at_position": "nowhere"})
     assert wrong.status_code == 422 and wrong.json()["errors"][0]["field"] == "body.at_position"
-    naive = client.post("/v1/targetings", json={**selection, "as_of": "2026-11-30T14:05:00"})
-    assert naive.status_code == 422
+    for refused in (
+        {"as_of": "2026-11-30T14:05:00"},  # no offset
+        {"as_of": "2026-11-30T00:00:00"},  # no offset either, though it looks like a day
+        {"as_of": 12345},  # a number is no instant
+        {"as_of": "9999-12-31T23:59:59-05:00"},  # past year 9999 in UTC
+        {"at_position": ""},
+    ):
+        answer = client.post("/v1/targetings", json={**selection, **refused})
+        assert answer.status_code == 422, refused
+        assert answer.json()["errors"][0]["field"] == f"body.{next(iter(refused))}", answer.json()
 
 
 def test_a_join_travels_the_two_people_are_apart_before_it_and_one_after():

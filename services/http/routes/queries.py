@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
@@ -437,9 +437,9 @@ def targeting(crossview: App, caller: AsPeopleReader, request: TargetingRequest,
     """The population a selection reaches: one row per matching function, or one per person keeping
     their highest-priority matching function (reordering a person's functions changes which). With
     an instant as `as_of`, or `at_position`: the population as the log stood then."""
-    asked, until = request.as_of, None
+    asked, until = request.as_of, None  # in UTC already (schemas/as_of.py)
     if isinstance(asked, datetime):  # an instant (a datetime is a date too: asked first)
-        until = asked.astimezone(UTC)
+        until = asked
     day = until.date() if until is not None else asked or today()
     criteria = Criteria(
         title_codes=frozenset(request.title_codes) if request.title_codes is not None else None,
@@ -452,7 +452,11 @@ def targeting(crossview: App, caller: AsPeopleReader, request: TargetingRequest,
     if until is None and request.at_position is None:
         views, refs = crossview.store.targeting_candidates(criteria, day)
     else:  # everyone whose functions may have met it then, each as the cut sees them
-        position = parse_position(request.at_position, "body.at_position") if request.at_position else None
+        position = (
+            parse_position(request.at_position, crossview.settings, "body.at_position")
+            if request.at_position is not None
+            else None
+        )
         cut = the_cut(Cut(until, position), partitions(freshness.position))
         candidates, _ = crossview.store.targeting_candidates(
             replace(criteria, relationships=None, active_only=False), day
