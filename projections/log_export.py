@@ -121,14 +121,14 @@ class Pseudonyms:
     def of(self, subject: str, value: Any) -> Any:
         if value is None:
             return None
-        if isinstance(value, dict):
-            return "{}"  # free-form properties: nothing of them is kept
         keys = self._keys.get(subject, {})
         if keys is None:
-            return ERASED
+            return "{}" if isinstance(value, dict) else ERASED
         # A subject with no data key had nothing sealed (events from before sealing, or a producer
         # that bypassed it: clear on the log already): the export's own secret keys their pseudonyms.
         key = keys[min(keys)] if keys else self._secret
+        if isinstance(value, dict):  # free-form properties: their names and shape, every value a pseudonym
+            return json.dumps(_leaves_pseudonymised(key, value), sort_keys=True, ensure_ascii=False)
         return _pseudonym(key, value if isinstance(value, str) else json.dumps(value, sort_keys=True))
 
     def subject(self, subject: str) -> str:
@@ -138,6 +138,18 @@ class Pseudonyms:
             return subject
         scheme, _, address = subject.partition(":")
         return f"{scheme}:{self.of(subject, address)}"
+
+
+def _leaves_pseudonymised(key: bytes, value: Any) -> Any:
+    """``value`` with every text and number in it a pseudonym (a number may be a phone number);
+    names of properties, true, false and null as they are: what was set, and how often, still counts."""
+    if isinstance(value, dict):
+        return {str(name): _leaves_pseudonymised(key, inner) for name, inner in value.items()}
+    if isinstance(value, list):
+        return [_leaves_pseudonymised(key, inner) for inner in value]
+    if value is None or isinstance(value, bool):
+        return value
+    return _pseudonym(key, value if isinstance(value, str) else json.dumps(value))
 
 
 @functools.lru_cache(maxsize=100_000)  # a person's number or address comes back in each of their events

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 from projections.log_export import FAMILIES, UNDECODABLE, Filter, Pseudonyms, columns_of, family_of, row_of
@@ -62,6 +63,42 @@ def test_personal_fields_become_the_persons_own_stable_pseudonyms_and_the_rest_s
     assert values["from_number"].startswith("~") and "+33612345678" not in values.values()
     assert (values["status"], values["campaign"], values["canonical_status"]) == ("received", "spring", "received")
     assert (values["subject"], values["kafka_offset"], values["type"]) == (FABIEN, 0, "crossview.interaction.sms.v1")
+
+
+def web(properties: dict, event_id: str = "W1") -> CloudEvent:
+    data = {
+        "direction": "inbound",
+        "provider": "segment",
+        "provider_id": event_id,
+        "status": "received",
+        "action": "track",
+        "name": "Plan Chosen",
+        "properties": properties,
+    }
+    sealed = seal("crossview.interaction.web.v1", event_id, FABIEN, data, (1, KEY))
+    return CloudEvent(
+        id=event_id,
+        source="segment",
+        type="crossview.interaction.web.v1",
+        subject=FABIEN,
+        time=datetime(2026, 11, 30, 14, 5, tzinfo=UTC),
+        data=sealed,
+    )
+
+
+def test_a_web_events_properties_keep_their_names_and_shape_with_every_value_a_pseudonym():
+    keys = {FABIEN: {1: KEY}}
+    pseudonyms = Pseudonyms(keys, b"export secret")
+    sent = {"plan": "pro", "seats": 3, "phone": 33612345678, "trial": True, "coupon": None, "tags": ["a", "é"]}
+    exported = json.loads(row_of(record_of(web(sent)), keys, pseudonyms).values["properties"])
+    again = json.loads(row_of(record_of(web({"plan": "pro"}, "W2"), 1), keys, pseudonyms).values["properties"])
+    assert set(exported) == set(sent) and exported["plan"] == again["plan"]  # counts and groups still work
+    assert all(exported[name].startswith("~") for name in ("plan", "seats", "phone"))
+    assert (exported["trial"], exported["coupon"]) == (True, None)
+    assert [value.startswith("~") for value in exported["tags"]] == [True, True]
+    assert "pro" not in json.dumps(exported) and "33612345678" not in json.dumps(exported)
+    erased = {FABIEN: None}
+    assert row_of(record_of(web(sent)), erased, Pseudonyms(erased, b"export secret")).values["properties"] == "{}"
 
 
 def test_an_erased_persons_fields_read_erased_and_their_earlier_pseudonyms_cannot_be_made_again():
