@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     _http_options(serve)
     serve.add_argument(
         "--workers",
-        type=int,
+        type=_workers,
         default=1,
         help="API processes sharing the port (default 1; one per core serves most): each has its own "
         "pools and producer, one of them relays at a time",
@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument("--no-snapshots", action="store_true", help="the log only, no read-model snapshots")
     export.add_argument(
         "--workers",
-        type=int,
+        type=_workers,
         metavar="N",
         help="processes sharing the log's partitions (default: one per core from 50,000 records to export)",
     )
@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     replay.add_argument("--from", dest="since", type=_since, help="leave out events before this instant")
     replay.add_argument(
         "--workers",
-        type=int,
+        type=_workers,
         default=1,
         help="processes sharing the partitions (default 1; one per core goes fastest)",
     )
@@ -383,6 +383,10 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
     from services.adapters.parquet_export import ExportRefused
     from services.bootstrap import export
 
+    refused = _window_refused(args.since, args.until, "--since") or _types_refused(args.types or ())
+    if refused:
+        print(f"crossview export: {refused}", file=sys.stderr)
+        return 2
     keep = Filter(args.since, args.until, frozenset(args.types or ()))
     bar = ProgressBar("export")
 
@@ -393,6 +397,9 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
         result = export(settings, Path(args.to), keep, progress, snapshots=not args.no_snapshots, workers=args.workers)
     except ExportRefused as error:
         print(f"\ncrossview export: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # not a directory, not writable...
+        print(f"\ncrossview export: cannot write the export to {args.to}: {error}", file=sys.stderr)
         return 2
     rows = ", ".join(f"{name} {count:,}" for name, count in sorted(result.rows.items())) or "nothing new"
     print(f"\nexport: run {result.run}: {result.records:,} log records read; rows written: {rows}")
@@ -410,7 +417,7 @@ def _sql(args: argparse.Namespace) -> int:
 
     try:
         columns, rows, cut = query(Path(args.directory), args.statement)
-    except FileNotFoundError as error:
+    except (FileNotFoundError, ValueError) as error:
         print(f"crossview sql: {error}", file=sys.stderr)
         return 2
     except duckdb.Error as error:
@@ -428,19 +435,47 @@ def _sql(args: argparse.Namespace) -> int:
 
 
 def _instant(value: str, end_of_day: bool):
-    """An RFC 3339 instant with its offset; a date stands for its first instant (UTC), or for its
-    last with ``end_of_day`` (an --until: through that day)."""
-    from datetime import UTC, date, datetime, time
+    """An RFC 3339 instant with its offset, in UTC (read as the API's as_of is); a date stands for
+    its first instant (UTC), or for its last with ``end_of_day`` (an --until: through that day)."""
+    from datetime import UTC, datetime, time
+
+    from schemas.as_of import as_of_value
 
     try:
-        if len(value) == 10:
-            return datetime.combine(date.fromisoformat(value), time.max if end_of_day else time.min, UTC)
-        instant = datetime.fromisoformat(value)
+        asked = as_of_value(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{value!r}: {error}") from None
+    if isinstance(asked, datetime):  # a datetime is a date too: asked first
+        return asked
+    return datetime.combine(asked, time.max if end_of_day else time.min, UTC)
+
+
+def _window_refused(since, until, since_option: str) -> str | None:
+    """Why a window that holds no instant is refused (None: it holds some)."""
+    if since is not None and until is not None and since > until:
+        return f"{since_option} {since.isoformat()} is after --until {until.isoformat()}: nothing would be kept"
+    return None
+
+
+def _types_refused(types) -> str | None:
+    """Why --types are refused: one that is neither an event type nor a family would keep nothing."""
+    from projections.log_export import FAMILIES
+    from schemas.events import EVENT_TYPES
+
+    unknown = sorted(t for t in types if t not in EVENT_TYPES and t not in FAMILIES)
+    if unknown:
+        return f"unknown event types or families: {', '.join(unknown)} (known families: {', '.join(FAMILIES)})"
+    return None
+
+
+def _workers(value: str) -> int:
+    try:
+        count = int(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is neither an RFC 3339 instant nor a date") from None
-    if instant.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"{value!r} has no time zone (add Z or +01:00)")
-    return instant.astimezone(UTC)
+        count = 0
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"{value!r}: a whole number of processes, 1 or more")
+    return count
 
 
 def _since(value: str):
@@ -455,7 +490,9 @@ def _model_name(value: str) -> str:
     import re
 
     if not re.fullmatch(r"[a-z][a-z0-9_]{0,62}", value):
-        raise argparse.ArgumentTypeError("a name of lower-case letters, digits and _, starting with a letter")
+        raise argparse.ArgumentTypeError(
+            "a name of lower-case letters, digits and _, starting with a letter, 63 characters at most"
+        )
     return value
 
 
@@ -500,11 +537,15 @@ def _replay(settings: Settings, args: argparse.Namespace) -> int:
 
     collect_garbage_rarely()  # the projector's loop over the whole log, as a rebuild
     logging.getLogger("kafka").setLevel(logging.WARNING)  # the client's connection news would break the bar
+    refused = _window_refused(args.since, args.until, "--from")
+    if refused:
+        print(f"crossview replay: {refused}", file=sys.stderr)
+        return 2
     window = f"from {args.since.isoformat()} " if args.since else ""
     print(f"replay: {window}until {args.until.isoformat()} into {args.into!r}", file=sys.stderr)
     try:
         model, totals, resumed = replay(
-            settings, args.into, args.until, args.since, ProgressBar("replay"), workers=max(args.workers, 1)
+            settings, args.into, args.until, args.since, ProgressBar("replay"), workers=args.workers
         )
     except ModelConflict as error:
         print(f"crossview: {error}", file=sys.stderr)

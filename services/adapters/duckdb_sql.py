@@ -24,10 +24,12 @@ def connect(directory: Path) -> duckdb.DuckDBPyConnection:
 
 
 def query(directory: Path, statement: str, limit: int = MAX_ROWS) -> tuple[list[str], list[tuple], bool]:
-    """(column names, rows, whether rows were cut at ``limit``)."""
+    """(column names, rows, whether rows were cut at ``limit``); ValueError for an empty statement."""
     connection = connect(directory)
     try:
         result = connection.execute(statement)
+        if result is None:  # "", ";", a comment: DuckDB ran nothing
+            raise ValueError('nothing to run: the statement is empty (e.g. "SHOW TABLES")')
         if result.description is None:
             return [], [], False
         columns = [d[0] for d in result.description]

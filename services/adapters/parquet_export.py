@@ -228,6 +228,8 @@ class Exporter:
         """The state to continue from, once the directory is known to hold this export (or none)."""
         self._directory.root.mkdir(parents=True, exist_ok=True)
         state = self._directory.state()
+        if state["runs"] == 0:  # the directory is this export's from now on: a first run that dies resumes
+            self._directory.save_state(state)
         if state["filter"] is not None and state["filter"] != keep.describe():
             raise ExportRefused(
                 f"{self._directory.root} holds an export with {state['filter']}; this one asks for "

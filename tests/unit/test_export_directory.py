@@ -11,6 +11,7 @@ import pytest
 from projections.data_keys import MemoryDataKeys
 from projections.log_export import Filter
 from schemas.envelope import CloudEvent, WireRecord, to_binary
+from services.adapters.duckdb_sql import query
 from services.adapters.parquet_export import ExportDirectory, Exporter, ExportRefused
 
 TOPIC = "t.interactions"
@@ -88,6 +89,33 @@ def test_the_files_of_a_run_that_died_are_removed_and_its_records_exported_again
     export(tmp_path, log + records(4, start=20))
     assert not ghost.exists()
     assert ids_in(tmp_path) == sorted(f"visit-{n}" for n in range(24))
+
+
+def test_a_first_run_that_died_is_resumed_by_the_next(tmp_path):
+    log = records(20)
+
+    def dies(starts):  # the first run writes a flush, then its process is killed
+        class Dying(ListSource):
+            def poll(self, timeout_ms: int = 500):
+                raise KeyboardInterrupt
+
+        return Dying(log, starts)
+
+    exporter = Exporter(ExportDirectory(tmp_path), MemoryDataKeys(), b"secret", None, flush_rows=1)
+    with pytest.raises(KeyboardInterrupt):
+        exporter.run(dies, {(TOPIC, 0): 10, (TOPIC, 1): 10}, Filter())
+    ghost = tmp_path / "interaction_web" / "day=2026-11-02" / "part-000001-00-00000.parquet"
+    ghost.parent.mkdir(parents=True)
+    ghost.write_bytes(b"what the dead run had written")
+    export(tmp_path, log)  # not refused as a directory holding something else
+    assert ids_in(tmp_path) == sorted(f"visit-{n}" for n in range(20))  # the dead run's file gone (it would not read)
+
+
+def test_an_empty_statement_is_refused_with_a_sentence(tmp_path):
+    export(tmp_path, records(3))
+    for nothing in ("", "  ", ";", "-- a comment"):
+        with pytest.raises(ValueError, match="nothing to run"):
+            query(tmp_path, nothing)
 
 
 def test_a_directory_with_other_files_is_refused(tmp_path):
