@@ -19,6 +19,7 @@ from channels.webhook_fields import PayloadError, SignatureError, form_fields, s
 from schemas.events import CallInteraction, SmsInteraction
 
 INBOUND_STATUSES = {"received", "receiving"}
+MAX_DURATION_DIGITS = 9  # a call of up to 31 years: a longer number is no duration, and would not convert
 
 
 def signature(url: str, params: Sequence[tuple[str, str]], auth_token: str) -> str:
@@ -111,8 +112,12 @@ def parse_call(params: Sequence[tuple[str, str]]) -> CallReport:
         if not form.get(field):
             raise PayloadError(field, "missing")
     duration = form.get("CallDuration") or form.get("Duration")
-    if duration is not None and not duration.isdigit():
-        raise PayloadError("CallDuration", "a whole number of seconds expected")
+    if duration is not None and not (
+        duration.isascii() and duration.isdigit() and len(duration) <= MAX_DURATION_DIGITS
+    ):
+        raise PayloadError(
+            "CallDuration", f"a whole number of seconds expected (digits 0-9, {MAX_DURATION_DIGITS} at most)"
+        )
     try:
         at = parsedate_to_datetime(form["Timestamp"]) if form.get("Timestamp") else None
     except (TypeError, ValueError) as error:

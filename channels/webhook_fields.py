@@ -9,6 +9,7 @@ import hmac
 import json
 import math
 import re
+import sys
 from datetime import datetime
 from itertools import accumulate
 from typing import Any
@@ -69,7 +70,9 @@ def load_json(raw: bytes | str, max_depth: int = MAX_JSON_DEPTH) -> Any:
     if json_depth(data) > max_depth:
         raise NotJson(f"nested deeper than {max_depth} levels")
     try:
-        document = json.loads(data.decode("utf-8"), parse_constant=_refuse_constant, parse_float=_finite)
+        document = json.loads(
+            data.decode("utf-8"), parse_constant=_refuse_constant, parse_float=_finite, parse_int=_integer
+        )
     except UnicodeDecodeError as error:
         raise NotJson(f"not UTF-8: {error}") from error
     except (json.JSONDecodeError, RecursionError) as error:
@@ -82,6 +85,14 @@ def load_json(raw: bytes | str, max_depth: int = MAX_JSON_DEPTH) -> Any:
     if JSON_NUL.search(data):  # a document inside another (SES's Message): the edge saw it escaped twice
         raise NotJson("a string holds a NUL character (U+0000), which no stored text can")
     return document
+
+
+def _integer(text: str) -> int:
+    """A JSON integer, within the digits Python converts (sys.get_int_max_str_digits, 4,300): past
+    them ``int`` raises a ValueError that no caller expects of a parse."""
+    if len(text.lstrip("-")) > sys.get_int_max_str_digits():
+        raise NotJson(f"an integer of {len(text):,} digits: no more than {sys.get_int_max_str_digits():,}")
+    return int(text)
 
 
 def _refuse_constant(name: str) -> Any:

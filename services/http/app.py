@@ -5,14 +5,16 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from http import HTTPStatus
 
 from eventsourcing.persistence import InterfaceError as EventStoreInterfaceError
 from eventsourcing.persistence import OperationalError as EventStoreOperationalError
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from channels.kafka import BrokerUnavailable
 from domain.contact_point import InvalidContactPointError
@@ -45,6 +47,9 @@ from services.http.routes import (
 )
 
 log = logging.getLogger(__name__)
+
+_UNPARSED_BODY = "There was an error parsing the body"
+_BUG = "Crossview failed to answer; the failure is in its log. Nothing was accepted unless the log says so."
 
 
 def _invalid(title: str, failures) -> JSONResponse:
@@ -117,9 +122,27 @@ def create_app(build: Callable[[], Container]) -> FastAPI:
     async def _on_rule(request: Request, error: DomainError) -> JSONResponse:
         return problem_response(Problem(status=409, title=type(error).__name__, detail=str(error)))
 
-    @app.exception_handler(HTTPException)
-    async def _on_http(request: Request, error: HTTPException) -> JSONResponse:
-        return problem_response(Problem(status=error.status_code, title=str(error.detail), detail=str(error.detail)))
+    @app.exception_handler(StarletteHTTPException)  # FastAPI's and the router's (404, 405) alike
+    async def _on_http(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        if error.status_code == 400 and error.detail == _UNPARSED_BODY:  # FastAPI's, for a body json cannot decode
+            message = "not a JSON document: UTF-8 text, integers of at most 4,300 digits"
+            return problem_response(
+                Problem(
+                    status=422, title="Malformed input", detail=message, errors=[{"field": "body", "message": message}]
+                )
+            )
+        phrase = HTTPStatus(error.status_code).phrase
+        detail = {404: f"no route {request.url.path}", 405: f"{request.method} is not allowed on {request.url.path}"}
+        return problem_response(
+            Problem(status=error.status_code, title=phrase, detail=detail.get(error.status_code, str(error.detail))),
+            headers=error.headers,
+        )
+
+    @app.exception_handler(Exception)  # what no other handler took: a bug, answered as a problem all the same
+    async def _on_bug(request: Request, error: Exception) -> JSONResponse:
+        answer = problem_response(Problem(status=500, title="Internal error", detail=_BUG))
+        answer.headers.update({name.decode(): value.decode() for name, value in SecurityHeaders.HEADERS})
+        return answer
 
     @app.exception_handler(RequestValidationError)
     async def _on_invalid(request: Request, error: RequestValidationError) -> JSONResponse:

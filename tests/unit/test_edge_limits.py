@@ -201,3 +201,30 @@ def test_the_python_client_refuses_what_no_view_can_hold_before_it_reaches_kafka
     )
     with pytest.raises(RefusedEvent, match="NUL"):
         CrossviewClient._check(event)
+
+
+BIG_INTEGER = b'{"x": ' + b"9" * 4301 + b"}"  # past the digits Python converts
+
+
+@pytest.mark.parametrize("path", [*WEBHOOKS, "/v1/events", "/v1/persons", "/v1/targetings"])
+def test_an_integer_longer_than_python_converts_is_a_422_problem_not_a_500(unsigned, path):
+    answer = unsigned.post(path, content=BIG_INTEGER, headers={"content-type": "application/json"})
+    assert 400 <= answer.status_code < 500, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json"), answer.text
+
+
+def test_a_body_that_is_not_utf_8_json_is_a_problem_naming_the_body(unsigned):
+    fabien = unsigned.post("/v1/persons", json={"given_name": "Fabien", "family_name": "Bellemare"}).json()["id"]
+    answer = unsigned.put(
+        f"/v1/persons/{fabien}/name",
+        content=b'{"given_name":"\xff","family_name":"b"}',
+        headers={"content-type": "application/json"},
+    )
+    assert answer.status_code == 422 and answer.headers["content-type"].startswith("application/problem+json")
+    assert answer.json()["errors"][0]["field"] == "body"
+
+
+def test_no_route_and_a_method_not_allowed_are_problems_with_the_protective_headers(unsigned):
+    for answer, status in ((unsigned.get("/v1/nowhere"), 404), (unsigned.delete("/v1/health"), 405)):
+        assert answer.status_code == status and answer.headers["content-type"].startswith("application/problem+json")
+        assert answer.json()["status"] == status and answer.headers["x-content-type-options"] == "nosniff"

@@ -189,3 +189,14 @@ def test_a_voice_callback_without_a_call_sid_is_a_422():
     with pytest.raises(PayloadError) as refused:
         parse_call([("CallStatus", "completed"), ("From", "+33612345678"), ("To", "+33140000000")])
     assert refused.value.field == "CallSid"
+
+
+@pytest.mark.parametrize("duration", ["9" * 4301, "9" * 10, "²", "٣", "-5", "1.5"])
+def test_a_call_duration_that_is_no_whole_number_of_seconds_is_refused_naming_it(duration):
+    from channels.twilio import parse_call
+
+    fields = [("CallSid", "CA1"), ("CallStatus", "completed"), ("To", "+33140000000"), ("CallDuration", duration)]
+    with pytest.raises(PayloadError) as refused:
+        parse_call(fields)
+    assert refused.value.field == "CallDuration"
+    assert parse_call([*fields[:3], ("CallDuration", "312")]).duration_seconds == 312
