@@ -1,6 +1,7 @@
 """What the advisor's console needs from the API: a reorder of what they see, a number found as it is
 said, counts that match the timeline, and a demo that is the same at every start."""
 
+import html
 from datetime import UTC, datetime
 
 import pytest
@@ -151,3 +152,20 @@ def test_the_consoles_cookie_signs_changes_only_with_the_consoles_header_and_nev
         )
     with TestClient(create_app(lambda: embedded(Settings(), with_demo=False))) as elsewhere:
         assert elsewhere.post("/v1/console/demo-session").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("asked", "kept"),
+    [
+        ("/people/abc?tab=timeline", "/people/abc?tab=timeline"),
+        ("//evil.example", "/"),
+        ("/\\evil.example", "/"),  # a browser reads it as //evil.example
+        ("/\t/evil.example", "/"),  # a browser drops the tab
+        ("https://evil.example", "/"),
+        ("javascript:alert(1)", "/"),
+    ],
+)
+def test_sign_in_sends_the_browser_back_only_to_a_path_of_this_site(asked, kept):
+    with TestClient(create_app(lambda: embedded(Settings()))) as browser:
+        page = browser.get("/sign-in", params={"next": asked}).text
+        assert f'data-next="{html.escape(kept)}"' in page

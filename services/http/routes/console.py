@@ -6,6 +6,8 @@ authenticates must carry the console's header)."""
 
 from __future__ import annotations
 
+import re
+
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -25,6 +27,11 @@ from services.http.routes import queries
 from services.http.routes.console_requests import service_desk
 from services.http.routes.queries import NOT_FOUND, family_of
 from services.http.time_travel import Travel
+
+# Where sign-in may send the browser back: a path of this site. Browsers read a backslash as a slash
+# (so a path starting with one names another host) and drop tabs and newlines from a URL: only a
+# path's own characters are let through.
+_SAME_SITE_PATH = re.compile(r"/(?![/\\])[A-Za-z0-9\-._~!$&'()*+,;=:@%/?]*")
 
 router = APIRouter(tags=["console"])
 HERE = Path(__file__).resolve().parents[1]
@@ -53,7 +60,7 @@ def _demo_sign_in_offered(crossview) -> bool:
 @router.get("/sign-in", response_class=HTMLResponse, responses={200: PAGE}, dependencies=[PUBLIC])
 def sign_in_page(request: Request, crossview: App, next: Annotated[str, Query(max_length=500)] = "/") -> HTMLResponse:
     """Sign in to the console: paste an advisor's token (or, on the demo, one click)."""
-    safe_next = next if next.startswith("/") and not next.startswith("//") else "/"
+    safe_next = next if _SAME_SITE_PATH.fullmatch(next) else "/"
     return _page(request, "sign_in.html", next=safe_next, demo=_demo_sign_in_offered(crossview))
 
 
