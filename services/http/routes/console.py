@@ -7,7 +7,6 @@ authenticates must carry the console's header)."""
 from __future__ import annotations
 
 import re
-
 from pathlib import Path
 from typing import Annotated, Any
 
