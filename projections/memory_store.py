@@ -150,9 +150,9 @@ class MemoryStore:
         with self._lock:
             return dict(self._offsets)
 
-    def audit_of(self, subject: str, limit: int) -> list[AuditEntry]:
+    def audit_of(self, subjects: Sequence[str], limit: int) -> list[AuditEntry]:
         with self._lock:
-            found = [e for e in self._audit.values() if e.subject == subject]
+            found = [e for e in self._audit.values() if e.subject in subjects]
         return sorted(found, key=lambda e: (e.at, e.event_id), reverse=True)[:limit]
 
     def person(self, person_id: str) -> PersonView | None:

@@ -194,8 +194,8 @@ class ProjectionStore(Protocol):
         """One page of the service requests of everyone (projections/request_queue.py): those the
         query keeps, breached first, then the earliest due."""
 
-    def audit_of(self, subject: str, limit: int) -> list[AuditEntry]:
-        """The access records of ``subject`` (a person id), newest first."""
+    def audit_of(self, subjects: Sequence[str], limit: int) -> list[AuditEntry]:
+        """The access records of ``subjects`` (a person's ids: theirs and those joined into them), newest first."""
 
     def timeline(
         self,

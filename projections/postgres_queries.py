@@ -366,10 +366,10 @@ class PostgresQueries:
         )
         return [(stage, owner, source, prescriber, count) for stage, owner, source, prescriber, count in rows]
 
-    def audit_of(self, subject: str, limit: int) -> list[AuditEntry]:
+    def audit_of(self, subjects: Sequence[str], limit: int) -> list[AuditEntry]:
         rows = self._rows(
-            "SELECT entry FROM {schema}.audit WHERE subject = %s ORDER BY at DESC, event_id DESC LIMIT %s",
-            (subject, limit),
+            "SELECT entry FROM {schema}.audit WHERE subject = ANY(%s) ORDER BY at DESC, event_id DESC LIMIT %s",
+            (list(subjects), limit),
         )
         return [_audit_entry(entry) for (entry,) in rows]
 

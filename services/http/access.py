@@ -269,7 +269,8 @@ def _wants_a_page(scope: Scope, headers: Headers) -> bool:
 PUBLIC = Depends(Allow())
 AsAdapter = Annotated[Caller, Depends(Allow(Role.ADAPTER))]
 # The website's backend asking what to show its visitor (their offers): an adapter's one read, audited.
-AsWebsite = Annotated[Caller, Depends(Allow(Role.ADAPTER, audited=True))]
+WEBSITE = Allow(Role.ADAPTER, audited=True)  # also records whose offers a website asked for (routes/offers.py)
+AsWebsite = Annotated[Caller, Depends(WEBSITE)]
 AsAdvisor = Annotated[Caller, Depends(Allow(Role.ADVISOR, audited=True))]
 AsAdmin = Annotated[Caller, Depends(Allow(Role.ADMIN, audited=True))]
 AsReader = Annotated[Caller, Depends(Allow(Role.ADVISOR, Role.ANALYST, Role.ADMIN))]  # no personal data

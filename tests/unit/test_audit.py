@@ -191,3 +191,26 @@ def test_access_ids_are_version_7_uuids_in_the_order_they_were_made():
     assert len(set(first)) == len(first)
     assert all(i < later for i in first)  # a later millisecond sorts after, as text too
     assert abs(int(first[0][:8] + first[0][9:13], 16) - time.time_ns() // 1_000_000) < 60_000
+
+
+def test_a_read_through_the_id_of_someone_joined_in_is_on_the_survivors_trail(client):
+    made = [
+        client.post("/v1/persons", json={"given_name": g, "family_name": "Join"}, headers=ALICE).json()["id"]
+        for g in ("Ann", "Bea", "Cid")
+    ]
+    ann, bea, cid = made
+    for survivor, absorbed in ((bea, ann), (cid, bea)):  # Ann into Bea, then Bea into Cid
+        joined = client.post(f"/v1/persons/{survivor}/joins", json={"absorbed_id": absorbed}, headers=ALICE)
+        assert joined.status_code == 200, joined.text
+    reader = bearer(Role.ADVISOR, subject="reads-by-the-old-id")
+    assert client.get(f"/v1/persons/{ann}", headers=reader).json()["person_id"] == cid
+    assert ("reads-by-the-old-id", f"/v1/persons/{ann}") in {(e["actor"], e["path"]) for e in trail(client, cid)}
+
+
+def test_the_offers_a_website_asks_for_are_on_the_visitors_trail(client, fabien):
+    website = bearer(Role.ADAPTER, subject="the-website")
+    asked = client.get("/v1/visitor-offers", params={"email": "fabien@fabulous-garden.example"}, headers=website)
+    assert asked.status_code == 200 and asked.json()["offers"]
+    assert ("the-website", "visitor_offers") in {(e["actor"], e["operation"]) for e in trail(client, fabien)}
+    nobody = client.get("/v1/visitor-offers", params={"user_id": "nobody-at-all"}, headers=website)
+    assert nobody.status_code == 200 and nobody.json() == {"offers": [], "next_offer": None}

@@ -10,6 +10,8 @@ from schemas.api import AuditEntryOut, AuditOut
 from services.http.access import AsAdmin
 from services.http.deps import App, Fresh
 
+FAMILY_DEPTH = 20  # joins into joins: as deep as family_of follows them
+
 router = APIRouter(tags=["audit"])
 
 
@@ -22,8 +24,9 @@ def person_audit(
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> AuditOut:
     """Every read of the person's data and every change of it: who, with which roles, what, when and
-    from where, newest first. This read is recorded too."""
-    entries = crossview.store.audit_of(person_id, limit)
+    from where, newest first, those made through the ids of people joined into them included (a
+    read of a joined id shows the person it was joined into). This read is recorded too."""
+    entries = crossview.store.audit_of(ids_of_family(crossview.store, person_id), limit)
     return AuditOut(
         person_id=person_id,
         entries=[
@@ -42,3 +45,16 @@ def person_audit(
         ],
         freshness=freshness,
     )
+
+
+def ids_of_family(store, person_id: str) -> list[str]:
+    """The person's id and the ids of everyone joined into them, at any depth (erased or not: the
+    trail of an erased person still answers)."""
+    ids, pending = [person_id], [person_id]
+    for _ in range(FAMILY_DEPTH):
+        found = [absorbed for view in store.persons(pending).values() for absorbed in view.absorbed]
+        pending = [i for i in found if i not in ids]
+        if not pending:
+            break
+        ids += pending
+    return ids

@@ -7,7 +7,7 @@ import uuid
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from domain.contact_point import InvalidContactPointError, normalise
@@ -18,7 +18,7 @@ from projections.person_model import merge_views
 from schemas.api import CommandOut, Problem
 from schemas.engagement_api import OfferAnswerIn, OfferIn, VisitorOffersOut
 from services.application import offers
-from services.http.access import AsAdmin, AsAdvisor, AsReader, AsWebsite
+from services.http.access import WEBSITE, AsAdmin, AsAdvisor, AsReader, AsWebsite
 from services.http.deps import App, ProblemError, today
 from services.http.routes.commands import ERRORS, run_command
 from services.http.routes.queries import NOT_FOUND, family_of, moment_of
@@ -93,6 +93,7 @@ def decline_offer(
 async def visitor_offers(
     crossview: App,
     caller: AsWebsite,
+    request: Request,
     user_id: Annotated[str | None, Query(min_length=1, max_length=300, description="The site's own user id.")] = None,
     anonymous_id: Annotated[
         str | None, Query(min_length=1, max_length=300, description="The browser's anonymous id (Segment's).")
@@ -106,7 +107,10 @@ async def visitor_offers(
     the visitor's identifiers (as its Segment calls carry them); the answer holds offers only, never
     a name or an id. Identifiers that lead to different people, or to nobody, get no offer."""
     identifiers = _identifiers(crossview, user_id, anonymous_id, email)
-    return await run_in_threadpool(_visitor_offers, crossview, identifiers)
+    answer, person_id = await run_in_threadpool(_visitor_offers, crossview, identifiers)
+    if person_id is not None:  # whose offers they are goes on that person's trail, before the answer leaves
+        await WEBSITE.record(crossview.auditor, caller, request.scope, visitor_offers, {"person_id": person_id})
+    return answer
 
 
 def _identifiers(crossview, user_id: str | None, anonymous_id: str | None, email: str | None) -> list[tuple]:
@@ -132,8 +136,9 @@ def _identifiers(crossview, user_id: str | None, anonymous_id: str | None, email
     return found
 
 
-def _visitor_offers(crossview, identifiers: list[tuple]) -> VisitorOffersOut:
-    nothing = VisitorOffersOut(offers=[], next_offer=None)
+def _visitor_offers(crossview, identifiers: list[tuple]) -> tuple[VisitorOffersOut, str | None]:
+    """The visitor's offers, and whose they are (None: nobody's, nothing of anyone shown)."""
+    nothing = VisitorOffersOut(offers=[], next_offer=None), None
     people = set()
     for kind, address in identifiers:
         resolved = crossview.commands.app.find_contact_point(kind, address)
@@ -147,10 +152,11 @@ def _visitor_offers(crossview, identifiers: list[tuple]) -> VisitorOffersOut:
             return nothing
     if len(survivors) != 1:  # nobody, or identifiers of different people: show nobody's offers
         return nothing
-    view, absorbed = family_of(crossview, survivors.pop())
+    person_id = survivors.pop()
+    view, absorbed = family_of(crossview, person_id)
     view = merge_views(view, absorbed) if absorbed else view
     day: date = today()
     refs = crossview.store.reference_data(document_organisations(view, day))
     moment = moment_of(crossview)
     shown = engagement(engagement_inputs(view, refs, day), moment.catalogue, moment.now, moment.stall_after)
-    return VisitorOffersOut(offers=shown["offers"], next_offer=shown["next_offer"])
+    return VisitorOffersOut(offers=shown["offers"], next_offer=shown["next_offer"]), person_id
