@@ -271,7 +271,7 @@ def _demo(settings: Settings, args: argparse.Namespace) -> int:
         "Press Ctrl+C to stop.",
         flush=True,
     )
-    return _serve_app(lambda: embedded(settings, with_demo=not args.empty), args)
+    return _serve_app(lambda: embedded(settings, with_demo=not args.empty), args, settings)
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
@@ -291,8 +291,10 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     if args.workers > 1:  # each worker process builds the app from the same environment
         if args.no_relay:
             os.environ[NO_RELAY] = "1"
-        return _serve_app("services.cli:production_app", args, workers=args.workers)
-    return _serve_app(_collected_rarely(lambda: production(settings, relay_in_process=not args.no_relay)), args)
+        return _serve_app("services.cli:production_app", args, settings, workers=args.workers)
+    return _serve_app(
+        _collected_rarely(lambda: production(settings, relay_in_process=not args.no_relay)), args, settings
+    )
 
 
 NO_RELAY = "CROSSVIEW_SERVE_NO_RELAY"  # how `serve --no-relay` reaches its worker processes
@@ -322,12 +324,15 @@ def _collected_rarely(build):
     return built
 
 
-def _serve_app(build, args: argparse.Namespace, workers: int = 1) -> int:
+def _serve_app(build, args: argparse.Namespace, settings: Settings, workers: int = 1) -> int:
     import uvicorn
 
     from services.http.app import create_app
 
     fast = {"loop": "uvloop", "http": "httptools", "log_level": "warning"}
+    # Whose X-Forwarded-For is believed: the proxies named, none by default (uvicorn's own default,
+    # 127.0.0.1, let any local process write where a read came from in the audit trail).
+    fast |= {"proxy_headers": bool(settings.trusted_proxies), "forwarded_allow_ips": settings.trusted_proxies or ""}
     if isinstance(build, str):
         uvicorn.run(build, factory=True, host=args.host, port=args.port, workers=workers, **fast)
     else:

@@ -68,6 +68,12 @@ class Settings(BaseSettings):
     auth_roles_claim: str = Field(
         "roles", description="Claim holding the caller's roles; dotted for nested ones (Keycloak: realm_access.roles)."
     )
+    trusted_proxies: str | None = Field(
+        None,
+        description="Addresses of the reverse proxies in front of the API, comma-separated (or *): their "
+        "X-Forwarded-For and X-Forwarded-Proto are believed. Unset, none are, and the audit trail records "
+        "the address that connected.",
+    )
     auth_signing_key: str | None = Field(
         None,
         min_length=32,
