@@ -4,7 +4,8 @@ per organisation status, and interactions per function title. Pure: the stores g
 Campaigns over time count each person on the day they first reached an indicator (first sent,
 first delivered...), so a campaign's days add up to its totals; each day also carries the counts
 so far, over which its rates are taken (a rate per lone day would divide today's opens by today's
-deliveries, which are yesterday's).
+deliveries, which are yesterday's). A campaign's days run from its first message to its last, so
+the days it only wrote again to people it had reached are there, with nobody new.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class CampaignEvent(NamedTuple):
     status: str
     canonical_status: str | None = None
     bounce_type: str | None = None
+    last_at: datetime | None = None  # the latest moment of that status (``at``'s when unknown)
 
     @property
     def indicator(self) -> str | None:
@@ -55,6 +57,19 @@ def first_reached(events: Iterable[CampaignEvent]) -> Reach:
     return reach
 
 
+Activity = dict[tuple[str, str], datetime]  # (campaign, channel) -> its latest message's moment
+
+
+def last_active(events: Iterable[CampaignEvent]) -> Activity:
+    """When each campaign last wrote on each channel (a message to someone it had reached already counts)."""
+    activity: Activity = {}
+    for event in events:
+        key, moment = (event.campaign, event.channel), event.last_at or event.at
+        if key not in activity or moment > activity[key]:
+            activity[key] = moment
+    return activity
+
+
 def reach_counts(reach: Reach, campaign: str) -> dict[tuple[str, str], int]:
     """Distinct people per (channel, indicator) of the campaign, as campaigns.indicators reads them:
     what the campaign_reach rows count, computed from the events (at a cut, from those it keeps)."""
@@ -65,8 +80,9 @@ def reach_counts(reach: Reach, campaign: str) -> dict[tuple[str, str], int]:
     return counts
 
 
-def campaign_list(reach: Reach) -> list[dict[str, Any]]:
-    """Every campaign, its channels, the people it was sent to, and its first and last day."""
+def campaign_list(reach: Reach, activity: Activity | None = None) -> list[dict[str, Any]]:
+    """Every campaign, its channels, the people it was sent to, and its first and last day (of any
+    message: ``activity``)."""
     campaigns: dict[str, dict[str, Any]] = {}
     for (campaign, channel, indicator, person_id), at in reach.items():
         entry = campaigns.setdefault(campaign, {"channels": set(), "people": set(), "moments": []})
@@ -74,6 +90,9 @@ def campaign_list(reach: Reach) -> list[dict[str, Any]]:
         entry["moments"].append(at)
         if indicator == "sent":
             entry["people"].add(person_id)
+    for (campaign, _), at in (activity or {}).items():
+        if campaign in campaigns:
+            campaigns[campaign]["moments"].append(at)
     return [
         {
             "campaign": campaign,
@@ -86,9 +105,10 @@ def campaign_list(reach: Reach) -> list[dict[str, Any]]:
     ]
 
 
-def campaign_days(reach: Reach, campaign: str) -> dict[str, list[dict[str, Any]]]:
+def campaign_days(reach: Reach, campaign: str, activity: Activity | None = None) -> dict[str, list[dict[str, Any]]]:
     """{channel: [{day, new: {indicator: people}, counts: {indicator: people so far}, rates, denominators}]}:
-    a row for every day from the campaign's first to its last, quiet days included (charts need them)."""
+    a row for every day from the campaign's first to its last message (``activity``), quiet days
+    included (charts need them)."""
     new: dict[str, dict[date, dict[str, int]]] = {}
     for (name, channel, indicator, _), at in reach.items():
         if name == campaign:
@@ -98,7 +118,8 @@ def campaign_days(reach: Reach, campaign: str) -> dict[str, list[dict[str, Any]]
     for channel, days in sorted(new.items()):
         so_far = dict.fromkeys(INDICATORS, 0)
         rows = []
-        day, last = min(days), max(days)
+        latest = (activity or {}).get((campaign, channel))
+        day, last = min(days), max([*days, *([latest.date()] if latest else [])])
         while day <= last:
             fresh = days.get(day, dict.fromkeys(INDICATORS, 0))
             so_far = {indicator: so_far[indicator] + fresh[indicator] for indicator in INDICATORS}

@@ -44,13 +44,17 @@ def indicators_of(people: Mapping[str, int]) -> dict[str, Any]:
     delivery_reported = counts["delivered"] > 0
     engaged_over = "delivered" if delivery_reported else "sent"
     over = {indicator: "sent" for indicator in OVER_SENT} | dict.fromkeys(OVER_DELIVERED, engaged_over)
+    # None when nobody is in the denominator, or when nothing reported delivery: no rate, rather
+    # than a 0 that reads as a measure ("0 % delivered" of a channel that never says)
+    rates = {
+        indicator: round(counts[indicator] / counts[base], 4) if counts[base] else None
+        for indicator, base in over.items()
+    }
+    if not delivery_reported:
+        rates["delivered"] = None
     return {
         "counts": counts,
-        # None when nobody is in the denominator: no rate, rather than a 0 that reads as a measure
-        "rates": {
-            indicator: round(counts[indicator] / counts[base], 4) if counts[base] else None
-            for indicator, base in over.items()
-        },
+        "rates": rates,
         "denominators": {indicator: {"indicator": base, "people": counts[base]} for indicator, base in over.items()},
         "delivery_reported": delivery_reported,
     }

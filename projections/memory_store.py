@@ -299,6 +299,7 @@ class MemoryStore:
                 e for e in self._entries.values() if e.channel is not None and (cut is None or cut.keeps_entry(e))
             ]
         firsts: dict[tuple, datetime] = {}
+        lasts: dict[tuple, datetime] = {}
         for entry in entries:
             data = entry.data
             if data.get("campaign") is None or (campaign is not None and data["campaign"] != campaign):
@@ -315,7 +316,12 @@ class MemoryStore:
             )
             if key not in firsts or entry.occurred_at < firsts[key]:
                 firsts[key] = entry.occurred_at
-        return [CampaignEvent(c, ch, p, at, pr, s, cs, b) for (c, ch, p, pr, s, cs, b), at in firsts.items()]
+            if key not in lasts or entry.occurred_at > lasts[key]:
+                lasts[key] = entry.occurred_at
+        return [
+            CampaignEvent(c, ch, p, at, pr, s, cs, b, lasts[(c, ch, p, pr, s, cs, b)])
+            for (c, ch, p, pr, s, cs, b), at in firsts.items()
+        ]
 
     def function_interaction_counts(self, cut: Cut | None = None) -> list[FunctionCount]:
         with self._lock:

@@ -13,10 +13,10 @@ from projections.as_of import Cut
 from projections.postgres_as_of import cut_condition
 from schemas.events import FunctionAssigned
 
-# Each person's first moment at each status of each message of a campaign: the indicators' input.
+# Each person's first (and last) moment at each status of each message of a campaign: the indicators' input.
 _CAMPAIGN_EVENTS = (
     "SELECT data->>'campaign', channel, person_id, min(occurred_at), split_part(message_key, ':', 2), status,"
-    " data->>'canonical_status', data->>'bounce_type'"
+    " data->>'canonical_status', data->>'bounce_type', max(occurred_at)"
     " FROM {schema}.timeline WHERE channel IS NOT NULL AND data->>'campaign' IS NOT NULL{only} AND {cut}"
     " GROUP BY 1, 2, 3, 5, 6, 7, 8"
 )

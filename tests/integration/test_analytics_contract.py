@@ -8,7 +8,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from channels.memory import MemoryDeadLetters
-from projections.analytics import campaign_days, campaign_list, first_reached, interaction_mix, reach_counts
+from projections.analytics import (
+    campaign_days,
+    campaign_list,
+    first_reached,
+    interaction_mix,
+    last_active,
+    reach_counts,
+)
 from projections.as_of import Cut, fact_of_entry
 from projections.memory_store import MemoryStore
 from projections.projector import Projector
@@ -39,12 +46,12 @@ def projected(store):
 
 
 def figures(store) -> dict:
-    reach = first_reached(store.campaign_events(None))
+    events, spring = store.campaign_events(None), store.campaign_events("spring-promo")
     counts = store.function_interaction_counts()
     references = store.reference_data({o for _, o, _, _ in counts if o})
     return {
-        "campaigns": campaign_list(reach),
-        "spring": campaign_days(first_reached(store.campaign_events("spring-promo")), "spring-promo"),
+        "campaigns": campaign_list(first_reached(events), last_active(events)),
+        "spring": campaign_days(first_reached(spring), "spring-promo", last_active(spring)),
         "mix": interaction_mix(counts, references.organisations, references.titles),
     }
 
@@ -66,7 +73,8 @@ def test_memory_and_postgresql_give_the_same_campaigns_days_and_interaction_mix(
 
 def figures_at(store, cut: Cut) -> dict:
     """The figures as the log stood at the cut (what the routes answer with as_of or at_position)."""
-    reach = first_reached(store.campaign_events(None, cut))
+    events, spring = store.campaign_events(None, cut), store.campaign_events("spring-promo", cut)
+    reach = first_reached(events)
     counts = store.function_interaction_counts(cut)
     titles = store.reference_data(()).titles
     organisations = {}
@@ -75,8 +83,8 @@ def figures_at(store, cut: Cut) -> dict:
         facts = [fact_of_entry(e) for e in sorted(entries, key=lambda e: (e.topic, e.partition, e.offset))]
         organisations.update({key[1]: doc for key, doc in fold_references(facts, {}).items()})
     return {
-        "campaigns": campaign_list(reach),
-        "spring": campaign_days(first_reached(store.campaign_events("spring-promo", cut)), "spring-promo"),
+        "campaigns": campaign_list(reach, last_active(events)),
+        "spring": campaign_days(first_reached(spring), "spring-promo", last_active(spring)),
         "spring_counts": reach_counts(reach, "spring-promo"),
         "mix": interaction_mix(counts, organisations, titles),
     }

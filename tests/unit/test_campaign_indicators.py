@@ -3,12 +3,19 @@ including a campaign whose provider never reported a delivery (opened 1 of 2 sen
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 
-from projections.analytics import CampaignEvent, campaign_days, campaign_list, first_reached, interaction_mix
+from projections.analytics import (
+    CampaignEvent,
+    campaign_days,
+    campaign_list,
+    first_reached,
+    interaction_mix,
+    last_active,
+)
 from projections.campaigns import indicators_of
 from services.application.auth import Role, development_token
 from services.bootstrap import embedded
@@ -61,7 +68,7 @@ def test_with_no_delivery_reported_engagement_is_over_what_was_sent_and_says_so(
     autumn = indicators_of({"sent": 2, "opened": 1})
     assert autumn["rates"]["opened"] == 0.5  # 1 of 2 sent, not "opened 1, rate 0.0"
     assert autumn["denominators"]["opened"] == {"indicator": "sent", "people": 2}
-    assert autumn["rates"]["delivered"] == 0.0 and autumn["delivery_reported"] is False
+    assert autumn["rates"]["delivered"] is None and autumn["delivery_reported"] is False  # not 0 %: unknown
     assert indicators_of({})["rates"]["opened"] is None  # nobody sent: no rate, rather than a 0
 
 
@@ -92,6 +99,25 @@ def test_campaigns_are_listed_with_their_channels_people_and_days():
         {"campaign": "autumn", "channels": ["email"], "people_sent": 2, "first_day": D1.date(), "last_day": D2.date()},
         {"campaign": "spring", "channels": ["email"], "people_sent": 4, "first_day": D1.date(), "last_day": D2.date()},
     ]
+
+
+def test_a_campaign_that_writes_again_to_people_it_reached_runs_to_its_last_message():
+    week = [  # the same two people written to every day for a week: nobody new after the first
+        CampaignEvent("weekly", "email", person, D1 + timedelta(days=n), "sendgrid", "sent", "sent", None, None)
+        for n in range(7)
+        for person in ("alice", "bob")
+    ]
+    firsts = [e._replace(last_at=D1 + timedelta(days=6)) for e in week if e.at == D1]  # as the stores give them
+    for events in (week, firsts):
+        (listed,) = campaign_list(first_reached(events), last_active(events))
+        assert (listed["first_day"], listed["last_day"], listed["people_sent"]) == (
+            D1.date(),
+            D1.date() + timedelta(days=6),
+            2,
+        )
+        days = campaign_days(first_reached(events), "weekly", last_active(events))["email"]
+        assert [d["new"]["sent"] for d in days] == [2, 0, 0, 0, 0, 0, 0]  # nobody new: the totals still add up
+        assert days[-1]["counts"]["sent"] == 2
 
 
 def test_interactions_are_mixed_by_organisation_status_and_function_title():

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from projections.analytics import campaign_days as days_of
-from projections.analytics import campaign_list, first_reached, interaction_mix
+from projections.analytics import campaign_list, first_reached, interaction_mix, last_active
 from schemas.analytics_api import CampaignDaysOut, CampaignsOut, InteractionMixOut
 from schemas.api import Freshness, Problem
 from services.http.access import AsAnalyst
@@ -47,8 +47,10 @@ async def campaigns(crossview: App, caller: AsAnalyst, freshness: Fresh, travel:
 
 def list_campaigns(crossview, freshness: Freshness, travel: Travel | None = None) -> CampaignsOut:
     store, freshness, cut, used = travelled_cut(crossview, travel, freshness)
-    reach = first_reached(store.campaign_events(None, cut))
-    return CampaignsOut(campaigns=campaign_list(reach), time_travel=used, freshness=freshness)
+    events = store.campaign_events(None, cut)
+    return CampaignsOut(
+        campaigns=campaign_list(first_reached(events), last_active(events)), time_travel=used, freshness=freshness
+    )
 
 
 @router.get(
@@ -69,7 +71,8 @@ async def campaign_days(
 
 def days_of_campaign(crossview, campaign: str, freshness: Freshness, travel: Travel | None = None) -> CampaignDaysOut:
     store, freshness, cut, used = travelled_cut(crossview, travel, freshness)
-    channels = days_of(first_reached(store.campaign_events(campaign, cut)), campaign)
+    events = store.campaign_events(campaign, cut)
+    channels = days_of(first_reached(events), campaign, last_active(events))
     if not channels:
         raise ProblemError(404, "Campaign not found", f"no interaction carries the campaign {campaign!r}")
     return CampaignDaysOut(campaign=campaign, channels=channels, time_travel=used, freshness=freshness)
