@@ -178,8 +178,8 @@ def create_app(build: Callable[[], Container]) -> FastAPI:
         return {"status": "ok", "mode": crossview.mode, "position": render(crossview.store.position())}
 
     for router in (
+        analytics.router,  # first: /v1/campaigns/{campaign:path}/days before queries' /v1/campaigns/{campaign:path}
         queries.router,
-        analytics.router,
         stream.router,
         advisor.router,
         audit.router,

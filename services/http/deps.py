@@ -7,7 +7,7 @@ import time
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -179,3 +179,7 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+# A path parameter that may hold a slash (promo/2026, sent as promo%2F2026): its routes say {campaign:path}.
+CampaignName = Annotated[str, Path(min_length=1, max_length=200, description="The campaign as interactions carry it.")]

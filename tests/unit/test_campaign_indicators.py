@@ -186,6 +186,15 @@ def test_the_api_lists_campaigns_and_gives_their_days_with_each_rates_denominato
     assert sum(s["total"] for s in mix["by_organisation_status"]) >= 2
 
 
+def test_a_campaign_whose_name_holds_a_slash_is_reachable_and_a_name_too_long_is_refused(client):
+    assert client.post("/v1/events", json=[_email_event(0, "p1", "processed", "promo/2026")]).status_code == 202
+    assert client.get("/v1/campaigns/promo%2F2026").json()["channels"]["email"]["counts"]["sent"] == 1
+    assert client.get("/v1/campaigns/promo%2F2026/days").json()["channels"]["email"][-1]["counts"]["sent"] == 1
+    for path in (f"/v1/campaigns/{'x' * 201}", f"/v1/campaigns/{'x' * 201}/days"):
+        refused = client.get(path)
+        assert refused.status_code == 422 and "campaign" in refused.text
+
+
 def test_the_indicators_are_for_analysts_and_admins():
     settings = Settings()
     advisor = development_token(settings.development_signing_key, "alice", [Role.ADVISOR])

@@ -8,9 +8,7 @@ Each travels as the 360° view does (services/http/time_travel.py): with an inst
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Response
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
@@ -19,12 +17,11 @@ from projections.analytics import campaign_list, first_reached, interaction_mix,
 from schemas.analytics_api import CampaignDaysOut, CampaignsOut, InteractionMixOut
 from schemas.api import Freshness, Problem
 from services.http.access import AsAnalyst
-from services.http.deps import App, Fresh, ProblemError
+from services.http.deps import App, CampaignName, Fresh, ProblemError
 from services.http.routes.travelled import references_at, travelled_cut
 from services.http.time_travel import NOT_REACHED, TimeTravel, Travel
 
 router = APIRouter(tags=["analytics"])
-CampaignName = Annotated[str, Path(max_length=200, description="The campaign as interactions carry it.")]
 TRAVELLED = {
     404: {"model": Problem, "description": "No such read model"},
     **NOT_REACHED,
@@ -54,7 +51,7 @@ def list_campaigns(crossview, freshness: Freshness, travel: Travel | None = None
 
 
 @router.get(
-    "/v1/campaigns/{campaign}/days",
+    "/v1/campaigns/{campaign:path}/days",  # matched before /v1/campaigns/{campaign:path} (app.py)
     response_model=CampaignDaysOut,
     responses={**TRAVELLED, 404: {"model": Problem, "description": "No such campaign (then), or read model"}},
 )

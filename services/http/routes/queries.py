@@ -60,7 +60,7 @@ from services.http.access import (
     sees_personal_data,
     shown_to,
 )
-from services.http.deps import App, Fresh, ProblemError, render, today
+from services.http.deps import App, CampaignName, Fresh, ProblemError, render, today
 from services.http.routes.travelled import (
     family_at,
     moment_at,
@@ -535,7 +535,7 @@ def attribute_policy(crossview: App, caller: AsReader, freshness: Fresh) -> Attr
 
 
 @router.get(
-    "/v1/campaigns/{campaign}",
+    "/v1/campaigns/{campaign:path}",  # a campaign's name may hold a slash (promo/2026: promo%2F2026)
     response_model=CampaignOut,
     tags=["campaigns"],
     responses={
@@ -544,7 +544,9 @@ def attribute_policy(crossview: App, caller: AsReader, freshness: Fresh) -> Attr
         **NOT_REACHED,
     },
 )
-def campaign(crossview: App, caller: AsReader, campaign: str, freshness: Fresh, travel: TimeTravel) -> Response:
+def campaign(
+    crossview: App, caller: AsReader, campaign: CampaignName, freshness: Fresh, travel: TimeTravel
+) -> Response:
     """Sent, delivered, opened, clicked, bounced, unsubscribed and complaints, per channel: counts of
     distinct people and rates. With an instant as `as_of`, or `at_position`: counted from the events
     up to then only."""
