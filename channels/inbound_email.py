@@ -105,13 +105,15 @@ def _subject(value: str | None) -> str:
 
 
 def _sent_at(value: str | None) -> datetime:
+    """The Date header in UTC; the arrival time when the header is missing, unreadable, without a
+    zone or out of range once in UTC (Fri, 31 Dec 9999 23:59:59 -0100): the message is still kept."""
     try:
         sent = parsedate_to_datetime(value or "")
-    except (TypeError, ValueError, IndexError):
-        sent = None
-    if sent is None or sent.tzinfo is None:
-        return datetime.now(UTC)
-    return sent.astimezone(UTC)
+        if sent is not None and sent.tzinfo is not None:
+            return sent.astimezone(UTC)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        pass
+    return datetime.now(UTC)
 
 
 def _text(value: str | None) -> str | None:

@@ -89,3 +89,11 @@ def test_no_sender_address_is_refused_naming_the_field():
         inbound_email.parse_mailgun({"from": "", "sender": "not an address"})
     with pytest.raises(PayloadError, match="envelope"):
         inbound_email.parse_sendgrid({"from": "", "envelope": "not json"})
+
+
+@pytest.mark.parametrize("date", ["Fri, 31 Dec 9999 23:59:59 -0100", "not a date", "Fri, 31 Dec 2026 23:59:59"])
+def test_a_date_header_out_of_range_once_in_utc_or_unreadable_gives_the_arrival_time(date):
+    sendgrid = {**sendgrid_fields(), "headers": f"Message-ID: <d@x.example>\nDate: {date}\n"}
+    mailgun = {**mailgun_fields(), "Date": date}
+    for email in (inbound_email.parse_sendgrid(sendgrid), inbound_email.parse_mailgun(mailgun)):
+        assert email.at.tzinfo is not None and email.at.year >= 2026
