@@ -45,6 +45,7 @@ class SegmentMessage:
     group_id: str | None  # the organisation a group call names
     names: tuple[str, str] | None  # (given, family) from an identify's traits
     properties: dict[str, Any] = field(default_factory=dict)
+    where: str = "body"  # where the message is in the request ("batch.2"): a refusal names its fields
 
     @property
     def identities(self) -> list[str]:
@@ -149,6 +150,7 @@ def _message(where: str, raw: Any, derive_id: bool = False) -> SegmentMessage:
         group_id=str(raw["groupId"]).strip() if kind == "group" else None,
         names=_names(traits) if kind == "identify" else None,
         properties={**traits, **properties} if kind in ("identify", "group") else dict(properties),
+        where=where,
     )
 
 

@@ -88,12 +88,16 @@ class RequestKinds(Aggregate):
         if code not in self.kinds:
             raise UnknownRequestKindError(f"no kind of service request {code!r} in the referential")
 
-    def due_at(self, code: str, opened_at: datetime) -> datetime:
-        """When a request of this kind opened at ``opened_at`` must be resolved; refused for an
-        unknown or retired kind."""
+    def check_open(self, code: str) -> None:
+        """Refused for a kind unknown or retired: a new request may not take it."""
         self.check_known(code)
         if code in self.retired:
             raise RetiredRequestKindError(f"kind of service request {code!r} is retired")
+
+    def due_at(self, code: str, opened_at: datetime) -> datetime:
+        """When a request of this kind opened at ``opened_at`` must be resolved; refused for an
+        unknown or retired kind."""
+        self.check_open(code)
         return opened_at + timedelta(hours=self.kinds[code][1])
 
     @event("KindDefined")

@@ -186,5 +186,10 @@ class ServiceDesk(_Base):
                 PersonRequests.Started, id=PersonRequests.create_id(person_id), person_id=person_id
             )
 
+    def check_request_kind(self, kind: str) -> None:
+        """Refused (UnknownRequestKindError, RetiredRequestKindError) for a kind no new request may
+        take: asked before a batch that opens requests resolves anyone."""
+        self._request_kinds().check_open(kind)
+
     def _request_kinds(self) -> RequestKinds:
         return self._singleton(RequestKinds)

@@ -182,3 +182,18 @@ def test_an_anonymous_visitor_who_logs_in_is_still_joined_to_the_identified_pers
     assert answer.status_code == 200
     (person,) = live_people(client)
     assert client.get(f"/v1/persons/{person.person_id}").json()["interactions"] == {"web": 2}
+
+
+def test_a_batch_with_a_form_asking_for_a_kind_nobody_offers_is_refused_whole_before_anyone_is_resolved(client):
+    identify = json.loads(fixture("identify"))
+    form = {
+        "type": "track",
+        "messageId": "form-1",
+        "userId": identify["userId"],
+        "event": "Service Request Submitted",
+        "properties": {"kind": "no-such-kind", "subject": "Help"},
+    }
+    answer = client.post("/v1/ingest/segment", json={"batch": [identify, form]}, headers=AUTH)
+    assert answer.status_code == 422, answer.text
+    assert [error["field"] for error in answer.json()["errors"]] == ["batch.1.properties.kind"]
+    assert client.app.state.crossview.commands.app.recorder.max_notification_id() in (None, 0)  # nobody registered

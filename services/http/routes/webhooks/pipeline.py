@@ -56,6 +56,9 @@ class Edge:
     guard: Callable[[Container, Sequence[Any], str | None], AbstractAsyncContextManager[None]] = _unguarded
     # The problem as the provider's client reads an error (Segment's libraries: code and message).
     problem: Callable[[Problem], Problem] | None = None
+    # Before anyone is resolved: what the reports ask checked against the referentials (a web
+    # form's request kind), PayloadError naming the field; the request is then refused whole.
+    check: Callable[[Container, Sequence[Any]], None] | None = None
     # Commands some reports carry beside their interaction (Segment's "Service Request Submitted").
     follow: Follow | None = None
 
@@ -75,6 +78,8 @@ async def run(request: Request, crossview: Container, edge: Edge) -> Any:
         if edge.handshake is not None:
             await edge.handshake(request, parts)
         reports = webhook.parse(parts)
+        if edge.check is not None:
+            await run_in_threadpool(edge.check, crossview, reports)
     except PayloadError as error:
         raise _refused(webhook, error) from error
     mapped = [webhook.map(report) for report in reports]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 
 from fastapi import APIRouter
 
@@ -23,10 +24,26 @@ router = APIRouter(tags=["webhooks"])
 TRACKING_API = "/v1/ingest/segment"  # the `host` to give Segment's libraries: they call {host}/v1/batch
 
 
+def _kinds_open(crossview: Container, messages: Sequence[segment.SegmentMessage]) -> None:
+    """A web form asking for a kind of request the referential does not offer refuses the whole
+    request, before anyone is resolved or any other form is acted on."""
+    for message in messages:
+        if message.type != "track" or message.name != segment.SERVICE_REQUEST_SUBMITTED:
+            continue
+        kind = segment.service_request_properties(message.properties).kind  # its form checked when parsed
+        try:
+            crossview.commands.app.check_request_kind(kind)
+        except (UnknownRequestKindError, RetiredRequestKindError) as error:
+            raise PayloadError(
+                f"{message.where}.properties.kind", str(error), title="Invalid service request"
+            ) from error
+
+
 def _open_service_requests(crossview: Container, events: list[tuple[Attributed, CloudEvent]]) -> None:
     """Each "Service Request Submitted" track (its properties checked when parsed) opens a service
     request for its person, once: the request id derives from the event id, itself from the
-    message id. A kind the referential does not offer is a 422 naming it."""
+    message id. The kinds were checked before anyone was resolved (_kinds_open); one retired
+    since is a 422 naming it."""
     for item, event in events:
         form = segment.service_request_form(item.data)
         if form is None:
@@ -100,6 +117,7 @@ def _segment_edge(webhook: segment.MessageWebhook, credentials_in_headers: bool)
         answer=lambda accepted, ignored: {"success": True},
         credentials_in_headers=credentials_in_headers,
         problem=_as_segment_error,
+        check=_kinds_open,
         follow=_follow_ups,
     )
 
